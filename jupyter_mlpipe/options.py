@@ -1,0 +1,222 @@
+"""The `%%step NAME [options]` line: one parser for the magic and the planner.
+
+The kernel-side magic and the file-side planner must agree exactly on what a
+step line means, so both go through :func:`parse_step_line`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shlex
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .errors import StepOptionError
+
+__all__ = ["StepOptions", "parse_step_line", "step_help", "STEP_NAME_RE", "parse_memory"]
+
+STEP_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
+_IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_MEMORY_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)?\s*$", re.IGNORECASE)
+_MEMORY_UNITS = {"": 1, "B": 1, "K": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4}
+
+
+@dataclass(frozen=True)
+class StepOptions:
+    """What a `%%step` line asks for; resources and fault handling are not in the cache key."""
+
+    name: str
+    compute: str | None = None
+    gpus: float | None = None
+    cpus: float | None = None
+    memory: int | None = None
+    retries: int = 0
+    timeout: float | None = None
+    no_cache: bool = False
+    inputs: tuple[str, ...] | None = None
+    outputs: tuple[str, ...] | None = None
+    after: tuple[str, ...] = ()
+    deps: tuple[str, ...] = ()
+    defer: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("extra")
+        for key in ("inputs", "outputs", "after", "deps"):
+            if data[key] is not None:
+                data[key] = list(data[key])
+        return data
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of printing and exiting."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise StepOptionError(f"Bad %%step line: {message}.", hint="Run %%step? for the options.")
+
+
+def _float(kind: str, minimum: float, strict: bool = False):
+    def convert(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{kind} must be a number (got {text!r})") from None
+        if value < minimum or (strict and value == minimum):
+            bound = f"greater than {minimum:g}" if strict else f"at least {minimum:g}"
+            raise argparse.ArgumentTypeError(f"{kind} must be {bound} (got {text!r})")
+        return value
+
+    return convert
+
+
+def _int(kind: str):
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{kind} must be a whole number (got {text!r})") from None
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"{kind} must be 0 or more (got {text!r})")
+        return value
+
+    return convert
+
+
+def parse_memory(text: str) -> int:
+    """'4GB', '512MiB', '1.5G', '2000000' -> bytes."""
+    match = _MEMORY_RE.match(str(text))
+    if not match:
+        raise argparse.ArgumentTypeError(
+            f"--memory must be a size such as 4GB, 512MB or 2GiB (got {text!r})"
+        )
+    number, unit = match.groups()
+    unit = (unit or "").upper()
+    binary = "I" in unit
+    letter = unit[:1] if unit not in ("", "B") else unit
+    factor = _MEMORY_UNITS[letter]
+    if binary:
+        factor = 1024 ** {"K": 1, "M": 2, "G": 3, "T": 4}[letter]
+    return int(float(number) * factor)
+
+
+def _names(kind: str, pattern: re.Pattern[str] = _IDENT_RE):
+    def convert(text: str) -> tuple[str, ...]:
+        names = tuple(part.strip() for part in text.split(",") if part.strip())
+        bad = [n for n in names if not pattern.match(n)]
+        if bad:
+            raise argparse.ArgumentTypeError(f"{kind} has an invalid name {bad[0]!r}")
+        return names
+
+    return convert
+
+
+def _paths(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def _build_parser() -> _Parser:
+    parser = _Parser(
+        prog="%%step",
+        description=(
+            "Make this cell a pipeline step named NAME. The plain code cells after it "
+            "belong to the same step, up to the next %%step cell. Running the cell runs "
+            "its body here as usual (unless --defer) and registers the step."
+        ),
+        add_help=False,
+        allow_abbrev=False,
+    )
+    parser.add_argument("name", metavar="NAME", help="step name: letters, digits, _ and -")
+    parser.add_argument(
+        "--compute",
+        metavar="TARGET",
+        help="compute target: cpu, gpu (one GPU) or a name from mlpipe.toml [compute.NAME]",
+    )
+    parser.add_argument("--gpus", type=_float("--gpus", 0), metavar="N", help="GPUs (fractions allowed)")
+    parser.add_argument("--cpus", type=_float("--cpus", 0, strict=True), metavar="N", help="CPUs")
+    parser.add_argument("--memory", type=parse_memory, metavar="SIZE", help="memory, e.g. 4GB")
+    parser.add_argument("--retries", type=_int("--retries"), default=0, metavar="N",
+                        help="retry when the worker process dies")
+    parser.add_argument("--timeout", type=_float("--timeout", 0, strict=True), metavar="SECONDS",
+                        help="fail the step if it runs longer")
+    parser.add_argument("--no-cache", action="store_true", dest="no_cache",
+                        help="always run this step (non-deterministic or reads live data)")
+    parser.add_argument("--inputs", type=_names("--inputs"), metavar="A,B",
+                        help="override the inputs the planner inferred")
+    parser.add_argument("--outputs", type=_names("--outputs"), metavar="C",
+                        help="override the outputs the planner inferred")
+    parser.add_argument("--after", type=_names("--after", STEP_NAME_RE), default=(), metavar="STEP[,STEP]",
+                        help="run after these steps, without data flow")
+    parser.add_argument("--deps", type=_paths, default=(), metavar="PATH[,GLOB]",
+                        help="files the step reads; their content is part of its cache key")
+    parser.add_argument("--defer", action="store_true",
+                        help="register the step without running the cell now")
+    return parser
+
+
+_PARSER: _Parser | None = None
+
+
+def _parser() -> _Parser:
+    global _PARSER
+    if _PARSER is None:
+        _PARSER = _build_parser()
+    return _PARSER
+
+
+def step_help() -> str:
+    """The help text shown by `%%step?` (generated from the parser, so it cannot drift)."""
+    return _parser().format_help()
+
+
+def parse_step_line(line: str) -> StepOptions:
+    """Parse the text after `%%step`; raise StepOptionError naming the bad flag or value."""
+    try:
+        argv = shlex.split(line, comments=True)
+    except ValueError as exc:
+        raise StepOptionError(f"Bad %%step line {line.strip()!r}: {exc}.") from None
+    if not argv:
+        raise StepOptionError(
+            "%%step needs a step name.", hint="Write %%step NAME, for example %%step train."
+        )
+    if argv[0].startswith("-"):
+        raise StepOptionError(
+            f"%%step needs a step name before the options (got {argv[0]!r} first).",
+            hint="Write %%step NAME [options], for example %%step train --compute gpu.",
+        )
+    if not STEP_NAME_RE.match(argv[0]):
+        raise StepOptionError(
+            f"Invalid step name {argv[0]!r}: a step name starts with a letter or _ and has only "
+            "letters, digits, _ and - (at most 64).",
+            step=argv[0],
+            hint=f"Try %%step {_suggest_name(argv[0])}.",
+        )
+    ns = _parser().parse_args(argv)
+    if ns.compute is not None and not STEP_NAME_RE.match(ns.compute):
+        raise StepOptionError(f"Invalid --compute target {ns.compute!r}.", step=ns.name,
+                              hint="Use cpu, gpu or a name defined in mlpipe.toml.")
+    if ns.name in ns.after:
+        raise StepOptionError(f"Step {ns.name!r} cannot run --after itself.", step=ns.name)
+    return StepOptions(
+        name=ns.name,
+        compute=ns.compute,
+        gpus=ns.gpus,
+        cpus=ns.cpus,
+        memory=ns.memory,
+        retries=ns.retries,
+        timeout=ns.timeout,
+        no_cache=ns.no_cache,
+        inputs=ns.inputs,
+        outputs=ns.outputs,
+        after=ns.after,
+        deps=ns.deps,
+        defer=ns.defer,
+    )
+
+
+def _suggest_name(name: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_-") or "step"
+    if not re.match(r"[A-Za-z_]", cleaned):
+        cleaned = "step_" + cleaned
+    return cleaned[:64]
