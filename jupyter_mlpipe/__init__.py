@@ -1,0 +1,71 @@
+"""jupyter-mlpipe: turn a notebook into a machine-learning pipeline.
+
+`%load_ext jupyter_mlpipe` registers `%%step`, `%%scratch` and `%pipeline`.
+Public names are imported lazily so that loading the extension stays fast and
+pulls in none of ray, pyarrow, pandas or papermill.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from .errors import (
+    ArtifactCorrupt,
+    ArtifactMissing,
+    ConfigError,
+    InfeasibleRequest,
+    MlpipeError,
+    PlanError,
+    RunNotFound,
+    StepFailed,
+    StepOptionError,
+    UnstorableValue,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ArtifactCorrupt",
+    "ArtifactMissing",
+    "ConfigError",
+    "InfeasibleRequest",
+    "MlpipeError",
+    "Pipeline",
+    "PlanError",
+    "RunNotFound",
+    "StepFailed",
+    "StepOptionError",
+    "UnstorableValue",
+    "load_ipython_extension",
+    "unload_ipython_extension",
+    "__version__",
+]
+
+_LAZY = {
+    "Pipeline": "jupyter_mlpipe.plan",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'jupyter_mlpipe' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register the magics; nothing heavy happens here."""
+    from .magics import MlpipeMagics
+
+    ipython.register_magics(MlpipeMagics)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """Nothing to undo: magics stay until the kernel restarts (IPython has no unregister)."""

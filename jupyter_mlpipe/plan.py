@@ -51,6 +51,7 @@ class Step:
     name: str
     options: StepOptions
     position: int
+    line: str = ""  # the text after %%step, as written
     cells: list[int] = field(default_factory=list)
     code: list[tuple[int, str]] = field(default_factory=list)  # (notebook cell index, body)
     inputs: list[str] = field(default_factory=list)
@@ -350,7 +351,7 @@ class _Planner:
                 cell=head.index,
                 hint="Give each %%step a unique name.",
             )
-        step = Step(name=options.name, options=options, position=len(self.steps))
+        step = Step(name=options.name, options=options, position=len(self.steps), line=head.step_line or "")
         step.cells = [c.index for c in cells]
         step.code = [(c.index, c.body) for c in cells]
         self.plan_step(step, cells)

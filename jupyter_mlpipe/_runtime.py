@@ -1,0 +1,143 @@
+"""Code the step bundles call inside the worker: load inputs, save outputs, log metrics.
+
+Kept tiny and import-light: it runs in every step. The worker reads the
+result of the save cell from here after papermill returns.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+__all__ = ["begin_step", "end_step", "take_result", "log_metric", "log_metrics", "current_context"]
+
+_CONTEXT: dict[str, Any] | None = None
+_RESULT: dict[str, Any] | None = None
+_STORES: dict[str, Any] = {}
+_INTERACTIVE_METRICS: list[dict[str, Any]] = []
+_WARNED_INTERACTIVE = False
+
+
+def _store(root: str) -> Any:
+    from .artifacts import ArtifactStore
+
+    if root not in _STORES:
+        _STORES[root] = ArtifactStore(root)
+    return _STORES[root]
+
+
+def current_context() -> dict[str, Any] | None:
+    """The running step's context (run id, step, store), or None outside a pipeline run."""
+    return _CONTEXT
+
+
+def begin_step(ns: dict, store: str, inputs: dict[str, str], *, step: str, run_id: str,
+               context: dict[str, Any] | None = None) -> None:
+    """Load the step's inputs into its namespace (verified against their digests)."""
+    global _CONTEXT, _RESULT
+    _RESULT = None
+    _CONTEXT = {"step": step, "run_id": run_id, "store": store, "inputs": dict(inputs), **(context or {})}
+    artifacts = _store(store)
+    for name, digest in inputs.items():
+        ns[name] = artifacts.get(digest)
+
+
+def end_step(ns: dict, outputs: list[str], required: list[str]) -> None:
+    """Save the step's values; check that no input changed in a way the plan did not expect."""
+    global _RESULT
+    import types
+
+    from .artifacts import content_hash
+    from .errors import StepFailed, UnstorableValue
+
+    context = _CONTEXT or {}
+    step = context.get("step")
+    artifacts = _store(context.get("store", ""))
+    saved: dict[str, dict] = {}
+    warnings: list[str] = []
+    for name in outputs:
+        if name not in ns:
+            if name in required:
+                raise StepFailed(
+                    f"Step {step!r} did not define {name!r}, which a later step needs "
+                    "(was it assigned only on some branch?).",
+                    step=step or "?",
+                    hint=f"Make sure {name!r} is always assigned in step {step!r}.",
+                )
+            continue
+        value = ns[name]
+        if isinstance(value, types.ModuleType):
+            continue
+        try:
+            saved[name] = artifacts.put(value, variable=name, step=step).to_dict()
+        except UnstorableValue as exc:
+            if name in required:
+                raise
+            warnings.append(f"{name!r} was not stored ({exc.type_name}); no later step reads it.")
+    for name, digest in (context.get("inputs") or {}).items():
+        if name in saved or name not in ns:
+            continue
+        if content_hash(ns[name], variable=name, step=step) != digest:
+            warnings.append(
+                f"STALE VALUE RISK: step {step!r} changed its input {name!r} in place, which the plan did "
+                f"not expect; later steps still get {name!r} as it was before this step. Assign it "
+                f"explicitly in this step (e.g. `{name} = {name}`) or use --outputs {name}."
+            )
+    for warning in warnings:
+        print(f"mlpipe warning: {warning}", file=sys.stderr)
+    _RESULT = {"outputs": saved, "warnings": warnings}
+
+
+def take_result() -> dict[str, Any] | None:
+    global _RESULT, _CONTEXT
+    result, _RESULT, _CONTEXT = _RESULT, None, None
+    return result
+
+
+def log_metric(name: str, value: float, step: int | None = None) -> None:
+    """Record a metric: streamed to the run panel and stored in the run history.
+
+    Outside a pipeline run it is kept in this session (see `interactive_metrics()`).
+    """
+    global _WARNED_INTERACTIVE
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"log_metric({name!r}, ...) needs a number (got {value!r} of type "
+                        f"{type(value).__name__}).") from None
+    record = {"name": str(name), "value": number, "step_index": step, "ts": time.time()}
+    context = _CONTEXT
+    if context and context.get("history"):
+        from .history import History
+
+        history = _history(context["history"])
+        history.record_metric(context["run_id"], context["step"], record["name"], number, step, record["ts"])
+        return
+    _INTERACTIVE_METRICS.append(record)
+    if not _WARNED_INTERACTIVE:
+        _WARNED_INTERACTIVE = True
+        print("mlpipe: not in a pipeline run; log_metric records into this interactive session only "
+              "(jupyter_mlpipe.interactive_metrics()).", file=sys.stderr)
+
+
+def log_metrics(metrics: dict[str, float], step: int | None = None) -> None:
+    """Record several metrics at once."""
+    for name, value in metrics.items():
+        log_metric(name, value, step=step)
+
+
+def interactive_metrics() -> list[dict[str, Any]]:
+    """Metrics logged outside a pipeline run in this process."""
+    return list(_INTERACTIVE_METRICS)
+
+
+_HISTORIES: dict[str, Any] = {}
+
+
+def _history(path: str) -> Any:
+    from .history import History
+
+    if path not in _HISTORIES:
+        _HISTORIES[path] = History(path)
+    return _HISTORIES[path]

@@ -1,0 +1,157 @@
+"""Cache keys of steps and the explanation of why a step ran or was reused.
+
+A key hashes content, never names or timestamps: normalized code, the shared
+code used, the digests of the input values, the parameter values read, the
+content of --deps files and the environment (Python and imported packages).
+Resources are not part of it.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import glob
+import hashlib
+import json
+import os
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from .plan import Step
+
+__all__ = ["key_components", "key_of", "explain", "normalize_code"]
+
+KEY_VERSION = 1
+
+
+def normalize_code(source: str) -> str:
+    """Code without comments and formatting: a comment or whitespace edit keeps the key."""
+    from .analysis import _to_python, strip_control_lines
+
+    text = strip_control_lines(source)
+    try:
+        return ast.unparse(ast.parse(_to_python(text)))
+    except SyntaxError:
+        return "\n".join(line.rstrip() for line in text.strip().splitlines())
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def deps_digests(patterns: tuple[str, ...], base: Path) -> dict[str, str]:
+    """Content digests of the --deps files (globs expanded, relative to the notebook's folder)."""
+    result: dict[str, str] = {}
+    for pattern in patterns:
+        matches = sorted(glob.glob(str(base / pattern), recursive=True))
+        if not matches:
+            result[pattern] = "missing"
+        for match in matches:
+            path = Path(match)
+            if path.is_file():
+                result[os.path.relpath(path, base)] = _file_digest(path)
+    return result
+
+
+@lru_cache(maxsize=1)
+def _distributions() -> dict[str, list[str]]:
+    from importlib.metadata import packages_distributions
+
+    return packages_distributions()
+
+
+@lru_cache(maxsize=512)
+def package_version(module: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    if module in sys.stdlib_module_names or module in sys.builtin_module_names:
+        return None
+    for dist in _distributions().get(module, [module]):
+        try:
+            return version(dist)
+        except PackageNotFoundError:
+            continue
+    return None
+
+
+def _imported_modules(step: Step) -> list[str]:
+    modules: set[str] = set()
+    sources = [s.source for s in step.shared if s.kind == "import"]
+    for source in sources:
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                modules |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                modules.add(node.module.split(".")[0])
+    return sorted(modules)
+
+
+def key_components(step: Step, *, input_digests: dict[str, str], params: dict[str, Any],
+                   base: Path) -> dict[str, Any]:
+    """Everything the key is made of, kept so that `why` can say which part changed."""
+    packages = {m: v for m in _imported_modules(step) if (v := package_version(m)) is not None}
+    return {
+        "version": KEY_VERSION,
+        "code": "\n\n".join(normalize_code(body) for _, body in step.code),
+        "shared": "\n".join(normalize_code(s.source) for s in step.shared),
+        "inputs": dict(sorted(input_digests.items())),
+        "params": {name: repr(params[name]) for name in sorted(step.params)},
+        "deps": deps_digests(step.options.deps, base),
+        "env": {"python": ".".join(map(str, sys.version_info[:3])), "packages": packages},
+    }
+
+
+def key_of(components: dict[str, Any]) -> str:
+    return _digest(json.dumps(components, sort_keys=True))
+
+
+def explain(components: dict[str, Any], previous: dict[str, Any] | None) -> list[str]:
+    """Which parts of the key differ from the previous run of the step (empty: nothing did)."""
+    if previous is None:
+        return ["this step never ran before"]
+    changes: list[str] = []
+    if components.get("version") != previous.get("version"):
+        changes.append("jupyter-mlpipe's key format changed")
+    if components["code"] != previous.get("code"):
+        diff = difflib.unified_diff(previous.get("code", "").splitlines(), components["code"].splitlines(),
+                                    "before", "now", lineterm="", n=1)
+        lines = [line for line in diff][2:14]
+        changes.append("the code changed:\n" + "\n".join("    " + line for line in lines))
+    if components["shared"] != previous.get("shared"):
+        changes.append("shared code it uses (imports, functions, classes, constants) changed")
+    changes += _dict_changes("input", components["inputs"], previous.get("inputs", {}),
+                             "its value changed")
+    changes += _dict_changes("parameter", components["params"], previous.get("params", {}), None)
+    changes += _dict_changes("file", components["deps"], previous.get("deps", {}), "its content changed")
+    env, old_env = components["env"], previous.get("env", {})
+    if env.get("python") != old_env.get("python"):
+        changes.append(f"Python changed: {old_env.get('python')} -> {env.get('python')}")
+    changes += _dict_changes("package", env.get("packages", {}), old_env.get("packages", {}), None)
+    return changes
+
+
+def _dict_changes(kind: str, now: dict, before: dict, what: str | None) -> list[str]:
+    out = []
+    for name in sorted(set(now) | set(before)):
+        if name not in before:
+            out.append(f"{kind} {name!r} is new")
+        elif name not in now:
+            out.append(f"{kind} {name!r} is no longer used")
+        elif now[name] != before[name]:
+            detail = what or f"{before[name]} -> {now[name]}"
+            out.append(f"{kind} {name!r} changed: {detail}")
+    return out

@@ -1,0 +1,496 @@
+"""The driver: walk the plan, reuse what did not change, submit the rest to Ray.
+
+One `Run` per pipeline run. The driver loop is the only writer of step states;
+listeners (text progress, the panel) are told after each change.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import InfeasibleRequest, MlpipeError, StepFailed
+from ..plan import Pipeline
+
+__all__ = ["Run", "StepRun", "RunOptions", "start_run", "STEP_STATUSES", "Store"]
+
+STEP_STATUSES = ("pending", "running", "succeeded", "reused", "failed", "skipped", "cancelled")
+DONE = ("succeeded", "reused")
+STOPPED = ("failed", "skipped", "cancelled")
+_POLL_S = 0.05
+
+
+@dataclass
+class StepRun:
+    """One step's part in a run."""
+
+    name: str
+    status: str = "pending"
+    started: float | None = None
+    ended: float | None = None
+    error: str | None = None
+    error_info: dict[str, Any] | None = None
+    notebook_path: str | None = None
+    outputs: dict[str, dict] = field(default_factory=dict)
+    inputs: dict[str, str] = field(default_factory=dict)
+    reason: dict[str, Any] | None = None
+    attempts: int = 0
+    warnings: list[str] = field(default_factory=list)
+    key: str | None = None
+    resources: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def duration(self) -> float | None:
+        if self.started is None:
+            return None
+        return (self.ended or time.time()) - self.started
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "status": self.status, "key": self.key, "reason": self.reason, "started": self.started,
+            "ended": self.ended, "duration": self.duration if self.ended else None,
+            "attempts": self.attempts, "error": self.error_info, "notebook_path": self.notebook_path,
+            "resources": self.resources, "outputs": self.outputs, "inputs": self.inputs,
+            "warnings": self.warnings,
+        }
+
+
+@dataclass
+class RunOptions:
+    steps: list[str] | None = None
+    force: bool = False
+    address: str | None = None
+
+
+@dataclass
+class Store:
+    """Where a notebook's runs live: history, executed step notebooks, artifacts."""
+
+    base: Path  # the notebook's folder
+    root: Path  # .mlpipe beside the notebook
+    artifacts_root: str
+
+    @classmethod
+    def for_notebook(cls, notebook: str | Path, store: str | None = None) -> "Store":
+        base = Path(notebook).resolve().parent
+        root = base / ".mlpipe"
+        return cls(base, root, store or str(root))
+
+    @property
+    def history_path(self) -> Path:
+        return self.root / "history.sqlite"
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.root / "runs" / run_id
+
+
+class Run:
+    """A pipeline run: its steps' states, and the values they produced (`run["name"]`)."""
+
+    def __init__(self, run_id: str, plan: Pipeline, params: dict[str, Any], selected: list[str],
+                 store: Store, history: Any) -> None:
+        self.id = run_id
+        self.plan = plan
+        self.notebook = str(Path(plan.notebook).resolve()) if plan.notebook else ""
+        self.params = params
+        self.status = "running"
+        self.steps: dict[str, StepRun] = {
+            name: StepRun(name, resources=dict(plan.steps[name].resources)) for name in selected
+        }
+        self.started = time.time()
+        self.ended: float | None = None
+        self.error: BaseException | None = None
+        self._store = store
+        self._history = history
+        self._artifacts: Any = None
+        self._done = threading.Event()
+        self._cancel = threading.Event()
+        self.listeners: list[Callable[["Run", str, StepRun | None], None]] = []
+
+    # -- values ------------------------------------------------------------
+    @property
+    def artifacts(self) -> Any:
+        if self._artifacts is None:
+            from ..artifacts import ArtifactStore
+
+            self._artifacts = ArtifactStore(self._store.artifacts_root)
+        return self._artifacts
+
+    def producer_of(self, name: str) -> str | None:
+        """The last step (in notebook order) of this run that produced `name`."""
+        for step in reversed(list(self.steps)):
+            if name in self.steps[step].outputs:
+                return step
+        return None
+
+    def __getitem__(self, name: str) -> Any:
+        step = self.producer_of(name)
+        if step is None:
+            known = sorted({v for s in self.steps.values() for v in s.outputs})
+            raise KeyError(f"No step of run {self.id} produced {name!r}. Values: {', '.join(known) or '(none)'}.")
+        return self.artifacts.get(self.steps[step].outputs[name]["digest"])
+
+    def values(self, names: list[str]) -> dict[str, Any]:
+        return {name: self[name] for name in names}
+
+    def final_values(self) -> list[str]:
+        """Names defined by the run's final steps (those no other selected step depends on)."""
+        sources = {e.source for e in self.plan.edges if e.target in self.steps}
+        names: list[str] = []
+        for step in self.steps:
+            if step not in sources:
+                names += [n for n in self.steps[step].outputs if n not in names]
+        return names
+
+    # -- control -----------------------------------------------------------
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def wait(self, timeout: float | None = None) -> "Run":
+        self._done.wait(timeout)
+        return self
+
+    def cancel(self) -> None:
+        """Cancel the running steps; the run ends as `cancelled`."""
+        self._cancel.set()
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for step in self.steps.values():
+            counts[step.status] = counts.get(step.status, 0) + 1
+        return counts
+
+    @property
+    def duration(self) -> float:
+        return (self.ended or time.time()) - self.started
+
+    def summary(self) -> str:
+        from ..progress import run_summary
+
+        return run_summary(self)
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(self.summary())
+
+    def __repr__(self) -> str:
+        return f"<Run {self.id} {self.status}: {self.counts()}>"
+
+    # -- driver side -------------------------------------------------------
+    def _emit(self, event: str, step: StepRun | None = None) -> None:
+        if step is not None and self._history is not None:
+            self._history.record_step(self.id, step.name, **step.to_record())
+        for listener in list(self.listeners):
+            try:
+                listener(self, event, step)
+            except Exception:  # noqa: BLE001 - a broken display must not break the run
+                pass
+
+
+class _Driver:
+    def __init__(self, run: Run, options: RunOptions) -> None:
+        self.run = run
+        self.options = options
+        self.plan = run.plan
+        self.incoming = self.plan.edge_map()
+        self.refs: dict[str, Any] = {}  # step -> ObjectRef
+        self.keys: dict[str, tuple[str, dict]] = {}
+        self.ray_ready = False
+
+    # -- decisions ---------------------------------------------------------
+    def start(self, name: str) -> None:
+        from ..cache import explain, key_components, key_of
+
+        run, step = self.run, self.plan.steps[name]
+        sr = run.steps[name]
+        inputs: dict[str, dict] = {}
+        for var, source in step.input_sources.items():
+            ref = run.steps[source].outputs.get(var)
+            if ref is None:
+                raise StepFailed(f"Step {source!r} did not store {var!r}, which step {name!r} needs.", step=name)
+            inputs[var] = ref
+        sr.inputs = {v: r["digest"] for v, r in inputs.items()}
+        components = key_components(step, input_digests=sr.inputs, params=run.params, base=run._store.base)
+        key = key_of(components)
+        sr.key = key
+        previous = run._history.last_step_run(run.notebook, name, before_run=run.id)
+        previous_components = ((previous or {}).get("reason") or {}).get("components")
+        changes = explain(components, previous_components)
+        note = None
+        if not self.options.force and not step.options.no_cache:
+            hit = run._history.cache_get(key)
+            if hit is not None:
+                broken = self.broken_outputs(hit["outputs"])
+                if not broken:
+                    sr.status = "reused"
+                    sr.outputs = hit["outputs"]
+                    sr.started = sr.ended = time.time()
+                    sr.notebook_path = (run._history.get_step_notebook(hit["run_id"], name)
+                                        if hasattr(run._history, "get_step_notebook") else None)
+                    sr.reason = {"decision": "reused", "changes": [], "components": components,
+                                 "from_run": hit["run_id"],
+                                 "summary": f"nothing changed since run {hit['run_id']}"}
+                    run._emit("step", sr)
+                    return
+                note = f"a stored output was {broken} on disk, so the step runs again"
+        if self.options.force:
+            summary = "--force: every step runs"
+        elif step.options.no_cache:
+            summary = "--no-cache: this step always runs"
+        elif note:
+            summary = note
+        elif changes and changes != ["this step never ran before"]:
+            summary = "; ".join(c.split("\n")[0] for c in changes)
+        elif previous is None:
+            summary = "this step never ran before"
+        else:
+            summary = "no stored result matches (the previous result was not kept)"
+        sr.reason = {"decision": "ran", "changes": changes if not note else [note, *changes],
+                     "components": components, "summary": summary}
+        self.submit(name, step, inputs)
+
+    def broken_outputs(self, outputs: dict[str, dict]) -> str | None:
+        for ref in outputs.values():
+            digest = ref["digest"]
+            if not self.run.artifacts.exists(digest):
+                return "missing"
+            if not self.run.artifacts.verify(digest):
+                return "corrupt"
+        return None
+
+    def submit(self, name: str, step: Any, inputs: dict[str, dict]) -> None:
+        from ..bundle import build_bundle, bundle_parameters
+        from .ray_backend import check_feasible, ensure_ray, submit
+        from .worker import run_step_task
+
+        run = self.run
+        if not self.ray_ready:
+            ensure_ray(self.options.address)
+            check_feasible({n: self.plan.steps[n].resources for n in run.steps
+                            if run.steps[n].status == "pending"})
+            self.ray_ready = True
+        run_dir = run._store.run_dir(run.id)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        required = sorted({v for e in self.plan.edges if e.source == name and e.target in run.steps
+                           for v in e.variables})
+        sr = run.steps[name]
+        sr.notebook_path = str(run_dir / f"{name}.ipynb")
+        task = {
+            "bundle": build_bundle(self.plan, step),
+            "output_path": sr.notebook_path,
+            "parameters": bundle_parameters(
+                step, run_id=run.id, store=run._store.artifacts_root, inputs=inputs, required=required,
+                params=run.params, context={"history": str(run._store.history_path)}),
+            "cwd": str(run._store.base),
+            "started_marker": str(run_dir / f"{name}.started"),
+        }
+        self.refs[name] = submit(run_step_task, task, step.resources, step.options.retries)
+        sr.status = "running"
+        sr.started = time.time()
+        run._emit("step", sr)
+
+    # -- the loop ----------------------------------------------------------
+    def loop(self) -> None:
+        run = self.run
+        order = list(run.steps)
+        while True:
+            if run._cancel.is_set():
+                raise KeyboardInterrupt
+            for name in order:
+                sr = run.steps[name]
+                if sr.status != "pending":
+                    continue
+                deps = [e.source for e in self.incoming[name] if e.source in run.steps]
+                states = [run.steps[d].status for d in deps]
+                if any(s in STOPPED for s in states):
+                    sr.status = "skipped"
+                    blocker = next(d for d in deps if run.steps[d].status in STOPPED)
+                    sr.reason = {"decision": "skipped", "summary": f"step {blocker!r} did not succeed"}
+                    run._emit("step", sr)
+                elif all(s in DONE for s in states):
+                    self.start(name)
+            if not self.refs:
+                if all(run.steps[n].status != "pending" for n in order):
+                    return
+                continue
+            self.wait_some()
+
+    def wait_some(self) -> None:
+        import ray
+
+        by_ref = {ref: name for name, ref in self.refs.items()}
+        ready, _ = ray.wait(list(by_ref), num_returns=len(by_ref), timeout=_POLL_S, fetch_local=True)
+        for ref in ready:
+            self.finish(by_ref[ref], ref)
+        self.check_running()
+
+    def check_running(self) -> None:
+        run = self.run
+        for name in list(self.refs):
+            sr = run.steps[name]
+            step = self.plan.steps[name]
+            began = self.read_marker(name, sr)
+            timeout = step.options.timeout
+            if timeout and began is not None and time.time() - began > timeout:
+                import ray
+
+                ray.cancel(self.refs.pop(name), force=True)
+                sr.status = "failed"
+                sr.ended = time.time()
+                sr.error = (f"Step {name!r} timed out: it ran longer than --timeout {timeout:g} s and "
+                            "was stopped.")
+                sr.error_info = {"ename": "Timeout", "evalue": sr.error, "traceback": None, "cell": None}
+                run._emit("step", sr)
+
+    def read_marker(self, name: str, sr: StepRun) -> float | None:
+        path = self.run._store.run_dir(self.run.id) / f"{name}.started"
+        try:
+            lines = path.read_text().split("\n")
+        except OSError:
+            return None
+        lines = [line for line in lines if line.strip()]
+        if not lines:
+            return None
+        sr.attempts = len(lines)
+        return float(lines[-1].split()[0])
+
+    def finish(self, name: str, ref: Any) -> None:
+        import ray
+
+        run = self.run
+        sr = run.steps[name]
+        self.refs.pop(name, None)
+        self.read_marker(name, sr)
+        sr.ended = time.time()
+        try:
+            result = ray.get(ref)
+        except ray.exceptions.TaskCancelledError:
+            sr.status = "cancelled"
+            run._emit("step", sr)
+            return
+        except Exception as exc:  # noqa: BLE001 - worker death, OOM, ...
+            sr.status = "failed"
+            kind = type(exc).__name__
+            sr.error = (f"Step {name!r}: its worker process died ({kind}) after {max(sr.attempts, 1)} "
+                        f"attempt(s). Use --retries N on the %%step line to retry when a worker dies.")
+            sr.error_info = {"ename": kind, "evalue": str(exc).split("\n")[0], "traceback": None, "cell": None}
+            run._emit("step", sr)
+            return
+        sr.started = result.get("started", sr.started)
+        sr.ended = result.get("ended", sr.ended)
+        if result["status"] == "succeeded":
+            sr.status = "succeeded"
+            sr.outputs = result["outputs"]
+            sr.warnings = result.get("warnings", [])
+            for variable, ref_dict in sr.outputs.items():
+                run._history.record_artifact(ref_dict, run_id=run.id, step=name, variable=variable)
+            key, components = sr.key, (sr.reason or {}).get("components")
+            if key:
+                run._history.cache_put(key, step=name, notebook=run.notebook, components=components or {},
+                                       outputs=sr.outputs, run_id=run.id)
+        else:
+            sr.status = "failed"
+            info = result["error"]
+            sr.error_info = info
+            sr.error = _failure_message(name, info, sr.notebook_path)
+        run._emit("step", sr)
+
+    def cancel_all(self) -> None:
+        import ray
+
+        for name, ref in list(self.refs.items()):
+            try:
+                ray.cancel(ref, force=True)
+            except Exception:  # noqa: BLE001 - already finished
+                pass
+            self.run.steps[name].status = "cancelled"
+            self.run.steps[name].ended = time.time()
+            self.run._emit("step", self.run.steps[name])
+        self.refs.clear()
+        for sr in self.run.steps.values():
+            if sr.status == "pending":
+                sr.status = "cancelled"
+                self.run._emit("step", sr)
+
+
+def _failure_message(name: str, info: dict[str, Any], notebook_path: str | None) -> str:
+    where = f" in cell {info['cell']}" if info.get("cell") is not None else ""
+    if info.get("role") == "save":
+        where = " while storing its outputs"
+    elif info.get("role") == "load":
+        where = " while loading its inputs"
+    text = f"Step {name!r} failed{where}: {info.get('ename')}: {info.get('evalue')}"
+    if info.get("traceback"):
+        text += "\n" + info["traceback"]
+    if notebook_path:
+        text += f"\nExecuted notebook: {notebook_path}"
+    return text
+
+
+def start_run(plan: Pipeline, *, params: dict[str, Any], store: Store, history: Any,
+              options: RunOptions, background: bool = False,
+              listeners: list[Callable] | None = None) -> Run:
+    """Create the run, record it, and drive it (in this thread, or a background one)."""
+    selected = plan.upstream(options.steps) if options.steps else list(plan.steps)
+    run_id = history.new_run_id()
+    run = Run(run_id, plan, params, selected, store, history)
+    run.listeners.extend(listeners or [])
+    history.start_run(run_id, notebook=run.notebook, params=_jsonable(params), plan=plan.to_dict(),
+                      options={"steps": options.steps, "force": options.force, "address": options.address})
+    for sr in run.steps.values():
+        history.record_step(run_id, sr.name, status="pending", resources=sr.resources, attempts=0)
+    run._emit("start")
+    driver = _Driver(run, options)
+
+    def drive() -> None:
+        try:
+            driver.loop()
+            failed = any(s.status == "failed" for s in run.steps.values())
+            run.status = "failed" if failed else "succeeded"
+        except KeyboardInterrupt:
+            driver.cancel_all()
+            run.status = "cancelled"
+        except BaseException as exc:  # noqa: BLE001 - recorded, then re-raised to the caller
+            run.error = exc
+            driver.cancel_all()
+            if isinstance(exc, InfeasibleRequest) and exc.step in run.steps:
+                sr = run.steps[exc.step]
+                sr.status, sr.error = "failed", str(exc)
+                sr.error_info = {"ename": "InfeasibleRequest", "evalue": exc.message, "traceback": None,
+                                 "cell": None}
+                history.record_step(run.id, sr.name, **sr.to_record())
+            run.status = "failed"
+        finally:
+            run.ended = time.time()
+            history.finish_run(run.id, run.status)
+            run._emit("end")
+            run._done.set()
+
+    if background:
+        threading.Thread(target=drive, name=f"mlpipe-run-{run_id}", daemon=True).start()
+        return run
+    try:
+        drive()
+    except KeyboardInterrupt:  # a second Ctrl-C while cancelling
+        run.status = "cancelled"
+    if run.error is not None and isinstance(run.error, MlpipeError):
+        raise run.error
+    if run.error is not None:
+        raise run.error
+    return run
+
+
+def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
+    import json
+
+    out = {}
+    for key, value in params.items():
+        try:
+            json.dumps(value)
+            out[key] = value
+        except (TypeError, ValueError):
+            out[key] = repr(value)
+    return out

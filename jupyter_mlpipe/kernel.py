@@ -1,0 +1,121 @@
+"""The kernel side: which notebook this kernel belongs to, and the steps run here.
+
+JupyterLab and Notebook 7 (jupyter_server >= 2) start kernels with
+`JPY_SESSION_NAME` set to the notebook's path; VS Code puts the path in the
+user namespace as `__vsc_ipynb_file__`. Without either (a terminal IPython)
+the plan is made from the cells executed in this kernel, in execution order.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["KernelSession", "session_of", "find_notebook_path", "PlanSource"]
+
+
+@dataclass
+class RegisteredStep:
+    name: str
+    line: str
+    body: str
+    execution_count: int | None
+
+
+@dataclass
+class PlanSource:
+    """A plan and where it came from, with notes for the user."""
+
+    plan: Any
+    notebook: str | None
+    notes: list[str] = field(default_factory=list)
+
+
+class KernelSession:
+    """Per-kernel state of the extension: registered steps and the start directory."""
+
+    def __init__(self, shell: Any) -> None:
+        self.shell = shell
+        self.start_dir = os.getcwd()
+        self.steps: dict[str, RegisteredStep] = {}
+
+    def register(self, name: str, line: str, body: str) -> None:
+        count = getattr(self.shell, "execution_count", None)
+        self.steps[name] = RegisteredStep(name, line, body, count)
+
+    def on_step_cell(self) -> None:
+        """A %%step cell ran: the user is building a pipeline (hook for warming Ray up)."""
+
+    def notebook_path(self) -> Path | None:
+        return find_notebook_path(self.shell.user_ns, os.environ, self.start_dir)
+
+    def plan(self) -> PlanSource:
+        """Plan this kernel's notebook from the saved file, or from the cells run here."""
+        from .plan import Pipeline
+
+        path = self.notebook_path()
+        if path is not None:
+            plan = Pipeline.from_notebook(path)
+            notes = self.unsaved_notes(plan)
+            return PlanSource(plan, str(path), notes)
+        cells = self.executed_cells()
+        plan = Pipeline.from_sources(cells)
+        return PlanSource(
+            plan,
+            None,
+            ["No notebook file is known for this kernel (a terminal IPython?): planned from the "
+             f"{len(cells)} cells executed here, in execution order."],
+        )
+
+    def executed_cells(self) -> list[str]:
+        history = list(getattr(self.shell.history_manager, "input_hist_raw", []))[1:]
+        return [src for src in history if src.strip()]
+
+    def unsaved_notes(self, plan: Any) -> list[str]:
+        notes = []
+        for name, registered in self.steps.items():
+            step = plan.steps.get(name)
+            if step is None:
+                notes.append(
+                    f"Step {name!r} was run in this kernel but is not in the saved notebook "
+                    "(unsaved edits or a renamed step?): save the notebook to include it."
+                )
+                continue
+            if step.code and (step.code[0][1].strip() != registered.body.strip() or
+                              step.line.strip() != registered.line.strip()):
+                notes.append(
+                    f"Step {name!r} differs from the saved notebook (unsaved edits?): the plan uses the "
+                    "saved version; save the notebook to plan your edits."
+                )
+        return notes
+
+
+def find_notebook_path(user_ns: dict, environ: os._Environ | dict, start_dir: str) -> Path | None:
+    """The notebook this kernel belongs to, if the front end told us."""
+    vsc = user_ns.get("__vsc_ipynb_file__")
+    if isinstance(vsc, str) and vsc.endswith(".ipynb") and os.path.isfile(vsc):
+        return Path(vsc)
+    session = environ.get("JPY_SESSION_NAME")
+    if session and session.endswith(".ipynb"):
+        candidate = Path(session)
+        if candidate.is_absolute():
+            return candidate if candidate.is_file() else None
+        # a path relative to the server root: the kernel starts in the notebook's folder
+        base = Path(start_dir)
+        for folder in [base, *base.parents]:
+            if (folder / candidate).is_file():
+                return folder / candidate
+    return None
+
+
+_SESSIONS: dict[int, KernelSession] = {}
+
+
+def session_of(shell: Any) -> KernelSession:
+    """The extension's state for this shell (one per kernel)."""
+    key = id(shell)
+    if key not in _SESSIONS:
+        _SESSIONS[key] = KernelSession(shell)
+    return _SESSIONS[key]

@@ -1,0 +1,76 @@
+"""Text views of a run: a compact progress line and a summary (CLI, terminals, until widgets render)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["run_summary", "progress_line", "ICONS", "TextProgress"]
+
+ICONS = {
+    "pending": "·", "running": "▶", "succeeded": "✓", "reused": "↺",
+    "failed": "✗", "skipped": "⤼", "cancelled": "■",
+}
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
+
+
+def progress_line(run: Any) -> str:
+    counts = run.counts()
+    total = len(run.steps)
+    finished = sum(counts.get(s, 0) for s in ("succeeded", "reused", "failed", "skipped", "cancelled"))
+    parts = [f"{counts[s]} {s}" for s in ICONS if counts.get(s)]
+    return f"run {run.id} [{finished}/{total}] {run.status} {_duration(run.duration)} — " + ", ".join(parts)
+
+
+def step_line(step: Any) -> str:
+    text = f"  {ICONS.get(step.status, '?')} {step.name:<20} {step.status:<10} {_duration(step.duration):>9}"
+    if step.status == "reused" and step.reason:
+        text += f"  ({step.reason.get('summary', '')})"
+    return text
+
+
+def run_summary(run: Any) -> str:
+    lines = [progress_line(run)]
+    lines += [step_line(step) for step in run.steps.values()]
+    for step in run.steps.values():
+        if step.error:
+            lines.append("")
+            lines.append(step.error)
+        for warning in step.warnings:
+            lines.append(f"warning ({step.name}): {warning}")
+    notebooks = {step.notebook_path for step in run.steps.values() if step.notebook_path}
+    if notebooks:
+        folder = sorted(notebooks)[0].rsplit("/", 1)[0]
+        lines.append(f"step notebooks: {folder}/")
+    return "\n".join(lines)
+
+
+class TextProgress:
+    """Prints one line per finished step (CLI) or keeps a display updated in place (kernel)."""
+
+    def __init__(self, *, in_place: bool = False, stream: Any = None) -> None:
+        self.in_place = in_place
+        self.stream = stream
+        self.handle: Any = None
+
+    def __call__(self, run: Any, event: str, step: Any) -> None:
+        if self.in_place:
+            from IPython.display import display
+
+            text = {"text/plain": run_summary(run)}
+            if self.handle is None:
+                self.handle = display(text, raw=True, display_id=True)
+            else:
+                self.handle.update(text, raw=True)
+            return
+        import sys
+
+        out = self.stream or sys.stdout
+        if event == "step" and step is not None and step.status not in ("pending", "running"):
+            print(step_line(step), file=out, flush=True)
+        elif event == "start":
+            print(f"run {run.id}: {len(run.steps)} steps", file=out, flush=True)
