@@ -38,12 +38,23 @@ __all__ = [
     "StepOptionError",
     "UnstorableValue",
     "load_ipython_extension",
+    "load_run",
+    "log_metric",
+    "log_metrics",
+    "run",
+    "runs",
     "unload_ipython_extension",
     "__version__",
 ]
 
 _LAZY = {
     "Pipeline": "jupyter_mlpipe.plan",
+    "run": "jupyter_mlpipe.api",
+    "runs": "jupyter_mlpipe.api",
+    "load_run": "jupyter_mlpipe.api",
+    "log_metric": "jupyter_mlpipe._runtime",
+    "log_metrics": "jupyter_mlpipe._runtime",
+    "interactive_metrics": "jupyter_mlpipe._runtime",
 }
 
 

@@ -75,21 +75,129 @@ def strip_control_lines(source: str) -> str:
     return _CONTROL_LINE.sub("", source)
 
 
-def _to_python(source: str) -> str:
-    if not _NEEDS_IPYTHON.search(source):
-        return source
+_LINE_ESCAPE = re.compile(
+    r"^(?P<indent>[ \t]*)(?:(?P<lhs>[A-Za-z_][A-Za-z0-9_]*(?:[ \t]*,[ \t]*[A-Za-z_][A-Za-z0-9_]*)*)[ \t]*=[ \t]*)?"
+    r"(?P<esc>%(?!%)|!!|!)(?P<rest>.*)$"
+)
+_MAGIC_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _fast_transform(source: str) -> str | None:
+    """IPython syntax to Python for the common forms, line by line, without tokenizing.
+
+    Handles a `%%magic` first line, `%magic args`, `!cmd`, `x = %magic args` and
+    `x = !cmd` lines, the way IPython's TransformerManager writes them. Returns
+    None when unsure (triple-quoted strings, odd forms): the caller then uses
+    IPython's own transformer, which is exact but about a millisecond per cell.
+    """
+    if '"""' in source or "'''" in source:
+        return None
+    text = source.lstrip("\n")
+    if text.startswith("%%"):
+        first, _, body = text.partition("\n")
+        name, _, line = first[2:].rstrip().partition(" ")
+        if not _MAGIC_NAME.match(name):
+            return None
+        if body and not body.endswith("\n"):
+            body += "\n"
+        return f"get_ipython().run_cell_magic({name!r}, {line.strip()!r}, {body!r})\n"
+    lines = source.split("\n")
+    for i, line in enumerate(lines):
+        stripped = line.lstrip()
+        if not stripped or stripped[0] not in "%!" and "=" not in stripped:
+            continue
+        match = _LINE_ESCAPE.match(line)
+        if match is None:
+            continue
+        indent, lhs, esc, rest = match.group("indent", "lhs", "esc", "rest")
+        if rest.endswith("\\"):
+            return None
+        if esc == "%":
+            name, _, args = rest.partition(" ")
+            if not _MAGIC_NAME.match(name):
+                return None
+            call = f"get_ipython().run_line_magic({name!r}, {args.strip()!r})"
+        elif esc == "!!" or lhs:
+            call = f"get_ipython().getoutput({rest.strip()!r})"
+        else:
+            call = f"get_ipython().system({rest.strip()!r})"
+        lines[i] = f"{indent}{lhs} = {call}" if lhs else f"{indent}{call}"
+    return "\n".join(lines)
+
+
+def _transform_ipython(source: str) -> str:
     from IPython.core.inputtransformer2 import TransformerManager
 
     return TransformerManager().transform_cell(source)
 
 
-def _parse(source: str) -> ast.Module:
+def _parse_cell(source: str) -> tuple[ast.Module, str]:
+    """Parse a cell (IPython syntax allowed): the tree and the Python code it was made from."""
     try:
-        return ast.parse(_to_python(source))
+        return ast.parse(source), source
     except SyntaxError as exc:
-        err = CellSyntaxError(exc.msg)
-        err.lineno, err.offset, err.text = exc.lineno, exc.offset, exc.text
-        raise err from None
+        error = exc
+    if _NEEDS_IPYTHON.search(source):
+        fast = _fast_transform(source)
+        if fast is not None:
+            try:
+                return ast.parse(fast), fast
+            except SyntaxError:
+                pass
+        code = _transform_ipython(source)
+        try:
+            return ast.parse(code), code
+        except SyntaxError as exc:
+            error = exc
+    err = CellSyntaxError(error.msg)
+    err.lineno, err.offset, err.text = error.lineno, error.offset, error.text
+    raise err from None
+
+
+def _to_python(source: str) -> str:
+    """The Python code IPython would run for `source` (unchanged when it has no IPython syntax)."""
+    try:
+        return _parse_cell(source)[1]
+    except CellSyntaxError:
+        return _transform_ipython(source) if _NEEDS_IPYTHON.search(source) else source
+
+
+def _parse(source: str) -> ast.Module:
+    return _parse_cell(source)[0]
+
+
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+
+
+class _Segments:
+    """`ast.get_source_segment` for many nodes of one source: the lines are split once."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+        self._lines: list[str] | None = None
+
+    def __call__(self, node: ast.AST) -> str:
+        try:
+            lineno, end_lineno = node.lineno - 1, node.end_lineno - 1  # type: ignore[attr-defined]
+            col, end_col = node.col_offset, node.end_col_offset  # type: ignore[attr-defined]
+        except AttributeError:
+            return ast.unparse(node)
+        if end_lineno is None or end_col is None:
+            return ast.unparse(node)
+        if self._lines is None:
+            self._lines = _NEWLINE.split(self.code)
+        lines = self._lines
+        if end_lineno >= len(lines):
+            return ast.unparse(node)
+        if lineno == end_lineno:
+            line = lines[lineno]
+            if line.isascii():
+                return line[col:end_col]
+            return line.encode()[col:end_col].decode()
+        first, last = lines[lineno], lines[end_lineno]
+        first = first[col:] if first.isascii() else first.encode()[col:].decode()
+        last = last[:end_col] if last.isascii() else last.encode()[:end_col].decode()
+        return "\n".join([first, *lines[lineno + 1:end_lineno], last])
 
 
 def _is_literal(node: ast.expr) -> bool:
@@ -130,12 +238,17 @@ def _magic_call(node: ast.Call) -> tuple[str, list[str]] | None:
 class _Scope:
     """Free names of a nested scope (function, lambda, class, comprehension)."""
 
-    def __init__(self) -> None:
+    __slots__ = ("locals", "globals", "loads", "stores", "mutated", "nested", "calls", "is_class")
+
+    def __init__(self, calls: list[ast.Call] | None = None, is_class: bool = False) -> None:
         self.locals: set[str] = set()
         self.globals: set[str] = set()
         self.loads: set[str] = set()
         self.stores: set[str] = set()
-        self.exposed_stores: set[str] = set()  # walrus in comprehensions: bind in the enclosing scope
+        self.mutated: set[str] = set()  # names changed in place by a statement of this scope
+        self.nested: set[str] = set()  # free names of functions nested in a class body
+        self.calls = calls  # when a list: every call met, nested scopes included
+        self.is_class = is_class
 
 
 def _bind_target(target: ast.expr, out: set[str]) -> None:
@@ -148,76 +261,144 @@ def _bind_target(target: ast.expr, out: set[str]) -> None:
         _bind_target(target.value, out)
 
 
+_Name, _Call, _Attribute, _Subscript = ast.Name, ast.Call, ast.Attribute, ast.Subscript
+_FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
+_COMPS = frozenset({ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp})
+_LEAVES = frozenset({ast.Constant, ast.Load, ast.Store, ast.Del, ast.Pass, ast.Break, ast.Continue,
+                     ast.alias}) | frozenset(ast.operator.__subclasses__()) | frozenset(
+    ast.cmpop.__subclasses__()) | frozenset(ast.unaryop.__subclasses__()) | frozenset(ast.boolop.__subclasses__())
+_MATCH_NAMED = tuple(t for t in (getattr(ast, "MatchAs", None), getattr(ast, "MatchStar", None)) if t)
+_MATCH_MAPPING = getattr(ast, "MatchMapping", ())
+
+
+def _mutation_root(node: ast.AST) -> str | None:
+    """The name a statement changes in place (`x.a = v`, `x[k] += 1`, `x.m()`), if any."""
+    cls = node.__class__
+    if cls is ast.Expr:
+        call = node.value  # type: ignore[attr-defined]
+        if call.__class__ is ast.Await:
+            call = call.value
+        if call.__class__ is _Call and call.func.__class__ is _Attribute and call.func.attr not in READ_ONLY_METHODS:
+            root = _root_name(call.func.value)
+            return None if root == "get_ipython" else root
+        return None
+    if cls is ast.Assign:
+        targets = node.targets  # type: ignore[attr-defined]
+    elif cls is ast.AugAssign or cls is ast.AnnAssign:
+        targets = [node.target]  # type: ignore[attr-defined]
+    elif cls is ast.Delete:
+        targets = node.targets  # type: ignore[attr-defined]
+    else:
+        return None
+    for target in targets:
+        if target.__class__ is _Attribute or target.__class__ is _Subscript:
+            return _root_name(target)
+    return None
+
+
 def _scope_walk(nodes: list[ast.AST], scope: _Scope) -> None:
     """Collect loads and stores of one scope, recursing into nested scopes for their free names."""
-    stack = list(reversed(nodes))
+    stack = list(nodes)
+    loads, stores = scope.loads, scope.stores
+    calls = scope.calls
     while stack:
         node = stack.pop()
-        if isinstance(node, ast.Name):
-            if isinstance(node.ctx, ast.Load):
-                scope.loads.add(node.id)
+        cls = node.__class__
+        if cls is _Name:
+            if node.ctx.__class__ is ast.Load:  # type: ignore[attr-defined]
+                loads.add(node.id)  # type: ignore[attr-defined]
             else:
-                scope.stores.add(node.id)
+                stores.add(node.id)  # type: ignore[attr-defined]
             continue
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-            if not isinstance(node, ast.Lambda):
-                scope.stores.add(node.name)
-                stack.extend(node.decorator_list)
-                if node.returns:
-                    stack.append(node.returns)
-            stack.extend(d for d in node.args.defaults)
-            stack.extend(d for d in node.args.kw_defaults if d is not None)
-            free, _writes = _function_free(node)
-            scope.loads |= free
+        if cls in _LEAVES:
             continue
-        if isinstance(node, ast.ClassDef):
-            scope.stores.add(node.name)
-            free, _writes = _class_free(node)
-            scope.loads |= free
+        if cls is _Call:
+            if calls is not None:
+                calls.append(node)  # type: ignore[arg-type]
+            for kw in node.keywords:  # type: ignore[attr-defined]
+                if kw.arg == "inplace" and kw.value.__class__ is ast.Constant and kw.value.value is True:
+                    root = _root_name(node.func) if node.func.__class__ is _Attribute else None  # type: ignore[attr-defined]
+                    if root:
+                        scope.mutated.add(root)
+        elif cls in _FUNCS or cls is ast.Lambda:
+            args = node.args  # type: ignore[attr-defined]
+            stack.extend(args.defaults)
+            stack.extend(d for d in args.kw_defaults if d is not None)
+            if cls is not ast.Lambda:
+                stores.add(node.name)  # type: ignore[attr-defined]
+                stack.extend(node.decorator_list)  # type: ignore[attr-defined]
+                for a in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg):
+                    if a is not None and a.annotation is not None:
+                        stack.append(a.annotation)
+                if node.returns is not None:  # type: ignore[attr-defined]
+                    stack.append(node.returns)  # type: ignore[attr-defined]
+            free, writes = _function_free(node, calls)  # type: ignore[arg-type]
+            (scope.nested if scope.is_class else loads).update(free)
             continue
-        if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
-            free, exposed = _comprehension_free(node)
-            scope.loads |= free
-            scope.stores |= exposed
+        elif cls is ast.ClassDef:
+            stores.add(node.name)  # type: ignore[attr-defined]
+            free, _writes = _class_free(node, calls)  # type: ignore[arg-type]
+            loads.update(free)
             continue
-        if isinstance(node, ast.NamedExpr):
-            scope.stores.add(node.target.id)
-            stack.append(node.value)
+        elif cls in _COMPS:
+            free, exposed = _comprehension_free(node, calls)  # type: ignore[arg-type]
+            loads.update(free)
+            stores.update(exposed)
             continue
-        if isinstance(node, (ast.Global, ast.Nonlocal)):
-            if isinstance(node, ast.Global):
-                scope.globals.update(node.names)
-            else:
-                scope.locals.update(node.names)  # resolved by an enclosing function, not a global
+        elif cls is ast.NamedExpr:
+            stores.add(node.target.id)  # type: ignore[attr-defined]
+            stack.append(node.value)  # type: ignore[attr-defined]
             continue
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            for alias in node.names:
+        elif cls is ast.Global:
+            scope.globals.update(node.names)  # type: ignore[attr-defined]
+            continue
+        elif cls is ast.Nonlocal:
+            scope.locals.update(node.names)  # type: ignore[attr-defined]  # an enclosing function's name
+            continue
+        elif cls is ast.Import or cls is ast.ImportFrom:
+            for alias in node.names:  # type: ignore[attr-defined]
                 if alias.name != "*":
-                    scope.stores.add((alias.asname or alias.name).split(".")[0])
+                    stores.add((alias.asname or alias.name).split(".")[0])
             continue
-        if isinstance(node, ast.ExceptHandler) and node.name:
-            scope.stores.add(node.name)
-        if isinstance(node, ast.arg):
-            scope.stores.add(node.arg)
+        elif cls is ast.ExceptHandler:
+            if node.name:  # type: ignore[attr-defined]
+                stores.add(node.name)  # type: ignore[attr-defined]
+        elif cls is ast.arg:
+            stores.add(node.arg)  # type: ignore[attr-defined]
             continue
-        name = getattr(node, "name", None)
-        if isinstance(name, str) and isinstance(node, (ast.MatchAs, ast.MatchStar)):
-            scope.stores.add(name)
-        if isinstance(node, ast.MatchMapping) and node.rest:
-            scope.stores.add(node.rest)
-        stack.extend(reversed(list(ast.iter_child_nodes(node))))
+        elif _MATCH_NAMED and isinstance(node, _MATCH_NAMED):
+            if node.name:  # type: ignore[attr-defined]
+                stores.add(node.name)  # type: ignore[attr-defined]
+        elif _MATCH_MAPPING and cls is _MATCH_MAPPING:
+            if node.rest:  # type: ignore[attr-defined]
+                stores.add(node.rest)  # type: ignore[attr-defined]
+        elif isinstance(node, ast.stmt):
+            root = _mutation_root(node)
+            if root:
+                scope.mutated.add(root)
+        for field_name in node._fields:
+            value = getattr(node, field_name, None)
+            if value.__class__ is list:
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        stack.append(item)
+            elif isinstance(value, ast.AST):
+                stack.append(value)
 
 
 def _finish(scope: _Scope) -> tuple[frozenset[str], frozenset[str]]:
+    """(free names, module globals it rebinds or changes in place)."""
     local = (scope.stores | scope.locals) - scope.globals
-    free = (scope.loads - local) | (scope.loads & scope.globals)
-    return frozenset(free), frozenset(scope.stores & scope.globals)
+    free = (scope.loads - local) | (scope.loads & scope.globals) | scope.nested
+    writes = (scope.stores & scope.globals) | (scope.mutated - local)
+    return frozenset(free), frozenset(writes)
 
 
-def _function_free(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> tuple[frozenset[str], frozenset[str]]:
-    scope = _Scope()
+def _function_free(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda,
+                   calls: list[ast.Call] | None = None) -> tuple[frozenset[str], frozenset[str]]:
+    scope = _Scope(calls)
     args = node.args
-    for a in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
+    for a in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg):
         if a is not None:
             scope.locals.add(a.arg)
     body = [node.body] if isinstance(node, ast.Lambda) else node.body
@@ -225,18 +406,19 @@ def _function_free(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) ->
     return _finish(scope)
 
 
-def _class_free(node: ast.ClassDef) -> tuple[frozenset[str], frozenset[str]]:
-    outer = _Scope()
+def _class_free(node: ast.ClassDef, calls: list[ast.Call] | None = None) -> tuple[frozenset[str], frozenset[str]]:
+    outer = _Scope(calls)
     _scope_walk([*node.bases, *node.keywords, *node.decorator_list], outer)
-    inner = _Scope()
+    inner = _Scope(calls, is_class=True)
     _scope_walk(node.body, inner)
     free, writes = _finish(inner)
     return frozenset(outer.loads | free), writes
 
 
-def _comprehension_free(node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp) -> tuple[frozenset[str], frozenset[str]]:
-    scope = _Scope()
-    outer_loads = _Scope()
+def _comprehension_free(node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp,
+                        calls: list[ast.Call] | None = None) -> tuple[frozenset[str], frozenset[str]]:
+    scope = _Scope(calls)
+    outer_loads = _Scope(calls)
     first = True
     for gen in node.generators:
         if first:
@@ -251,6 +433,9 @@ def _comprehension_free(node: ast.ListComp | ast.SetComp | ast.GeneratorExp | as
     exposed = frozenset(scope.stores - scope.locals)  # walrus targets escape the comprehension
     free = (scope.loads - scope.locals - exposed) | outer_loads.loads
     return frozenset(free), exposed | frozenset(outer_loads.stores)
+
+
+_SHARED_NODES = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Try, ast.If)
 
 
 class _CellAnalyzer:
@@ -291,7 +476,7 @@ class _CellAnalyzer:
     def mutate(self, name: str, stmt: ast.stmt | None = None) -> None:
         self.load(name)
         if stmt is not None:  # a candidate setup line if `name` turns out to be a module
-            self.setup.append(SharedDef(name, "setup", ast.get_source_segment(self.code, stmt) or ast.unparse(stmt)))
+            self.setup.append(SharedDef(name, "setup", self.segment(stmt)))
         if name in self.shared_names:
             return
         self.mutated.add(name)
@@ -302,10 +487,17 @@ class _CellAnalyzer:
     def expr(self, node: ast.AST | None) -> None:
         if node is None:
             return
-        for call in (n for n in ast.walk(node) if isinstance(n, ast.Call)):
-            self.call(call)
-        scope = _Scope()
+        if node.__class__ is _Name:  # the common case, without the walk
+            if node.ctx.__class__ is ast.Load:  # type: ignore[attr-defined]
+                self.load(node.id)  # type: ignore[attr-defined]
+            return
+        if node.__class__ is ast.Constant:
+            return
+        calls: list[ast.Call] = []
+        scope = _Scope(calls)
         _scope_walk([node], scope)
+        for call in reversed(calls):
+            self.call(call)
         for name in sorted(scope.loads):
             self.load(name)
         for name in sorted(scope.stores):  # walrus targets
@@ -350,15 +542,16 @@ class _CellAnalyzer:
 
     def sub_code(self, code: str) -> None:
         try:
-            tree = _parse(code)
+            tree, python = _parse_cell(code)
         except CellSyntaxError:
             return
-        outer, self.code = self.code, _to_python(code)
+        outer = self.segment
+        self.segment = _Segments(python)
         try:
             for stmt in tree.body:
                 self.stmt(stmt, top=True)
         finally:
-            self.code = outer
+            self.segment = outer
 
     # -- statements --------------------------------------------------------
     def targets(self, target: ast.expr, stmt: ast.stmt | None = None) -> None:
@@ -394,7 +587,9 @@ class _CellAnalyzer:
 
     def shared_stmt(self, node: ast.stmt) -> bool:
         """Imports, defs and classes are shared code, wherever they appear."""
-        source = ast.get_source_segment(self.code, node) or ast.unparse(node)
+        if not isinstance(node, _SHARED_NODES):
+            return False
+        source = self.segment(node) or ast.unparse(node)
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             for alias in node.names:
                 if alias.name == "*":
@@ -537,12 +732,12 @@ class _CellAnalyzer:
             self.stmt(stmt)
 
     def run(self) -> CellAnalysis:
-        self.code = _to_python(self.source)
-        tree = _parse(self.code)
+        tree, python = _parse_cell(self.source)
+        self.segment = _Segments(python)
         for node in tree.body:
             self.stmt(node, top=True)
         consts = tuple(
-            SharedDef(name, "const", _const_source(tree, self.code, name))
+            SharedDef(name, "const", _const_source(tree, self.segment, name))
             for name in self.defs
             if name not in self.computed and name not in self.mutated
         )
@@ -560,12 +755,12 @@ class _CellAnalyzer:
         )
 
 
-def _const_source(tree: ast.Module, code: str, name: str) -> str:
+def _const_source(tree: ast.Module, segment: "_Segments", name: str) -> str:
     for node in tree.body:
         targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
         for target in targets:
             if isinstance(target, ast.Name) and target.id == name:
-                return ast.get_source_segment(code, node) or ast.unparse(node)
+                return segment(node) or ast.unparse(node)
     return ""
 
 

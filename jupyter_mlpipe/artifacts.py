@@ -1,9 +1,9 @@
 """Values passed between steps: value <-> bytes, and a content-addressed store.
 
 A value is encoded once (Arrow IPC for tables and numeric arrays, cloudpickle
-for the rest) and stored under the sha256 of its bytes, so an unchanged value
-costs nothing to store again and a consumer can tell that its input did not
-change from the address alone. Files are self-describing: the Arrow schema
+for the rest) and stored under the sha256 of its bytes, so an identical value
+is stored once and a consumer can tell that its input did not change from the
+address alone. Files are self-describing: the Arrow schema
 metadata (key ``mlpipe.format``) or the pickle magic says how to decode them,
 so ``get(digest)`` needs no side table.
 
@@ -95,7 +95,7 @@ class _Encoded(NamedTuple):
 def serialize(
     value: Any, *, variable: str, step: str | None = None
 ) -> tuple[str, str, str, pyarrow.Buffer | bytes]:
-    """Encode a value as the exact bytes the store would write: (format, type_name, summary, payload).
+    """Encode a value as the bytes the store would write: (format, type_name, summary, payload).
 
     Raises UnstorableValue (naming `variable` and `step`) when the value cannot be
     encoded at all; never a raw pickling error.
@@ -593,14 +593,15 @@ class ArtifactStore:
         return path if self._local else f"{self._fs.type_name}://{path}"
 
     def _makedirs(self, path: str) -> None:
-        if path not in self._dirs_made:
+        """mkdir -p; remembered only for remote stores, where it costs a request."""
+        if self._local or path not in self._dirs_made:
             self._filesystem().create_dir(path, recursive=True)
             self._dirs_made.add(path)
 
     # -- writing
 
     def put(self, value: Any, *, variable: str, step: str | None = None) -> ArtifactRef:
-        """Store a value and return its reference; storing an identical value again is free of duplicates.
+        """Store a value and return its reference; an identical value is stored only once.
 
         Raises UnstorableValue (with the variable and the step) if it cannot be encoded.
         """

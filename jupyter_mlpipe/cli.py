@@ -1,6 +1,7 @@
 """The `mlpipe` command: plan, run and inspect notebooks headless.
 
-Exit status: 0 success, 1 a step failed, 2 usage or plan errors.
+Exit status: 0 success, 1 a step failed (or the run was cancelled), 2 usage,
+plan and configuration errors.
 """
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
+from pathlib import Path
 from typing import Sequence
 
 from .errors import MlpipeError
@@ -20,7 +23,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
-        print(f"mlpipe: error: {message}", file=sys.stderr)
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
         sys.exit(EXIT_USAGE)
 
 
@@ -31,6 +34,32 @@ def build_parser() -> argparse.ArgumentParser:
     plan = sub.add_parser("plan", help="print the plan of a notebook")
     plan.add_argument("notebook", metavar="NOTEBOOK")
     plan.add_argument("--json", action="store_true", help="print the plan as JSON")
+    run = sub.add_parser("run", help="run a notebook's pipeline")
+    run.add_argument("notebook", metavar="NOTEBOOK")
+    run.add_argument("steps", nargs="*", metavar="STEP", help="run only these steps and what they need")
+    run.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+                     help="override a parameter (a Python literal, else a string)")
+    run.add_argument("--address", default=None, help="Ray cluster address (default: MLPIPE_RAY_ADDRESS, "
+                     "else an embedded local Ray)")
+    run.add_argument("--force", action="store_true", help="rerun every step, reuse nothing")
+    run.add_argument("--json", action="store_true", help="print the run as JSON")
+    why = sub.add_parser("why", help="why a step ran or was reused in the last run")
+    why.add_argument("notebook", metavar="NOTEBOOK")
+    why.add_argument("step", metavar="STEP")
+    runs = sub.add_parser("runs", help="list a notebook's runs")
+    runs.add_argument("notebook", metavar="NOTEBOOK")
+    runs.add_argument("--json", action="store_true")
+    runs.add_argument("--limit", type=int, default=20)
+    show = sub.add_parser("show", help="show one run's steps")
+    show.add_argument("run_id", metavar="RUN_ID")
+    show.add_argument("--store", default=".", metavar="PATH",
+                      help="the notebook (or its folder) the run belongs to (default: .)")
+    show.add_argument("--json", action="store_true")
+    gc = sub.add_parser("gc", help="remove artifacts no recorded run refers to")
+    gc.add_argument("path", metavar="NOTEBOOK_OR_FOLDER")
+    gc.add_argument("--older-than", default=None, metavar="AGE",
+                    help="also forget runs older than AGE (e.g. 30d, 12h, 90m)")
+    gc.add_argument("--dry-run", action="store_true", help="say what would be removed")
     return parser
 
 
@@ -42,7 +71,128 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-_COMMANDS = {"plan": _cmd_plan}
+def _run_json(run) -> dict:
+    return {
+        "id": run.id, "notebook": run.notebook, "status": run.status, "duration": run.duration,
+        "params": run.params,
+        "steps": {name: {"status": s.status, "duration": s.duration, "error": s.error,
+                         "notebook_path": s.notebook_path,
+                         "reason": (s.reason or {}).get("summary"), "outputs": s.outputs}
+                  for name, s in run.steps.items()},
+    }
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .api import parse_param, run
+    from .progress import TextProgress
+
+    params = dict(parse_param(p) for p in args.param)
+    listeners = [] if args.json else [TextProgress(stream=sys.stdout)]
+    result = run(args.notebook, params, steps=args.steps or None, force=args.force, address=args.address,
+                 listeners=listeners)
+    if args.json:
+        print(json.dumps(_run_json(result), indent=2, default=str))
+    else:
+        print(result.summary())
+        finals = [n for n in result.final_values() if isinstance(_scalar(result, n), (int, float, str))]
+        for name in finals[:5]:
+            print(f"{name} = {_scalar(result, name)!r}")
+    if result.status == "succeeded":
+        return EXIT_OK
+    return EXIT_FAILED
+
+
+def _scalar(run, name):
+    ref = run.steps[run.producer_of(name)].outputs[name]
+    if ref.get("format") != "pickle" or ref.get("size", 0) > 10_000:
+        return None
+    value = run[name]
+    return value if isinstance(value, (int, float, str)) and not isinstance(value, bool) else None
+
+
+def _history_for(path: str):
+    from .api import _store_for
+    from .history import History
+
+    folder = Path(path)
+    notebook = folder if folder.suffix == ".ipynb" else folder / "_.ipynb"
+    where, _ = _store_for(notebook)
+    if not where.history_path.exists():
+        raise MlpipeError(f"No runs recorded for {path!r} (no {where.history_path}).",
+                          hint="Run the notebook first: mlpipe run NOTEBOOK.")
+    return History(where.history_path), where
+
+
+def _cmd_why(args: argparse.Namespace) -> int:
+    from .plan import Pipeline
+    from .why import why_text
+
+    plan = Pipeline.from_notebook(args.notebook)
+    if args.step not in plan.steps:
+        raise MlpipeError(f"No step named {args.step!r} in {args.notebook}.",
+                          hint=f"Steps are: {', '.join(plan.steps)}.")
+    history, _ = _history_for(args.notebook)
+    last = history.last_step_run(str(Path(args.notebook).resolve()), args.step,
+                                 statuses=("succeeded", "reused", "failed", "skipped", "cancelled"))
+    record = history.get_run(last["run_id"]) if last else None
+    if record is None:
+        raise MlpipeError(f"Step {args.step!r} has not been part of any run yet.",
+                          hint=f"Run it: mlpipe run {args.notebook} {args.step}.")
+    print(why_text(record, args.step))
+    return EXIT_OK
+
+
+def _fmt_time(ts) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
+
+
+def _cmd_runs(args: argparse.Namespace) -> int:
+    from .api import runs
+
+    items = runs(args.notebook, limit=args.limit)
+    if args.json:
+        print(json.dumps(items, indent=2, default=str))
+        return EXIT_OK
+    if not items:
+        print(f"No runs of {args.notebook} yet.")
+        return EXIT_OK
+    from .progress import runs_table
+
+    print(runs_table(items))
+    return EXIT_OK
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    from .api import load_run
+
+    run = load_run(args.run_id, args.store)
+    if args.json:
+        print(json.dumps(_run_json(run), indent=2, default=str))
+    else:
+        print(run.summary())
+    return EXIT_OK
+
+
+def _parse_age(text: str) -> float:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+    try:
+        return float(text[:-1]) * units[text[-1]] if text[-1] in units else float(text)
+    except (ValueError, IndexError):
+        raise MlpipeError(f"Bad age {text!r}: write a number with s, m, h, d or w, e.g. 30d.") from None
+
+
+def _cmd_gc(args: argparse.Namespace) -> int:
+    from .gc import collect
+
+    history, where = _history_for(args.path)
+    report = collect(history, where, older_than=_parse_age(args.older_than) if args.older_than else None,
+                     dry_run=args.dry_run)
+    print(report)
+    return EXIT_OK
+
+
+_COMMANDS = {"plan": _cmd_plan, "run": _cmd_run, "why": _cmd_why, "runs": _cmd_runs, "show": _cmd_show,
+             "gc": _cmd_gc}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -51,12 +201,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _COMMANDS[args.command](args)
     except MlpipeError as exc:
         if getattr(args, "json", False):
-            print(json.dumps(exc.to_dict()), file=sys.stdout)
+            print(json.dumps(exc.to_dict()))
         print(f"mlpipe: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("mlpipe: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

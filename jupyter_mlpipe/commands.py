@@ -3,31 +3,124 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
+from .errors import MlpipeError
 from .kernel import session_of
 
-__all__ = ["dispatch"]
+__all__ = ["dispatch", "PipelineFailed"]
+
+
+class PipelineFailed(Exception):
+    """Marks the `%pipeline run` cell as failed; IPython shows the run summary, not our frames."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+    def _render_traceback_(self) -> list[str]:
+        return self.text.splitlines()
 
 
 def dispatch(shell: Any, args: argparse.Namespace) -> Any:
-    handler = _HANDLERS.get(args.command or "show")
+    handler = _HANDLERS[args.command or "show"]
     return handler(shell, args)
+
+
+def _notebook_for_run(shell: Any) -> tuple[str, list[str]]:
+    """The saved notebook, or (plain IPython) the executed cells written to a notebook file."""
+    session = session_of(shell)
+    source = session.plan()
+    if source.notebook is not None:
+        return source.notebook, source.notes
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    folder = Path(session.start_dir) / ".mlpipe"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "kernel-session.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell(c) for c in session.executed_cells()]), path)
+    return str(path), source.notes
 
 
 def _plan(shell: Any, args: argparse.Namespace) -> Any:
     source = session_of(shell).plan()
-    if getattr(args, "json", False):
-        print(source.plan.to_json())
-    else:
-        print(source.plan.describe())
+    print(source.plan.to_json() if getattr(args, "json", False) else source.plan.describe())
     for note in source.notes:
         print(f"note: {note}")
+
+
+def _run(shell: Any, args: argparse.Namespace) -> Any:
+    from .api import parse_param, run
+    from .progress import TextProgress
+
+    path, notes = _notebook_for_run(shell)
+    for note in notes:
+        print(f"note: {note}")
+    params = dict(parse_param(p) for p in args.param)
+    session = session_of(shell)
+    listeners = [session.display_listener()]
+    result = run(path, params, steps=args.steps or None, force=args.force, address=args.address,
+                 background=args.background, listeners=listeners)
+    session.last_run = result
+    if args.background:
+        print(f"run {result.id} started in the background; its handle is `_mlpipe_run` "
+              "(run.status, run.wait(), run.cancel(), run['name']).")
+        shell.push({"_mlpipe_run": result})
+        return None
+    if result.status != "succeeded":
+        raise PipelineFailed(result.summary())
+    if not args.no_pull:
+        names = result.final_values()
+        if args.pull:
+            names += [n.strip() for n in args.pull.split(",") if n.strip() and n.strip() not in names]
+        try:
+            values = result.values(names)
+        except KeyError as exc:
+            raise MlpipeError(str(exc.args[0])) from None
+        shell.push(values)
+        if values:
+            print(f"pulled into this kernel: {', '.join(values)}")
     return None
 
 
-def _not_yet(shell: Any, args: argparse.Namespace) -> Any:
-    print(f"%pipeline {args.command}: not available in this version.")
+def _why(shell: Any, args: argparse.Namespace) -> Any:
+    from .why import why_text
+
+    session = session_of(shell)
+    path, _ = _notebook_for_run(shell)
+    from .api import _store_for
+    from .history import History
+
+    where, _ = _store_for(path)
+    if not where.history_path.exists():
+        raise MlpipeError("No runs yet.", hint="Run the pipeline first: %pipeline run.")
+    history = History(where.history_path)
+    last = history.last_step_run(str(Path(path).resolve()), args.step,
+                                 statuses=("succeeded", "reused", "failed", "skipped", "cancelled"))
+    if last is None:
+        raise MlpipeError(f"Step {args.step!r} has not been part of any run yet.",
+                          hint=f"Run it: %pipeline run {args.step}.")
+    print(why_text(history.get_run(last["run_id"]), args.step))
+    del session
 
 
-_HANDLERS = {"plan": _plan, "show": _plan, "run": _not_yet, "why": _not_yet, "runs": _not_yet}
+def _runs(shell: Any, args: argparse.Namespace) -> Any:
+    from .api import runs
+    from .progress import runs_table
+
+    path, _ = _notebook_for_run(shell)
+    items = runs(path)
+    print(runs_table(items) if items else "No runs yet: %pipeline run starts one.")
+
+
+def _show(shell: Any, args: argparse.Namespace) -> Any:
+    _plan(shell, args)
+    last = getattr(session_of(shell), "last_run", None)
+    if last is not None:
+        print()
+        print(last.summary())
+
+
+_HANDLERS = {"plan": _plan, "show": _show, "run": _run, "why": _why, "runs": _runs}

@@ -40,13 +40,31 @@ class KernelSession:
         self.shell = shell
         self.start_dir = os.getcwd()
         self.steps: dict[str, RegisteredStep] = {}
+        self.last_run: Any = None
 
     def register(self, name: str, line: str, body: str) -> None:
         count = getattr(self.shell, "execution_count", None)
         self.steps[name] = RegisteredStep(name, line, body, count)
 
     def on_step_cell(self) -> None:
-        """A %%step cell ran: the user is building a pipeline (hook for warming Ray up)."""
+        """A %%step cell ran: the user is building a pipeline, so Ray starts in the background.
+
+        Not on `%load_ext` itself: a kernel that only plans never starts Ray.
+        MLPIPE_RAY_PRESTART=0 turns this off.
+        """
+        if os.environ.get("MLPIPE_RAY_PRESTART", "1") == "0":
+            return
+        from .config import load_config
+        from .execute.ray_backend import warm_up
+
+        path = self.notebook_path()
+        warm_up(load_config(path.parent if path else self.start_dir).ray_address)
+
+    def display_listener(self) -> Any:
+        """What shows a run's progress in this kernel."""
+        from .progress import TextProgress
+
+        return TextProgress(in_place=True)
 
     def notebook_path(self) -> Path | None:
         return find_notebook_path(self.shell.user_ns, os.environ, self.start_dir)

@@ -14,6 +14,7 @@ Step boundaries (documented in docs/concepts.md):
 from __future__ import annotations
 
 import json
+import re
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from .errors import PlanError
 
 __all__ = ["Cell", "read_notebook_cells", "classify"]
 
+_PIPELINE_LINE = re.compile(r"^\s*%pipeline\b", re.MULTILINE)
 STEP_MAGIC = "%%step"
 SCRATCH_MAGIC = "%%scratch"
 
@@ -95,7 +97,8 @@ def classify(cells: list[Cell]) -> list[Cell]:
             out.append(_with(cell, kind="step", step=name, step_line=line, body=_body_after_first_line(cell.source)))
         elif first.startswith(SCRATCH_MAGIC) or "scratch" in cell.tags:
             out.append(_with(cell, kind="scratch"))
-        elif not strip_control_lines(cell.source).strip():
+        elif not strip_control_lines(cell.source).strip() or _PIPELINE_LINE.search(cell.source):
+            # a cell that runs the pipeline drives it and cannot be part of a step
             out.append(_with(cell, kind="control" if cell.source.strip() else "other"))
         elif "parameters" in cell.tags:
             out.append(_with(cell, kind="parameters", body=cell.source))

@@ -74,3 +74,19 @@ class TextProgress:
             print(step_line(step), file=out, flush=True)
         elif event == "start":
             print(f"run {run.id}: {len(run.steps)} steps", file=out, flush=True)
+
+
+def runs_table(items: list[dict[str, Any]]) -> str:
+    """A table of runs (history.list_runs records): id, status, duration, steps, parameters."""
+    import time
+
+    rows = [("run", "started", "status", "duration", "steps", "parameters")]
+    for item in items:
+        counts = item.get("step_counts") or item.get("counts") or {}
+        steps = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        started = time.strftime("%Y-%m-%d %H:%M", time.localtime(item["started"])) if item.get("started") else "-"
+        duration = _duration(item.get("duration")) if item.get("duration") is not None else "-"
+        params = ", ".join(f"{k}={v!r}" for k, v in (item.get("params") or {}).items())
+        rows.append((item["id"], started, item.get("status", "?"), duration, steps, params))
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
