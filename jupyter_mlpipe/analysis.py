@@ -66,6 +66,8 @@ class CellAnalysis:
     opaque: str | None = None
     code: str = ""  # the cell source with pipeline control lines removed
     setup: tuple[SharedDef, ...] = field(default=())
+    soft_refs: tuple[str, ...] = ()  # `$name` / `{name}` in shell escapes and magic lines: used only if defined
+    bound: frozenset[str] = frozenset()  # value names (re)bound here, as opposed to only changed in place
 
 
 def strip_control_lines(source: str) -> str:
@@ -202,17 +204,48 @@ class _Segments:
 
 def _is_literal(node: ast.expr) -> bool:
     """Literal constants: numbers, strings, and containers/operators of them only."""
-    if isinstance(node, ast.Constant):
-        return True
-    if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
-        return all(_is_literal(e) for e in node.elts)
-    if isinstance(node, ast.Dict):
-        return all(k is None or _is_literal(k) for k in node.keys) and all(_is_literal(v) for v in node.values)
-    if isinstance(node, ast.UnaryOp):
-        return _is_literal(node.operand)
-    if isinstance(node, ast.BinOp):
-        return _is_literal(node.left) and _is_literal(node.right)
-    return False
+    return _const_names(node) == set()
+
+
+def _const_names(node: ast.expr) -> set[str] | None:
+    """The names a constant expression reads (`N * 2`, `f"{ROOT}/data"`), or None when it is not one.
+
+    Constant expressions are literals, names, and operators, containers and
+    f-strings of them: no calls, attributes or subscripts. The planner accepts
+    one in the preamble when every name it reads is itself a constant.
+    """
+    names: set[str] = set()
+    stack = [node]
+    while stack:
+        node = stack.pop()
+        cls = node.__class__
+        if cls is ast.Constant:
+            continue
+        if cls is ast.Name:
+            names.add(node.id)  # type: ignore[attr-defined]
+        elif cls in (ast.Tuple, ast.List, ast.Set):
+            stack.extend(node.elts)  # type: ignore[attr-defined]
+        elif cls is ast.Dict:
+            if any(k is None for k in node.keys):  # type: ignore[attr-defined]
+                return None
+            stack.extend(node.keys)  # type: ignore[attr-defined]
+            stack.extend(node.values)  # type: ignore[attr-defined]
+        elif cls is ast.UnaryOp:
+            stack.append(node.operand)  # type: ignore[attr-defined]
+        elif cls is ast.BinOp:
+            stack.append(node.left)  # type: ignore[attr-defined]
+            stack.append(node.right)  # type: ignore[attr-defined]
+        elif cls is ast.BoolOp:
+            stack.extend(node.values)  # type: ignore[attr-defined]
+        elif cls is ast.JoinedStr:
+            stack.extend(node.values)  # type: ignore[attr-defined]
+        elif cls is ast.FormattedValue:
+            stack.append(node.value)  # type: ignore[attr-defined]
+            if node.format_spec is not None:  # type: ignore[attr-defined]
+                stack.append(node.format_spec)  # type: ignore[attr-defined]
+        else:
+            return None
+    return names
 
 
 def _root_name(node: ast.expr) -> str | None:
@@ -455,6 +488,9 @@ class _CellAnalyzer:
         self.aliases: list[tuple[str, str]] = []
         self.opaque: str | None = None
         self.transient: set[str] = set()
+        self.soft_refs: dict[str, None] = {}
+        self.value_bound: set[str] = set()
+        self.consts: dict[str, tuple[str, frozenset[str]]] = {}  # name -> (source, names it reads)
 
     # -- name events ------------------------------------------------------
     def load(self, name: str) -> None:
@@ -462,8 +498,16 @@ class _CellAnalyzer:
         if name not in self.bound and name not in self.refs:
             self.refs[name] = None
 
+    def soft(self, name: str) -> None:
+        """A name IPython expands in a shell line or magic line if it exists (`!ls $path`)."""
+        self.loads.add(name)
+        if name not in self.bound and name not in self.refs:
+            self.soft_refs.setdefault(name, None)
+
     def bind(self, name: str, *, computed: bool = True) -> None:
         self.bound.add(name)
+        self.value_bound.add(name)
+        self.consts.pop(name, None)
         self.transient.discard(name)
         if name in self.shared_names:
             self.shared_names.discard(name)
@@ -525,22 +569,50 @@ class _CellAnalyzer:
                         self.mutate(root)
 
     def magic(self, kind: str, args: list[str]) -> None:
-        if kind == "run_line_magic" and len(args) >= 2 and args[0] in _TIMING_LINE_MAGICS:
-            self.sub_code(_strip_magic_options(args[1]))
-        elif kind == "run_cell_magic" and len(args) >= 3 and args[0] in _CODE_CELL_MAGICS:
-            if args[0] == "capture":
+        if not args:
+            return
+        name = args[0]
+        if kind == "run_line_magic" and len(args) >= 2:
+            if name in _TIMING_LINE_MAGICS:
+                self.sub_code(_strip_magic_options(name, args[1]), keep_defs=name != "timeit")
+                return
+            if name == "run" and self.opaque is None:
+                self.opaque = f"runs `%run {args[1]}`"
+            self.shell_vars(args[1])
+        elif kind == "run_cell_magic" and len(args) >= 3:
+            self.shell_vars(args[1])
+            if name == "capture":
                 words = [w for w in args[1].split() if not w.startswith("-")]
-                if words:
+                if words and words[0].isidentifier():
                     self.bind(words[0])
-            self.sub_code(args[2])
-        elif kind in ("system", "getoutput", "run_line_magic", "run_cell_magic"):
-            for text in args:
-                for a, b in _SHELL_VAR.findall(text):
-                    name = a or b
-                    if name.isidentifier():
-                        self.load(name)
+            if name in _CODE_CELL_MAGICS:
+                self.sub_code(args[2], keep_defs=name != "timeit")
+        elif kind in ("system", "getoutput"):
+            self.shell_vars(args[0])
 
-    def sub_code(self, code: str) -> None:
+    def shell_vars(self, text: str) -> None:
+        if "$" not in text and "{" not in text:
+            return
+        for a, b in _SHELL_VAR.findall(text):
+            name = a or b
+            if name.isidentifier():
+                self.soft(name)
+
+    def sub_code(self, code: str, *, keep_defs: bool = True) -> None:
+        """The code given to %time, %%capture, %timeit...: analysed in place (%timeit keeps no names)."""
+        if not keep_defs:
+            try:
+                inner = analyze_cell(code)
+            except CellSyntaxError:
+                return
+            for name in inner.refs:
+                self.load(name)
+            for name in inner.soft_refs:
+                self.soft(name)
+            self.loads |= inner.loads
+            if inner.opaque and self.opaque is None:
+                self.opaque = inner.opaque
+            return
         try:
             tree, python = _parse_cell(code)
         except CellSyntaxError:
@@ -634,18 +706,21 @@ class _CellAnalyzer:
             return
         if isinstance(node, ast.Assign):
             self.expr(node.value)
-            literal = _is_literal(node.value)
+            const = _const_names(node.value) if top else None
             for target in node.targets:
                 self.targets(target, node)
                 self.record_aliases(target, node.value)
-                if literal and isinstance(target, ast.Name):
+                if const is not None and isinstance(target, ast.Name):
                     self.computed.pop(target.id, None)
+                    self.consts[target.id] = (self.segment(node), frozenset(const))
         elif isinstance(node, ast.AnnAssign):
             self.expr(node.value)
             if node.value is not None:
                 self.targets(node.target)
-                if _is_literal(node.value) and isinstance(node.target, ast.Name):
+                const = _const_names(node.value) if top else None
+                if const is not None and isinstance(node.target, ast.Name):
                     self.computed.pop(node.target.id, None)
+                    self.consts[node.target.id] = (self.segment(node), frozenset(const))
         elif isinstance(node, ast.AugAssign):
             self.expr(node.value)
             if isinstance(node.target, ast.Name):
@@ -737,9 +812,9 @@ class _CellAnalyzer:
         for node in tree.body:
             self.stmt(node, top=True)
         consts = tuple(
-            SharedDef(name, "const", _const_source(tree, self.segment, name))
+            SharedDef(name, "const", self.consts[name][0], self.consts[name][1])
             for name in self.defs
-            if name not in self.computed and name not in self.mutated
+            if name not in self.computed and name not in self.mutated and name in self.consts
         )
         return CellAnalysis(
             refs=tuple(self.refs),
@@ -752,16 +827,9 @@ class _CellAnalyzer:
             opaque=self.opaque,
             code=self.source,
             setup=tuple(self.setup),
+            soft_refs=tuple(n for n in self.soft_refs if n not in self.refs),
+            bound=frozenset(self.value_bound & self.defs.keys()),
         )
-
-
-def _const_source(tree: ast.Module, segment: "_Segments", name: str) -> str:
-    for node in tree.body:
-        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
-        for target in targets:
-            if isinstance(target, ast.Name) and target.id == name:
-                return segment(node) or ast.unparse(node)
-    return ""
 
 
 def _is_import_block(node: ast.Try | ast.If) -> bool:
@@ -782,18 +850,20 @@ def _is_import_block(node: ast.Try | ast.If) -> bool:
     return saw_import
 
 
-def _strip_magic_options(line: str) -> str:
-    """`-n 10 -r 3 x = f()` -> `x = f()` for %timeit-style lines."""
-    parts = line.split()
-    while parts and parts[0].startswith("-"):
-        flag = parts.pop(0)
-        if flag in ("-n", "-r", "-p", "-o") or (len(flag) == 2 and flag not in ("-q",)):
-            if parts and flag in ("-n", "-r", "-p"):
-                parts.pop(0)
-    rest = line
-    if parts:
-        rest = line[line.index(parts[0]):] if parts[0] in line else " ".join(parts)
-    return rest if parts else ""
+_MAGIC_ARG_FLAGS = {"timeit": {"-n", "-r", "-p"}, "prun": {"-l", "-s", "-T", "-D"}, "time": set()}
+
+
+def _strip_magic_options(magic: str, line: str) -> str:
+    """`-n 10 -r 3 x = f()` -> `x = f()`: the code part of a %timeit / %prun / %time line."""
+    takes_value = _MAGIC_ARG_FLAGS.get(magic, set())
+    rest = line.lstrip()
+    while rest.startswith("-"):
+        flag, _, rest = rest.partition(" ")
+        rest = rest.lstrip()
+        if flag in takes_value:
+            _, _, rest = rest.partition(" ")
+            rest = rest.lstrip()
+    return rest
 
 
 @lru_cache(maxsize=65536)

@@ -37,7 +37,6 @@ SCHEMA_VERSION = 1
 """The newest schema this code knows; stored in `PRAGMA user_version`."""
 
 _BUSY_TIMEOUT_MS = 30_000
-_LOCK_RETRIES = 8  # on top of SQLite's own busy wait
 
 _INHERITED: list[sqlite3.Connection] = []  # connections a forked child must not close
 
@@ -347,19 +346,30 @@ class History:
 
     # ---------------------------------------------------------------- transactions
 
-    @staticmethod
-    def _retry(fn: Callable[[], T]) -> T:
-        """Run `fn`, retrying with backoff while another process holds the lock."""
-        delay = 0.01
-        for attempt in range(_LOCK_RETRIES + 1):
+    def _retry(self, fn: Callable[[], T]) -> T:
+        """Run `fn`, retrying with backoff while another process holds the lock.
+
+        SQLite's busy handler already waits up to the busy timeout; this loop
+        covers the cases where SQLite answers "locked" at once (changing the
+        journal mode, WAL recovery), within the same overall deadline.
+        """
+        deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+        delay = 0.005
+        while True:
             try:
                 return fn()
             except sqlite3.OperationalError as exc:
-                if not _is_locked(exc) or attempt == _LOCK_RETRIES:
+                if not _is_locked(exc):
                     raise
+                if time.monotonic() >= deadline:
+                    raise MlpipeError(
+                        f"The run history {self.path} stayed locked by another process for "
+                        f"{_BUSY_TIMEOUT_MS // 1000} s ({exc}).",
+                        hint="Another pipeline run or tool is holding a write transaction; "
+                        "find it with `mlpipe runs` or wait for it to finish.",
+                    ) from exc
                 time.sleep(delay)
-                delay = min(delay * 2, 1.0)
-        raise AssertionError("unreachable")
+                delay = min(delay * 2, 0.5)
 
     def _write_with(self, conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
         def attempt() -> T:
@@ -463,7 +473,8 @@ class History:
         unknown = sorted(set(fields) - set(_STEP_COLUMNS))
         if unknown:
             raise TypeError(
-                f"record_step() got unknown field(s) {unknown}; known fields: {list(_STEP_COLUMNS)}."
+                f"record_step() got unknown field(s) {unknown}; "
+                f"known fields: {list(_STEP_COLUMNS)}."
             )
         cols = [c for c in _STEP_COLUMNS if c in fields]
         values: list[Any] = []
@@ -477,7 +488,10 @@ class History:
         names = ", ".join(["run_id", "step", *cols])
         update = ", ".join(f"{c} = excluded.{c}" for c in cols)
         sql = f"INSERT INTO step_runs ({names}) VALUES ({_placeholders(len(cols) + 2)})"
-        sql += f" ON CONFLICT (run_id, step) DO UPDATE SET {update}" if cols else " ON CONFLICT DO NOTHING"
+        if cols:
+            sql += f" ON CONFLICT (run_id, step) DO UPDATE SET {update}"
+        else:
+            sql += " ON CONFLICT DO NOTHING"
 
         def upsert(c: sqlite3.Connection) -> None:
             c.execute(sql, (run_id, step, *values))
@@ -567,7 +581,10 @@ class History:
     # ---------------------------------------------------------------- cache
 
     def cache_get(self, key: str) -> dict | None:
-        """The cache entry for a step key, or None: key, step, notebook, components, outputs, run_id, created."""
+        """The cache entry of a step key, or None.
+
+        Keys: key, step, notebook, components, outputs, run_id, created.
+        """
         row = self._read(
             lambda c: c.execute(
                 "SELECT key, step, notebook, components, outputs, run_id, created FROM cache"
@@ -580,7 +597,7 @@ class History:
     def cache_put(
         self, key: str, *, step: str, notebook: str, components: dict, outputs: dict, run_id: str
     ) -> None:
-        """Store (or replace) the outputs a step key produced, with the key's components for `why`."""
+        """Store (or replace) what a step key produced, with the key's parts for `why`."""
         validate_run_id(run_id)
         row = (key, step, notebook, _dumps(components), _dumps(outputs), run_id, time.time())
         self._write(
@@ -717,7 +734,8 @@ class History:
                 counts[srun["status"]] = counts.get(srun["status"], 0) + 1
             metrics: dict[str, dict[str, list[tuple]]] = {}
             for mrow in c.execute(
-                "SELECT step, name, value, step_index, ts FROM metrics WHERE run_id = ? ORDER BY id",
+                "SELECT step, name, value, step_index, ts FROM metrics WHERE run_id = ?"
+                " ORDER BY id",
                 (run_id,),
             ):
                 value = float("nan") if mrow["value"] is None else mrow["value"]
@@ -781,7 +799,8 @@ class History:
         def query(c: sqlite3.Connection) -> set[str]:
             found: set[str] = set()
             for row in c.execute(
-                "SELECT outputs, inputs FROM step_runs WHERE outputs IS NOT NULL OR inputs IS NOT NULL"
+                "SELECT outputs, inputs FROM step_runs"
+                " WHERE outputs IS NOT NULL OR inputs IS NOT NULL"
             ):
                 _collect_digests(_loads(row["outputs"]), found)
                 inputs = _loads(row["inputs"])
@@ -824,7 +843,8 @@ class History:
 
         def delete(c: sqlite3.Connection) -> None:
             for chunk in _chunks(items):
-                c.execute(f"DELETE FROM artifacts WHERE digest IN ({_placeholders(len(chunk))})", chunk)
+                marks = _placeholders(len(chunk))
+                c.execute(f"DELETE FROM artifacts WHERE digest IN ({marks})", chunk)
 
         self._write(delete)
 

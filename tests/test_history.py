@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -59,7 +61,12 @@ def start(h: History, notebook: str = NB, **params) -> str:
 
 
 def test_public_names():
-    assert history_module.__all__ == ["RUN_STATUSES", "SCHEMA_VERSION", "History", "validate_run_id"]
+    assert history_module.__all__ == [
+        "RUN_STATUSES",
+        "SCHEMA_VERSION",
+        "History",
+        "validate_run_id",
+    ]
     assert RUN_STATUSES == ("running", "succeeded", "failed", "cancelled")
 
 
@@ -72,7 +79,7 @@ def test_run_ids_are_sortable_unique_and_valid(hist, monkeypatch):
     assert len(date) == 8 and len(clock) == 6 and len(rand) == 6
 
     later = time.time() + 3600
-    monkeypatch.setattr(time, "gmtime", lambda *a: time.localtime(0) and _real_gmtime(later))
+    monkeypatch.setattr(time, "gmtime", lambda *a: _real_gmtime(later))
     assert hist.new_run_id() > max(ids)
 
 
@@ -83,8 +90,7 @@ def test_new_run_id_avoids_existing(hist, monkeypatch):
     taken = start(hist)
     values = iter([bytes.fromhex(taken[-6:]), bytes.fromhex("0a0b0c")])
     monkeypatch.setattr(history_module.os, "urandom", lambda n: next(values))
-    monkeypatch.setattr(time, "gmtime", lambda *a: _real_gmtime(time.mktime(
-        time.strptime(taken[:15], "%Y%m%d-%H%M%S")) - time.timezone))
+    monkeypatch.setattr(time, "strftime", lambda fmt, t: taken[:15])
     assert hist.new_run_id() == taken[:16] + "0a0b0c"
 
 
@@ -164,9 +170,6 @@ def test_run_round_trip(hist):
     assert run["status"] == "running" and run["ended"] is None
     assert run["params"] == {"lr": 0.1} and run["plan"] == {"steps": ["a"]}
     assert run["options"] == {"force": True}
-    import os
-    import socket
-
     assert run["pid"] == os.getpid() and run["host"] == socket.gethostname()
     assert run["steps"] == {} and run["metrics"] == {}
     assert run["duration"] >= 0
@@ -247,7 +250,8 @@ def test_json_encoding_tolerates_non_json_values(hist, tmp_path):
 
 def test_artifacts_first_producer_wins(hist):
     r1, r2 = start(hist), start(hist)
-    ref = {"digest": "d1", "format": "arrow", "type_name": "DataFrame", "size": 10, "summary": "3x2"}
+    ref = {"digest": "d1", "format": "arrow", "type_name": "DataFrame", "size": 10}
+    ref["summary"] = "3x2"
     hist.record_artifact(ref, run_id=r1, step="a", variable="df")
     hist.record_artifact({**ref, "summary": "other"}, run_id=r2, step="b", variable="df2")
     art = hist.artifact("d1")
@@ -290,7 +294,9 @@ def test_cache_round_trip(hist):
     run_id = start(hist)
     assert hist.cache_get("k") is None
     outputs = {"df": {"digest": "d1", "format": "arrow"}}
-    hist.cache_put("k", step="a", notebook=NB, components={"code": "h1"}, outputs=outputs, run_id=run_id)
+    hist.cache_put(
+        "k", step="a", notebook=NB, components={"code": "h1"}, outputs=outputs, run_id=run_id
+    )
     entry = hist.cache_get("k")
     assert entry["key"] == "k" and entry["step"] == "a" and entry["run_id"] == run_id
     assert entry["components"] == {"code": "h1"} and entry["outputs"] == outputs
@@ -406,8 +412,9 @@ def test_referenced_digests_and_delete_runs(hist, db_path):
         outputs={"x": {"digest": "d-new", "parts": [{"digest": "d-part"}]}},
     )
     hist.record_step(new, "b", status="pending")
-    hist.cache_put("k-old", step="a", notebook=NB, components={}, outputs={"x": {"digest": "d-c"}}, run_id=old)
-    hist.cache_put("k-new", step="a", notebook=NB, components={}, outputs={"x": {"digest": "d-new"}}, run_id=new)
+    for key, digest, run_id in (("k-old", "d-c", old), ("k-new", "d-new", new)):
+        outputs = {"x": {"digest": digest}}
+        hist.cache_put(key, step="a", notebook=NB, components={}, outputs=outputs, run_id=run_id)
     hist.record_metric(old, "a", "loss", 1.0)
     hist.record_metric(new, "a", "loss", 2.0)
 
@@ -426,7 +433,8 @@ def test_referenced_digests_and_delete_runs(hist, db_path):
         hist.get_run(old)
     assert [r["id"] for r in hist.list_runs()] == [new]
     conn = raw(db_path)
-    assert conn.execute("SELECT COUNT(*) FROM step_runs WHERE run_id = ?", (old,)).fetchone()[0] == 0
+    left = conn.execute("SELECT COUNT(*) FROM step_runs WHERE run_id = ?", (old,)).fetchone()
+    assert left[0] == 0
     conn.close()
 
     hist.delete_runs([])
@@ -447,7 +455,7 @@ def test_runs_older_than_includes_dead_running(hist, db_path):
 
 def test_write_waits_for_another_writer(hist, db_path):
     run_id = start(hist)
-    other = raw(db_path)
+    other = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
     other.execute("BEGIN IMMEDIATE")
     other.execute("UPDATE runs SET params = '{\"held\": 1}'")
     release = threading.Timer(0.3, lambda: other.execute("COMMIT"))
@@ -471,6 +479,10 @@ def test_retry_on_locked(hist, monkeypatch):
         return "ok"
 
     assert hist._retry(flaky) == "ok" and len(calls) == 3
+    monkeypatch.setattr(history_module, "_BUSY_TIMEOUT_MS", 50)
+    with pytest.raises(MlpipeError, match="stayed locked") as info:
+        hist._retry(lambda: (_ for _ in ()).throw(sqlite3.OperationalError("database is locked")))
+    assert hist.path in str(info.value)
     with pytest.raises(sqlite3.OperationalError, match="no such table"):
         hist._retry(lambda: (_ for _ in ()).throw(sqlite3.OperationalError("no such table: x")))
 
@@ -505,10 +517,16 @@ def _writer(path: str, run_id: str, worker: int, barrier) -> None:
     h = History(path)  # both processes may create the schema at once
     barrier.wait()
     for i in range(N_WRITES):
-        h.record_step(run_id, f"w{worker}-{i}", status="succeeded", outputs={"x": {"digest": f"d{worker}-{i}"}})
+        outputs = {"x": {"digest": f"d{worker}-{i}"}}
+        h.record_step(run_id, f"w{worker}-{i}", status="succeeded", outputs=outputs)
         h.record_metric(run_id, f"w{worker}", "loss", float(i), i)
         h.cache_put(
-            f"k{worker}-{i}", step=f"w{worker}-{i}", notebook=NB, components={"i": i}, outputs={}, run_id=run_id
+            f"k{worker}-{i}",
+            step=f"w{worker}-{i}",
+            notebook=NB,
+            components={"i": i},
+            outputs={},
+            run_id=run_id,
         )
     h.close()
 

@@ -845,14 +845,37 @@ def _has_inline_backend() -> bool:
 
 
 def _ensure_inline_figures(shell: Any) -> None:
-    """pyplot imported before the first notebook (another backend): switch to inline, as %matplotlib inline."""
-    if "matplotlib.pyplot" not in sys.modules or not _has_inline_backend():
-        return
-    from matplotlib_inline.backend_inline import flush_figures
+    """Figures inline even when matplotlib was imported before the first notebook.
 
-    if flush_figures not in shell.events.callbacks.get("post_execute", ()):
-        with contextlib.suppress(Exception):
+    MPLBACKEND (set while a notebook runs) only counts if matplotlib is imported
+    after it. If matplotlib is already imported with no backend chosen, choose
+    inline; if pyplot is already imported, do what `%matplotlib inline` does.
+    """
+    if "matplotlib" not in sys.modules or not _has_inline_backend():
+        return
+    inline = "module://matplotlib_inline.backend_inline"
+    with contextlib.suppress(Exception):
+        if "matplotlib.pyplot" not in sys.modules:
+            import matplotlib
+
+            if _chosen_backend(matplotlib) is None:
+                matplotlib.rcParams["backend"] = inline
+            return
+        from matplotlib_inline.backend_inline import flush_figures
+
+        if flush_figures not in shell.events.callbacks.get("post_execute", ()):
             shell.enable_matplotlib("inline")
+
+
+def _chosen_backend(matplotlib: Any) -> str | None:
+    """The backend set by the user or MPLBACKEND; None when matplotlib would pick one itself."""
+    try:
+        return matplotlib.get_backend(auto_select=False)  # matplotlib >= 3.10
+    except TypeError:
+        from matplotlib import rcsetup
+
+        backend = matplotlib.rcParams._get("backend")
+        return None if backend is rcsetup._auto_backend_sentinel else backend
 
 
 def _close_figures() -> None:

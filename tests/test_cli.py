@@ -1,0 +1,75 @@
+"""The mlpipe command through a subprocess: output, exit statuses, errors without tracebacks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import ROOT, mlpipe_cli, write_notebook
+
+QUICKSTART = ROOT / "notebooks" / "quickstart.ipynb"
+
+
+def test_plan_text_and_json():
+    text = mlpipe_cli("plan", str(QUICKSTART))
+    assert text.returncode == 0, text.stderr
+    assert "step train" in text.stdout and "<- features: X_train, y_train" in text.stdout
+    data = json.loads(mlpipe_cli("plan", str(QUICKSTART), "--json").stdout)
+    assert [s["name"] for s in data["steps"]] == ["load", "features", "train", "evaluate"]
+    assert {"from": "train", "to": "evaluate", "variables": ["model"]} in data["edges"]
+    for step in data["steps"]:
+        assert set(step) >= {"name", "cells", "inputs", "outputs", "params", "resources", "options"}
+
+
+@pytest.mark.parametrize("cells, message", [
+    (["%%step a\nx = y + 1"], "'y'"),
+    (["%%step a\nx = 1", "%%step a\ny = 2"], "Duplicate step name 'a'"),
+    (["%%step a b c\nx = 1"], "unrecognized arguments"),
+    (["%%step a\nx = (1"], "Syntax error"),
+])
+def test_plan_errors_are_one_line_and_exit_2(tmp_path, cells, message):
+    path = write_notebook(tmp_path / "bad.ipynb", cells)
+    result = mlpipe_cli("plan", str(path))
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_missing_notebook_and_bad_usage(tmp_path):
+    result = mlpipe_cli("plan", str(tmp_path / "nope.ipynb"))
+    assert result.returncode == 2 and "No notebook" in result.stderr
+    assert mlpipe_cli("fly").returncode == 2
+    not_nb = tmp_path / "x.ipynb"
+    not_nb.write_text("hello")
+    result = mlpipe_cli("plan", str(not_nb))
+    assert result.returncode == 2 and "not a readable .ipynb" in result.stderr
+
+
+@pytest.mark.slow
+def test_run_runs_why_show_and_exit_statuses(tmp_path, ray_address):
+    path = write_notebook(tmp_path / "nb.ipynb", [
+        {"source": "n = 3", "tags": ["parameters"]},
+        "%%step a\nx = n * 2",
+        "%%step b\ny = x + 1",
+    ])
+    first = mlpipe_cli("run", str(path), "-p", "n=4")
+    assert first.returncode == 0, first.stderr + first.stdout
+    assert "succeeded" in first.stdout and "y = 9" in first.stdout
+    second = mlpipe_cli("run", str(path), "-p", "n=4", "--json")
+    data = json.loads(second.stdout)
+    assert {s["status"] for s in data["steps"].values()} == {"reused"}
+    why = mlpipe_cli("why", str(path), "a")
+    assert "reused" in why.stdout
+    runs = mlpipe_cli("runs", str(path), "--json")
+    listed = json.loads(runs.stdout)
+    assert len(listed) == 2
+    shown = mlpipe_cli("show", listed[0]["id"], "--store", str(path))
+    assert shown.returncode == 0 and "reused" in shown.stdout
+    assert mlpipe_cli("run", str(path), "-p", "nope=1").returncode == 2
+    failing = write_notebook(tmp_path / "fail.ipynb", ["%%step a\nraise ValueError('boom')"])
+    result = mlpipe_cli("run", str(failing))
+    assert result.returncode == 1
+    assert "ValueError: boom" in result.stdout
+    assert mlpipe_cli("show", "not-a-run-id", "--store", str(path)).returncode == 2

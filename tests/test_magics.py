@@ -1,0 +1,108 @@
+"""The magics in a real IPython shell (in-process)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from IPython.core.error import UsageError
+from IPython.testing.globalipapp import get_ipython
+
+from jupyter_mlpipe.kernel import find_notebook_path, session_of
+
+
+@pytest.fixture(scope="module")
+def ip():
+    shell = get_ipython()
+    shell.run_line_magic("load_ext", "jupyter_mlpipe")
+    return shell
+
+
+def test_load_ext_is_light():
+    code = (
+        "import sys, time\n"
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "ip = InteractiveShell.instance()\n"
+        "t = time.perf_counter(); ip.run_line_magic('load_ext', 'jupyter_mlpipe'); dt = time.perf_counter() - t\n"
+        "heavy = [m for m in ('ray', 'pyarrow', 'pandas', 'papermill') if m in sys.modules]\n"
+        "print(heavy, 'step' in ip.magics_manager.magics['cell'], 'pipeline' in ip.magics_manager.magics['line'])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[] True True"
+
+
+def test_step_runs_body_like_a_plain_cell(ip, capsys):
+    result = ip.run_cell("%%step first --cpus 1\nvalue = 21 * 2\n%time doubled = value * 2\nlines = !echo hi\nprint(value)")
+    assert result.success
+    assert ip.user_ns["value"] == 42 and ip.user_ns["doubled"] == 84
+    assert list(ip.user_ns["lines"]) == ["hi"]
+    assert "42" in capsys.readouterr().out
+    assert "first" in session_of(ip).steps
+
+
+def test_step_error_shows_user_line_and_fails_the_cell(ip, capsys):
+    result = ip.run_cell("%%step broken\na = 1\nb = a / 0")
+    assert not result.success
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert "ZeroDivisionError" in text
+    assert "----> 3 b = a / 0" in text  # line 3 of the cell, as the user counts it
+    assert "jupyter_mlpipe" not in text
+
+
+def test_defer_registers_without_running(ip):
+    ip.user_ns.pop("never", None)
+    assert ip.run_cell("%%step later --defer\nnever = 1").success
+    assert "never" not in ip.user_ns
+    assert "later" in session_of(ip).steps
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("%%step", "needs a step name"),
+    ("%%step ../x", "Invalid step name '../x'"),
+    ("%%step a --bogus 1", "--bogus"),
+    ("%%step a --gpus lots", "--gpus"),
+    ("%%step a --memory 4XB", "--memory"),
+    ("%%step a --retries -1", "--retries"),
+    ("%%step --compute gpu", "step name before the options"),
+])
+def test_bad_step_lines_are_usage_errors(ip, line, expected):
+    with pytest.raises(UsageError, match=expected.replace("(", r"\(").replace(".", r"\.")):
+        ip.run_cell_magic("step", line.removeprefix("%%step").strip(), "x = 1")
+
+
+def test_bad_step_line_in_a_cell_prints_no_traceback(ip, capsys):
+    result = ip.run_cell("%%step a --gpus=oops\nx = 1")
+    assert not result.success
+    text = capsys.readouterr()
+    assert "UsageError" in text.out + text.err
+    assert "Traceback" not in text.out + text.err
+
+
+def test_step_help_lists_the_options(ip):
+    doc = ip.magics_manager.magics["cell"]["step"].__doc__
+    for flag in ("--compute", "--gpus", "--cpus", "--memory", "--retries", "--timeout", "--no-cache",
+                 "--inputs", "--outputs", "--after", "--deps", "--defer"):
+        assert flag in doc
+
+
+def test_scratch_runs_and_is_excluded(ip):
+    assert ip.run_cell("%%scratch\nexplored = 5").success
+    assert ip.user_ns["explored"] == 5
+
+
+def test_pipeline_bad_subcommand_is_usage_error(ip):
+    with pytest.raises(UsageError, match="invalid choice"):
+        ip.run_line_magic("pipeline", "fly")
+
+
+def test_notebook_path_from_vscode_and_jupyter_server(tmp_path):
+    nb = tmp_path / "sub" / "a.ipynb"
+    nb.parent.mkdir()
+    nb.write_text("{}")
+    assert find_notebook_path({"__vsc_ipynb_file__": str(nb)}, {}, str(tmp_path)) == nb
+    assert find_notebook_path({}, {"JPY_SESSION_NAME": str(nb)}, "/") == nb
+    # a server-root-relative path, resolved from the kernel's start folder (the notebook's folder)
+    assert find_notebook_path({}, {"JPY_SESSION_NAME": "sub/a.ipynb"}, str(nb.parent)) == nb
+    assert find_notebook_path({}, {}, str(tmp_path)) is None
