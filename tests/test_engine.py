@@ -349,3 +349,22 @@ def test_importing_the_module_is_cheap():
         """
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_nothing_is_written_to_the_home_directory(tmp_path):
+    """No ~/.ipython (profile, history database): the shell keeps its state private."""
+    home = tmp_path / "home"
+    home.mkdir()
+    code = textwrap.dedent(
+        """
+        import nbformat
+        from jupyter_mlpipe.execute import engine
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("%time x = 1\\nx")])
+        out = engine.execute_notebook(nb, None)
+        assert out.cells[0].outputs[-1].data["text/plain"] == "1", out.cells[0].outputs
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("IPYTHONDIR", "MPLCONFIGDIR", "XDG_CACHE_HOME")}
+    env["HOME"] = str(home)
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120, env=env, cwd=str(tmp_path))
+    assert list(home.iterdir()) == []

@@ -100,7 +100,7 @@ def execute_notebook(
 ) -> nbformat.NotebookNode:
     """Execute a notebook with papermill and the in-process engine; return the executed notebook.
 
-    ``nb_or_path`` is a path or a `NotebookNode` (not modified). ``output_path``
+    ``nb_or_path`` is a path, a `NotebookNode` or a notebook dict (not modified). ``output_path``
     receives the executed notebook as cells run (``None``: not written).
     ``on_output(cell_index, stream_name, text)`` is called live as a cell
     writes to stdout or stderr. Raises `PapermillExecutionError` when a cell
@@ -108,8 +108,11 @@ def execute_notebook(
     `format_user_traceback` renders it for people.
     """
     import papermill
+    from nbformat import NotebookNode, from_dict
 
     register_engine()
+    if isinstance(nb_or_path, dict) and not isinstance(nb_or_path, NotebookNode):
+        nb_or_path = from_dict(nb_or_path)
     return papermill.execute_notebook(
         nb_or_path,
         output_path,
@@ -178,7 +181,7 @@ def _get_engine_class() -> Any:
             @classmethod
             def execute_managed_notebook(cls, nb_man, kernel_name, **kwargs):
                 language = cls.nb_language(nb_man.nb)
-                if language != "python":
+                if str(language).lower() != "python":
                     from ..errors import MlpipeError
 
                     raise MlpipeError(
@@ -947,7 +950,7 @@ def _safe_str(value: Any) -> str:
 
 def _is_clean_exit(ename: Any, evalue: Any) -> bool:
     """papermill's rule: sys.exit() or sys.exit(0) ends a notebook without an error."""
-    return ename == "SystemExit" and evalue in ("", "0", "None")
+    return ename == "SystemExit" and evalue in ("", "0")
 
 
 def _exception_chain(error: BaseException) -> list[tuple[BaseException, str | None]]:
