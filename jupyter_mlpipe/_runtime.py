@@ -70,6 +70,7 @@ def end_step(ns: dict, outputs: list[str], required: list[str]) -> None:
         if isinstance(value, types.ModuleType):
             continue
         try:
+            _refuse_open_files(value, name, step)
             saved[name] = artifacts.put(value, variable=name, step=step).to_dict()
         except UnstorableValue as exc:
             if name in required:
@@ -87,6 +88,18 @@ def end_step(ns: dict, outputs: list[str], required: list[str]) -> None:
     for warning in warnings:
         print(f"mlpipe warning: {warning}", file=sys.stderr)
     _RESULT = {"outputs": saved, "warnings": warnings}
+
+
+def _refuse_open_files(value: Any, name: str, step: str | None) -> None:
+    """An open file is not a value: cloudpickle would silently copy what is left to read."""
+    import io
+
+    if isinstance(value, io.IOBase) and not isinstance(value, (io.StringIO, io.BytesIO)):
+        from .artifacts import _unstorable
+
+        raise _unstorable(value, name, step, TypeError(
+            "an open file (or stream) is tied to this process; a later step would get a copy of its "
+            "remaining content at best"))
 
 
 def take_result() -> dict[str, Any] | None:

@@ -10,6 +10,7 @@ import argparse
 import re
 import shlex
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from .errors import StepOptionError
@@ -170,8 +171,13 @@ def step_help() -> str:
     return _parser().format_help()
 
 
+@lru_cache(maxsize=16384)
 def parse_step_line(line: str) -> StepOptions:
-    """Parse the text after `%%step`; raise StepOptionError naming the bad flag or value."""
+    """Parse the text after `%%step`; raise StepOptionError naming the bad flag or value.
+
+    Cached: a notebook re-planned after an edit parses only the lines that changed
+    (StepOptions is frozen, so sharing one instance is safe).
+    """
     try:
         argv = shlex.split(line, comments=True)
     except ValueError as exc:

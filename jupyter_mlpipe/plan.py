@@ -12,6 +12,7 @@ import importlib
 import json
 import os
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -61,6 +62,7 @@ class Step:
     shared: list[SharedDef] = field(default_factory=list)
     opaque: str | None = None
     resources: dict[str, Any] = field(default_factory=dict)
+    aliases: dict[str, list[str]] = field(default_factory=dict)  # value -> values it may hold or share
 
     def to_dict(self) -> dict[str, Any]:
         options = self.options.to_dict()
@@ -76,6 +78,7 @@ class Step:
             "resources": dict(self.resources),
             "options": options,
             "shared": sorted({s.name for s in self.shared if s.kind != "setup"}),
+            "aliases": {k: list(v) for k, v in self.aliases.items()},
         }
 
 
@@ -188,10 +191,127 @@ class Pipeline:
 class _Def:
     """A definition of a name, in notebook order."""
 
-    kind: str  # "step" | "shared" | "computed" | "param"
+    kind: str  # "step" | "shared" | "computed" | "param" | "hidden"
     cell: int
     step: str | None = None
     shared: list[SharedDef] = field(default_factory=list)
+    reason: str = ""  # for "hidden": why the step does not pass it on
+
+
+@lru_cache(maxsize=512)
+def _star_names(module: str) -> tuple[str, ...]:
+    """The names `from MODULE import *` binds (its __all__, else its public names)."""
+    mod = importlib.import_module(module)
+    names = getattr(mod, "__all__", None)
+    if names is None:
+        names = [n for n in dir(mod) if not n.startswith("_")]
+    return tuple(str(n) for n in names)
+
+
+@lru_cache(maxsize=4096)
+def _star_defs(module: str, source: str) -> tuple[SharedDef, ...]:
+    return tuple(SharedDef(name, "import", source) for name in _star_names(module))
+
+
+class _CellFailure(Exception):
+    """A cell of a step could not be analysed: syntax error or unresolvable star import."""
+
+    def __init__(self, offset: int, error: BaseException, module: str | None = None) -> None:
+        super().__init__(str(error))
+        self.offset = offset
+        self.error = error
+        self.module = module
+
+
+@dataclass(frozen=True)
+class _StepFacts:
+    """What the cells of one step define and use, before looking at the rest of the notebook.
+
+    Pure (cell sources in, facts out) and cached, so re-planning an edited
+    notebook only recombines the cells of the steps that changed. Cell
+    positions are offsets within the step.
+    """
+
+    refs: dict[str, int]  # value names read before the step binds them -> cell offset
+    soft_refs: dict[str, int]  # `$name` in shell lines: used only if defined
+    defs: dict[str, None]  # value names bound or changed, in order
+    mutated: frozenset[str]  # changed in place
+    ext_mutated: frozenset[str]  # changed in place without being bound here: a module or an upstream value
+    loads: dict[str, int]  # every name read -> first cell offset
+    local_shared: dict[str, tuple[SharedDef, int]]  # imports, defs, classes of this step
+    aliases: dict[str, frozenset[str]]  # a -> names a may refer to or contain
+    opaque: tuple[int, str] | None
+    load_set: frozenset[str] = frozenset()
+    outputs: tuple[str, ...] = ()  # defs that are neither private nor shared code
+    private: tuple[str, ...] = ()  # defs starting with an underscore
+
+
+@lru_cache(maxsize=8192)
+def _step_facts(bodies: tuple[str, ...]) -> _StepFacts:
+    refs: dict[str, int] = {}
+    soft: dict[str, int] = {}
+    defs: dict[str, None] = {}
+    mutated: set[str] = set()
+    ext: set[str] = set()
+    loads: dict[str, int] = {}
+    local_shared: dict[str, tuple[SharedDef, int]] = {}
+    aliases: dict[str, set[str]] = {}
+    bound: set[str] = set()  # values and shared code bound so far
+    value_bound: set[str] = set()
+    opaque = None
+    for offset, body in enumerate(bodies):
+        try:
+            analysis = analyze_cell(body)
+        except CellSyntaxError as exc:
+            raise _CellFailure(offset, exc) from None
+        for name in analysis.refs:
+            if name not in bound and name not in refs:
+                refs[name] = offset
+        for name in analysis.soft_refs:
+            if name not in bound and name not in refs and name not in soft:
+                soft[name] = offset
+        for sdef in analysis.shared:
+            if sdef.kind not in ("import", "def", "class"):
+                continue
+            if sdef.name == "*":
+                try:
+                    entries: tuple[SharedDef, ...] = _star_defs(sdef.module or "", sdef.source)
+                except Exception as exc:  # noqa: BLE001 - any import failure is a plan error
+                    raise _CellFailure(offset, exc, module=sdef.module or "") from None
+            else:
+                entries = (sdef,)
+            for entry in entries:
+                local_shared[entry.name] = (entry, offset)
+                bound.add(entry.name)
+                value_bound.discard(entry.name)
+                defs.pop(entry.name, None)
+        for name in analysis.defs:
+            if name in analysis.bound:
+                value_bound.add(name)
+                local_shared.pop(name, None)
+            elif name not in value_bound:
+                if name in local_shared:
+                    continue  # `np.random.seed(0)` after `import numpy as np` here: configuring a module
+                ext.add(name)
+            defs[name] = None
+            bound.add(name)
+        for name in analysis.mutated:
+            if name in defs:
+                mutated.add(name)
+        for name in analysis.loads:
+            if name not in loads:
+                loads[name] = offset
+        for a, b in analysis.aliases:
+            aliases.setdefault(a, set()).add(b)
+        if opaque is None and analysis.opaque:
+            opaque = (offset, analysis.opaque)
+    return _StepFacts(
+        refs=refs, soft_refs=soft, defs=defs, mutated=frozenset(mutated), ext_mutated=frozenset(ext),
+        loads=loads, local_shared=local_shared, aliases={k: frozenset(v) for k, v in aliases.items()},
+        opaque=opaque, load_set=frozenset(loads),
+        outputs=tuple(n for n in defs if n[0] != "_" and n not in local_shared),
+        private=tuple(n for n in defs if n[0] == "_"),
+    )
 
 
 class _Planner:
@@ -200,62 +320,82 @@ class _Planner:
         self.notebook = notebook
         self.compute = compute
         self.table: dict[str, _Def] = {}
-        self.later: dict[str, tuple[str, int]] = {}  # name -> first step (and cell) that defines it
         self.steps: dict[str, Step] = {}
         self.params: dict[str, Param] = {}
         self.warnings: list[str] = []
-        self.star_cache: dict[str, list[str]] = {}
         self.shared_pos: dict[int, tuple[int, int]] = {}
+        self.groups: list[list[Cell]] = []
+        self.last_opaque: Step | None = None
+        # may-alias facts across steps: holder -> {(name it holds, step that produced that name)}
+        self.shared_names: set[str] = set()  # names whose nearest definition is shared code
+        self.alias_of: dict[str, frozenset[tuple[str, str]]] = {}
+        self.held_by: dict[tuple[str, str], set[str]] = {}
 
     # -- helpers -----------------------------------------------------------
     def analyze(self, cell: Cell) -> CellAnalysis:
         try:
             return analyze_cell(cell.body)
         except CellSyntaxError as exc:
-            offset = 1 if cell.kind == "step" else 0
-            line = (exc.lineno or 0) + offset
-            where = f"step {cell.step!r}, " if cell.step else ""
-            raise PlanError(
-                f"Syntax error in {where}cell {cell.index} line {line}: {exc.msg}.",
-                step=cell.step,
-                cell=cell.index,
-                hint="Fix the code in that cell; the plan is made from the saved notebook.",
-            ) from None
+            raise self.syntax_error(cell, exc) from None
+
+    def syntax_error(self, cell: Cell, exc: SyntaxError) -> PlanError:
+        offset = 1 if cell.kind == "step" else 0
+        line = (exc.lineno or 0) + offset
+        where = f"step {cell.step!r}, " if cell.step else ""
+        return PlanError(
+            f"Syntax error in {where}cell {cell.index} line {line}: {exc.msg}.",
+            step=cell.step,
+            cell=cell.index,
+            hint="Fix the code in that cell; the plan is made from the saved notebook.",
+        )
+
+    def star_error(self, module: str, cell: Cell, exc: BaseException) -> PlanError:
+        where = f" (step {cell.step!r})" if cell.step else ""
+        return PlanError(
+            f"Cannot resolve `from {module} import *` in cell {cell.index}{where}: importing {module!r} "
+            f"failed ({type(exc).__name__}: {exc}).",
+            step=cell.step,
+            cell=cell.index,
+            variable="*",
+            hint=f"Install the module, or import the names you use explicitly: from {module} import a, b.",
+        )
 
     def place(self, sdef: SharedDef, cell: Cell) -> SharedDef:
         self.shared_pos.setdefault(id(sdef), (cell.index, len(self.shared_pos)))
         return sdef
+
+    def is_shared(self, name: str) -> bool:
+        return name in self.shared_names
+
+    def define(self, name: str, definition: _Def) -> None:
+        self.table[name] = definition
+        if definition.kind == "shared":
+            self.shared_names.add(name)
+        else:
+            self.shared_names.discard(name)
 
     def register_shared(self, sdefs: Iterable[SharedDef], cell: Cell) -> None:
         for sdef in sdefs:
             if sdef.kind == "setup":
                 continue
             if sdef.name == "*":
-                for name in self.resolve_star(sdef, cell):
-                    star = self.place(SharedDef(name, "import", sdef.source), cell)
-                    self.table[name] = _Def("shared", cell.index, shared=[star])
+                try:
+                    stars = _star_defs(sdef.module or "", sdef.source)
+                except Exception as exc:  # noqa: BLE001 - any import failure is a plan error
+                    raise self.star_error(sdef.module or "", cell, exc) from None
+                for star in stars:
+                    self.define(star.name, _Def("shared", cell.index, shared=[self.place(star, cell)]))
                 continue
-            self.table[sdef.name] = _Def("shared", cell.index, shared=[self.place(sdef, cell)])
+            if sdef.kind == "const" and sdef.free and not all(self.is_const(n) for n in sdef.free):
+                self.define(sdef.name, _Def("computed", cell.index))
+                continue
+            self.define(sdef.name, _Def("shared", cell.index, shared=[self.place(sdef, cell)]))
 
-    def resolve_star(self, sdef: SharedDef, cell: Cell) -> list[str]:
-        module = sdef.module or ""
-        if module not in self.star_cache:
-            try:
-                mod = importlib.import_module(module)
-            except Exception as exc:  # noqa: BLE001 - any import failure is a plan error
-                raise PlanError(
-                    f"Cannot resolve `from {module} import *` in cell {cell.index}: importing {module!r} "
-                    f"failed ({type(exc).__name__}: {exc}).",
-                    step=cell.step,
-                    cell=cell.index,
-                    variable="*",
-                    hint=f"Import the names you use explicitly: from {module} import a, b.",
-                ) from None
-            names = getattr(mod, "__all__", None)
-            if names is None:
-                names = [n for n in dir(mod) if not n.startswith("_")]
-            self.star_cache[module] = [str(n) for n in names]
-        return self.star_cache[module]
+    def is_const(self, name: str) -> bool:
+        found = self.table.get(name)
+        if found is None:
+            return False
+        return found.kind == "param" or (found.kind == "shared" and any(s.kind == "const" for s in found.shared))
 
     def attach_setup(self, analysis: CellAnalysis, cell: Cell) -> set[str]:
         """Preamble lines like `np.random.seed(0)` travel with the module they configure."""
@@ -269,37 +409,25 @@ class _Planner:
 
     # -- the walk ----------------------------------------------------------
     def run(self) -> "Pipeline":
-        self.index_later_definitions()
         group: list[Cell] = []
+        order: list[Cell | list[Cell]] = []
         for cell in self.cells:
             if cell.kind == "step":
-                if group:
-                    self.step_group(group)
                 group = [cell]
-            elif cell.kind == "continuation":
+                self.groups.append(group)
+                order.append(group)
+            elif cell.kind == "continuation" and group:
                 group.append(cell)
-            elif cell.kind == "preamble":
-                self.preamble(cell)
-            elif cell.kind == "parameters":
-                self.parameters(cell)
-        if group:
-            self.step_group(group)
+            elif cell.kind in ("preamble", "parameters"):
+                order.append(cell)
+        for item in order:
+            if isinstance(item, list):
+                self.step_group(item)
+            elif item.kind == "preamble":
+                self.preamble(item)
+            else:
+                self.parameters(item)
         return self.finish()
-
-    def index_later_definitions(self) -> None:
-        step_cells: dict[str, list[Cell]] = {}
-        for cell in self.cells:
-            if cell.kind in ("step", "continuation") and cell.step:
-                step_cells.setdefault(cell.step, []).append(cell)
-        self.cells_of = step_cells
-        for name, cells in step_cells.items():
-            for cell in cells:
-                try:
-                    analysis = analyze_cell(cell.body)
-                except CellSyntaxError:
-                    continue
-                for var in analysis.defs:
-                    self.later.setdefault(var, (name, cell.index))
 
     def preamble(self, cell: Cell) -> None:
         analysis = self.analyze(cell)
@@ -307,40 +435,41 @@ class _Planner:
         handled = self.attach_setup(analysis, cell)
         for name in analysis.computed:
             if name not in handled:
-                self.table[name] = _Def("computed", cell.index)
+                self.define(name, _Def("computed", cell.index))
         for name in analysis.mutated:
-            if name not in handled and self.table.get(name, _Def("", 0)).kind != "shared":
-                self.table[name] = _Def("computed", cell.index)
+            if name not in handled and not self.is_shared(name):
+                self.define(name, _Def("computed", cell.index))
 
     def parameters(self, cell: Cell) -> None:
         import ast
 
         analysis = self.analyze(cell)
         self.register_shared([s for s in analysis.shared if s.kind != "const"], cell)
-        tree = ast.parse(analysis.code) if analysis.code.strip() else ast.Module(body=[], type_ignores=[])
+        tree = ast.parse(_python_of(analysis.code)) if analysis.code.strip() else ast.Module(body=[], type_ignores=[])
         sources: dict[str, tuple[str, Any]] = {}
         for node in tree.body:
             if isinstance(node, (ast.Assign, ast.AnnAssign)) and getattr(node, "value", None) is not None:
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 try:
                     value = ast.literal_eval(node.value)
-                except (ValueError, SyntaxError, TypeError):
+                except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
                     value = None
                 for target in targets:
                     if isinstance(target, ast.Name):
-                        sources[target.id] = (ast.get_source_segment(analysis.code, node) or "", value)
+                        sources[target.id] = (ast.unparse(node), value)
         for name in analysis.defs:
             source, value = sources.get(name, ("", None))
             self.params[name] = Param(name, source, value)
-            self.table[name] = _Def("param", cell.index)
+            self.define(name, _Def("param", cell.index))
 
     def step_group(self, cells: list[Cell]) -> None:
         head = cells[0]
         try:
             options = parse_step_line(head.step_line or "")
         except PlanError as exc:
-            raise PlanError(
-                f"Cell {head.index}: {exc.message}", step=head.step or None, cell=head.index, hint=exc.hint
+            raise type(exc)(
+                f"Cell {head.index}: {exc.message}", step=exc.step or head.step or None, cell=head.index,
+                variable=exc.variable, hint=exc.hint,
             ) from None
         if options.name in self.steps:
             first = self.steps[options.name]
@@ -357,117 +486,220 @@ class _Planner:
         self.plan_step(step, cells)
         self.steps[step.name] = step
 
+    def facts(self, cells: list[Cell]) -> _StepFacts:
+        try:
+            return _step_facts(tuple(c.body for c in cells))
+        except _CellFailure as failure:
+            cell = cells[failure.offset]
+            if failure.module is not None:
+                raise self.star_error(failure.module, cell, failure.error) from None
+            raise self.syntax_error(cell, failure.error) from None  # type: ignore[arg-type]
+
     def plan_step(self, step: Step, cells: list[Cell]) -> None:
-        bound: set[str] = set()
-        refs: dict[str, int] = {}
-        defs: dict[str, None] = {}
-        mutated: set[str] = set()
-        loads: set[str] = set()
-        local_shared: dict[str, SharedDef] = {}
-        aliases: dict[str, set[str]] = {}
-        opaque = None
-        for cell in cells:
-            analysis = self.analyze(cell)
-            for name in analysis.refs:
-                if name not in bound and name not in refs:
-                    refs[name] = cell.index
-            for sdef in analysis.shared:
-                if sdef.kind in ("import", "def", "class"):
-                    names = self.resolve_star(sdef, cell) if sdef.name == "*" else [sdef.name]
-                    for name in names:
-                        local_shared[name] = self.place(
-                            sdef if sdef.name != "*" else SharedDef(name, "import", sdef.source), cell)
-                        bound.add(name)
-                        defs.pop(name, None)
-            for name in analysis.defs:
-                if name in analysis.mutated and name not in bound and self._is_shared(name, local_shared):
-                    continue  # `np.random.seed(0)`: using a module, not changing a value
-                defs[name] = None
-                bound.add(name)
-                local_shared.pop(name, None)
-            mutated |= {n for n in analysis.mutated if not self._is_shared(n, local_shared) or n in defs}
-            loads |= analysis.loads
-            for a, b in analysis.aliases:
-                aliases.setdefault(a, set()).add(b)
-            opaque = opaque or (analysis.opaque and f"cell {cell.index} {analysis.opaque}")
-        # mutation through aliases: `for d in [train, test]: d['x'] = 1` changes train and test
-        for name in list(mutated):
-            stack, seen = [name], {name}
-            while stack:
-                for target in aliases.get(stack.pop(), ()):
-                    if target not in seen:
-                        seen.add(target)
-                        stack.append(target)
-                        if not self._is_shared(target, local_shared):
-                            defs.setdefault(target, None)
-                            if target not in bound or target in refs:
-                                refs.setdefault(target, step.cells[0])
-        # shared code used by this step (rule 4: functions carry their free variables)
-        used: dict[int, SharedDef] = {}
-        pending = [n for n in loads if n in local_shared or self._is_shared(n, {})]
-        pending += [n for n in refs if self._is_shared(n, {})]
-        free_refs: dict[str, str] = {}
-        seen_names: set[str] = set()
-        for sdef in local_shared.values():
-            for w in sdef.global_writes:
-                defs.setdefault(w, None)
-        while pending:
-            name = pending.pop()
-            if name in seen_names:
-                continue
-            seen_names.add(name)
-            sdefs = [local_shared[name]] if name in local_shared else self.table[name].shared
-            for sdef in sdefs:
-                used[id(sdef)] = sdef
-                for free in sdef.free:
-                    if free in local_shared or self._is_shared(free, local_shared):
-                        if free not in bound or free in local_shared:
-                            pending.append(free)
-                    elif free not in bound:
-                        free_refs.setdefault(free, name)
-                for w in sdef.global_writes:
-                    defs.setdefault(w, None)
-        step.shared = self._ordered_shared(used.values())
-        # resolve value references
-        if step.options.inputs is not None:
-            wanted = {n: step.cells[0] for n in step.options.inputs}
-        else:
-            wanted = {n: c for n, c in refs.items() if n not in local_shared and not self._is_shared(n, local_shared)}
+        facts = self.facts(cells)
+        at = step.cells  # cell offset within the step -> notebook cell index
+        table = self.table
+        local_shared = facts.local_shared
+        shared_names = self.shared_names  # names whose nearest definition is shared code
+
+        def shared(name: str) -> bool:
+            return name in local_shared or name in shared_names
+
+        refs, defs, mutated = facts.refs, facts.defs, facts.mutated
+        if facts.ext_mutated:
+            modules = [n for n in facts.ext_mutated if n in shared_names]  # `np.random.seed(0)`: not a value
+            if modules:
+                defs = {n: None for n in defs if n not in modules}
+                mutated = mutated.difference(modules)
+        if mutated and (facts.aliases or self.alias_of):
+            refs, defs = self.mutate_through_aliases(facts, refs, defs, mutated, shared)
+
+        # shared code this step uses (rule 4: functions carry their free variables, transitively)
+        pending = list(facts.load_set & shared_names) if shared_names else []
+        if local_shared:
+            pending += [n for n in local_shared if n in facts.loads]
+        free_refs: dict[str, str] = {}  # name -> the function or class that reads it
+        writes: dict[str, bool] = {}  # module globals changed by the functions called -> do they read it?
+        if pending:
+            used: dict[int, SharedDef] = {}
+            seen: set[str] = set()
+            while pending:
+                name = pending.pop()
+                if name in seen:
+                    continue
+                seen.add(name)
+                sdefs = [local_shared[name][0]] if name in local_shared else table[name].shared
+                for sdef in sdefs:
+                    used[id(sdef)] = sdef
+                    for free in sdef.free:
+                        if free in local_shared or free in shared_names:
+                            if free not in seen:
+                                pending.append(free)
+                        elif free not in defs or free in refs:
+                            free_refs.setdefault(free, name)
+                    for w in sdef.global_writes:
+                        writes[w] = writes.get(w, False) or w in sdef.free
+            step.shared = self._ordered_shared(used.values())
+
+        # resolve the values it reads (rule 3: the nearest preceding definition)
         inputs: dict[str, str] = {}
         params: set[str] = set()
-        for name, cell_index in wanted.items():
-            self.resolve(step, name, cell_index, inputs, params, strict=True)
-        for name, via in free_refs.items():
-            if name in wanted or name in inputs:
-                continue
-            self.resolve(step, name, step.cells[0], inputs, params, strict=False, via=via)
-        if opaque:
-            step.opaque = opaque
-            for name, d in self.table.items():
-                if d.kind == "step" and not name.startswith("_"):
-                    inputs.setdefault(name, d.step)  # type: ignore[arg-type]
+        resolve = self.resolve
+        if step.options.inputs is not None:
+            for name in step.options.inputs:
+                if not shared(name):
+                    resolve(step, name, at[0], inputs, params, mode="strict")
+        else:
+            for name, offset in refs.items():
+                if name in local_shared or name in shared_names:
+                    continue
+                found = table.get(name)
+                if found is not None and found.kind == "step":  # the common case, inline
+                    inputs[name] = found.step  # type: ignore[assignment]
+                else:
+                    resolve(step, name, at[offset], inputs, params, mode="strict")
+            for name, offset in facts.soft_refs.items():
+                if name not in refs and not shared(name):
+                    resolve(step, name, at[offset], inputs, params, mode="soft")
+            for name, via in free_refs.items():
+                if name not in refs and name not in inputs:
+                    resolve(step, name, at[facts.loads.get(via, 0)], inputs, params, mode="free", via=via)
+        from_calls = [
+            w for w, reads in writes.items()
+            if not shared(w) and w not in _KNOWN_NAMES and (not reads or w in inputs or w in defs)
+        ] if writes else []
+        if facts.opaque:
+            offset, what = facts.opaque
+            step.opaque = f"cell {at[offset]} {what}"
+            if step.options.inputs is None:
+                for name, found in table.items():
+                    if found.kind == "step" and not name.startswith("_"):
+                        inputs.setdefault(name, found.step)  # type: ignore[arg-type]
             self.warnings.append(
-                f"Step {step.name!r} is opaque ({opaque}): it runs after every earlier step and receives "
+                f"Step {step.name!r} is opaque ({step.opaque}): it runs after every earlier step and receives "
                 "all their values."
             )
         step.inputs = sorted(inputs)
         step.input_sources = {n: inputs[n] for n in step.inputs}
         step.params = sorted(params)
-        outputs = list(step.options.outputs) if step.options.outputs is not None else [
-            n for n in defs if not n.startswith("_") and n not in local_shared
-        ]
-        step.outputs = sorted(outputs)
-        step.resources = self.resources(step)
-        for name in step.outputs:
-            self.table[name] = _Def("step", step.cells[0], step=step.name)
-        for name, sdef in local_shared.items():
-            self.table[name] = _Def("shared", step.cells[0], shared=[sdef])
 
-    def _is_shared(self, name: str, local_shared: dict[str, SharedDef]) -> bool:
-        if name in local_shared:
-            return True
-        found = self.table.get(name)
-        return found is not None and found.kind == "shared"
+        # outputs: what it binds or changes, except private names and shared code
+        if step.options.outputs is not None:
+            outputs = list(step.options.outputs)
+            missing = [n for n in outputs if n not in defs and n not in from_calls and not step.opaque]
+            if missing:
+                self.warnings.append(
+                    f"Step {step.name!r} declares --outputs {', '.join(missing)}, which its code does not "
+                    "visibly assign; the run fails if it does not exist when the step ends."
+                )
+        elif defs is facts.defs and not from_calls:
+            outputs = facts.outputs
+        else:
+            outputs = [n for n in defs if n[0] != "_" and n not in local_shared]
+            outputs += [n for n in from_calls if n not in defs and n[0] != "_"]
+        step.outputs = sorted(set(outputs))
+        step.resources = self.resources(step)
+
+        # what later steps see
+        first = at[0]
+        hidden = [n for n in defs if n not in local_shared and n not in step.outputs] if (
+            step.options.outputs is not None or facts.private) else ()
+        if hidden:
+            private = _Def("hidden", first, step=step.name, reason="private")
+            dropped = _Def("hidden", first, step=step.name, reason="not in --outputs")
+            for name in hidden:
+                table[name] = private if name[0] == "_" else dropped
+        produced = _Def("step", first, step=step.name)
+        for name in step.outputs:
+            table[name] = produced
+        if shared_names:
+            shared_names.difference_update(defs)
+            shared_names.difference_update(step.outputs)
+        for name, (sdef, offset) in local_shared.items():
+            table[name] = _Def("shared", at[offset], shared=[self.place(sdef, cells[offset])])
+            shared_names.add(name)
+        self.record_aliases(step, facts, inputs)
+        if step.opaque:
+            self.last_opaque = step
+
+    def mutate_through_aliases(self, facts: _StepFacts, refs: dict[str, int], defs: dict[str, None],
+                               mutated: frozenset[str], shared) -> tuple[dict[str, int], dict[str, None]]:
+        """`for d in [train, test]: d['x'] = 1` changes train and test: they are read and redefined here.
+
+        Within the step through its own aliases; across steps through what
+        earlier steps recorded (`combine = [train, test]` in one step, the loop in
+        a later one).
+        """
+        table = self.table
+        changed = set(mutated)
+        stack = list(mutated)
+        new_refs: dict[str, int] = {}
+        new_defs: list[str] = []
+        while stack:
+            name = stack.pop()
+            targets = set(facts.aliases.get(name, ()))
+            if name in refs or name not in defs:  # the value comes from an earlier step
+                found = table.get(name)
+                if found is not None and found.kind == "step":
+                    for held, producer in self.alias_of.get(name, ()):
+                        d = table.get(held)
+                        if d is not None and d.kind == "step" and d.step == producer:
+                            targets.add(held)
+                    for holder in self.held_by.get((name, found.step), ()):  # type: ignore[arg-type]
+                        if (name, found.step) in self.alias_of.get(holder, ()):
+                            d = table.get(holder)
+                            if d is not None and d.kind == "step":
+                                targets.add(holder)
+            for target in targets:
+                if target in changed or shared(target) or target in _KNOWN_NAMES:
+                    continue
+                changed.add(target)
+                stack.append(target)
+                if target not in defs:
+                    new_refs.setdefault(target, 0)
+                    new_defs.append(target)
+        if not new_defs:
+            return refs, defs
+        refs = {**refs, **{n: o for n, o in new_refs.items() if n not in refs}}
+        defs = {**defs, **{n: None for n in new_defs}}
+        return refs, defs
+
+    def record_aliases(self, step: Step, facts: _StepFacts, inputs: dict[str, str]) -> None:
+        """Remember which outputs may hold other values, for mutations in later steps."""
+        outputs = set(step.outputs)
+        for name in outputs:
+            old = self.alias_of.pop(name, None)
+            if old:
+                for pair in old:
+                    holders = self.held_by.get(pair)
+                    if holders is not None:
+                        holders.discard(name)
+        if not facts.aliases:
+            return
+        aliases: dict[str, set[str]] = {}
+        for name in [n for n in facts.aliases if n in outputs or n in inputs]:
+            pairs: set[tuple[str, str]] = set()
+            stack, seen = [name], {name}
+            while stack:
+                current = stack.pop()
+                for target in facts.aliases.get(current, ()):
+                    if target in seen:
+                        continue
+                    seen.add(target)
+                    stack.append(target)
+                    if target in outputs:
+                        pairs.add((target, step.name))
+                    elif target in inputs:
+                        pairs.add((target, inputs[target]))
+                        pairs.update(self.alias_of.get(target, ()))
+            pairs.discard((name, step.name))
+            if pairs:
+                aliases[name] = {t for t, _ in pairs}
+                if name in outputs:
+                    self.alias_of[name] = frozenset(pairs)
+                    for pair in pairs:
+                        self.held_by.setdefault(pair, set()).add(name)
+        step.aliases = {n: sorted(v) for n, v in sorted(aliases.items())}
 
     def _ordered_shared(self, sdefs: Iterable[SharedDef]) -> list[SharedDef]:
         """Shared code in notebook order, each statement once."""
@@ -480,28 +712,37 @@ class _Planner:
         return result
 
     def resolve(self, step: Step, name: str, cell_index: int, inputs: dict[str, str], params: set[str],
-                *, strict: bool, via: str | None = None) -> None:
+                *, mode: str, via: str | None = None) -> None:
+        """Bind one name the step reads. mode: strict (the step's code), free (through a function), soft ($name)."""
         found = self.table.get(name)
+        if found is not None:
+            kind = found.kind
+            if kind == "step":
+                inputs[name] = found.step  # type: ignore[assignment]
+                return
+            if kind == "param":
+                params.add(name)
+                return
+            if kind == "shared" or mode == "soft":
+                return
+        elif name in _KNOWN_NAMES or mode == "soft":
+            return
         reader = f"step {step.name!r} (cell {cell_index})" + (f", through {via}()," if via else "")
-        if found is not None and found.kind == "step":
-            if name.startswith("_"):
+        if found is not None and found.kind == "hidden":
+            if found.reason == "private":
                 raise PlanError(
                     f"{reader} uses {name!r}, which step {found.step!r} keeps private: names starting "
                     "with an underscore are not passed between steps.",
                     step=step.name, cell=cell_index, variable=name,
                     hint=f"Rename it without the underscore in step {found.step!r}.",
                 )
-            inputs[name] = found.step  # type: ignore[assignment]
-            return
-        if found is not None and found.kind == "param":
-            params.add(name)
-            return
-        if found is not None and found.kind == "shared":
-            return
+            raise PlanError(
+                f"{reader} uses {name!r}, which step {found.step!r} defines but does not output "
+                f"(its --outputs leaves {name!r} out).",
+                step=step.name, cell=cell_index, variable=name,
+                hint=f"Add {name!r} to --outputs of step {found.step!r}.",
+            )
         if found is not None and found.kind == "computed":
-            if not strict:
-                self.warnings.append(f"{reader} reads {name!r}, computed in preamble cell {found.cell}, not in a step.")
-                return
             raise PlanError(
                 f"{reader} uses {name!r}, which is computed in cell {found.cell} before the first step "
                 "(the preamble), not in a step.",
@@ -510,18 +751,34 @@ class _Planner:
                 "or make it a literal constant; the preamble may hold only imports, functions, classes, "
                 "literal constants and the parameters cell.",
             )
-        if name in _KNOWN_NAMES:
+        if self.last_opaque is not None:
+            opaque = self.last_opaque
+            opaque.outputs = sorted({*opaque.outputs, name})
+            self.define(name, _Def("step", opaque.cells[0], step=opaque.name))
+            inputs[name] = opaque.name
+            self.warnings.append(
+                f"{reader} uses {name!r}, which no step visibly defines; assuming the opaque step "
+                f"{opaque.name!r} does."
+            )
             return
-        if not strict:
+        if mode == "free":
             self.warnings.append(f"{reader} reads {name!r}, which no earlier cell defines.")
             return
-        later = self.later.get(name)
+        later = self.later_definition(name, step)
         if later is not None:
             raise PlanError(
                 f"{reader} uses {name!r} before any step defines it; step {later[0]!r} (cell {later[1]}) "
                 "defines it later.",
                 step=step.name, cell=cell_index, variable=name,
                 hint=f"Move step {step.name!r} after step {later[0]!r}, or define {name!r} earlier.",
+            )
+        scratch = self.scratch_definition(name)
+        if scratch is not None:
+            raise PlanError(
+                f"{reader} uses {name!r}, which only the scratch cell {scratch} defines; scratch cells "
+                "are not part of the pipeline.",
+                step=step.name, cell=cell_index, variable=name,
+                hint=f"Compute {name!r} in a step (put %%step NAME on that cell), or define it in this step.",
             )
         raise PlanError(
             f"{reader} uses {name!r}, which no cell of the notebook defines.",
@@ -530,13 +787,48 @@ class _Planner:
             "before the first step.",
         )
 
+    def later_definition(self, name: str, step: Step) -> tuple[str, int] | None:
+        """The first later step that defines `name` (for the error message only)."""
+        for cells in self.groups:
+            if cells[0].index <= step.cells[0]:
+                continue
+            try:
+                facts = _step_facts(tuple(c.body for c in cells))
+            except _CellFailure:
+                continue
+            if name in facts.defs or name in facts.local_shared:
+                offset = 0
+                for i, cell in enumerate(cells):
+                    try:
+                        if name in analyze_cell(cell.body).defs:
+                            offset = i
+                            break
+                    except CellSyntaxError:
+                        continue
+                return cells[0].step or "?", cells[offset].index
+        return None
+
+    def scratch_definition(self, name: str) -> int | None:
+        for cell in self.cells:
+            if cell.kind != "scratch":
+                continue
+            body = cell.source
+            if body.lstrip().startswith("%%scratch"):
+                body = body.lstrip().partition("\n")[2]
+            try:
+                if name in analyze_cell(body).defs:
+                    return cell.index
+            except CellSyntaxError:
+                continue
+        return None
+
     def resources(self, step: Step) -> dict[str, Any]:
         options = step.options
         target = options.compute or "cpu"
         if target not in self.compute:
             raise PlanError(
                 f"Step {step.name!r} asks for --compute {target}, which is not a known compute target.",
-                step=step.name, cell=step.cells[0],
+                step=step.name, cell=step.cells[0], variable=target,
                 hint=f"Known targets: {', '.join(sorted(self.compute))}; define more in mlpipe.toml "
                 f"under [compute.{target}].",
             )
@@ -551,7 +843,6 @@ class _Planner:
         return {"compute": target, **spec}
 
     def finish(self) -> "Pipeline":
-        # a continuation cell with no step above it cannot happen (classify makes it preamble)
         incoming: dict[tuple[str, str], set[str]] = {}
         for step in self.steps.values():
             for name, source in step.input_sources.items():
@@ -561,12 +852,12 @@ class _Planner:
                     if other.position < step.position:
                         incoming.setdefault((other.name, step.name), set())
             for after in step.options.after:
-                if after not in self.steps and after not in self.cells_of:
+                if after not in self.steps:
                     raise PlanError(
                         f"Step {step.name!r} (cell {step.cells[0]}) runs --after {after!r}, but no step "
                         f"is called {after!r}.",
                         step=step.name, cell=step.cells[0], variable=after,
-                        hint=f"Steps are: {', '.join(self.cells_of)}.",
+                        hint=f"Steps are: {', '.join(self.steps)}.",
                     )
                 incoming.setdefault((after, step.name), set())
         edges = [Edge(s, t, tuple(sorted(v))) for (s, t), v in incoming.items()]
@@ -574,6 +865,12 @@ class _Planner:
         edges.sort(key=lambda e: (order[e.target], order[e.source]))
         _check_acyclic(self.steps, edges)
         return Pipeline(self.steps, edges, self.params, self.notebook, self.warnings)
+
+
+def _python_of(source: str) -> str:
+    from .analysis import _to_python
+
+    return _to_python(source)
 
 
 def _check_acyclic(steps: dict[str, Step], edges: list[Edge]) -> None:
@@ -592,12 +889,27 @@ def _check_acyclic(steps: dict[str, Step], edges: list[Edge]) -> None:
             if indegree[m] == 0:
                 ready.append(m)
     if done != len(steps):
-        cycle = sorted(n for n, d in indegree.items() if d > 0)
+        cycle = _find_cycle({n: [m for m in outgoing[n] if indegree[m] > 0] for n, d in indegree.items() if d > 0})
+        after = [e for e in edges if not e.variables and (e.source, e.target) in zip(cycle, cycle[1:])]
+        made_by = f" (made by --after on step {after[0].target!r})" if after else ""
         raise PlanError(
-            f"The steps {', '.join(map(repr, cycle))} wait for each other (a cycle, made by --after).",
+            f"Steps wait for each other in a cycle: {' -> '.join(cycle)}{made_by}.",
             step=cycle[0],
             hint="Remove the --after that points to a later step which already depends on this one.",
         )
+
+
+def _find_cycle(graph: dict[str, list[str]]) -> list[str]:
+    """One cycle of a graph where every node is on or downstream of a cycle: [a, b, ..., a]."""
+    start = next(iter(graph))
+    path, index = [start], {start: 0}
+    node = start
+    while True:
+        node = next(m for m in graph[node] if m in graph)
+        if node in index:
+            return path[index[node]:] + [node]
+        index[node] = len(path)
+        path.append(node)
 
 
 def build_plan(cells: list[Cell], *, notebook: str | None = None,

@@ -416,13 +416,20 @@ class _Driver:
                 self.run._emit("step", sr)
 
 
+_OWN_ERRORS = ("UnstorableValue", "StepFailed", "ArtifactCorrupt", "ArtifactMissing", "MlpipeError")
+
+
 def _failure_message(name: str, info: dict[str, Any], notebook_path: str | None) -> str:
     where = f" in cell {info['cell']}" if info.get("cell") is not None else ""
     if info.get("role") == "save":
         where = " while storing its outputs"
     elif info.get("role") == "load":
         where = " while loading its inputs"
-    text = f"Step {name!r} failed{where}: {info.get('ename')}: {info.get('evalue')}"
+    ename, evalue = info.get("ename"), info.get("evalue")
+    if info.get("role") in ("save", "load") and ename in _OWN_ERRORS:
+        text = f"Step {name!r} failed{where}: {evalue}"  # our message is a whole sentence already
+    else:
+        text = f"Step {name!r} failed{where}: {ename}: {evalue}"
     if info.get("traceback"):
         text += "\n" + info["traceback"]
     if notebook_path:

@@ -67,4 +67,7 @@ def _error_of(exc: Exception, task: dict[str, Any], format_tb: Any) -> dict[str,
             role = None
     except Exception:  # noqa: BLE001 - the notebook may not exist if papermill failed early
         role = None
+    if role in ("load", "save"):
+        # our own cells: the message says what went wrong; their frames are not the user's code
+        traceback, cell = None, None
     return {"ename": ename, "evalue": evalue, "traceback": traceback, "cell": cell, "role": role}

@@ -1,0 +1,405 @@
+// jupyter-mlpipe run panel: an anywidget ES module (no build step).
+// The layout comes from Python (trait `graph`); this file only draws it and
+// keeps it current from the traits `states`, `run` and `metrics`.
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+const ORDER = ["running", "succeeded", "reused", "failed", "skipped", "cancelled", "pending"];
+const DEFAULT_ICONS = {
+  pending: "·", running: "▶", succeeded: "✓", reused: "↺",
+  failed: "✗", skipped: "⤼", cancelled: "■", excluded: "–",
+};
+const FINISHED = ["succeeded", "reused", "failed", "skipped", "cancelled"];
+
+export function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  setAttrs(node, attrs);
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.appendChild(typeof child === "object" ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+export function svg(tag, attrs, ...children) {
+  const node = document.createElementNS(SVG_NS, tag);
+  setAttrs(node, attrs);
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.appendChild(typeof child === "object" ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function setAttrs(node, attrs) {
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key.startsWith("on") && typeof value === "function") node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, String(value));
+  }
+}
+
+export function fmtDuration(seconds) {
+  if (seconds === null || seconds === undefined || !isFinite(seconds)) return "";
+  if (seconds < 0) seconds = 0;
+  if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
+  if (seconds < 60) return `${seconds.toFixed(1)} s`;
+  const m = Math.floor(seconds / 60);
+  if (m < 60) return `${m} min ${String(Math.floor(seconds % 60)).padStart(2, "0")} s`;
+  return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, "0")} min`;
+}
+
+export function fmtSize(bytes) {
+  if (bytes === null || bytes === undefined) return "";
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let value = bytes;
+  let i = 0;
+  while (value >= 1024 && i < units.length - 1) { value /= 1024; i += 1; }
+  return i === 0 ? `${value} B` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[i]}`;
+}
+
+export function fmtNumber(v) {
+  if (v === null || v === undefined) return "–";
+  if (typeof v !== "number") return String(v);
+  if (Number.isInteger(v)) return String(v);
+  const a = Math.abs(v);
+  return a !== 0 && (a < 1e-3 || a >= 1e5) ? v.toExponential(3) : v.toPrecision(4).replace(/\.?0+$/, "");
+}
+
+function truncate(text, max) {
+  text = String(text ?? "");
+  return text.length <= max ? text : text.slice(0, max - 1) + "…";
+}
+
+// Where the executed notebook opens: /lab/tree/<path from the server root> when the
+// kernel could tell (JPY_SESSION_NAME), else a link relative to the notebook's folder.
+export function notebookHref(state, loc, configText) {
+  const serverPath = state.notebook_server_path;
+  if (serverPath) {
+    let base = "/";
+    let app = "lab";
+    try {
+      const config = configText ? JSON.parse(configText) : {};
+      if (config.baseUrl) base = config.baseUrl;
+      if (/notebook/i.test(config.appName || "") && !/lab/i.test(config.appName || "")) app = "notebooks";
+    } catch (e) { /* no page config: keep the defaults */ }
+    const path = loc && loc.pathname ? loc.pathname : "";
+    if (path.includes("/notebooks/") || path.includes("/tree/") && !path.includes("/lab/")) app = "notebooks";
+    if (!base.endsWith("/")) base += "/";
+    const encoded = serverPath.split("/").map(encodeURIComponent).join("/");
+    return app === "notebooks" ? `${base}notebooks/${encoded}` : `${base}lab/tree/${encoded}`;
+  }
+  return state.notebook_href || null;
+}
+
+export function linePlot(points, width = 220, height = 56) {
+  const pad = 3;
+  const finite = points.filter((p) => p[1] !== null && p[1] !== undefined && isFinite(p[1]));
+  const plot = svg("svg", { width, height, viewBox: `0 0 ${width} ${height}`, role: "img" });
+  if (!finite.length) return plot;
+  let [x0, x1] = [Infinity, -Infinity];
+  let [y0, y1] = [Infinity, -Infinity];
+  for (const [x, y] of finite) {
+    x0 = Math.min(x0, x); x1 = Math.max(x1, x);
+    y0 = Math.min(y0, y); y1 = Math.max(y1, y);
+  }
+  if (x1 === x0) { x0 -= 1; x1 += 1; }
+  if (y1 === y0) { y0 -= 1; y1 += 1; }
+  const sx = (x) => pad + ((x - x0) / (x1 - x0)) * (width - 2 * pad);
+  const sy = (y) => height - pad - ((y - y0) / (y1 - y0)) * (height - 2 * pad);
+  let d = "";
+  let pen = false;
+  for (const [x, y] of points) {
+    if (y === null || y === undefined || !isFinite(y)) { pen = false; continue; }
+    d += `${pen ? "L" : "M"}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`;
+    pen = true;
+  }
+  plot.appendChild(svg("path", { d, fill: "none", stroke: "var(--mlp-accent)", "stroke-width": 1.5 }));
+  const last = finite[finite.length - 1];
+  plot.appendChild(svg("circle", { cx: sx(last[0]), cy: sy(last[1]), r: 2.5, fill: "var(--mlp-accent)" }));
+  plot.appendChild(svg("title", {}, `min ${fmtNumber(y0)} · max ${fmtNumber(y1)} · ${points.length} points`));
+  return plot;
+}
+
+function edgePath(points) {
+  let d = `M${points[0][0]},${points[0][1]}`;
+  for (let i = 1; i < points.length; i++) {
+    const [xa, ya] = points[i - 1];
+    const [xb, yb] = points[i];
+    if (ya === yb) { d += ` L${xb},${yb}`; continue; }
+    const mx = (xa + xb) / 2;
+    d += ` C${mx},${ya} ${mx},${yb} ${xb},${yb}`;
+  }
+  return d;
+}
+
+function stateOf(states, name) {
+  return states[name] || { status: "excluded", icon: DEFAULT_ICONS.excluded, label: "not in this run" };
+}
+
+function render({ model, el: host }) {
+  const root = el("div", { class: "mlp-root" });
+  const runLine = el("div", { class: "mlp-runline", role: "status", "aria-live": "polite" });
+  const graphWrap = el("div", { class: "mlp-graph" });
+  const details = el("div", { class: "mlp-details" });
+  root.append(runLine, el("div", { class: "mlp-body" }, graphWrap, details));
+  host.appendChild(root);
+
+  let clockOffset = 0; // browser clock minus kernel clock
+  let nodeEls = {};
+  let edgeEls = [];
+  let fit = false;
+
+  const now = () => Date.now() / 1000 - clockOffset;
+  const syncClock = () => {
+    const run = model.get("run") || {};
+    if (run.now) clockOffset = Date.now() / 1000 - run.now;
+  };
+
+  function timeText(st) {
+    if (st.status === "running" && st.elapsed_since) return fmtDuration(now() - st.elapsed_since);
+    if (st.duration !== null && st.duration !== undefined && st.status !== "reused") return fmtDuration(st.duration);
+    return "";
+  }
+
+  function select(name) {
+    model.set("selected", model.get("selected") === name ? null : name);
+    model.save_changes();
+  }
+
+  function drawGraph() {
+    const graph = model.get("graph") || { nodes: [], edges: [], width: 0, height: 0 };
+    graphWrap.replaceChildren();
+    nodeEls = {};
+    edgeEls = [];
+    if (!graph.nodes.length) {
+      graphWrap.appendChild(el("div", { class: "mlp-muted", style: "padding: 8px" }, "No steps: mark cells with %%step."));
+      return;
+    }
+    const canvas = svg("svg", {
+      width: graph.width, height: graph.height, viewBox: `0 0 ${graph.width} ${graph.height}`,
+      role: "group", "aria-label": `pipeline graph, ${graph.nodes.length} steps`,
+    });
+    const edgeLayer = svg("g", { class: "mlp-edges" });
+    const labelLayer = svg("g", { class: "mlp-labels" });
+    for (const edge of graph.edges) {
+      const g = svg("g", { class: "mlp-edge", "data-from": edge.from, "data-to": edge.to });
+      g.appendChild(svg("path", { d: edgePath(edge.points), "marker-end": "url(#mlp-arrow)" }));
+      g.appendChild(svg("title", {}, `${edge.from} → ${edge.to}: ${edge.variables.join(", ")}`));
+      edgeLayer.appendChild(g);
+      const label = edge.label;
+      let text = null;
+      if (label && label.text) {
+        text = svg("text", { x: label.x, y: label.y, "text-anchor": label.anchor },
+          label.text, svg("title", {}, label.full));
+        labelLayer.appendChild(svg("g", { class: "mlp-edge" }, text));
+      }
+      edgeEls.push({ edge, g, label: text ? text.parentNode : null });
+    }
+    const defs = svg("defs", {},
+      svg("marker", { id: "mlp-arrow", viewBox: "0 0 8 8", refX: 8, refY: 4, markerWidth: 7, markerHeight: 7, orient: "auto" },
+        svg("path", { d: "M0,0 L8,4 L0,8 z", fill: "var(--mlp-fg2)", "fill-opacity": 0.7 })));
+    const nodeLayer = svg("g", { class: "mlp-nodes" });
+    for (const node of graph.nodes) {
+      const { x, y, width: w, height: h } = node;
+      const icon = svg("text", { x: x + 15, y: y + 21, class: "mlp-icon", "text-anchor": "middle", "aria-hidden": "true" });
+      const sub = svg("text", { x: x + 26, y: y + 39, class: "mlp-sub" });
+      const title = svg("title", {});
+      const g = svg("g", {
+        class: "mlp-node", tabindex: 0, role: "button", "data-step": node.name,
+        onclick: () => select(node.name),
+        onkeydown: (ev) => { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); select(node.name); } },
+        onmouseenter: () => highlight(node.name, true),
+        onmouseleave: () => highlight(node.name, false),
+      },
+        title,
+        svg("rect", { class: "mlp-box", x, y, width: w, height: h, rx: 5 }),
+        svg("rect", { class: "mlp-band", x: x + 1, y: y + 1, width: 5, height: h - 2, rx: 2 }),
+        icon,
+        svg("text", { x: x + 26, y: y + 21, class: "mlp-name" }, truncate(node.name, 21)),
+        sub);
+      nodeLayer.appendChild(g);
+      nodeEls[node.name] = { node, g, icon, sub, title };
+    }
+    canvas.append(defs, edgeLayer, nodeLayer, labelLayer);
+    graphWrap.appendChild(canvas);
+    graphWrap.classList.toggle("mlp-fit", fit);
+    updateNodes();
+  }
+
+  function highlight(name, on) {
+    for (const { edge, g, label } of edgeEls) {
+      const hot = on && (edge.from === name || edge.to === name);
+      g.classList.toggle("mlp-hot", hot);
+      if (label) label.classList.toggle("mlp-hot", hot);
+    }
+  }
+
+  function updateNodes() {
+    const states = model.get("states") || {};
+    const selected = model.get("selected");
+    for (const [name, { node, g, icon, sub, title }] of Object.entries(nodeEls)) {
+      const st = stateOf(states, name);
+      g.setAttribute("class", `mlp-node mlp-state-${st.status}${selected === name ? " mlp-selected" : ""}`);
+      icon.textContent = st.icon || DEFAULT_ICONS[st.status] || "?";
+      const gpus = node.num_gpus ? ` ×${node.num_gpus}` : "";
+      const time = timeText(st);
+      sub.textContent = `${node.compute}${gpus} · ${st.label || st.status}${time ? " · " + time : ""}`;
+      title.textContent = `${name} (${node.compute}): ${st.label || st.status}${time ? ", " + time : ""}`;
+      g.setAttribute("aria-label", title.textContent);
+      g.setAttribute("aria-pressed", selected === name ? "true" : "false");
+    }
+  }
+
+  function updateRunLine() {
+    const run = model.get("run") || {};
+    const graph = model.get("graph") || { nodes: [] };
+    runLine.replaceChildren();
+    const fitButton = el("button", {
+      type: "button", title: "fit the graph to the panel's width, or show it at full size",
+      onclick: () => { fit = !fit; graphWrap.classList.toggle("mlp-fit", fit); fitButton.textContent = fit ? "100%" : "fit"; },
+    }, fit ? "100%" : "fit");
+    if (!run.id) {
+      runLine.append(el("span", { class: "mlp-title" }, "pipeline plan"),
+        el("span", { class: "mlp-muted" }, `${graph.nodes.length} steps, ${(graph.edges || []).length} edges, not run`),
+        el("span", { class: "mlp-spacer" }), fitButton);
+      return;
+    }
+    const counts = run.counts || {};
+    const total = run.total || 0;
+    const statusIcon = { running: "▶", succeeded: "✓", failed: "✗", cancelled: "■" }[run.status] || "";
+    runLine.append(el("span", { class: "mlp-title" }, `${statusIcon} run ${run.id} · ${run.status}`));
+    runLine.append(el("span", { class: "mlp-count" }, `${run.finished || 0}/${total} done`));
+    for (const status of ORDER) {
+      if (!counts[status]) continue;
+      runLine.append(el("span", { class: `mlp-count mlp-chip mlp-seg-${status}` },
+        `${DEFAULT_ICONS[status]} ${counts[status]} ${status}`));
+    }
+    const elapsed = run.status === "running" && run.started ? now() - run.started : run.elapsed;
+    runLine.append(el("span", { class: "mlp-elapsed", "data-role": "elapsed" }, fmtDuration(elapsed)));
+    runLine.append(el("span", { class: "mlp-spacer" }), fitButton);
+    const bar = el("div", { class: "mlp-progress", role: "progressbar", "aria-valuemin": 0, "aria-valuemax": total, "aria-valuenow": run.finished || 0 });
+    for (const status of ORDER) {
+      if (!counts[status] || status === "pending") continue;
+      bar.appendChild(el("div", { class: `mlp-seg-${status}`, style: `width: ${(100 * counts[status]) / Math.max(total, 1)}%`, title: `${counts[status]} ${status}` }));
+    }
+    runLine.appendChild(bar);
+  }
+
+  function table(rows, head) {
+    return el("table", {}, el("thead", {}, el("tr", {}, head.map((h) => el("th", {}, h)))),
+      el("tbody", {}, rows.map((r) => el("tr", {}, r.map((c) => el("td", {}, c))))));
+  }
+
+  function updateDetails() {
+    const name = model.get("selected");
+    const nodes = (model.get("graph") || {}).nodes || [];
+    const node = nodes.find((n) => n.name === name);
+    if (!name || !node) { details.replaceChildren(); return; }
+    const st = stateOf(model.get("states") || {}, name);
+    const parts = [];
+    const time = timeText(st);
+    parts.push(el("h3", {},
+      el("span", { class: `mlp-chip mlp-seg-${st.status}` }, `${st.icon || DEFAULT_ICONS[st.status] || "?"} ${st.label || st.status}`),
+      el("span", {}, name),
+      el("span", { class: "mlp-muted", "data-role": "step-time" }, time),
+      el("button", { class: "mlp-close", type: "button", title: "close", "aria-label": "close details", onclick: () => select(name) }, "×")));
+    const res = st.resources || {};
+    const resText = [node.compute, res.num_cpus ? `${res.num_cpus} cpu` : "", res.num_gpus ? `${res.num_gpus} gpu` : "",
+      res.memory ? `${fmtSize(res.memory)} memory` : ""].filter(Boolean).join(" · ");
+    parts.push(el("div", { class: "mlp-muted" }, resText, st.attempts > 1 ? ` · ${st.attempts} attempts` : ""));
+    if (st.reason) {
+      const r = st.reason;
+      const decision = { reused: "Reused", ran: "Ran", skipped: "Skipped" }[r.decision] || r.decision || "";
+      parts.push(el("h4", {}, "Why"));
+      parts.push(el("div", {}, `${decision}: ${r.summary || ""}`));
+      const changes = (r.changes || []).filter((c) => c && c !== r.summary);
+      if (changes.length > 1 || (changes.length === 1 && !String(r.summary || "").includes(changes[0].split("\n")[0]))) {
+        parts.push(el("ul", {}, changes.map((c) => el("li", {}, c))));
+      }
+    }
+    if (st.error) {
+      const e = st.error;
+      parts.push(el("h4", {}, "Error"));
+      const text = e.traceback ? `${e.traceback}` : (e.message || `${e.ename}: ${e.evalue}`);
+      const head = e.ename ? `${e.ename}: ${e.evalue ?? ""}${e.cell !== null && e.cell !== undefined ? `  (cell ${e.cell})` : ""}` : "";
+      parts.push(el("pre", { class: "mlp-error" }, head && !text.includes(head) ? `${head}\n${text}` : text));
+    }
+    if (st.output_tail && st.output_tail.length) {
+      parts.push(el("h4", {}, "Output (last lines)"));
+      parts.push(el("pre", {}, st.output_tail.join("\n")));
+    }
+    const metrics = (model.get("metrics") || {})[name] || {};
+    const metricNames = Object.keys(metrics);
+    if (metricNames.length) {
+      parts.push(el("h4", {}, "Metrics"));
+      const box = el("div", {});
+      for (const m of metricNames) {
+        const pts = metrics[m];
+        const last = pts.length ? pts[pts.length - 1][1] : null;
+        box.appendChild(el("div", { class: "mlp-metric", "data-metric": m },
+          el("div", { class: "mlp-metric-name" }, `${m} = ${fmtNumber(last)}`), linePlot(pts)));
+      }
+      parts.push(box);
+    }
+    const inputs = Object.entries(st.inputs || {});
+    if (inputs.length) {
+      parts.push(el("h4", {}, "Inputs"));
+      parts.push(table(inputs.map(([v, a]) => [v, a.from || "", a.type_name || "", fmtSize(a.size), a.summary || ""]),
+        ["name", "from", "type", "size", "summary"]));
+    }
+    const outputs = Object.entries(st.outputs || {});
+    if (outputs.length) {
+      parts.push(el("h4", {}, "Outputs"));
+      parts.push(table(outputs.map(([v, a]) => [v, a.type_name || "", fmtSize(a.size), a.summary || ""]),
+        ["name", "type", "size", "summary"]));
+    }
+    if (st.warnings && st.warnings.length) {
+      parts.push(el("h4", {}, "Warnings"));
+      parts.push(el("ul", {}, st.warnings.map((w) => el("li", {}, w))));
+    }
+    if (st.notebook_path) {
+      const config = typeof document !== "undefined" && document.getElementById ? document.getElementById("jupyter-config-data") : null;
+      const href = notebookHref(st, typeof window !== "undefined" ? window.location : null, config ? config.textContent : null);
+      parts.push(el("h4", {}, "Executed notebook"));
+      parts.push(el("div", {}, el("a", { href, target: "_blank", rel: "noopener", title: st.notebook_path }, st.notebook_href || st.notebook_path)));
+    }
+    details.replaceChildren(...parts);
+  }
+
+  function tick() {
+    const run = model.get("run") || {};
+    const states = model.get("states") || {};
+    const anyRunning = Object.values(states).some((s) => s.status === "running");
+    if (run.status !== "running" && !anyRunning) return;
+    updateNodes();
+    const elapsed = runLine.querySelector('[data-role="elapsed"]');
+    if (elapsed && run.started) elapsed.textContent = fmtDuration(now() - run.started);
+    const stepTime = details.querySelector('[data-role="step-time"]');
+    const name = model.get("selected");
+    if (stepTime && name) stepTime.textContent = timeText(stateOf(states, name));
+  }
+
+  const onGraph = () => { drawGraph(); updateRunLine(); updateDetails(); };
+  const onStates = () => { updateNodes(); updateDetails(); };
+  const onRun = () => { syncClock(); updateRunLine(); };
+  const onMetrics = () => { updateDetails(); };
+  const onSelected = () => { updateNodes(); updateDetails(); };
+  model.on("change:graph", onGraph);
+  model.on("change:states", onStates);
+  model.on("change:run", onRun);
+  model.on("change:metrics", onMetrics);
+  model.on("change:selected", onSelected);
+  syncClock();
+  onGraph();
+  const timer = setInterval(tick, 1000);
+  return () => {
+    clearInterval(timer);
+    model.off("change:graph", onGraph);
+    model.off("change:states", onStates);
+    model.off("change:run", onRun);
+    model.off("change:metrics", onMetrics);
+    model.off("change:selected", onSelected);
+  };
+}
+
+export default { render };

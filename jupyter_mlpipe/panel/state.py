@@ -1,0 +1,351 @@
+"""What the run panel shows, as plain JSON built from a Run: no widget imports here.
+
+The widget (`widget.py`) puts these dicts into its synced traits; keeping them
+pure makes them testable and reusable (the REST server can serve the same).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from ..progress import ICONS
+
+__all__ = [
+    "ICONS",
+    "LABELS",
+    "run_state",
+    "step_state",
+    "pending_states",
+    "MetricBuffer",
+    "output_tail",
+    "compare_runs",
+    "run_row",
+]
+
+LABELS = {
+    "pending": "pending",
+    "running": "running",
+    "succeeded": "succeeded",
+    "reused": "reused",
+    "failed": "failed",
+    "skipped": "skipped",
+    "cancelled": "cancelled",
+}
+FINISHED = ("succeeded", "reused", "failed", "skipped", "cancelled")
+MAX_POINTS = 500  # per metric series sent to the front end (the history keeps all)
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_TAIL_LINES = 20
+_TAIL_MAX_BYTES = 20 * 1024 * 1024
+
+
+def _num(value: Any) -> float | None:
+    """JSON has no NaN or infinity: the front end gets null for them."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        return json.loads(json.dumps(value, default=str, allow_nan=False))
+    except (TypeError, ValueError):
+        return json.loads(json.dumps(value, default=str).replace("NaN", "null").replace("Infinity", "null"))
+
+
+def strip_ansi(text: str | None) -> str | None:
+    return None if text is None else _ANSI.sub("", text)
+
+
+def run_state(run: Any, now: float | None = None) -> dict[str, Any]:
+    """The run line: id, status, counts per state, elapsed time, progress, and the kernel's clock."""
+    now = time.time() if now is None else now
+    counts: dict[str, int] = {}
+    for step in run.steps.values():
+        counts[step.status] = counts.get(step.status, 0) + 1
+    started = getattr(run, "started", None)
+    ended = getattr(run, "ended", None)
+    elapsed = None if started is None else (ended or now) - started
+    return {
+        "id": run.id,
+        "status": run.status,
+        "counts": counts,
+        "total": len(run.steps),
+        "finished": sum(counts.get(s, 0) for s in FINISHED),
+        "started": started,
+        "ended": ended,
+        "elapsed": elapsed,
+        "now": now,  # lets the front end tick elapsed times without trusting the browser's clock
+        "notebook": getattr(run, "notebook", "") or "",
+        "params": _jsonable(getattr(run, "params", {}) or {}),
+    }
+
+
+def pending_states(names: list[str]) -> dict[str, dict[str, Any]]:
+    """Every step pending (a plan that has not run)."""
+    return {name: {"status": "pending", "icon": ICONS["pending"], "label": LABELS["pending"]} for name in names}
+
+
+def step_state(run: Any, step: Any, *, base: str | None = None, tail: list[str] | None = None) -> dict[str, Any]:
+    """One step's details for the panel."""
+    status = step.status
+    ended = step.ended
+    started = step.started
+    state: dict[str, Any] = {
+        "status": status,
+        "icon": ICONS.get(status, "?"),
+        "label": LABELS.get(status, status),
+        "started": started,
+        "ended": ended,
+        "duration": (ended - started) if (started is not None and ended is not None) else None,
+        "elapsed_since": started if status == "running" else None,
+        "attempts": step.attempts,
+        "warnings": list(step.warnings or []),
+        "resources": _jsonable(step.resources or {}),
+        "error": _error(step),
+        "reason": _reason(step.reason),
+        "outputs": {var: _artifact(ref) for var, ref in (step.outputs or {}).items()},
+        "inputs": _inputs(run, step),
+        "notebook_path": step.notebook_path,
+        "notebook_href": _href(step.notebook_path, base),
+        "notebook_server_path": _server_path(step.notebook_path, getattr(run, "notebook", None)),
+    }
+    if tail:
+        state["output_tail"] = tail
+    return state
+
+
+def _error(step: Any) -> dict[str, Any] | None:
+    info = getattr(step, "error_info", None)
+    if not step.error and not info:
+        return None
+    info = info or {}
+    traceback = info.get("traceback")
+    if isinstance(traceback, list):
+        traceback = "\n".join(str(line) for line in traceback)
+    return {
+        "ename": info.get("ename"),
+        "evalue": strip_ansi(str(info.get("evalue"))) if info.get("evalue") is not None else None,
+        "traceback": strip_ansi(traceback),
+        "cell": info.get("cell"),
+        "message": strip_ansi(step.error),
+    }
+
+
+def _reason(reason: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not reason:
+        return None
+    return {
+        "decision": reason.get("decision"),
+        "summary": reason.get("summary"),
+        "changes": [str(c) for c in (reason.get("changes") or [])],
+        "from_run": reason.get("from_run"),
+    }
+
+
+def _artifact(ref: dict[str, Any] | None) -> dict[str, Any]:
+    ref = ref or {}
+    digest = ref.get("digest")
+    return {
+        "type_name": ref.get("type_name"),
+        "size": ref.get("size"),
+        "summary": ref.get("summary"),
+        "format": ref.get("format"),
+        "digest": digest[:12] if isinstance(digest, str) else None,
+    }
+
+
+def _inputs(run: Any, step: Any) -> dict[str, dict[str, Any]]:
+    """Each input with the step that produced it and what it is (from the producer's outputs)."""
+    plan_step = getattr(getattr(run, "plan", None), "steps", {}).get(step.name)
+    sources = dict(getattr(plan_step, "input_sources", {}) or {})
+    out: dict[str, dict[str, Any]] = {}
+    for var, digest in (step.inputs or {}).items():
+        source = sources.get(var)
+        ref = None
+        if source and source in run.steps:
+            ref = run.steps[source].outputs.get(var)
+        if ref is None:  # a recorded run has no plan objects: find the producer by digest
+            for other in run.steps.values():
+                candidate = (other.outputs or {}).get(var)
+                if candidate and candidate.get("digest") == digest:
+                    source, ref = other.name, candidate
+                    break
+        info = _artifact(ref or {"digest": digest})
+        info["from"] = source
+        out[var] = info
+    return out
+
+
+def _href(path: str | None, base: str | None) -> str | None:
+    """The executed notebook relative to the notebook's folder (a link the browser resolves)."""
+    if not path:
+        return None
+    if not base:
+        return Path(path).as_posix()
+    try:
+        return Path(os.path.relpath(path, base)).as_posix()
+    except ValueError:  # another drive on Windows
+        return Path(path).as_posix()
+
+
+def _server_path(path: str | None, notebook: str | None) -> str | None:
+    """The executed notebook relative to the Jupyter server root, when the kernel can know it.
+
+    JupyterLab and Notebook 7 start the kernel with JPY_SESSION_NAME set to the
+    notebook's path relative to the server root; with it, the panel links to
+    /lab/tree/<that path>. Otherwise None (the relative link is used).
+    """
+    session = os.environ.get("JPY_SESSION_NAME")
+    if not path or not notebook or not session or not session.endswith(".ipynb"):
+        return None
+    if os.path.isabs(session):
+        return None
+    nb = Path(notebook).resolve().as_posix()
+    rel = Path(session).as_posix().lstrip("/")
+    if not nb.endswith("/" + rel):
+        return None
+    root = nb[: -len(rel) - 1]
+    try:
+        server = Path(os.path.relpath(Path(path).resolve(), root)).as_posix()
+    except ValueError:
+        return None
+    return None if server.startswith("..") else server
+
+
+def output_tail(path: str | None, lines: int = _TAIL_LINES) -> list[str] | None:
+    """The last lines a step printed, read from its executed notebook (None when unknown)."""
+    if not path:
+        return None
+    try:
+        if os.path.getsize(path) > _TAIL_MAX_BYTES:
+            return None
+        with open(path, encoding="utf-8") as fh:
+            nb = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    text: list[str] = []
+    for cell in nb.get("cells", []):
+        for out in cell.get("outputs", []) or []:
+            kind = out.get("output_type")
+            if kind == "stream":
+                chunk = out.get("text", "")
+            elif kind in ("execute_result", "display_data"):
+                chunk = (out.get("data") or {}).get("text/plain", "")
+            else:
+                continue
+            if isinstance(chunk, list):
+                chunk = "".join(chunk)
+            text.extend(strip_ansi(chunk).splitlines())
+    return text[-lines:] if text else None
+
+
+class MetricBuffer:
+    """Metric points per step and name, fed incrementally from the history (or all at once)."""
+
+    def __init__(self) -> None:
+        self.series: dict[str, dict[str, list[list[float | None]]]] = {}
+        self.last_rowid = 0
+
+    def add(self, step: str, name: str, index: Any, value: Any) -> None:
+        points = self.series.setdefault(step, {}).setdefault(name, [])
+        x = _num(index)
+        points.append([len(points) if x is None else x, _num(value)])
+
+    def poll(self, history: Any, run_id: str) -> int:
+        """Read the points logged since the last poll; returns how many arrived."""
+        rows = history.metrics(run_id, since_rowid=self.last_rowid)
+        for row in rows:
+            self.add(row["step"], row["name"], row.get("step_index"), row.get("value"))
+            self.last_rowid = max(self.last_rowid, int(row["rowid"]))
+        return len(rows)
+
+    def load(self, recorded: dict[str, dict[str, list]]) -> None:
+        """From `History.get_run(...)["metrics"]`: {step: {name: [(index, value, ts), ...]}}."""
+        for step, names in (recorded or {}).items():
+            for name, points in names.items():
+                for point in points:
+                    self.add(step, name, point[0], point[1])
+
+    def snapshot(self) -> dict[str, dict[str, list]]:
+        """The series for the front end, thinned to at most MAX_POINTS each (first and last kept)."""
+        out: dict[str, dict[str, list]] = {}
+        for step, names in self.series.items():
+            out[step] = {}
+            for name, points in names.items():
+                if len(points) > MAX_POINTS:
+                    stride = math.ceil(len(points) / MAX_POINTS)
+                    thinned = points[::stride]
+                    if thinned[-1] is not points[-1]:
+                        thinned.append(points[-1])
+                    points = thinned
+                out[step][name] = [list(p) for p in points]
+        return out
+
+
+# --------------------------------------------------------------------------- run comparison
+
+
+def _last_metrics(record: dict[str, Any]) -> dict[str, float | None]:
+    last: dict[str, float | None] = {}
+    for step, names in (record.get("metrics") or {}).items():
+        for name, points in names.items():
+            if points:
+                last[f"{step}.{name}"] = _num(points[-1][1])
+    return last
+
+
+def run_row(record: dict[str, Any]) -> dict[str, Any]:
+    """One row of the runs table from a `History.get_run` record."""
+    steps = record.get("steps") or {}
+    counts = record.get("step_counts") or {}
+    if not counts:
+        for data in steps.values():
+            counts[data.get("status")] = counts.get(data.get("status"), 0) + 1
+    return {
+        "id": record["id"],
+        "started": record.get("started"),
+        "status": record.get("status"),
+        "duration": _num(record.get("duration")),
+        "params": _jsonable(record.get("params") or {}),
+        "metrics": _last_metrics(record),
+        "counts": counts,
+        "reused": counts.get("reused", 0),
+        "ran": counts.get("succeeded", 0) + counts.get("failed", 0),
+        "steps": {name: data.get("status") for name, data in steps.items()},
+    }
+
+
+def compare_runs(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """What differs between two runs (rows made by `run_row`): parameters, metrics, which steps ran."""
+    missing = "(not set)"
+    params = {}
+    for key in sorted(set(a["params"]) | set(b["params"])):
+        va, vb = a["params"].get(key, missing), b["params"].get(key, missing)
+        if va != vb:
+            params[key] = [va, vb]
+    metrics = {}
+    for key in sorted(set(a["metrics"]) | set(b["metrics"])):
+        va, vb = a["metrics"].get(key), b["metrics"].get(key)
+        if va != vb:
+            delta = vb - va if va is not None and vb is not None else None
+            metrics[key] = [va, vb, delta]
+    steps = {}
+    for name in list(a["steps"]) + [s for s in b["steps"] if s not in a["steps"]]:
+        sa, sb = a["steps"].get(name), b["steps"].get(name)
+        steps[name] = [sa, sb]
+    return {
+        "a": a["id"],
+        "b": b["id"],
+        "params": params,
+        "metrics": metrics,
+        "steps": steps,
+        "steps_differ": sorted(n for n, (sa, sb) in steps.items() if sa != sb),
+    }
