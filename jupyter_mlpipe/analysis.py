@@ -300,7 +300,21 @@ _COMPS = frozenset({ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp})
 _LEAVES = frozenset({ast.Constant, ast.Load, ast.Store, ast.Del, ast.Pass, ast.Break, ast.Continue,
                      ast.alias}) | frozenset(ast.operator.__subclasses__()) | frozenset(
     ast.cmpop.__subclasses__()) | frozenset(ast.unaryop.__subclasses__()) | frozenset(ast.boolop.__subclasses__())
+_LEAVES |= {type(None)}
 _MATCH_NAMED = tuple(t for t in (getattr(ast, "MatchAs", None), getattr(ast, "MatchStar", None)) if t)
+# fields that never hold nodes: skipped by the walkers
+_NOT_CHILDREN = frozenset({"ctx", "id", "attr", "arg", "kind", "conversion", "is_async", "level", "module",
+                           "type_comment", "names", "name", "simple", "tag", "rest"})
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _child_fields(cls: type) -> tuple[str, ...]:
+    fields = _CHILD_FIELDS.get(cls)
+    if fields is None:
+        fields = _CHILD_FIELDS[cls] = tuple(f for f in cls._fields if f not in _NOT_CHILDREN)  # type: ignore[attr-defined]
+        if cls is ast.Constant:
+            fields = _CHILD_FIELDS[cls] = ()
+    return fields
 _MATCH_MAPPING = getattr(ast, "MatchMapping", ())
 
 
@@ -409,13 +423,11 @@ def _scope_walk(nodes: list[ast.AST], scope: _Scope) -> None:
             root = _mutation_root(node)
             if root:
                 scope.mutated.add(root)
-        for field_name in node._fields:
+        for field_name in _CHILD_FIELDS.get(cls) or _child_fields(cls):
             value = getattr(node, field_name, None)
             if value.__class__ is list:
-                for item in value:
-                    if isinstance(item, ast.AST):
-                        stack.append(item)
-            elif isinstance(value, ast.AST):
+                stack.extend(value)
+            elif value is not None:
                 stack.append(value)
 
 
@@ -531,42 +543,80 @@ class _CellAnalyzer:
     def expr(self, node: ast.AST | None) -> None:
         if node is None:
             return
-        if node.__class__ is _Name:  # the common case, without the walk
+        cls = node.__class__
+        if cls is _Name:  # the common case, without the walk
             if node.ctx.__class__ is ast.Load:  # type: ignore[attr-defined]
                 self.load(node.id)  # type: ignore[attr-defined]
             return
-        if node.__class__ is ast.Constant:
+        if cls is ast.Constant:
             return
+        loads: list[str] = []
+        stores: list[str] = []
         calls: list[ast.Call] = []
-        scope = _Scope(calls)
-        _scope_walk([node], scope)
+        stack = [node]
+        while stack:
+            node = stack.pop()
+            cls = node.__class__
+            if cls is _Name:
+                if node.ctx.__class__ is ast.Load:  # type: ignore[attr-defined]
+                    loads.append(node.id)  # type: ignore[attr-defined]
+                else:
+                    stores.append(node.id)  # type: ignore[attr-defined]
+                continue
+            if cls is _Attribute:
+                stack.append(node.value)  # type: ignore[attr-defined]
+                continue
+            if cls in _LEAVES:
+                continue
+            if cls is _Call:
+                calls.append(node)  # type: ignore[arg-type]
+            elif cls in _COMPS or cls is ast.Lambda or cls is ast.NamedExpr:
+                scope = _Scope(calls)  # a nested scope: its free names, and walrus targets that escape
+                _scope_walk([node], scope)
+                loads.extend(scope.loads)
+                stores.extend(scope.stores)
+                continue
+            for field_name in _CHILD_FIELDS.get(cls) or _child_fields(cls):
+                value = getattr(node, field_name, None)
+                if value.__class__ is list:
+                    stack.extend(value)
+                elif value is not None:
+                    stack.append(value)
+        refs, bound = self.refs, self.bound
+        self.loads.update(loads)
+        for name in loads:
+            if name not in bound and name not in refs:
+                refs[name] = None
         for call in reversed(calls):
             self.call(call)
-        for name in sorted(scope.loads):
-            self.load(name)
-        for name in sorted(scope.stores):  # walrus targets
+        for name in stores:  # walrus targets
             self.bind(name)
 
     def call(self, node: ast.Call) -> None:
         func = node.func
-        magic = _magic_call(node)
-        if magic is not None:
-            self.magic(*magic)
+        cls = func.__class__
+        if cls is _Name:
+            if func.id in _OPAQUE_CALLS and not (func.id == "vars" and node.args):  # type: ignore[attr-defined]
+                if func.id not in self.bound and self.opaque is None:  # type: ignore[attr-defined]
+                    self.opaque = f"calls {func.id}() on line {node.lineno}"  # type: ignore[attr-defined]
             return
-        if isinstance(func, ast.Name) and func.id in _OPAQUE_CALLS and not (func.id == "vars" and node.args):
-            if func.id not in self.bound and self.opaque is None:
-                self.opaque = f"calls {func.id}() on line {node.lineno}"
-        if isinstance(func, ast.Attribute):
-            if func.attr in _QUERY_METHODS and node.args:
-                first = node.args[0]
-                if isinstance(first, ast.Constant) and isinstance(first.value, str):
-                    for name in _AT_NAME.findall(first.value):
-                        self.load(name)
-            for kw in node.keywords:
-                if kw.arg == "inplace" and isinstance(kw.value, ast.Constant) and kw.value.value is True:
-                    root = _root_name(func.value)
-                    if root:
-                        self.mutate(root)
+        if cls is not _Attribute:
+            return
+        if func.value.__class__ is _Call:  # type: ignore[attr-defined]
+            magic = _magic_call(node)
+            if magic is not None:
+                self.magic(*magic)
+                return
+        if func.attr in _QUERY_METHODS and node.args:  # type: ignore[attr-defined]
+            first = node.args[0]
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                for name in _AT_NAME.findall(first.value):
+                    self.load(name)
+        for kw in node.keywords:
+            if kw.arg == "inplace" and isinstance(kw.value, ast.Constant) and kw.value.value is True:
+                root = _root_name(func.value)  # type: ignore[attr-defined]
+                if root:
+                    self.mutate(root)
 
     def magic(self, kind: str, args: list[str]) -> None:
         if not args:

@@ -7,6 +7,8 @@ original text (with the `%%step` line as a comment, so line numbers match).
 
 from __future__ import annotations
 
+import os
+from functools import lru_cache
 from typing import Any
 
 from .analysis import strip_control_lines
@@ -32,6 +34,84 @@ def bundle_parameters(step: Step, *, run_id: str, store: str, inputs: dict[str, 
     for name in step.params:
         values[name] = params[name]
     return values
+
+
+def _shared_cells(plan: Pipeline, step: Step) -> list[tuple[str, int | None]]:
+    """The shared code as cells that keep the notebook's cell numbers and line numbers.
+
+    Each definition goes into a cell labelled with the notebook cell it comes
+    from, at the same line, so that a traceback through a shared function reads
+    `cell N, line L` as in the notebook. Definitions whose origin cannot be
+    found (star imports, plans built from bare sources) share one plain cell.
+    """
+    if not step.shared:
+        return []
+    sources = _notebook_sources(plan.notebook)
+    first = min(step.cells) if step.cells else 0
+    groups: list[list[Any]] = []  # [cell index or None, lines]
+    for sdef in step.shared:
+        origin = _origin(sdef.source, sources, first)
+        lines = sdef.source.split("\n")
+        if origin is None:
+            if not groups or groups[-1][0] is not None:
+                groups.append([None, []])
+            groups[-1][1].extend(lines)
+            continue
+        cell, offset = origin
+        if not groups or groups[-1][0] != cell or len(groups[-1][1]) > offset:
+            groups.append([cell, []])
+        body = groups[-1][1]
+        body.extend([""] * (offset - len(body)))
+        body.extend(lines)
+    out: list[tuple[str, int | None]] = []
+    for cell, lines in groups:
+        if cell is None:
+            header = "# Shared code this step uses (imports, functions, classes, constants)."
+            out.append((header + "\n" + "\n".join(lines), None))
+            continue
+        note = f"# Shared code from cell {cell} of the notebook (same line numbers)."
+        if lines and lines[0] == "":
+            lines[0] = note
+        else:
+            lines.append(note)
+        out.append(("\n".join(lines).rstrip("\n"), cell))
+    return out
+
+
+def _origin(source: str, sources: list[tuple[int, str]], before: int) -> tuple[int, int] | None:
+    """(notebook cell index, line offset) of the latest cell above the step holding `source`."""
+    found = None
+    for index, text in sources:
+        if index >= before and found is not None:
+            break
+        at = text.find(source)
+        if at < 0:
+            continue
+        if at and text[at - 1] != "\n":
+            continue  # inside a line, not a definition of its own
+        found = (index, text.count("\n", 0, at))
+    return found
+
+
+def _notebook_sources(path: str | None) -> list[tuple[int, str]]:
+    if not path:
+        return []
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return []
+    return _read_sources(os.path.abspath(path), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=16)
+def _read_sources(path: str, mtime_ns: int, size: int) -> list[tuple[int, str]]:
+    from .notebook import read_notebook_cells
+
+    try:
+        cells = read_notebook_cells(path)
+    except Exception:  # noqa: BLE001 - then the shared code simply has no cell label
+        return []
+    return [(c.index, c.source) for c in cells if c.cell_type == "code"]
 
 
 def build_bundle(plan: Pipeline, step: Step) -> Any:
@@ -61,12 +141,11 @@ def build_bundle(plan: Pipeline, step: Step) -> Any:
             metadata={"mlpipe": {"role": "load"}},
         ),
     ]
-    if step.shared:
-        cells.append(new_code_cell(
-            "# Shared code this step uses (imports, functions, classes, constants).\n"
-            + "\n".join(s.source for s in step.shared),
-            metadata={"mlpipe": {"role": "shared"}},
-        ))
+    for text, cell in _shared_cells(plan, step):
+        meta: dict[str, Any] = {"role": "shared"}
+        if cell is not None:
+            meta["cell"] = cell
+        cells.append(new_code_cell(text, metadata={"mlpipe": meta}))
     for position, (index, body) in enumerate(step.code):
         text = strip_control_lines(body)
         if position == 0:

@@ -45,7 +45,9 @@ class Cell:
 
 
 def _first_line(source: str) -> str:
-    return source.lstrip("\n").split("\n", 1)[0].strip()
+    text = source.lstrip("\n")
+    end = text.find("\n")
+    return (text if end < 0 else text[:end]).strip()
 
 
 def _body_after_first_line(source: str) -> str:
@@ -66,47 +68,79 @@ def read_notebook_cells(path: str | os.PathLike) -> list[Cell]:
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
         raise PlanError(f"{str(path)!r} is not a notebook: it has no list of cells.",
                         hint="Pass a .ipynb file saved by Jupyter.")
-    cells = []
+    items = []
     for index, raw in enumerate(data["cells"]):
+        if not isinstance(raw, dict):
+            raise PlanError(f"{str(path)!r}: cell {index} is not a notebook cell (a JSON object).",
+                            cell=index, hint="Open and re-save the notebook in Jupyter.")
         source = raw.get("source", "")
         if isinstance(source, list):
-            source = "".join(source)
-        tags = tuple((raw.get("metadata") or {}).get("tags") or ())
-        cells.append(Cell(index=index, source=source, cell_type=raw.get("cell_type", "code"), tags=tags))
-    return classify(cells)
+            source = "".join(part for part in source if isinstance(part, str))
+        elif not isinstance(source, str):
+            source = ""
+        metadata = raw.get("metadata")
+        tags = metadata.get("tags") if isinstance(metadata, dict) else None
+        if isinstance(tags, str):
+            tags = (tags,)
+        elif isinstance(tags, list):
+            tags = tuple(t for t in tags if isinstance(t, str))
+        else:
+            tags = ()
+        cell_type = raw.get("cell_type", "code")
+        items.append((index, source, cell_type if isinstance(cell_type, str) else "code", tags))
+    return _classify(items)
 
 
 def classify(cells: list[Cell]) -> list[Cell]:
     """Give each cell its role; see the module docstring for the rules."""
+    return _classify([(c.index, c.source, c.cell_type, c.tags, c.extra) for c in cells])
+
+
+def _classify(items: list[tuple]) -> list[Cell]:
+    from .options import parse_step_line
+
     out: list[Cell] = []
+    append = out.append
     current: str | None = None
-    for cell in cells:
-        first = _first_line(cell.source)
-        if cell.cell_type != "code":
-            out.append(_with(cell, kind="other"))
+    for item in items:
+        index, source, cell_type, tags = item[:4]
+        extra = item[4] if len(item) > 4 else {}
+        if cell_type != "code":
+            append(Cell(index, source, cell_type, tags, "other", None, None, "", extra))
             continue
+        first = _first_line(source)
         if first.startswith(STEP_MAGIC) and (len(first) == len(STEP_MAGIC) or first[len(STEP_MAGIC)].isspace()):
             line = first[len(STEP_MAGIC):].strip()
-            from .options import parse_step_line
-
             try:
                 name = parse_step_line(line).name
             except PlanError:
                 name = line.split()[0] if line.split() else ""
             current = name
-            out.append(_with(cell, kind="step", step=name, step_line=line, body=_body_after_first_line(cell.source)))
-        elif first.startswith(SCRATCH_MAGIC) or "scratch" in cell.tags:
-            out.append(_with(cell, kind="scratch"))
-        elif not strip_control_lines(cell.source).strip() or _PIPELINE_LINE.search(cell.source):
+            append(Cell(index, source, cell_type, tags, "step", name, line, _body_after_first_line(source), extra))
+        elif first.startswith(SCRATCH_MAGIC) or "scratch" in tags:
+            append(Cell(index, source, cell_type, tags, "scratch", None, None, "", extra))
+        elif _is_control(source):
             # a cell that runs the pipeline drives it and cannot be part of a step
-            out.append(_with(cell, kind="control" if cell.source.strip() else "other"))
-        elif "parameters" in cell.tags:
-            out.append(_with(cell, kind="parameters", body=cell.source))
+            kind = "control" if source.strip() else "other"
+            append(Cell(index, source, cell_type, tags, kind, None, None, "", extra))
+        elif "parameters" in tags:
+            append(Cell(index, source, cell_type, tags, "parameters", None, None, source, extra))
         elif current is None:
-            out.append(_with(cell, kind="preamble", body=cell.source))
+            append(Cell(index, source, cell_type, tags, "preamble", None, None, source, extra))
         else:
-            out.append(_with(cell, kind="continuation", step=current, body=cell.source))
+            append(Cell(index, source, cell_type, tags, "continuation", current, None, source, extra))
     return out
+
+
+def _is_control(source: str) -> bool:
+    """Empty, or made of `%pipeline` / `%load_ext jupyter_mlpipe` lines, or running `%pipeline`."""
+    if not source or source.isspace():
+        return True
+    if "%" not in source:
+        return False
+    if "%pipeline" in source and _PIPELINE_LINE.search(source):
+        return True
+    return not strip_control_lines(source).strip()
 
 
 def _with(cell: Cell, kind: str, step: str | None = None, step_line: str | None = None, body: str = "") -> Cell:

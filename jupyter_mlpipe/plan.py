@@ -21,7 +21,7 @@ from .errors import PlanError
 from .notebook import Cell, classify, read_notebook_cells
 from .options import StepOptions, parse_step_line
 
-__all__ = ["Step", "Edge", "Param", "Pipeline", "build_plan", "DEFAULT_COMPUTE"]
+__all__ = ["Step", "Edge", "Param", "Pipeline", "build_plan", "clear_caches", "DEFAULT_COMPUTE"]
 
 _KNOWN_NAMES = frozenset(dir(builtins)) | {
     "get_ipython", "display", "In", "Out", "_", "__", "___", "_ih", "_oh", "_dh", "exit", "quit",
@@ -328,6 +328,8 @@ class _Planner:
         self.last_opaque: Step | None = None
         # may-alias facts across steps: holder -> {(name it holds, step that produced that name)}
         self.shared_names: set[str] = set()  # names whose nearest definition is shared code
+        self.shared_epoch = 0  # changes whenever a shared definition does
+        self.closures: dict[tuple[frozenset[str], int], tuple] = {}
         self.alias_of: dict[str, frozenset[tuple[str, str]]] = {}
         self.held_by: dict[tuple[str, str], set[str]] = {}
 
@@ -371,8 +373,10 @@ class _Planner:
         self.table[name] = definition
         if definition.kind == "shared":
             self.shared_names.add(name)
-        else:
+            self.shared_epoch += 1
+        elif name in self.shared_names:
             self.shared_names.discard(name)
+            self.shared_epoch += 1
 
     def register_shared(self, sdefs: Iterable[SharedDef], cell: Cell) -> None:
         for sdef in sdefs:
@@ -405,6 +409,7 @@ class _Planner:
             if found is not None and found.kind == "shared":
                 found.shared.append(self.place(sdef, cell))
                 handled.add(sdef.name)
+                self.shared_epoch += 1
         return handled
 
     # -- the walk ----------------------------------------------------------
@@ -515,31 +520,18 @@ class _Planner:
             refs, defs = self.mutate_through_aliases(facts, refs, defs, mutated, shared)
 
         # shared code this step uses (rule 4: functions carry their free variables, transitively)
-        pending = list(facts.load_set & shared_names) if shared_names else []
+        roots = facts.load_set.intersection(shared_names)
         if local_shared:
-            pending += [n for n in local_shared if n in facts.loads]
+            roots = roots.union(n for n in local_shared if n in facts.loads)
         free_refs: dict[str, str] = {}  # name -> the function or class that reads it
         writes: dict[str, bool] = {}  # module globals changed by the functions called -> do they read it?
-        if pending:
-            used: dict[int, SharedDef] = {}
-            seen: set[str] = set()
-            while pending:
-                name = pending.pop()
-                if name in seen:
-                    continue
-                seen.add(name)
-                sdefs = [local_shared[name][0]] if name in local_shared else table[name].shared
-                for sdef in sdefs:
-                    used[id(sdef)] = sdef
-                    for free in sdef.free:
-                        if free in local_shared or free in shared_names:
-                            if free not in seen:
-                                pending.append(free)
-                        elif free not in defs or free in refs:
-                            free_refs.setdefault(free, name)
-                    for w in sdef.global_writes:
-                        writes[w] = writes.get(w, False) or w in sdef.free
-            step.shared = self._ordered_shared(used.values())
+        if roots:
+            closure = self.shared_closure(roots, local_shared)
+            step.shared = list(closure[0])
+            for free, via in closure[1].items():
+                if free not in defs or free in refs:
+                    free_refs[free] = via
+            writes = closure[2]
 
         # resolve the values it reads (rule 3: the nearest preceding definition)
         inputs: dict[str, str] = {}
@@ -613,14 +605,58 @@ class _Planner:
         for name in step.outputs:
             table[name] = produced
         if shared_names:
+            before = len(shared_names)
             shared_names.difference_update(defs)
             shared_names.difference_update(step.outputs)
+            if len(shared_names) != before:
+                self.shared_epoch += 1
         for name, (sdef, offset) in local_shared.items():
             table[name] = _Def("shared", at[offset], shared=[self.place(sdef, cells[offset])])
             shared_names.add(name)
+        if local_shared:
+            self.shared_epoch += 1
         self.record_aliases(step, facts, inputs)
         if step.opaque:
             self.last_opaque = step
+
+    def shared_closure(self, roots: frozenset[str], local_shared: dict[str, tuple[SharedDef, int]]
+                       ) -> tuple[tuple[SharedDef, ...], dict[str, str], dict[str, bool]]:
+        """The shared code reachable from `roots`, the value names it reads, the globals it changes.
+
+        Cached while no shared definition changes (steps after the preamble
+        mostly use the same imports and helpers).
+        """
+        key = (roots, self.shared_epoch)
+        if not local_shared:
+            cached = self.closures.get(key)
+            if cached is not None:
+                return cached
+        table, shared_names = self.table, self.shared_names
+        used: dict[int, SharedDef] = {}
+        free_values: dict[str, str] = {}
+        writes: dict[str, bool] = {}
+        pending = list(roots)
+        seen: set[str] = set()
+        while pending:
+            name = pending.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            sdefs = [local_shared[name][0]] if name in local_shared else table[name].shared
+            for sdef in sdefs:
+                used[id(sdef)] = sdef
+                for free in sdef.free:
+                    if free in local_shared or free in shared_names:
+                        if free not in seen:
+                            pending.append(free)
+                    else:
+                        free_values.setdefault(free, name)
+                for w in sdef.global_writes:
+                    writes[w] = writes.get(w, False) or w in sdef.free
+        result = (tuple(self._ordered_shared(used.values())), free_values, writes)
+        if not local_shared:
+            self.closures[key] = result
+        return result
 
     def mutate_through_aliases(self, facts: _StepFacts, refs: dict[str, int], defs: dict[str, None],
                                mutated: frozenset[str], shared) -> tuple[dict[str, int], dict[str, None]]:
@@ -910,6 +946,15 @@ def _find_cycle(graph: dict[str, list[str]]) -> list[str]:
             return path[index[node]:] + [node]
         index[node] = len(path)
         path.append(node)
+
+
+def clear_caches() -> None:
+    """Forget every cached analysis (cells, steps, step lines, star imports): the next plan is cold."""
+    analyze_cell.cache_clear()
+    _step_facts.cache_clear()
+    _star_names.cache_clear()
+    _star_defs.cache_clear()
+    parse_step_line.cache_clear()
 
 
 def build_plan(cells: list[Cell], *, notebook: str | None = None,

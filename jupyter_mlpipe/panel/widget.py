@@ -1,0 +1,414 @@
+"""The run panel widget (anywidget): a live graph of a run, step details, metrics.
+
+Imported only when a panel is shown (it pulls in anywidget and ipywidgets).
+
+Threading: `RunPanel.listener` is called by the run's driver thread after each
+state change. It only marks what changed; a timer thread (one per followed
+run) turns the marks into trait updates at most `1 / min_interval` times a
+second, each one comm message (`hold_sync`), and polls the run history for new
+metric points. "start" and "end" are flushed at once. The kernel's own thread
+never waits on the panel.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import anywidget
+import traitlets as t
+
+from .layout import graph_from_plan
+from .state import MetricBuffer, output_tail, pending_states, run_state, step_state
+
+__all__ = ["RunPanel", "RunsTable", "show_plan", "runs_table_widget", "make_display_listener", "PanelListener"]
+
+_HERE = Path(__file__).resolve().parent
+_PANEL_ESM = (_HERE / "panel.js").read_text(encoding="utf-8")
+_RUNS_ESM = (_HERE / "runs.js").read_text(encoding="utf-8")
+_CSS = (_HERE / "panel.css").read_text(encoding="utf-8")
+
+DEFAULT_INTERVAL = 0.2  # seconds between two updates: at most 5 a second
+_EXCLUDED = {"status": "excluded", "icon": "–", "label": "not in this run"}
+_TERMINAL = ("succeeded", "reused", "failed", "skipped", "cancelled")
+
+
+class RunPanel(anywidget.AnyWidget):
+    """A pipeline's graph, its run's states, step details and metrics, updated live.
+
+    Use `RunPanel.listener` as a run listener, or `follow(run)`; `show_plan(plan)`
+    for a plan that has not run.
+    """
+
+    _esm = _PANEL_ESM
+    _css = _CSS
+
+    graph = t.Dict(
+        help="The laid-out graph: {nodes: [{name, compute, layer, order, x, y, width, height}], "
+        "edges: [{from, to, variables, points, label}], width, height, layers} (see panel.layout)."
+    ).tag(sync=True)
+    states = t.Dict(
+        help="Per step: {status, icon, label, started, ended, duration, elapsed_since, error, reason, "
+        "outputs, inputs, notebook_path, notebook_href, attempts, warnings, resources, output_tail}."
+    ).tag(sync=True)
+    run = t.Dict(
+        help="The run line: {id, status, counts, total, finished, started, ended, elapsed, now, params}; "
+        "empty for a plan that has not run."
+    ).tag(sync=True)
+    metrics = t.Dict(
+        help="Logged metrics: {step: {name: [[step_index, value], ...]}} (thinned to 500 points a series)."
+    ).tag(sync=True)
+    selected = t.Unicode(
+        None, allow_none=True, help="The step whose details are shown; set by the front end when a node is clicked."
+    ).tag(sync=True)
+
+    def __init__(self, plan: Any = None, *, history: Any = None, min_interval: float = DEFAULT_INTERVAL,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.min_interval = float(min_interval)
+        self.updates = 0  # trait updates sent (each one comm message)
+        self._history = history
+        self._plan_text: str | None = None
+        self._run: Any = None
+        self._lock = threading.Lock()  # guards the marks below
+        self._flush_lock = threading.Lock()  # one flush at a time
+        self._dirty: set[str] = set()
+        self._all_dirty = False
+        self._metrics = MetricBuffer()
+        self._tails: dict[str, list[str] | None] = {}
+        self._timer: threading.Thread | None = None
+        self._stop = threading.Event()
+        if plan is not None:
+            self.set_plan(plan)
+
+    # ------------------------------------------------------------------ content
+
+    def set_plan(self, plan: Any) -> None:
+        """Show a plan (a Pipeline or its `to_dict()`): the graph, every step pending."""
+        with self.hold_sync():
+            self.graph = graph_from_plan(plan)
+            self._plan_text = _plan_text(plan)
+            if self._run is None:
+                self.states = pending_states([n["name"] for n in self.graph["nodes"]])
+
+    def follow(self, run: Any, history: Any = None) -> "RunPanel":
+        """Show a run (live or recorded); while it runs, keep following it."""
+        if history is not None:
+            self._history = history
+        self.listener(run, "start", None)
+        if getattr(run, "done", True):
+            self.listener(run, "end", None)
+        elif self.listener not in run.listeners:
+            run.listeners.append(self.listener)
+        return self
+
+    # ------------------------------------------------------------------ listening
+
+    def listener(self, run: Any, event: str, step: Any = None) -> None:
+        """A run listener (`run.listeners`): cheap; the timer thread sends the updates."""
+        with self._lock:
+            new_run = run is not self._run
+            self._run = run
+            if event == "start" or new_run:
+                self._all_dirty = True
+            elif step is not None:
+                self._dirty.add(step.name)
+        if event == "start" or new_run:
+            with self.hold_sync():  # the graph and the first states in one message
+                if new_run:
+                    self._metrics = MetricBuffer()
+                    self._tails = {}
+                    self._load_graph(run)
+                    recorded = getattr(run, "metrics", None)
+                    if isinstance(recorded, dict):  # a RecordedRun carries its metrics
+                        self._metrics.load(recorded)
+                self.flush()
+            if event != "end" and not getattr(run, "done", False):
+                self._start_timer()
+        if event == "end":
+            self._stop_timer()
+            self.flush()
+
+    def _load_graph(self, run: Any) -> None:
+        plan = getattr(run, "plan", None)
+        if plan is None or not getattr(plan, "steps", None):
+            record = getattr(run, "record", None) or {}
+            plan = record.get("plan") or {"steps": [{"name": n, "resources": s.resources}
+                                                    for n, s in run.steps.items()], "edges": []}
+        self.graph = graph_from_plan(plan)
+        self._plan_text = _plan_text(plan)
+
+    def _start_timer(self) -> None:
+        if self._timer is not None and self._timer.is_alive():
+            return
+        self._stop = threading.Event()
+        self._timer = threading.Thread(target=self._loop, args=(self._stop,), name="mlpipe-panel", daemon=True)
+        self._timer.start()
+
+    def _stop_timer(self) -> None:
+        self._stop.set()
+        timer = self._timer
+        if timer is not None and timer is not threading.current_thread():
+            timer.join(timeout=max(2.0, 4 * self.min_interval))
+        self._timer = None
+
+    def _loop(self, stop: threading.Event) -> None:
+        while not stop.wait(self.min_interval):
+            try:
+                self.flush()
+            except Exception:  # noqa: BLE001 - the panel must never take the run down
+                pass
+            run = self._run
+            if run is not None and getattr(run, "done", False):
+                stop.set()
+                self.flush()
+
+    def close(self) -> None:
+        self._stop.set()
+        super().close()
+
+    # ------------------------------------------------------------------ flushing
+
+    def flush(self) -> bool:
+        """Send what changed since the last flush (one message); returns whether it sent anything."""
+        with self._flush_lock:
+            with self._lock:
+                run = self._run
+                dirty, self._dirty = self._dirty, set()
+                all_dirty, self._all_dirty = self._all_dirty, False
+            if run is None:
+                return False
+            new_points = self._poll_metrics(run)
+            names = list(run.steps) if all_dirty else [n for n in dirty if n in run.steps]
+            if not names and not new_points and run.status == self.run.get("status"):
+                return False
+            base = _base_of(run)
+            if all_dirty:
+                states = {n["name"]: dict(_EXCLUDED) for n in self.graph.get("nodes", []) if n["name"] not in run.steps}
+            else:
+                states = dict(self.states)
+            for name in names:
+                step = run.steps[name]
+                states[name] = step_state(run, step, base=base, tail=self._tail(step))
+            with self.hold_sync():
+                if names or all_dirty:
+                    self.states = states
+                self.run = run_state(run)
+                if new_points or all_dirty:
+                    self.metrics = self._metrics.snapshot()
+            self.updates += 1
+            return True
+
+    def _poll_metrics(self, run: Any) -> int:
+        history = self._history if self._history is not None else getattr(run, "_history", None)
+        if history is None or not hasattr(history, "metrics"):
+            return 0
+        try:
+            return self._metrics.poll(history, run.id)
+        except Exception:  # noqa: BLE001 - a locked or missing history: try again next time
+            return 0
+
+    def _tail(self, step: Any) -> list[str] | None:
+        if step.status not in _TERMINAL or not step.notebook_path:
+            return None
+        if step.name not in self._tails:
+            self._tails[step.name] = output_tail(step.notebook_path)
+        return self._tails[step.name]
+
+    # ------------------------------------------------------------------ text
+
+    def text(self) -> str:
+        """What a terminal shows: the run's summary, or the plan."""
+        if self._run is not None:
+            from ..progress import run_summary
+
+            return run_summary(self._run)
+        if self._plan_text:
+            return self._plan_text
+        return f"pipeline: {len(self.graph.get('nodes', []))} steps"
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        bundle = super()._repr_mimebundle_(**kwargs)
+        text = self.text()
+        if bundle is None:
+            return {"text/plain": text}
+        if isinstance(bundle, tuple):
+            data, metadata = bundle
+            return {**data, "text/plain": text}, metadata
+        return {**bundle, "text/plain": text}
+
+
+def _base_of(run: Any) -> str | None:
+    store = getattr(run, "_store", None)
+    if store is not None and getattr(store, "base", None) is not None:
+        return str(store.base)
+    notebook = getattr(run, "notebook", None)
+    return str(Path(notebook).parent) if notebook else None
+
+
+def _plan_text(plan: Any) -> str | None:
+    if hasattr(plan, "describe"):
+        try:
+            return plan.describe()
+        except Exception:  # noqa: BLE001 - text is a fallback
+            pass
+    data = plan.to_dict() if hasattr(plan, "to_dict") else (plan or {})
+    steps = data.get("steps") or []
+    lines = [f"pipeline: {len(steps)} steps"]
+    incoming: dict[str, list[str]] = {}
+    for edge in data.get("edges") or []:
+        incoming.setdefault(edge["to"], []).append(f"{edge['from']} ({', '.join(edge.get('variables') or [])})")
+    for step in steps:
+        name = step["name"] if isinstance(step, dict) else str(step)
+        after = incoming.get(name)
+        lines.append(f"  {name}" + (f"  <- {'; '.join(after)}" if after else ""))
+    return "\n".join(lines)
+
+
+def show_plan(plan: Any, run: Any = None, *, history: Any = None) -> RunPanel:
+    """The panel for `%pipeline show`: the plan's graph, and a run's states when one is given.
+
+    A run still going (`--background`) is followed live.
+    """
+    panel = RunPanel(plan, history=history)
+    if run is not None:
+        panel.follow(run)
+        if plan is not None:  # the current plan's graph, even if the run had fewer steps
+            panel.set_plan(plan)
+            panel._all_dirty = True
+            panel.flush()
+    return panel
+
+
+# ---------------------------------------------------------------------- display
+
+
+class PanelListener:
+    """A run listener that displays a `RunPanel` when a run starts and keeps it live.
+
+    At "end" the display is refreshed once, so that a saved notebook keeps the
+    final text summary next to the widget.
+    """
+
+    def __init__(self, *, history: Any = None, min_interval: float = DEFAULT_INTERVAL,
+                 display: Callable[..., Any] | None = None) -> None:
+        self.history = history
+        self.min_interval = min_interval
+        self._display = display
+        self.panel: RunPanel | None = None
+        self.handle: Any = None
+
+    def __call__(self, run: Any, event: str, step: Any = None) -> None:
+        if event == "start" or self.panel is None:
+            self.panel = RunPanel(history=self.history, min_interval=self.min_interval)
+            self.panel.listener(run, "start", None)
+            show = self._display
+            if show is None:
+                from IPython.display import display as show
+            self.handle = show(self.panel, display_id=True)
+            if event == "start":
+                return
+        self.panel.listener(run, event, step)
+        if event == "end" and self.handle is not None and hasattr(self.handle, "update"):
+            try:
+                self.handle.update(self.panel)
+            except Exception:  # noqa: BLE001 - the text refresh is a nicety
+                pass
+
+
+def widgets_can_render() -> bool:
+    """Whether this process is a Jupyter kernel (a front end that can show widgets), not a terminal."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def make_display_listener(*, history: Any = None, min_interval: float = DEFAULT_INTERVAL,
+                          fallback: Callable[[], Any] | None = None) -> Callable[..., None]:
+    """The listener that shows a run: the live panel in a kernel, text progress elsewhere."""
+    if widgets_can_render():
+        return PanelListener(history=history, min_interval=min_interval)
+    if fallback is not None:
+        return fallback()
+    from ..progress import TextProgress
+
+    return TextProgress()
+
+
+# ---------------------------------------------------------------------- runs table
+
+
+class RunsTable(anywidget.AnyWidget):
+    """The runs of a notebook; choose two to see what differs (parameters, metrics, steps)."""
+
+    _esm = _RUNS_ESM
+    _css = _CSS
+
+    rows = t.List(
+        help="One per run, newest first: {id, started, status, duration, params, metrics (last values, "
+        "'step.name' keys), counts, reused, ran, steps {step: status}}."
+    ).tag(sync=True)
+    selected = t.List(
+        t.Unicode(), help="The (at most two) run ids chosen in the front end for comparison."
+    ).tag(sync=True)
+    comparison = t.Dict(
+        help="What differs between the two selected runs: {a, b, params, metrics, steps, steps_differ}."
+    ).tag(sync=True)
+
+    def __init__(self, records: list[dict[str, Any]] | None = None, **kwargs: Any) -> None:
+        from .state import run_row
+
+        super().__init__(**kwargs)
+        self._records = list(records or [])
+        self.rows = [run_row(r) for r in self._records]
+
+    @t.observe("selected")
+    def _on_selected(self, change: dict[str, Any]) -> None:
+        from .state import compare_runs
+
+        ids = list(change["new"] or [])
+        by_id = {r["id"]: r for r in self.rows}
+        if len(ids) == 2 and all(i in by_id for i in ids):
+            # oldest first, so that the comparison reads "before -> after"
+            a, b = sorted((by_id[i] for i in ids), key=lambda r: (r.get("started") or 0, r["id"]))
+            self.comparison = compare_runs(a, b)
+        else:
+            self.comparison = {}
+
+    def text(self) -> str:
+        from ..progress import runs_table
+
+        return runs_table(self._records) if self._records else "No runs yet: %pipeline run starts one."
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        bundle = super()._repr_mimebundle_(**kwargs)
+        text = self.text()
+        if bundle is None:
+            return {"text/plain": text}
+        if isinstance(bundle, tuple):
+            data, metadata = bundle
+            return {**data, "text/plain": text}, metadata
+        return {**bundle, "text/plain": text}
+
+
+def runs_table_widget(history: Any, notebook: str | None = None, *, limit: int = 30) -> RunsTable:
+    """The `%pipeline runs` widget: a History (or its path) and the notebook whose runs to list."""
+    from ..history import History
+
+    if not hasattr(history, "list_runs"):
+        history = History(history)
+    notebook = str(Path(notebook).resolve()) if notebook else None
+    records = []
+    for item in history.list_runs(notebook, limit=limit):
+        try:
+            record = history.get_run(item["id"])
+        except Exception:  # noqa: BLE001 - deleted meanwhile
+            continue
+        record.pop("plan", None)
+        records.append(record)
+    return RunsTable(records)

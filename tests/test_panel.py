@@ -1,0 +1,624 @@
+"""The run panel without a browser: layout, widget state across a run, comm traffic, text fallback.
+
+The comm is a recording `BaseComm`; the front end's ES modules are syntax-checked
+and rendered once against a tiny fake DOM with node, when node is installed.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from jupyter_mlpipe.panel.layout import GAP_Y, NODE_H, NODE_W, graph_from_plan, layout_graph
+
+PANEL_DIR = Path(__file__).resolve().parents[1] / "jupyter_mlpipe" / "panel"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def random_dag(n: int, seed: int, p: float = 0.08, reach: int | None = None) -> tuple[list[str], list[dict]]:
+    rng = random.Random(seed)
+    names = [f"step_{i}" for i in range(n)]
+    edges = []
+    for j in range(n):
+        for i in range(max(0, j - (reach or n)), j):
+            if rng.random() < p:
+                edges.append({"from": names[i], "to": names[j], "variables": [f"v{i}"]})
+    return names, edges
+
+
+def boxes_overlap(a: dict, b: dict) -> bool:
+    return (a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"]
+            and a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"])
+
+
+def check_layout(graph: dict) -> None:
+    """No overlapping nodes; every edge runs left to right, between nodes, never through one."""
+    nodes = graph["nodes"]
+    by_name = {n["name"]: n for n in nodes}
+    for i, a in enumerate(nodes):
+        for b in nodes[i + 1:]:
+            assert not boxes_overlap(a, b), (a, b)
+        assert 0 <= a["x"] and a["x"] + a["width"] <= graph["width"]
+        assert 0 <= a["y"] and a["y"] + a["height"] <= graph["height"]
+    columns = sorted({n["x"] for n in nodes})
+    for edge in graph["edges"]:
+        src, dst = by_name[edge["from"]], by_name[edge["to"]]
+        assert src["layer"] < dst["layer"]
+        pts = edge["points"]
+        assert pts[0][0] == src["x"] + src["width"] and src["y"] <= pts[0][1] <= src["y"] + src["height"]
+        assert pts[-1][0] == dst["x"] and dst["y"] <= pts[-1][1] <= dst["y"] + dst["height"]
+        for (x0, y0), (x1, y1) in zip(pts, pts[1:]):
+            assert x1 > x0, f"edge {edge['from']}->{edge['to']} goes right to left"
+            if x0 in columns and x1 == x0 + NODE_W:
+                # a straight run through a column (a dummy): it must miss that column's nodes
+                assert y0 == y1
+                for node in nodes:
+                    if node["x"] == x0:
+                        assert not node["y"] - 2 <= y0 <= node["y"] + node["height"] + 2, (edge, node)
+            else:
+                # a curve across the gap between two columns, where no node is
+                assert x1 - x0 < NODE_W or (x0 - NODE_W in columns or x0 == pts[0][0])
+                assert not any(x0 < n["x"] + n["width"] and n["x"] < x1 for n in nodes), (edge, x0, x1)
+
+
+# --------------------------------------------------------------------------- layout
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_50_step_dag_lays_out_without_overlaps(seed):
+    names, edges = random_dag(50, seed, p=0.12, reach=12)
+    graph = layout_graph(names, edges)
+    assert len(graph["nodes"]) == 50 and len(graph["edges"]) == len(edges)
+    check_layout(graph)
+    assert graph == layout_graph(names, edges)  # deterministic
+
+
+def test_dense_random_dag_lays_out_quickly():
+    names, edges = random_dag(50, 99, p=0.2)
+    started = time.perf_counter()
+    graph = layout_graph(names, edges)
+    assert time.perf_counter() - started < 2.0
+    check_layout(graph)
+
+
+def test_sources_are_on_the_left_and_layers_are_longest_paths():
+    graph = layout_graph(["a", "b", "c", "d"], [
+        {"from": "a", "to": "b", "variables": ["x"]},
+        {"from": "b", "to": "c", "variables": ["y"]},
+        {"from": "a", "to": "c", "variables": ["x"]},
+        {"from": "d", "to": "c", "variables": ["z"]},
+    ])
+    layer = {n["name"]: n["layer"] for n in graph["nodes"]}
+    assert layer == {"a": 0, "b": 1, "c": 2, "d": 0}
+    x = {n["name"]: n["x"] for n in graph["nodes"]}
+    assert x["a"] == x["d"] < x["b"] < x["c"]
+    check_layout(graph)
+
+
+def test_fan_out_of_20_stays_legible():
+    targets = [f"train_model_{i}" for i in range(20)]
+    edges = [{"from": "prepare", "to": t, "variables": ["X_train", "y_train"]} for t in targets]
+    edges += [{"from": t, "to": "compare", "variables": [f"score_{i}"]} for i, t in enumerate(targets)]
+    graph = layout_graph(["prepare", *targets, "compare"], edges)
+    check_layout(graph)
+    middle = sorted((n for n in graph["nodes"] if n["layer"] == 1), key=lambda n: n["y"])
+    assert len(middle) == 20
+    for a, b in zip(middle, middle[1:]):
+        assert b["y"] - a["y"] >= NODE_H + GAP_Y
+    assert graph["crossings"] == 0
+    # labels sit at the end with one edge (the fan-out's targets, the fan-in's sources): no two overlap
+    labels = sorted((e["label"] for e in graph["edges"]), key=lambda lab: (lab["x"], lab["y"]))
+    for a, b in zip(labels, labels[1:]):
+        if abs(a["x"] - b["x"]) < 100:
+            assert abs(a["y"] - b["y"]) >= 12, (a, b)
+    assert {lab["text"] for lab in labels} >= {"X_train, y_train", "score_0"}
+    # the source sits in the middle of its fan, not at the top
+    source = next(n for n in graph["nodes"] if n["name"] == "prepare")
+    assert middle[0]["y"] < source["y"] < middle[-1]["y"]
+
+
+def test_barycenter_ordering_removes_avoidable_crossings():
+    # plan order would cross: a->d, b->c with c above d; sweeps untangle it
+    edges = [{"from": "a", "to": "d", "variables": ["x"]}, {"from": "b", "to": "c", "variables": ["y"]},
+             {"from": "c", "to": "e", "variables": ["u"]}, {"from": "d", "to": "f", "variables": ["w"]}]
+    graph = layout_graph(["a", "b", "c", "d", "e", "f"], edges)
+    assert graph["crossings"] == 0
+    y = {n["name"]: n["y"] for n in graph["nodes"]}
+    assert (y["a"] < y["b"]) == (y["d"] < y["c"]) == (y["f"] < y["e"])
+
+
+def test_chain_of_50_is_one_straight_row():
+    names = [f"s{i}" for i in range(50)]
+    graph = layout_graph(names, [{"from": a, "to": b, "variables": ["x"]} for a, b in zip(names, names[1:])])
+    assert graph["layers"] == 50 and len({n["y"] for n in graph["nodes"]}) == 1
+    check_layout(graph)
+
+
+def test_long_labels_are_cut_and_kept_whole_in_full():
+    graph = layout_graph(["a", "b"], [{"from": "a", "to": "b", "variables": [f"a_long_variable_{i}" for i in range(5)]}])
+    label = graph["edges"][0]["label"]
+    assert label["text"].endswith("…") and len(label["text"]) < len(label["full"])
+    assert label["full"].startswith("a_long_variable_0, a_long_variable_1")
+
+
+def test_odd_graphs_do_not_break_the_layout():
+    assert layout_graph([], [])["nodes"] == []
+    graph = layout_graph(["a", "b", "c"], [
+        {"from": "a", "to": "b", "variables": ["x"]}, {"from": "b", "to": "a", "variables": ["y"]},
+        {"from": "a", "to": "a", "variables": ["z"]}, {"from": "a", "to": "nowhere", "variables": []},
+        {"from": "a", "to": "b", "variables": ["x2"]},
+    ])
+    nodes = graph["nodes"]
+    assert len(nodes) == 3 and not boxes_overlap(nodes[0], nodes[1])
+    assert {(e["from"], e["to"]) for e in graph["edges"]} == {("a", "b"), ("b", "a")}
+    assert next(e for e in graph["edges"] if e["from"] == "a")["variables"] == ["x", "x2"]
+
+
+def test_graph_from_a_plan_carries_compute_and_cells():
+    from jupyter_mlpipe.plan import Pipeline
+
+    plan = Pipeline.from_sources(["%%step load\nx = 1", "%%step train --compute gpu\ny = x + 1"],
+                                 compute={"cpu": {}, "gpu": {"num_gpus": 1}})
+    graph = graph_from_plan(plan)
+    nodes = {n["name"]: n for n in graph["nodes"]}
+    assert nodes["train"]["compute"] == "gpu" and nodes["train"]["num_gpus"] == 1
+    assert nodes["load"]["cell"] == 0
+    assert graph["edges"][0]["variables"] == ["x"]
+    assert graph_from_plan(plan.to_dict()) == graph
+
+
+# --------------------------------------------------------------------------- the widget
+
+
+@pytest.fixture
+def comm_log(monkeypatch):
+    """Every widget opened during the test gets a comm that records what it publishes."""
+    import comm
+    from comm.base_comm import BaseComm
+
+    log: list[dict] = []
+
+    class RecordingComm(BaseComm):
+        def publish_msg(self, msg_type, data=None, metadata=None, buffers=None, **keys):
+            log.append({"msg_type": msg_type, "data": data, "comm_id": self.comm_id})
+
+    monkeypatch.setattr(comm, "create_comm", lambda *a, **k: RecordingComm(*a, **k))
+    return log
+
+
+def updates(log: list[dict], widget=None) -> list[dict]:
+    return [m["data"]["state"] for m in log
+            if m["msg_type"] == "comm_msg" and m["data"].get("method") == "update"
+            and (widget is None or m["comm_id"] == widget.model_id)]
+
+
+def make_run(tmp_path, n_steps: int = 4, *, fan: bool = False):
+    """A real Run and History for a plan of `n_steps` chained steps (no Ray: we drive the states)."""
+    from jupyter_mlpipe.execute.runner import Run, Store
+    from jupyter_mlpipe.history import History
+    from jupyter_mlpipe.plan import Pipeline
+
+    cells = ["%%step load\nx0 = 1"] + [f"%%step s{i}\nx{i} = x{i - 1} + 1" for i in range(1, n_steps)]
+    if fan:
+        cells.append(f"%%step report\nr = x0 + x{n_steps - 1}")
+    notebook = tmp_path / "pipe.ipynb"
+    notebook.write_text("{}")
+    plan = Pipeline.from_sources(cells, notebook=str(notebook))
+    store = Store.for_notebook(notebook)
+    history = History(store.history_path)
+    run_id = history.new_run_id()
+    history.start_run(run_id, notebook=str(notebook), params={"lr": 0.1}, plan=plan.to_dict())
+    run = Run(run_id, plan, {"lr": 0.1}, list(plan.steps), store, history)
+    return run, history
+
+
+def succeed(run, name: str, outputs: dict | None = None) -> None:
+    sr = run.steps[name]
+    sr.status, sr.ended = "succeeded", time.time()
+    sr.outputs = outputs or {f"x_{name}": {"digest": "d" * 64, "format": "pickle", "type_name": "int",
+                                            "size": 28, "summary": "1"}}
+    run._emit("step", sr)
+
+
+def start(run, name: str) -> None:
+    sr = run.steps[name]
+    sr.status, sr.started = "running", time.time()
+    sr.reason = {"decision": "ran", "summary": "this step never ran before", "changes": []}
+    run._emit("step", sr)
+
+
+def test_the_panel_follows_a_run(comm_log, tmp_path):
+    from jupyter_mlpipe.panel import RunPanel
+
+    run, history = make_run(tmp_path, 3, fan=True)
+    panel = RunPanel(min_interval=60)  # no timer flushes: this test flushes by hand
+    run.listeners.append(panel.listener)
+    run._emit("start")
+    assert [n["name"] for n in panel.graph["nodes"]] == ["load", "s1", "s2", "report"]
+    assert {(e["from"], e["to"]) for e in panel.graph["edges"]} >= {("load", "s1"), ("load", "report")}
+    assert {s["status"] for s in panel.states.values()} == {"pending"}
+    assert panel.run["id"] == run.id and panel.run["total"] == 4 and panel.run["params"] == {"lr": 0.1}
+    assert panel.run["counts"] == {"pending": 4}
+
+    start(run, "load")
+    assert panel.states["load"]["status"] == "pending"  # batched: nothing sent until the flush
+    assert panel.flush()
+    load = panel.states["load"]
+    assert load["status"] == "running" and load["icon"] == "▶" and load["label"] == "running"
+    assert load["elapsed_since"] == run.steps["load"].started
+    assert load["reason"]["summary"] == "this step never ran before"
+
+    history.record_metric(run.id, "load", "loss", 0.9, step_index=0)
+    history.record_metric(run.id, "load", "loss", 0.5, step_index=1)
+    history.record_metric(run.id, "load", "acc", float("nan"))
+    assert panel.flush()
+    assert panel.metrics["load"]["loss"] == [[0, 0.9], [1, 0.5]]
+    assert panel.metrics["load"]["acc"] == [[0, None]]  # NaN travels as null
+    assert not panel.flush()  # nothing new: nothing sent
+
+    succeed(run, "load", {"x0": {"digest": "d" * 64, "format": "pickle", "type_name": "int", "size": 28,
+                                 "summary": "1"}})
+    run.steps["s1"].inputs = {"x0": "d" * 64}
+    start(run, "s1")
+    sr = run.steps["s1"]
+    sr.status, sr.ended = "failed", time.time()
+    sr.error = "Step 's1' failed in cell 1: ZeroDivisionError: division by zero"
+    sr.error_info = {"ename": "ZeroDivisionError", "evalue": "division by zero", "cell": 1,
+                     "traceback": "\x1b[0;31mZeroDivisionError\x1b[0m: division by zero"}
+    sr.notebook_path = str(tmp_path / ".mlpipe" / "runs" / run.id / "s1.ipynb")
+    run._emit("step", sr)
+    for name in ("s2", "report"):
+        run.steps[name].status = "skipped"
+        run.steps[name].reason = {"decision": "skipped", "summary": "step 's1' did not succeed"}
+        run._emit("step", run.steps[name])
+    history.record_metric(run.id, "s1", "loss", 2.0)
+    run.status, run.ended = "failed", time.time()
+    run._emit("end")  # flushed at once
+
+    states = panel.states
+    assert states["load"]["status"] == "succeeded" and states["load"]["duration"] >= 0
+    assert states["load"]["outputs"]["x0"] == {"type_name": "int", "size": 28, "summary": "1",
+                                                   "format": "pickle", "digest": "d" * 12}
+    failed = states["s1"]
+    assert failed["icon"] == "✗" and failed["label"] == "failed"
+    assert failed["error"]["ename"] == "ZeroDivisionError" and failed["error"]["cell"] == 1
+    assert "\x1b" not in failed["error"]["traceback"]
+    assert failed["inputs"]["x0"]["from"] == "load" and failed["inputs"]["x0"]["type_name"] == "int"
+    assert failed["notebook_href"] == f".mlpipe/runs/{run.id}/s1.ipynb"
+    assert states["s2"]["status"] == states["report"]["status"] == "skipped"
+    assert states["s2"]["reason"]["summary"] == "step 's1' did not succeed"
+    assert panel.run["status"] == "failed" and panel.run["finished"] == 4
+    assert panel.run["counts"] == {"succeeded": 1, "failed": 1, "skipped": 2}
+    assert panel.metrics["s1"]["loss"] == [[0, 2.0]]
+
+    # what reached the front end agrees with the traits
+    sent: dict = {}
+    for state in updates(comm_log, panel):
+        sent.update(state)
+    assert sent["states"] == json.loads(json.dumps(panel.states))
+    assert sent["run"]["status"] == "failed"
+    assert sent["metrics"]["load"]["loss"] == [[0, 0.9], [1, 0.5]]
+
+    # a click in the front end selects a step
+    panel.set_state({"selected": "s1"})
+    assert panel.selected == "s1"
+
+
+def test_a_50_step_run_sends_a_bounded_number_of_messages(comm_log, tmp_path):
+    from jupyter_mlpipe.panel import RunPanel
+
+    run, history = make_run(tmp_path, 50)
+    panel = RunPanel(min_interval=0.2)
+    run.listeners.append(panel.listener)
+    began = time.monotonic()
+    run._emit("start")
+    for i, name in enumerate(run.steps):
+        start(run, name)
+        for epoch in range(5):
+            history.record_metric(run.id, name, "loss", 1 / (epoch + 1), step_index=epoch)
+        time.sleep(0.01)
+        succeed(run, name)
+    run.status, run.ended = "succeeded", time.time()
+    run._emit("end")
+    elapsed = time.monotonic() - began
+
+    sent = updates(comm_log, panel)
+    # 100 step events, 250 metric points: one message at start, one at end, at most 5 a second between
+    assert len(sent) <= 2 + elapsed / 0.2 + 2, (len(sent), elapsed)
+    assert len(sent) < 30
+    assert panel.updates == len(sent)
+    assert {s["status"] for s in panel.states.values()} == {"succeeded"}
+    assert panel.run["counts"] == {"succeeded": 50}
+    assert len(panel.metrics) == 50 and panel.metrics["s49"]["loss"][-1] == [4, 0.2]
+    assert panel._timer is None  # the timer thread ended with the run
+
+
+def test_the_timer_streams_metrics_while_a_step_runs(comm_log, tmp_path):
+    from jupyter_mlpipe.panel import RunPanel
+
+    run, history = make_run(tmp_path, 2)
+    panel = RunPanel(min_interval=0.05)
+    run.listeners.append(panel.listener)
+    run._emit("start")
+    start(run, "load")
+    history.record_metric(run.id, "load", "loss", 0.7, step_index=3)
+    deadline = time.monotonic() + 5
+    while "load" not in panel.metrics and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert panel.metrics["load"]["loss"] == [[3, 0.7]]
+    assert panel.states["load"]["status"] == "running"
+    run.status = "cancelled"
+    run._emit("end")
+
+
+def test_long_metric_series_are_thinned():
+    from jupyter_mlpipe.panel.state import MAX_POINTS, MetricBuffer
+
+    buffer = MetricBuffer()
+    for i in range(5000):
+        buffer.add("train", "loss", i, 1 / (i + 1))
+    points = buffer.snapshot()["train"]["loss"]
+    assert len(points) <= MAX_POINTS + 1
+    assert points[0] == [0, 1.0] and points[-1][0] == 4999
+
+
+def test_text_fallback(comm_log, tmp_path):
+    from jupyter_mlpipe.panel import RunPanel, show_plan
+
+    run, _ = make_run(tmp_path, 3)
+    panel = RunPanel(min_interval=60)
+    panel.listener(run, "start", None)
+    succeed(run, "load")
+    run.status, run.ended = "failed", time.time()
+    panel.listener(run, "end", None)
+    data, _metadata = panel._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in data
+    text = data["text/plain"]
+    assert text.startswith(f"run {run.id} [1/3] failed")
+    assert "✓ load" in text and "· s1" in text
+
+    plan_panel = show_plan(run.plan)
+    data, _ = plan_panel._repr_mimebundle_()
+    assert "step s1" in data["text/plain"] and "<- load: x0" in data["text/plain"]
+    assert plan_panel.run == {} and {s["status"] for s in plan_panel.states.values()} == {"pending"}
+
+
+def test_show_plan_with_a_recorded_run(comm_log, tmp_path):
+    from jupyter_mlpipe.panel import show_plan
+    from jupyter_mlpipe.plan import Pipeline
+    from jupyter_mlpipe.recorded import RecordedRun
+
+    run, history = make_run(tmp_path, 2)
+    for name in run.steps:
+        start(run, name)
+        succeed(run, name)
+    history.record_metric(run.id, "s1", "acc", 0.75, step_index=1)
+    history.finish_run(run.id, "succeeded")
+    recorded = RecordedRun(history.get_run(run.id), run._store)
+
+    panel = show_plan(None, recorded)
+    assert [n["name"] for n in panel.graph["nodes"]] == ["load", "s1"]  # the plan recorded with the run
+    assert panel.graph["edges"][0]["variables"] == ["x0"]
+    assert panel.states["s1"]["status"] == "succeeded" and panel.run["status"] == "succeeded"
+    assert panel.metrics == {"s1": {"acc": [[1, 0.75]]}}
+    assert panel._timer is None
+
+    # today's plan has one more step: shown, marked as not part of that run
+    plan = Pipeline.from_sources(["%%step load\nx0 = 1", "%%step s1\nx1 = x0 + 1", "%%step s2\nx2 = x1"],
+                                 notebook=run.notebook)
+    panel = show_plan(plan, recorded)
+    assert panel.states["s2"]["status"] == "excluded" and panel.states["s1"]["status"] == "succeeded"
+
+
+def test_the_display_listener_shows_the_panel_at_start(comm_log, tmp_path):
+    from jupyter_mlpipe.panel import PanelListener, make_display_listener
+    from jupyter_mlpipe.progress import TextProgress
+
+    assert isinstance(make_display_listener(), TextProgress)  # no kernel here: text
+
+    shown = []
+
+    class Handle:
+        def __init__(self):
+            self.updated = []
+
+        def update(self, obj):
+            self.updated.append(obj._repr_mimebundle_()[0]["text/plain"])
+
+    def display(obj, display_id=False):
+        assert display_id is True
+        shown.append(obj)
+        return Handle()
+
+    listener = PanelListener(display=display, min_interval=60)
+    run, _ = make_run(tmp_path, 2)
+    run.listeners.append(listener)
+    run._emit("start")
+    assert shown == [listener.panel] and listener.panel.run["id"] == run.id
+    start(run, "load")
+    succeed(run, "load")
+    run.status, run.ended = "succeeded", time.time()
+    run._emit("end")
+    assert listener.panel.states["load"]["status"] == "succeeded"
+    assert listener.handle.updated and listener.handle.updated[-1].startswith(f"run {run.id}")
+
+
+def test_the_runs_table_compares_two_runs(comm_log, tmp_path):
+    from jupyter_mlpipe.panel import runs_table_widget
+
+    run_a, history = make_run(tmp_path, 2)
+    for name in run_a.steps:
+        start(run_a, name)
+        succeed(run_a, name)
+    history.record_metric(run_a.id, "s1", "acc", 0.7)
+    history.finish_run(run_a.id, "succeeded")
+    time.sleep(0.01)
+    from jupyter_mlpipe.execute.runner import Run
+
+    run_b_id = history.new_run_id()
+    while run_b_id == run_a.id:
+        run_b_id = history.new_run_id()
+    history.start_run(run_b_id, notebook=run_a.notebook, params={"lr": 0.5}, plan=run_a.plan.to_dict())
+    run_b = Run(run_b_id, run_a.plan, {"lr": 0.5}, list(run_a.plan.steps), run_a._store, history)
+    run_b.steps["load"].status = "reused"
+    run_b._emit("step", run_b.steps["load"])
+    start(run_b, "s1")
+    succeed(run_b, "s1")
+    history.record_metric(run_b.id, "s1", "acc", 0.9)
+    history.finish_run(run_b.id, "succeeded")
+
+    table = runs_table_widget(history, run_a.notebook)
+    rows = {r["id"]: r for r in table.rows}
+    assert set(rows) == {run_a.id, run_b.id}
+    assert rows[run_b.id]["reused"] == 1 and rows[run_a.id]["reused"] == 0
+    assert rows[run_b.id]["params"] == {"lr": 0.5} and rows[run_b.id]["metrics"] == {"s1.acc": 0.9}
+
+    table.set_state({"selected": [run_b.id, run_a.id]})  # as the front end would
+    comparison = table.comparison
+    assert (comparison["a"], comparison["b"]) == (run_a.id, run_b.id)  # oldest first
+    assert comparison["params"] == {"lr": [0.1, 0.5]}
+    assert comparison["metrics"]["s1.acc"][:2] == [0.7, 0.9]
+    assert comparison["metrics"]["s1.acc"][2] == pytest.approx(0.2)
+    assert comparison["steps"]["load"] == ["succeeded", "reused"] and comparison["steps_differ"] == ["load"]
+    table.set_state({"selected": [run_a.id]})
+    assert table.comparison == {}
+
+    text = table._repr_mimebundle_()[0]["text/plain"]
+    assert run_a.id in text and "lr=0.5" in text
+
+
+def test_importing_the_package_stays_light():
+    code = ("import sys, jupyter_mlpipe, jupyter_mlpipe.panel, jupyter_mlpipe.panel.layout, "
+            "jupyter_mlpipe.panel.state; "
+            "print(sorted(m for m in ('anywidget', 'ipywidgets', 'traitlets') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_front_end_files_ship_with_the_widget():
+    from jupyter_mlpipe.panel import RunPanel, RunsTable
+
+    assert "export default { render }" in RunPanel._esm
+    assert ".mlp-state-failed" in RunPanel._css and RunsTable._css == RunPanel._css
+    assert "export default { render }" in RunsTable._esm
+
+
+# --------------------------------------------------------------------------- the front end, with node
+
+NODE = shutil.which("node")
+
+FAKE_DOM = r"""
+class Node {
+  constructor(tag) { this.tagName = tag; this.children = []; this.attrs = {}; this.listeners = {}; this._text = "";
+    this.parentNode = null;
+    const self = this;
+    this.classList = {
+      _set() { return new Set((self.attrs.class || "").split(/\s+/).filter(Boolean)); },
+      add(c) { const s = this._set(); s.add(c); self.attrs.class = [...s].join(" "); },
+      remove(c) { const s = this._set(); s.delete(c); self.attrs.class = [...s].join(" "); },
+      toggle(c, on) { if (on === undefined ? !this.contains(c) : on) this.add(c); else this.remove(c); },
+      contains(c) { return this._set().has(c); },
+    };
+  }
+  setAttribute(k, v) { this.attrs[k] = String(v); }
+  getAttribute(k) { return this.attrs[k] ?? null; }
+  appendChild(c) { c.parentNode = this; this.children.push(c); return c; }
+  append(...cs) { for (const c of cs) this.appendChild(typeof c === "string" ? new Text(c) : c); }
+  replaceChildren(...cs) { this.children = []; this.append(...cs); }
+  addEventListener(t, f) { (this.listeners[t] ||= []).push(f); }
+  dispatch(t, ev = {}) { for (const f of this.listeners[t] || []) f({ preventDefault() {}, stopPropagation() {}, ...ev }); }
+  get textContent() { return this._text + this.children.map((c) => c.textContent).join(""); }
+  set textContent(v) { this.children = []; this._text = String(v); }
+  *walk() { yield this; for (const c of this.children) if (c.walk) yield* c.walk(); }
+  querySelector(sel) { const m = sel.match(/^\[([\w-]+)="(.*)"\]$/);
+    for (const n of this.walk()) if (n !== this && n.attrs && n.attrs[m[1]] === m[2]) return n; return null; }
+  findAll(pred) { return [...this.walk()].filter(pred); }
+}
+class Text { constructor(t) { this._t = t; } get textContent() { return this._t; } }
+globalThis.document = {
+  createElement: (t) => new Node(t), createElementNS: (ns, t) => new Node(t),
+  createTextNode: (t) => new Text(t), getElementById: () => null,
+};
+globalThis.window = { location: { pathname: "/lab/tree/work/pipe.ipynb" } };
+"""
+
+SMOKE = r"""
+const mod = await import(process.argv[2]);
+const data = JSON.parse(await (await import("node:fs")).promises.readFile(process.argv[3], "utf8"));
+const handlers = {};
+const model = {
+  data, get(k) { return this.data[k]; }, set(k, v) { this.data[k] = v; (handlers["change:" + k] || []).forEach((f) => f()); },
+  save_changes() { this.saved = (this.saved || 0) + 1; },
+  on(e, f) { (handlers[e] ||= []).push(f); }, off(e, f) { handlers[e] = (handlers[e] || []).filter((g) => g !== f); },
+};
+const host = document.createElement("div");
+const cleanup = mod.default.render({ model, el: host });
+const out = {};
+const nodes = host.findAll((n) => n.attrs && n.attrs["data-step"]);
+out.nodes = nodes.map((n) => [n.attrs["data-step"], n.attrs.class, n.textContent]);
+out.edges = host.findAll((n) => n.attrs && n.attrs.class === "mlp-edge" && n.attrs["data-from"]).length;
+out.runline = host.children[0].children[0].textContent;
+nodes.find((n) => n.attrs["data-step"] === process.argv[4]).dispatch("click");
+out.selected = model.data.selected;
+out.saved = model.saved;
+out.details = host.children[0].children[1].children[1].textContent;
+out.plots = host.findAll((n) => n.attrs && n.attrs["data-metric"]).length;
+out.links = host.findAll((n) => n.tagName === "a").map((a) => a.attrs.href);
+model.set("states", { ...model.data.states });
+cleanup();
+console.log(JSON.stringify(out));
+"""
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+@pytest.mark.parametrize("name", ["panel.js", "runs.js"])
+def test_front_end_modules_parse(name, tmp_path):
+    target = tmp_path / (name.replace(".js", ".mjs"))
+    target.write_text((PANEL_DIR / name).read_text())
+    result = subprocess.run([NODE, "--check", str(target)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_front_end_renders_a_run_against_a_fake_dom(comm_log, tmp_path):
+    from jupyter_mlpipe.panel import RunPanel
+
+    run, history = make_run(tmp_path, 3)
+    panel = RunPanel(min_interval=60)
+    run.listeners.append(panel.listener)
+    run._emit("start")
+    start(run, "load")
+    succeed(run, "load")
+    run.steps["s1"].notebook_path = str(tmp_path / ".mlpipe" / "runs" / run.id / "s1.ipynb")
+    start(run, "s1")
+    history.record_metric(run.id, "s1", "loss", 0.5, step_index=0)
+    history.record_metric(run.id, "s1", "loss", 0.25, step_index=1)
+    panel.flush()
+    state = {k: getattr(panel, k) for k in ("graph", "states", "run", "metrics", "selected")}
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    (tmp_path / "panel.mjs").write_text(FAKE_DOM + (PANEL_DIR / "panel.js").read_text())
+    (tmp_path / "smoke.mjs").write_text(SMOKE)
+    result = subprocess.run([NODE, str(tmp_path / "smoke.mjs"), (tmp_path / "panel.mjs").as_uri(),
+                             str(tmp_path / "state.json"), "s1"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    classes = {name: cls for name, cls, _ in out["nodes"]}
+    assert classes["load"] == "mlp-node mlp-state-succeeded" and "mlp-state-running" in classes["s1"]
+    texts = {name: text for name, _, text in out["nodes"]}
+    assert "✓" in texts["load"] and "succeeded" in texts["load"]  # icon and label, not only colour
+    assert "▶" in texts["s1"] and "running" in texts["s1"]
+    assert out["edges"] == 2
+    assert f"run {run.id}" in out["runline"] and "1/3 done" in out["runline"]
+    assert out["selected"] == "s1" and out["saved"] == 1
+    assert "this step never ran before" in out["details"] and "loss = 0.25" in out["details"]
+    assert out["plots"] == 1
+    assert out["links"] == [f".mlpipe/runs/{run.id}/s1.ipynb"]
