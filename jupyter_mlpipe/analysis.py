@@ -796,12 +796,13 @@ class _CellAnalyzer:
         elif isinstance(node, (ast.For, ast.AsyncFor)):
             self.expr(node.iter)
             self.targets(node.target)
-            names = {n.id for n in ast.walk(node.iter) if isinstance(n, ast.Name)}
-            bound: set[str] = set()
-            _bind_target(node.target, bound)
-            for t in bound:
-                for n in names:
-                    self.aliases.append((t, n))
+            names = _element_sources(node.iter)
+            if names:
+                bound: set[str] = set()
+                _bind_target(node.target, bound)
+                for t in sorted(bound):
+                    for n in sorted(names):
+                        self.aliases.append((t, n))
             self.block(node.body)
             self.block(node.orelse)
         elif isinstance(node, ast.While):
@@ -880,6 +881,33 @@ class _CellAnalyzer:
             soft_refs=tuple(n for n in self.soft_refs if n not in self.refs),
             bound=frozenset(self.value_bound & self.defs.keys()),
         )
+
+
+_PASS_ELEMENTS = frozenset({"zip", "enumerate", "reversed", "sorted", "list", "tuple", "filter"})
+_ELEMENT_METHODS = frozenset({"values", "items"})
+
+
+def _element_sources(node: ast.expr) -> set[str]:
+    """Names whose elements a `for` loop over `node` may bind: `combine`, `[train, test]`,
+    `zip(frames, names)`, `frames.values()`. Not `range(n)` or `df.columns`: those make new values."""
+    names: set[str] = set()
+    stack = [node]
+    while stack:
+        node = stack.pop()
+        cls = node.__class__
+        if cls is ast.Name:
+            names.add(node.id)  # type: ignore[attr-defined]
+        elif cls in (ast.Tuple, ast.List, ast.Set):
+            stack.extend(node.elts)  # type: ignore[attr-defined]
+        elif cls is ast.Starred or cls is ast.Subscript:
+            stack.append(node.value)  # type: ignore[attr-defined]
+        elif cls is ast.Call:
+            func = node.func  # type: ignore[attr-defined]
+            if func.__class__ is ast.Name and func.id in _PASS_ELEMENTS:
+                stack.extend(node.args)  # type: ignore[attr-defined]
+            elif func.__class__ is ast.Attribute and func.attr in _ELEMENT_METHODS:
+                stack.append(func.value)
+    return names
 
 
 def _is_import_block(node: ast.Try | ast.If) -> bool:

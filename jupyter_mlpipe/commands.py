@@ -107,17 +107,44 @@ def _why(shell: Any, args: argparse.Namespace) -> Any:
 
 
 def _runs(shell: Any, args: argparse.Namespace) -> Any:
-    from .api import runs
+    from .api import _store_for, runs
+    from .panel import runs_table_widget, widgets_can_render
     from .progress import runs_table
 
     path, _ = _notebook_for_run(shell)
     items = runs(path)
-    print(runs_table(items) if items else "No runs yet: %pipeline run starts one.")
+    if not items:
+        print("No runs yet: %pipeline run starts one.")
+    elif widgets_can_render():
+        from IPython.display import display
+
+        from .history import History
+
+        where, _ = _store_for(path)
+        display(runs_table_widget(History(where.history_path), str(Path(path).resolve())))
+    else:
+        print(runs_table(items))
 
 
 def _show(shell: Any, args: argparse.Namespace) -> Any:
+    from .panel import show_plan, widgets_can_render
+
+    session = session_of(shell)
+    last = session.last_run
+    if args.run_id:
+        from .api import load_run
+
+        path, _ = _notebook_for_run(shell)
+        last = load_run(args.run_id, path)
+    if widgets_can_render():
+        from IPython.display import display
+
+        source = session.plan()
+        for note in source.notes:
+            print(f"note: {note}")
+        display(show_plan(source.plan, last))
+        return
     _plan(shell, args)
-    last = getattr(session_of(shell), "last_run", None)
     if last is not None:
         print()
         print(last.summary())

@@ -61,10 +61,11 @@ class KernelSession:
         warm_up(load_config(path.parent if path else self.start_dir).ray_address)
 
     def display_listener(self) -> Any:
-        """What shows a run's progress in this kernel."""
+        """The live run panel where widgets render; text updated in place elsewhere."""
+        from .panel import make_display_listener
         from .progress import TextProgress
 
-        return TextProgress(in_place=True)
+        return make_display_listener(fallback=TextProgress(in_place=True))
 
     def notebook_path(self) -> Path | None:
         return find_notebook_path(self.shell.user_ns, os.environ, self.start_dir)

@@ -108,8 +108,11 @@ def _classify(items: list[tuple]) -> list[Cell]:
         if cell_type != "code":
             append(Cell(index, source, cell_type, tags, "other", None, None, "", extra))
             continue
-        first = _first_line(source)
-        if first.startswith(STEP_MAGIC) and (len(first) == len(STEP_MAGIC) or first[len(STEP_MAGIC)].isspace()):
+        # most cells are plain code: rule out the magics and control cells with cheap tests first
+        magic = source.lstrip("\n").startswith("%%")
+        first = _first_line(source) if magic else ""
+        if magic and first.startswith(STEP_MAGIC) and (len(first) == len(STEP_MAGIC)
+                                                       or first[len(STEP_MAGIC)].isspace()):
             line = first[len(STEP_MAGIC):].strip()
             try:
                 name = parse_step_line(line).name
@@ -117,9 +120,9 @@ def _classify(items: list[tuple]) -> list[Cell]:
                 name = line.split()[0] if line.split() else ""
             current = name
             append(Cell(index, source, cell_type, tags, "step", name, line, _body_after_first_line(source), extra))
-        elif first.startswith(SCRATCH_MAGIC) or "scratch" in tags:
+        elif (magic and first.startswith(SCRATCH_MAGIC)) or "scratch" in tags:
             append(Cell(index, source, cell_type, tags, "scratch", None, None, "", extra))
-        elif _is_control(source):
+        elif ("%" in source or not source or source.isspace()) and _is_control(source):
             # a cell that runs the pipeline drives it and cannot be part of a step
             kind = "control" if source.strip() else "other"
             append(Cell(index, source, cell_type, tags, kind, None, None, "", extra))
@@ -136,10 +139,11 @@ def _is_control(source: str) -> bool:
     """Empty, or made of `%pipeline` / `%load_ext jupyter_mlpipe` lines, or running `%pipeline`."""
     if not source or source.isspace():
         return True
-    if "%" not in source:
+    if "%pipeline" in source:
+        if _PIPELINE_LINE.search(source):
+            return True
+    elif "load_ext" not in source:
         return False
-    if "%pipeline" in source and _PIPELINE_LINE.search(source):
-        return True
     return not strip_control_lines(source).strip()
 
 

@@ -703,10 +703,9 @@ class _Planner:
     def record_aliases(self, step: Step, facts: _StepFacts, inputs: dict[str, str]) -> None:
         """Remember which outputs may hold other values, for mutations in later steps."""
         outputs = set(step.outputs)
-        for name in outputs:
-            old = self.alias_of.pop(name, None)
-            if old:
-                for pair in old:
+        if self.alias_of:
+            for name in self.alias_of.keys() & outputs:  # redefined: what it held is forgotten
+                for pair in self.alias_of.pop(name):
                     holders = self.held_by.get(pair)
                     if holders is not None:
                         holders.discard(name)
@@ -963,6 +962,7 @@ def build_plan(cells: list[Cell], *, notebook: str | None = None,
     targets = dict(DEFAULT_COMPUTE)
     targets.update(compute or {})
     return _Planner(cells, notebook, targets).run()
+
 
 
 def _jsonable(value: Any) -> Any:

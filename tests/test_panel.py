@@ -566,11 +566,12 @@ const out = {};
 const nodes = host.findAll((n) => n.attrs && n.attrs["data-step"]);
 out.nodes = nodes.map((n) => [n.attrs["data-step"], n.attrs.class, n.textContent]);
 out.edges = host.findAll((n) => n.attrs && n.attrs.class === "mlp-edge" && n.attrs["data-from"]).length;
-out.runline = host.children[0].children[0].textContent;
+out.runline = host.children[0].children[1].textContent;
+out.announced = host.children[0].children[0].textContent;
 nodes.find((n) => n.attrs["data-step"] === process.argv[4]).dispatch("click");
 out.selected = model.data.selected;
 out.saved = model.saved;
-out.details = host.children[0].children[1].children[1].textContent;
+out.details = host.children[0].children[2].children[1].textContent;
 out.plots = host.findAll((n) => n.attrs && n.attrs["data-metric"]).length;
 out.links = host.findAll((n) => n.tagName === "a").map((a) => a.attrs.href);
 model.set("states", { ...model.data.states });
@@ -618,7 +619,171 @@ def test_front_end_renders_a_run_against_a_fake_dom(comm_log, tmp_path):
     assert "▶" in texts["s1"] and "running" in texts["s1"]
     assert out["edges"] == 2
     assert f"run {run.id}" in out["runline"] and "1/3 done" in out["runline"]
+    assert out["announced"] == f"run {run.id} running"
     assert out["selected"] == "s1" and out["saved"] == 1
     assert "this step never ran before" in out["details"] and "loss = 0.25" in out["details"]
     assert out["plots"] == 1
     assert out["links"] == [f".mlpipe/runs/{run.id}/s1.ipynb"]
+
+
+RUNS_SMOKE = r"""
+const mod = await import(process.argv[2]);
+const data = JSON.parse(await (await import("node:fs")).promises.readFile(process.argv[3], "utf8"));
+const handlers = {};
+const model = {
+  data, get(k) { return this.data[k]; }, set(k, v) { this.data[k] = v; (handlers["change:" + k] || []).forEach((f) => f()); },
+  save_changes() {}, on(e, f) { (handlers[e] ||= []).push(f); }, off(e, f) { handlers[e] = (handlers[e] || []).filter((g) => g !== f); },
+};
+const host = document.createElement("div");
+const cleanup = mod.default.render({ model, el: host });
+const rows = () => host.findAll((n) => n.attrs && n.attrs["data-run"]);
+const out = { rows: rows().map((r) => r.textContent) };
+rows()[0].dispatch("click");
+rows()[1].dispatch("click");
+out.selected = model.data.selected;
+out.waiting = host.children[0].children[2].textContent;
+model.set("comparison", data.answer);
+out.comparison = host.children[0].children[2].textContent;
+cleanup();
+console.log(JSON.stringify(out));
+"""
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_runs_table_front_end_against_a_fake_dom(tmp_path):
+    rows = [
+        {"id": "20260101-000002-bbbbbb", "started": 2.0, "status": "succeeded", "duration": 1.5,
+         "params": {"lr": 0.5}, "metrics": {"train.acc": 0.9}, "counts": {"succeeded": 1, "reused": 1},
+         "reused": 1, "ran": 1, "steps": {"load": "reused", "train": "succeeded"}},
+        {"id": "20260101-000001-aaaaaa", "started": 1.0, "status": "failed", "duration": 0.5,
+         "params": {"lr": 0.1}, "metrics": {}, "counts": {"succeeded": 1, "failed": 1},
+         "reused": 0, "ran": 2, "steps": {"load": "succeeded", "train": "failed"}},
+    ]
+    from jupyter_mlpipe.panel.state import compare_runs
+
+    answer = compare_runs(rows[1], rows[0])
+    (tmp_path / "state.json").write_text(json.dumps({"rows": rows, "selected": [], "comparison": {},
+                                                     "answer": answer}))
+    (tmp_path / "runs.mjs").write_text(FAKE_DOM + (PANEL_DIR / "runs.js").read_text())
+    (tmp_path / "smoke.mjs").write_text(RUNS_SMOKE)
+    result = subprocess.run([NODE, str(tmp_path / "smoke.mjs"), (tmp_path / "runs.mjs").as_uri(),
+                             str(tmp_path / "state.json")], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert "1/2" in out["rows"][0] and "0.9" in out["rows"][0] and "0.5" in out["rows"][0]
+    assert out["selected"] == [rows[0]["id"], rows[1]["id"]]
+    assert "comparing" in out["waiting"]
+    assert "lr0.1→0.5" in out["comparison"] and "train.acc" in out["comparison"]
+    assert "succeeded→reused" in out["comparison"].replace("↺ ", "").replace("✓ ", "")
+
+
+@pytest.mark.slow
+def test_a_real_kernel_receives_updates_sent_from_the_driver_thread(tmp_path):
+    """In an ipykernel, the panel is displayed at start and updated from background threads."""
+    import queue
+
+    pytest.importorskip("jupyter_client")
+    from jupyter_client.manager import start_new_kernel
+
+    code = f"""
+import time, threading, pathlib
+from jupyter_mlpipe.panel import make_display_listener
+from jupyter_mlpipe.execute.runner import Run, Store
+from jupyter_mlpipe.history import History
+from jupyter_mlpipe.plan import Pipeline
+nb = pathlib.Path({str(tmp_path)!r}) / "p.ipynb"; nb.write_text("{{}}")
+plan = Pipeline.from_sources(["%%step a\\nx = 1", "%%step b\\ny = x + 1"], notebook=str(nb))
+store = Store.for_notebook(nb); h = History(store.history_path); rid = h.new_run_id()
+h.start_run(rid, notebook=str(nb), params={{}}, plan=plan.to_dict())
+run = Run(rid, plan, {{}}, list(plan.steps), store, h)
+run.listeners.append(make_display_listener())
+run._emit("start")
+def drive():
+    for n, s in run.steps.items():
+        s.status, s.started = "running", time.time(); run._emit("step", s)
+        h.record_metric(rid, n, "loss", 0.5, 0); time.sleep(0.3)
+        s.status, s.ended = "succeeded", time.time(); run._emit("step", s)
+    run.status, run.ended = "succeeded", time.time(); run._emit("end"); run._done.set()
+threading.Thread(target=drive).start()
+"""
+    km, kc = start_new_kernel(kernel_name="python3", cwd=str(tmp_path))
+    try:
+        kc.execute(code)
+        shown, states, final_text = [], [], None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and final_text is None:
+            try:
+                msg = kc.get_iopub_msg(timeout=1)
+            except queue.Empty:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            assert kind != "error", content
+            if kind == "display_data":
+                shown.append(content["data"])
+            elif kind == "comm_msg" and "state" in content["data"]:
+                states.append(content["data"]["state"])
+            elif kind == "update_display_data":
+                final_text = content["data"]["text/plain"]
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    assert len(shown) == 1 and "application/vnd.jupyter.widget-view+json" in shown[0]
+    assert final_text is not None and "2 succeeded" in final_text
+    runs = [s["run"] for s in states if "run" in s]
+    assert runs[-1]["counts"] == {"succeeded": 2}
+    assert any(s.get("metrics", {}).get("a") for s in states)
+    assert len(states) <= 12
+
+
+def test_finished_steps_show_the_last_lines_they_printed(comm_log, tmp_path, monkeypatch):
+    from jupyter_mlpipe.panel import RunPanel
+
+    run, _ = make_run(tmp_path, 2)
+    executed = tmp_path / ".mlpipe" / "runs" / run.id / "load.ipynb"
+    executed.parent.mkdir(parents=True)
+    executed.write_text(json.dumps({"cells": [
+        {"cell_type": "code", "source": "", "metadata": {}, "execution_count": 1, "outputs": [
+            {"output_type": "stream", "name": "stdout", "text": [f"epoch {i}\n" for i in range(30)]},
+            {"output_type": "execute_result", "data": {"text/plain": "\x1b[1m42\x1b[0m"}, "metadata": {},
+             "execution_count": 1}]}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    monkeypatch.setenv("JPY_SESSION_NAME", "work/pipe.ipynb")
+    monkeypatch.setattr(run, "notebook", str(tmp_path / "work" / "pipe.ipynb"))
+    panel = RunPanel(min_interval=60)
+    run.listeners.append(panel.listener)
+    run._emit("start")
+    run.steps["load"].notebook_path = str(executed)
+    start(run, "load")
+    panel.flush()
+    assert "output_tail" not in panel.states["load"]  # still running: not read yet
+    succeed(run, "load")
+    panel.flush()
+    tail = panel.states["load"]["output_tail"]
+    assert len(tail) == 20 and tail[-2:] == ["epoch 29", "42"]
+    # the kernel knows the notebook's path from the server root: the link can open it in Lab
+    assert panel.states["load"]["notebook_server_path"] == f".mlpipe/runs/{run.id}/load.ipynb"
+    monkeypatch.setenv("JPY_SESSION_NAME", "elsewhere/other.ipynb")
+    run._emit("step", run.steps["load"])
+    panel.flush()
+    assert panel.states["load"]["notebook_server_path"] is None
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_notebook_links_in_lab_and_notebook_7(tmp_path):
+    script = tmp_path / "links.mjs"
+    script.write_text(FAKE_DOM + (PANEL_DIR / "panel.js").read_text() + r"""
+const lab = JSON.stringify({ baseUrl: "/user/ada/", appName: "JupyterLab" });
+const nb7 = JSON.stringify({ baseUrl: "/", appName: "Jupyter Notebook" });
+const st = { notebook_server_path: "work/.mlpipe/runs/r 1/train.ipynb", notebook_href: ".mlpipe/runs/r 1/train.ipynb" };
+console.log(JSON.stringify([
+  notebookHref(st, { pathname: "/user/ada/lab/tree/work/pipe.ipynb" }, lab),
+  notebookHref(st, { pathname: "/notebooks/work/pipe.ipynb" }, nb7),
+  notebookHref({ ...st, notebook_server_path: null }, { pathname: "/lab" }, lab),
+]));
+""")
+    result = subprocess.run([NODE, str(script)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [
+        "/user/ada/lab/tree/work/.mlpipe/runs/r%201/train.ipynb",
+        "/notebooks/work/.mlpipe/runs/r%201/train.ipynb",
+        ".mlpipe/runs/r 1/train.ipynb",
+    ]

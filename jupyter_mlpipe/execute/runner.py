@@ -199,6 +199,7 @@ class _Driver:
         self.refs: dict[str, Any] = {}  # step -> ObjectRef
         self.keys: dict[str, tuple[str, dict]] = {}
         self.ray_ready = False
+        self.records: dict[str, dict] = {}  # run id -> recorded run, for reused steps' notebooks
 
     # -- decisions ---------------------------------------------------------
     def start(self, name: str) -> None:
@@ -228,8 +229,7 @@ class _Driver:
                     sr.status = "reused"
                     sr.outputs = hit["outputs"]
                     sr.started = sr.ended = time.time()
-                    sr.notebook_path = (run._history.get_step_notebook(hit["run_id"], name)
-                                        if hasattr(run._history, "get_step_notebook") else None)
+                    sr.notebook_path = self.notebook_of(hit["run_id"], name, previous)
                     sr.reason = {"decision": "reused", "changes": [], "components": components,
                                  "from_run": hit["run_id"],
                                  "summary": f"nothing changed since run {hit['run_id']}"}
@@ -251,6 +251,17 @@ class _Driver:
         sr.reason = {"decision": "ran", "changes": changes if not note else [note, *changes],
                      "components": components, "summary": summary}
         self.submit(name, step, inputs)
+
+    def notebook_of(self, run_id: str, name: str, previous: dict | None) -> str | None:
+        """The executed notebook of the step run that produced a cached result."""
+        if previous is not None and previous.get("run_id") == run_id:
+            return previous.get("notebook_path")
+        if run_id not in self.records:
+            try:
+                self.records[run_id] = self.run._history.get_run(run_id)
+            except Exception:  # noqa: BLE001 - forgotten by gc: no notebook to show
+                self.records[run_id] = {}
+        return ((self.records[run_id].get("steps") or {}).get(name) or {}).get("notebook_path")
 
     def broken_outputs(self, outputs: dict[str, dict]) -> str | None:
         for ref in outputs.values():

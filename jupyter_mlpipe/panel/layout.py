@@ -27,7 +27,7 @@ NODE_H = 52
 GAP_X = 150  # room for edge labels between layers
 GAP_Y = 18
 DUMMY_H = 6
-DUMMY_GAP = 8
+DUMMY_GAP = 10  # dummies (long edges) are this far apart, with room for a label
 PAD = 16
 CHAR_W = 6.4  # width of a character of the 11px label font, roughly
 _SWEEPS = 24
@@ -179,6 +179,11 @@ def layout_graph(steps: Iterable[dict[str, Any] | str], edges: Iterable[dict[str
             seps = [gap(a, b) for a, b in zip(lay, lay[1:])]
             for v, y in zip(lay, _place(desired, seps)):
                 center[v] = y
+    for lay in layers:  # steps with no edges at all close up under their neighbour above
+        for i in range(1, len(lay)):
+            v = lay[i]
+            if not up[v] and not down[v]:
+                center[v] = min(center[v], center[lay[i - 1]] + gap(lay[i - 1], v))
     top = min((center[v] - height_of[v] / 2 for v in range(total)), default=0.0)
     shift = PAD - top
     center = [c + shift for c in center]
@@ -229,7 +234,7 @@ def layout_graph(steps: Iterable[dict[str, Any] | str], edges: Iterable[dict[str
             "variables": variables,
             "points": pts,
             "reversed": (src, dst) != (a, b),
-            "label": _label(variables, pts, outdeg[a], indeg[b]),
+            "label": _label(variables, pts, outdeg[a], indeg[b], long=len(chain) > 2),
         })
 
     width = PAD * 2 + (n_layers * NODE_W + max(n_layers - 1, 0) * GAP_X if n_layers else 0)
@@ -251,8 +256,14 @@ def _port(center: float, k: int, count: int) -> float:
     return center - span / 2 + span * k / (count - 1)
 
 
-def _label(variables: list[str], pts: list[list[float]], outdeg: int, indeg: int) -> dict[str, Any]:
-    """Put the label at the end of the edge with fewer neighbours, so that fan-outs and fan-ins stay legible."""
+def _label(variables: list[str], pts: list[list[float]], outdeg: int, indeg: int, *, long: bool) -> dict[str, Any]:
+    """Where an edge's label goes, so that fan-outs and fan-ins stay legible.
+
+    At the target when it has no other incoming edge (fan-outs), else at the
+    source when it has no other outgoing edge (fan-ins), else along the edge's
+    first run through a column (long edges: those runs are kept apart), else
+    halfway along its last curve.
+    """
     full = ", ".join(variables)
     room = int((GAP_X - 16) / CHAR_W)
     text = full if len(full) <= room else full[: room - 1] + "…"
@@ -260,6 +271,11 @@ def _label(variables: list[str], pts: list[list[float]], outdeg: int, indeg: int
         (x, y), anchor = (pts[-1][0] - 6, pts[-1][1] - 4), "end"
     elif outdeg <= 1:
         (x, y), anchor = (pts[0][0] + 6, pts[0][1] - 4), "start"
+    elif long:
+        (x0, y0), (x1, _) = pts[1], pts[2]
+        room = int((x1 - x0 - 8) / CHAR_W)
+        text = full if len(full) <= room else full[: room - 1] + "…"
+        (x, y), anchor = ((x0 + x1) / 2, y0 - 3), "middle"
     else:
         (x0, y0), (x1, y1) = pts[-2], pts[-1]
         (x, y), anchor = ((x0 + x1) / 2, (y0 + y1) / 2 - 4), "middle"

@@ -113,9 +113,10 @@ export function linePlot(points, width = 220, height = 56) {
     d += `${pen ? "L" : "M"}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`;
     pen = true;
   }
-  plot.appendChild(svg("path", { d, fill: "none", stroke: "var(--mlp-accent)", "stroke-width": 1.5 }));
+  // CSS variables work in style, not in SVG presentation attributes
+  plot.appendChild(svg("path", { d, style: "fill: none; stroke: var(--mlp-accent); stroke-width: 1.5" }));
   const last = finite[finite.length - 1];
-  plot.appendChild(svg("circle", { cx: sx(last[0]), cy: sy(last[1]), r: 2.5, fill: "var(--mlp-accent)" }));
+  plot.appendChild(svg("circle", { cx: sx(last[0]), cy: sy(last[1]), r: 2.5, style: "fill: var(--mlp-accent)" }));
   plot.appendChild(svg("title", {}, `min ${fmtNumber(y0)} · max ${fmtNumber(y1)} · ${points.length} points`));
   return plot;
 }
@@ -138,16 +139,20 @@ function stateOf(states, name) {
 
 function render({ model, el: host }) {
   const root = el("div", { class: "mlp-root" });
-  const runLine = el("div", { class: "mlp-runline", role: "status", "aria-live": "polite" });
+  const runLine = el("div", { class: "mlp-runline" });
+  // announced to screen readers only when the run's status changes, not at every tick
+  const announce = el("span", { class: "mlp-sr-only", role: "status", "aria-live": "polite" });
   const graphWrap = el("div", { class: "mlp-graph" });
   const details = el("div", { class: "mlp-details" });
-  root.append(runLine, el("div", { class: "mlp-body" }, graphWrap, details));
+  root.append(announce, runLine, el("div", { class: "mlp-body" }, graphWrap, details));
   host.appendChild(root);
 
   let clockOffset = 0; // browser clock minus kernel clock
   let nodeEls = {};
   let edgeEls = [];
   let fit = false;
+  let detailsKey = null;
+  const arrowId = `mlp-arrow-${Math.random().toString(36).slice(2, 10)}`;
 
   const now = () => Date.now() / 1000 - clockOffset;
   const syncClock = () => {
@@ -183,7 +188,7 @@ function render({ model, el: host }) {
     const labelLayer = svg("g", { class: "mlp-labels" });
     for (const edge of graph.edges) {
       const g = svg("g", { class: "mlp-edge", "data-from": edge.from, "data-to": edge.to });
-      g.appendChild(svg("path", { d: edgePath(edge.points), "marker-end": "url(#mlp-arrow)" }));
+      g.appendChild(svg("path", { d: edgePath(edge.points), "marker-end": `url(#${arrowId})` }));
       g.appendChild(svg("title", {}, `${edge.from} → ${edge.to}: ${edge.variables.join(", ")}`));
       edgeLayer.appendChild(g);
       const label = edge.label;
@@ -196,8 +201,8 @@ function render({ model, el: host }) {
       edgeEls.push({ edge, g, label: text ? text.parentNode : null });
     }
     const defs = svg("defs", {},
-      svg("marker", { id: "mlp-arrow", viewBox: "0 0 8 8", refX: 8, refY: 4, markerWidth: 7, markerHeight: 7, orient: "auto" },
-        svg("path", { d: "M0,0 L8,4 L0,8 z", fill: "var(--mlp-fg2)", "fill-opacity": 0.7 })));
+      svg("marker", { id: arrowId, viewBox: "0 0 8 8", refX: 8, refY: 4, markerWidth: 7, markerHeight: 7, orient: "auto" },
+        svg("path", { d: "M0,0 L8,4 L0,8 z", style: "fill: var(--mlp-fg2); fill-opacity: 0.7" })));
     const nodeLayer = svg("g", { class: "mlp-nodes" });
     for (const node of graph.nodes) {
       const { x, y, width: w, height: h } = node;
@@ -267,6 +272,8 @@ function render({ model, el: host }) {
     const counts = run.counts || {};
     const total = run.total || 0;
     const statusIcon = { running: "▶", succeeded: "✓", failed: "✗", cancelled: "■" }[run.status] || "";
+    const spoken = `run ${run.id} ${run.status}`;
+    if (announce.textContent !== spoken) announce.textContent = spoken;
     runLine.append(el("span", { class: "mlp-title" }, `${statusIcon} run ${run.id} · ${run.status}`));
     runLine.append(el("span", { class: "mlp-count" }, `${run.finished || 0}/${total} done`));
     for (const status of ORDER) {
@@ -294,8 +301,12 @@ function render({ model, el: host }) {
     const name = model.get("selected");
     const nodes = (model.get("graph") || {}).nodes || [];
     const node = nodes.find((n) => n.name === name);
-    if (!name || !node) { details.replaceChildren(); return; }
+    if (!name || !node) { details.replaceChildren(); detailsKey = null; return; }
     const st = stateOf(model.get("states") || {}, name);
+    const metrics = (model.get("metrics") || {})[name] || {};
+    const key = JSON.stringify([name, st, metrics]);
+    if (key === detailsKey) return; // unchanged: keep the pane (and its scroll positions) as it is
+    detailsKey = key;
     const parts = [];
     const time = timeText(st);
     parts.push(el("h3", {},
@@ -312,8 +323,8 @@ function render({ model, el: host }) {
       const decision = { reused: "Reused", ran: "Ran", skipped: "Skipped" }[r.decision] || r.decision || "";
       parts.push(el("h4", {}, "Why"));
       parts.push(el("div", {}, `${decision}: ${r.summary || ""}`));
-      const changes = (r.changes || []).filter((c) => c && c !== r.summary);
-      if (changes.length > 1 || (changes.length === 1 && !String(r.summary || "").includes(changes[0].split("\n")[0]))) {
+      const changes = (r.changes || []).filter(Boolean);
+      if (changes.length > 1 || (changes.length === 1 && changes[0] !== r.summary)) {
         parts.push(el("ul", {}, changes.map((c) => el("li", {}, c))));
       }
     }
@@ -328,7 +339,6 @@ function render({ model, el: host }) {
       parts.push(el("h4", {}, "Output (last lines)"));
       parts.push(el("pre", {}, st.output_tail.join("\n")));
     }
-    const metrics = (model.get("metrics") || {})[name] || {};
     const metricNames = Object.keys(metrics);
     if (metricNames.length) {
       parts.push(el("h4", {}, "Metrics"));

@@ -89,7 +89,7 @@ function render({ model, el: host }) {
     const selected = model.get("selected") || [];
     const c = model.get("comparison") || {};
     if (selected.length !== 2) { compare.replaceChildren(); return; }
-    if (c.a !== selected[0] || c.b !== selected[1]) { compare.replaceChildren(el("span", { class: "mlp-muted" }, "comparing… (the kernel answers when it is idle)")); return; }
+    if (!(selected.includes(c.a) && selected.includes(c.b) && c.a !== c.b)) { compare.replaceChildren(el("span", { class: "mlp-muted" }, "comparing… (the kernel answers when it is idle)")); return; }
     const parts = [el("div", {}, el("b", {}, `${c.a}`), " → ", el("b", {}, `${c.b}`))];
     const params = Object.entries(c.params || {});
     parts.push(el("h4", {}, "Parameters"));

@@ -54,10 +54,22 @@ def _num(value: Any) -> float | None:
 
 
 def _jsonable(value: Any) -> Any:
-    try:
-        return json.loads(json.dumps(value, default=str, allow_nan=False))
-    except (TypeError, ValueError):
-        return json.loads(json.dumps(value, default=str).replace("NaN", "null").replace("Infinity", "null"))
+    """Plain JSON: tuples become lists, NaN and infinities null, anything else unknown its str()."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    item = getattr(value, "item", None)  # numpy scalars
+    if callable(item):
+        try:
+            return _jsonable(item())
+        except (TypeError, ValueError):
+            pass
+    return str(value)
 
 
 def strip_ansi(text: str | None) -> str | None:

@@ -213,7 +213,7 @@ class RunPanel(anywidget.AnyWidget):
     def _tail(self, step: Any) -> list[str] | None:
         if step.status not in _TERMINAL or not step.notebook_path:
             return None
-        if step.name not in self._tails:
+        if self._tails.get(step.name) is None:  # read once it exists, then kept
             self._tails[step.name] = output_tail(step.notebook_path)
         return self._tails[step.name]
 
@@ -330,8 +330,13 @@ def widgets_can_render() -> bool:
 
 def make_display_listener(*, history: Any = None, min_interval: float = DEFAULT_INTERVAL,
                           fallback: Callable[[], Any] | None = None) -> Callable[..., None]:
-    """The listener that shows a run: the live panel in a kernel, text progress elsewhere."""
-    if widgets_can_render():
+    """The listener that shows a run: the live panel in a kernel, text progress elsewhere.
+
+    MLPIPE_PANEL=0 in the environment asks for text progress in a kernel too.
+    """
+    import os
+
+    if widgets_can_render() and os.environ.get("MLPIPE_PANEL", "1") != "0":
         return PanelListener(history=history, min_interval=min_interval)
     if fallback is not None:
         return fallback()
