@@ -77,9 +77,9 @@ def end_step(ns: dict, outputs: list[str], required: list[str]) -> None:
                 raise
             warnings.append(f"{name!r} was not stored ({exc.type_name}); no later step reads it.")
     for name, digest in (context.get("inputs") or {}).items():
-        if name in saved or name not in ns:
+        if name in saved or name not in ns or _immutable(ns[name]):
             continue
-        if content_hash(ns[name], variable=name, step=step) != digest:
+        if _changed(ns[name], digest, artifacts, name, step, content_hash):
             warnings.append(
                 f"STALE VALUE RISK: step {step!r} changed its input {name!r} in place, which the plan did "
                 f"not expect; later steps still get {name!r} as it was before this step. Assign it "
@@ -88,6 +88,33 @@ def end_step(ns: dict, outputs: list[str], required: list[str]) -> None:
     for warning in warnings:
         print(f"mlpipe warning: {warning}", file=sys.stderr)
     _RESULT = {"outputs": saved, "warnings": warnings}
+
+
+_IMMUTABLE = (int, float, complex, str, bytes, bool, type(None), range)
+
+
+def _immutable(value: Any) -> bool:
+    return type(value) in _IMMUTABLE
+
+
+def _changed(value: Any, digest: str, artifacts: Any, name: str, step: str | None, content_hash: Any) -> bool:
+    """Whether an input was changed in place by the step.
+
+    Re-encoding a value need not give the bytes it was loaded from (a set's
+    order after unpickling, say), so a different hash is checked against the
+    stored value re-encoded in this same process before calling it a change.
+    """
+    try:
+        now = content_hash(value, variable=name, step=step)
+    except Exception:  # noqa: BLE001 - it became unstorable: it certainly changed
+        return True
+    if now == digest:
+        return False
+    try:
+        original = artifacts.get(digest)
+        return content_hash(original, variable=name, step=step) != now
+    except Exception:  # noqa: BLE001 - cannot tell: say so rather than stay silent
+        return True
 
 
 def _refuse_open_files(value: Any, name: str, step: str | None) -> None:

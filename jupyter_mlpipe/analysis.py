@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 __all__ = ["CellAnalysis", "SharedDef", "analyze_cell", "strip_control_lines", "CellSyntaxError"]
@@ -32,6 +32,15 @@ _NEEDS_IPYTHON = re.compile(r"^\s*[%!]|=\s*[%!]|\?\s*$", re.MULTILINE)
 _CONTROL_LINE = re.compile(r"^\s*%(pipeline\b|(re)?load_ext\s+jupyter_mlpipe\b).*$", re.MULTILINE)
 
 
+NOTHING: frozenset[str] = frozenset()
+
+
+def _fs(items) -> frozenset[str]:
+    """A frozenset, sharing one empty instance: thousands of cached analyses hold mostly empty sets,
+    and each distinct set is one more object for the cycle collector to walk."""
+    return frozenset(items) if items else NOTHING
+
+
 class CellSyntaxError(SyntaxError):
     """A cell's code does not parse; carries the line for the PlanError."""
 
@@ -50,6 +59,8 @@ class SharedDef:
     free: frozenset[str] = frozenset()
     global_writes: frozenset[str] = frozenset()
     module: str | None = None  # for star imports: the module to resolve
+    params: tuple[str, ...] = ()  # a function's positional parameters, in order
+    mutated_params: frozenset[str] = frozenset()  # parameters it changes in place (`df['x'] = ...`)
 
 
 @dataclass(frozen=True)
@@ -65,9 +76,10 @@ class CellAnalysis:
     aliases: tuple[tuple[str, str], ...]  # (a, b): a may refer to b or contain it
     opaque: str | None = None
     code: str = ""  # the cell source with pipeline control lines removed
-    setup: tuple[SharedDef, ...] = field(default=())
+    setup: tuple[tuple[str, str], ...] = ()  # (name, statement) for `name.attr = v` / `name.f(...)` lines
     soft_refs: tuple[str, ...] = ()  # `$name` / `{name}` in shell escapes and magic lines: used only if defined
     bound: frozenset[str] = frozenset()  # value names (re)bound here, as opposed to only changed in place
+    calls: tuple[tuple[str, tuple[tuple[int | str, str], ...]], ...] = ()  # f(a, k=b): ("f", ((0, "a"), ("k", "b")))
 
 
 def strip_control_lines(source: str) -> str:
@@ -128,29 +140,49 @@ def _fast_transform(source: str) -> str | None:
 
 
 def _transform_ipython(source: str) -> str:
+    import warnings
+
     from IPython.core.inputtransformer2 import TransformerManager
 
-    return TransformerManager().transform_cell(source)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # IPython warns about odd input; we only need its best effort
+        return TransformerManager().transform_cell(source)
+
+
+def _ast(code: str) -> ast.Module:
+    """ast.parse, with every way it can fail on odd input turned into a SyntaxError."""
+    try:
+        return ast.parse(code)
+    except SyntaxError:
+        raise
+    except (ValueError, MemoryError, RecursionError) as exc:  # null bytes, absurd nesting
+        detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        err = SyntaxError(f"cannot parse this cell ({detail})")
+        err.lineno = 1
+        raise err from None
 
 
 def _parse_cell(source: str) -> tuple[ast.Module, str]:
     """Parse a cell (IPython syntax allowed): the tree and the Python code it was made from."""
+    ipython = _NEEDS_IPYTHON.search(source) is not None
+    fast = _fast_transform(source) if ipython else None
+    if fast is not None and fast != source:  # `%time x = f()`: one parse, of the translation
+        try:
+            return _ast(fast), fast
+        except SyntaxError:
+            pass
     try:
-        return ast.parse(source), source
+        return _ast(source), source
     except SyntaxError as exc:
         error = exc
-    if _NEEDS_IPYTHON.search(source):
-        fast = _fast_transform(source)
-        if fast is not None:
-            try:
-                return ast.parse(fast), fast
-            except SyntaxError:
-                pass
-        code = _transform_ipython(source)
+    if ipython or source.lstrip("\n")[:1] in (" ", "\t"):
         try:
-            return ast.parse(code), code
+            code = _transform_ipython(source)
+            return _ast(code), code
         except SyntaxError as exc:
             error = exc
+        except Exception:  # noqa: BLE001 - IPython's transformer on input it cannot handle
+            pass
     err = CellSyntaxError(error.msg)
     err.lineno, err.offset, err.text = error.lineno, error.offset, error.text
     raise err from None
@@ -161,7 +193,12 @@ def _to_python(source: str) -> str:
     try:
         return _parse_cell(source)[1]
     except CellSyntaxError:
-        return _transform_ipython(source) if _NEEDS_IPYTHON.search(source) else source
+        if not _NEEDS_IPYTHON.search(source):
+            return source
+        try:
+            return _transform_ipython(source)
+        except Exception:  # noqa: BLE001
+            return source
 
 
 def _parse(source: str) -> ast.Module:
@@ -420,6 +457,8 @@ def _scope_walk(nodes: list[ast.AST], scope: _Scope) -> None:
             if node.rest:  # type: ignore[attr-defined]
                 stores.add(node.rest)  # type: ignore[attr-defined]
         elif isinstance(node, ast.stmt):
+            if cls is ast.AugAssign and node.target.__class__ is _Name:  # type: ignore[attr-defined]
+                loads.add(node.target.id)  # type: ignore[attr-defined]  # `n += 1` reads n
             root = _mutation_root(node)
             if root:
                 scope.mutated.add(root)
@@ -441,14 +480,23 @@ def _finish(scope: _Scope) -> tuple[frozenset[str], frozenset[str]]:
 
 def _function_free(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda,
                    calls: list[ast.Call] | None = None) -> tuple[frozenset[str], frozenset[str]]:
+    return _function_facts(node, calls)[:2]  # type: ignore[return-value]
+
+
+def _function_facts(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda,
+                    calls: list[ast.Call] | None = None
+                    ) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """(free names, globals it rebinds or changes, parameters it changes in place)."""
     scope = _Scope(calls)
     args = node.args
-    for a in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg):
-        if a is not None:
-            scope.locals.add(a.arg)
+    params = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg)
+              if a is not None}
+    scope.locals.update(params)
     body = [node.body] if isinstance(node, ast.Lambda) else node.body
     _scope_walk(list(body), scope)
-    return _finish(scope)
+    free, writes = _finish(scope)
+    rebound = scope.stores - scope.globals  # a parameter rebound in the body may no longer be the argument
+    return free, writes, frozenset((scope.mutated & params) - rebound)
 
 
 def _class_free(node: ast.ClassDef, calls: list[ast.Call] | None = None) -> tuple[frozenset[str], frozenset[str]]:
@@ -494,7 +542,7 @@ class _CellAnalyzer:
         self.mutated: set[str] = set()
         self.loads: set[str] = set()
         self.shared: list[SharedDef] = []
-        self.setup: list[SharedDef] = []
+        self.setup: list[tuple[str, str]] = []
         self.shared_names: set[str] = set()
         self.computed: dict[str, None] = {}
         self.aliases: list[tuple[str, str]] = []
@@ -502,6 +550,7 @@ class _CellAnalyzer:
         self.transient: set[str] = set()
         self.soft_refs: dict[str, None] = {}
         self.value_bound: set[str] = set()
+        self.calls: list[tuple[str, tuple[tuple[int | str, str], ...]]] = []
         self.consts: dict[str, tuple[str, frozenset[str]]] = {}  # name -> (source, names it reads)
 
     # -- name events ------------------------------------------------------
@@ -532,7 +581,7 @@ class _CellAnalyzer:
     def mutate(self, name: str, stmt: ast.stmt | None = None) -> None:
         self.load(name)
         if stmt is not None:  # a candidate setup line if `name` turns out to be a module
-            self.setup.append(SharedDef(name, "setup", self.segment(stmt)))
+            self.setup.append((name, self.segment(stmt)))
         if name in self.shared_names:
             return
         self.mutated.add(name)
@@ -564,13 +613,31 @@ class _CellAnalyzer:
                     stores.append(node.id)  # type: ignore[attr-defined]
                 continue
             if cls is _Attribute:
+                if node.attr == "user_ns" and self.opaque is None:  # type: ignore[attr-defined]
+                    self.opaque = f"reads the IPython namespace (user_ns) on line {node.lineno}"  # type: ignore[attr-defined]
                 stack.append(node.value)  # type: ignore[attr-defined]
                 continue
             if cls in _LEAVES:
                 continue
-            if cls is _Call:
+            if cls is _Call:  # the common nodes, without the generic field loop
                 calls.append(node)  # type: ignore[arg-type]
-            elif cls in _COMPS or cls is ast.Lambda or cls is ast.NamedExpr:
+                stack.append(node.func)  # type: ignore[attr-defined]
+                stack.extend(node.args)  # type: ignore[attr-defined]
+                for kw in node.keywords:  # type: ignore[attr-defined]
+                    stack.append(kw.value)
+                continue
+            if cls is _Subscript:
+                stack.append(node.value)  # type: ignore[attr-defined]
+                stack.append(node.slice)  # type: ignore[attr-defined]
+                continue
+            if cls is ast.BinOp:
+                stack.append(node.left)  # type: ignore[attr-defined]
+                stack.append(node.right)  # type: ignore[attr-defined]
+                continue
+            if cls is ast.Tuple or cls is ast.List:
+                stack.extend(node.elts)  # type: ignore[attr-defined]
+                continue
+            if cls in _COMPS or cls is ast.Lambda or cls is ast.NamedExpr:
                 scope = _Scope(calls)  # a nested scope: its free names, and walrus targets that escape
                 _scope_walk([node], scope)
                 loads.extend(scope.loads)
@@ -585,7 +652,7 @@ class _CellAnalyzer:
         refs, bound = self.refs, self.bound
         self.loads.update(loads)
         for name in loads:
-            if name not in bound and name not in refs:
+            if name not in bound and name not in refs and name != "get_ipython":
                 refs[name] = None
         for call in reversed(calls):
             self.call(call)
@@ -596,6 +663,11 @@ class _CellAnalyzer:
         func = node.func
         cls = func.__class__
         if cls is _Name:
+            if node.args or node.keywords:
+                args = tuple((i, a.id) for i, a in enumerate(node.args) if a.__class__ is _Name)
+                args += tuple((k.arg, k.value.id) for k in node.keywords if k.arg and k.value.__class__ is _Name)
+                if args:
+                    self.calls.append((func.id, args))  # type: ignore[attr-defined]
             if func.id in _OPAQUE_CALLS and not (func.id == "vars" and node.args):  # type: ignore[attr-defined]
                 if func.id not in self.bound and self.opaque is None:  # type: ignore[attr-defined]
                     self.opaque = f"calls {func.id}() on line {node.lineno}"  # type: ignore[attr-defined]
@@ -721,16 +793,27 @@ class _CellAnalyzer:
                 self.add_shared(SharedDef(name, "import", source))
             return True
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            positional: tuple[str, ...] = ()
+            changed: frozenset[str] = frozenset()
             if isinstance(node, ast.ClassDef):
                 free, writes = _class_free(node)
             else:
-                free, writes = _function_free(node)
+                free, writes, changed = _function_facts(node)
+                positional = tuple(a.arg for a in (*node.args.posonlyargs, *node.args.args))
                 extra = _Scope()
                 _scope_walk([*node.decorator_list, *node.args.defaults,
                              *[d for d in node.args.kw_defaults if d is not None]], extra)
                 free = free | frozenset(extra.loads)
             kind = "class" if isinstance(node, ast.ClassDef) else "def"
-            self.add_shared(SharedDef(node.name, kind, source, free - {node.name}, writes))
+            self.add_shared(SharedDef(node.name, kind, source, _fs(free - {node.name}), _fs(writes),
+                                      params=positional, mutated_params=_fs(changed)))
+            # decorators, default values and base classes run when the cell runs
+            if isinstance(node, ast.ClassDef):
+                run_now = [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]
+            else:
+                run_now = [*node.decorator_list, *node.args.defaults, *(d for d in node.args.kw_defaults if d)]
+            for expr in run_now:
+                self.expr(expr)
             return True
         if isinstance(node, (ast.Try, ast.If)) and _is_import_block(node):
             names: set[str] = set()
@@ -762,7 +845,7 @@ class _CellAnalyzer:
                 self.record_aliases(target, node.value)
                 if const is not None and isinstance(target, ast.Name):
                     self.computed.pop(target.id, None)
-                    self.consts[target.id] = (self.segment(node), frozenset(const))
+                    self.consts[target.id] = (self.segment(node), _fs(const))
         elif isinstance(node, ast.AnnAssign):
             self.expr(node.value)
             if node.value is not None:
@@ -770,7 +853,7 @@ class _CellAnalyzer:
                 const = _const_names(node.value) if top else None
                 if const is not None and isinstance(node.target, ast.Name):
                     self.computed.pop(node.target.id, None)
-                    self.consts[node.target.id] = (self.segment(node), frozenset(const))
+                    self.consts[node.target.id] = (self.segment(node), _fs(const))
         elif isinstance(node, ast.AugAssign):
             self.expr(node.value)
             if isinstance(node.target, ast.Name):
@@ -870,8 +953,8 @@ class _CellAnalyzer:
         return CellAnalysis(
             refs=tuple(self.refs),
             defs=tuple(self.defs),
-            mutated=frozenset(self.mutated),
-            loads=frozenset(self.loads),
+            mutated=_fs(self.mutated),
+            loads=_fs(self.loads),
             shared=tuple(self.shared) + consts,
             computed=tuple(self.computed),
             aliases=tuple(self.aliases),
@@ -879,7 +962,8 @@ class _CellAnalyzer:
             code=self.source,
             setup=tuple(self.setup),
             soft_refs=tuple(n for n in self.soft_refs if n not in self.refs),
-            bound=frozenset(self.value_bound & self.defs.keys()),
+            bound=_fs(self.value_bound & self.defs.keys()),
+            calls=tuple(self.calls),
         )
 
 

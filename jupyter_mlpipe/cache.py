@@ -85,8 +85,12 @@ def package_version(module: str) -> str | None:
 
 
 def _imported_modules(step: Step) -> list[str]:
+    """Top-level packages the step imports: in the shared code it uses and in its own cells."""
+    from .analysis import _to_python
+
     modules: set[str] = set()
     sources = [s.source for s in step.shared if s.kind == "import"]
+    sources += [_to_python(body) for _, body in step.code if "import" in body]
     for source in sources:
         try:
             tree = ast.parse(source)

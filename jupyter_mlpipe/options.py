@@ -7,6 +7,8 @@ step line means, so both go through :func:`parse_step_line`.
 from __future__ import annotations
 
 import argparse
+import difflib
+import math
 import re
 import shlex
 from dataclasses import asdict, dataclass, field
@@ -58,15 +60,22 @@ class _Parser(argparse.ArgumentParser):
         raise StepOptionError(f"Bad %%step line: {message}.", hint="Run %%step? for the options.")
 
 
-def _float(kind: str, minimum: float, strict: bool = False):
+def _float(kind: str, minimum: float, strict: bool = False, resource: bool = False):
     def convert(text: str) -> float:
         try:
             value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{kind} must be a number (got {text!r})") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{kind} must be a finite number (got {text!r})")
         if value < minimum or (strict and value == minimum):
             bound = f"greater than {minimum:g}" if strict else f"at least {minimum:g}"
             raise argparse.ArgumentTypeError(f"{kind} must be {bound} (got {text!r})")
+        if resource and value > 1 and not value.is_integer():
+            # Ray's rule: fractions of a resource only below 1
+            raise argparse.ArgumentTypeError(
+                f"{kind} above 1 must be a whole number (got {text!r}); fractions are allowed only below 1"
+            )
         return value
 
     return convert
@@ -93,6 +102,8 @@ def parse_memory(text: str) -> int:
             f"--memory must be a size such as 4GB, 512MB or 2GiB (got {text!r})"
         )
     number, unit = match.groups()
+    if float(number) <= 0:
+        raise argparse.ArgumentTypeError(f"--memory must be more than 0 (got {text!r})")
     unit = (unit or "").upper()
     binary = "I" in unit
     letter = unit[:1] if unit not in ("", "B") else unit
@@ -134,8 +145,10 @@ def _build_parser() -> _Parser:
         metavar="TARGET",
         help="compute target: cpu, gpu (one GPU) or a name from mlpipe.toml [compute.NAME]",
     )
-    parser.add_argument("--gpus", type=_float("--gpus", 0), metavar="N", help="GPUs (fractions allowed)")
-    parser.add_argument("--cpus", type=_float("--cpus", 0, strict=True), metavar="N", help="CPUs")
+    parser.add_argument("--gpus", type=_float("--gpus", 0, resource=True), metavar="N",
+                        help="GPUs (fractions below 1 allowed, e.g. 0.5)")
+    parser.add_argument("--cpus", type=_float("--cpus", 0, resource=True), metavar="N",
+                        help="CPUs (fractions below 1 allowed; 0 reserves none)")
     parser.add_argument("--memory", type=parse_memory, metavar="SIZE", help="memory, e.g. 4GB")
     parser.add_argument("--retries", type=_int("--retries"), default=0, metavar="N",
                         help="retry when the worker process dies")
@@ -157,6 +170,8 @@ def _build_parser() -> _Parser:
 
 
 _PARSER: _Parser | None = None
+_FLAGS = frozenset({"--compute", "--gpus", "--cpus", "--memory", "--retries", "--timeout", "--no-cache",
+                    "--inputs", "--outputs", "--after", "--deps", "--defer"})
 
 
 def _parser() -> _Parser:
@@ -198,7 +213,26 @@ def parse_step_line(line: str) -> StepOptions:
             step=argv[0],
             hint=f"Try %%step {_suggest_name(argv[0])}.",
         )
-    ns = _parser().parse_args(argv)
+    if len(argv) > 1 and not argv[1].startswith("-"):
+        raise StepOptionError(
+            f"Invalid step name {' '.join(argv[:2])!r}: a step name cannot contain spaces "
+            f"(or {argv[1]!r} is an option without its leading --).",
+            step=argv[0],
+            hint=f"Try %%step {_suggest_name('_'.join(argv[:2]))}.",
+        )
+    unknown = [a.split("=", 1)[0] for a in argv[1:] if a.startswith("--") and a.split("=", 1)[0] not in _FLAGS]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], sorted(_FLAGS), n=1)
+        raise StepOptionError(
+            f"Bad %%step line: unknown option {unknown[0]}.",
+            step=argv[0],
+            hint=(f"Did you mean {close[0]}? " if close else "") + "Run %%step? for the options.",
+        )
+    try:
+        ns = _parser().parse_args(argv)
+    except StepOptionError as exc:
+        exc.step = argv[0]
+        raise
     if ns.compute is not None and not STEP_NAME_RE.match(ns.compute):
         raise StepOptionError(f"Invalid --compute target {ns.compute!r}.", step=ns.name,
                               hint="Use cpu, gpu or a name defined in mlpipe.toml.")

@@ -8,15 +8,19 @@ data that the executor walks.
 from __future__ import annotations
 
 import builtins
+import dataclasses
+import gc
 import importlib
 import json
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
+from collections import OrderedDict
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable
 
-from .analysis import CellAnalysis, CellSyntaxError, SharedDef, analyze_cell
+from .analysis import CellAnalysis, CellSyntaxError, SharedDef, _fs, analyze_cell
 from .errors import PlanError
 from .notebook import Cell, classify, read_notebook_cells
 from .options import StepOptions, parse_step_line
@@ -63,6 +67,7 @@ class Step:
     opaque: str | None = None
     resources: dict[str, Any] = field(default_factory=dict)
     aliases: dict[str, list[str]] = field(default_factory=dict)  # value -> values it may hold or share
+    shared_names: list[str] = field(default_factory=list)  # names of the shared code it uses
 
     def to_dict(self) -> dict[str, Any]:
         options = self.options.to_dict()
@@ -77,7 +82,7 @@ class Step:
             "params": list(self.params),
             "resources": dict(self.resources),
             "options": options,
-            "shared": sorted({s.name for s in self.shared if s.kind != "setup"}),
+            "shared": list(self.shared_names) or sorted({s.name for s in self.shared if s.kind != "setup"}),
             "aliases": {k: list(v) for k, v in self.aliases.items()},
         }
 
@@ -106,12 +111,13 @@ class Pipeline:
     @classmethod
     def from_notebook(cls, path: str | os.PathLike, *, compute: dict[str, dict] | None = None) -> "Pipeline":
         """Plan a saved .ipynb file."""
-        cells = read_notebook_cells(path)
-        if compute is None:
-            from .config import load_config
+        with _gc_paused():
+            cells = read_notebook_cells(path)
+            if compute is None:
+                from .config import load_config
 
-            compute = load_config(Path(path).resolve().parent).compute
-        return build_plan(cells, notebook=str(path), compute=compute)
+                compute = load_config(Path(path).resolve().parent).compute
+            return build_plan(cells, notebook=str(path), compute=compute)
 
     @classmethod
     def from_sources(cls, sources: Iterable[str | dict], *, notebook: str | None = None,
@@ -198,6 +204,36 @@ class _Def:
     reason: str = ""  # for "hidden": why the step does not pass it on
 
 
+_CHECKPOINT_EVERY = 64  # items (preamble cells, parameters cells, steps) between checkpoints
+_MAX_TRACES = 8  # notebooks whose last plan is kept for incremental re-planning
+
+
+@dataclass
+class _Trace:
+    signatures: list[tuple]
+    checkpoints: dict[int, dict[str, Any]]  # item index -> planner state before that item
+
+
+_TRACES: "OrderedDict[tuple, _Trace]" = OrderedDict()
+
+
+_STATE = ("table", "steps", "params", "warnings", "shared_pos", "last_opaque", "shared_names", "shared_epoch",
+          "alias_of", "held_by")
+
+
+def _copy_state(state: dict[str, Any]) -> dict[str, Any]:
+    """Copies of the containers the planner changes; what they hold is never changed in place."""
+    copy = {key: (value.copy() if isinstance(value, (dict, list, set)) else value) for key, value in state.items()}
+    copy["held_by"] = {k: set(v) for k, v in state["held_by"].items()}
+    return copy
+
+
+def _signature(item: Cell | list[Cell]) -> tuple:
+    if isinstance(item, list):
+        return ("step", item[0].step_line, tuple((c.index, c.body) for c in item))
+    return (item.kind, item.index, item.body)
+
+
 @lru_cache(maxsize=512)
 def _star_names(module: str) -> tuple[str, ...]:
     """The names `from MODULE import *` binds (its __all__, else its public names)."""
@@ -242,6 +278,7 @@ class _StepFacts:
     aliases: dict[str, frozenset[str]]  # a -> names a may refer to or contain
     opaque: tuple[int, str] | None
     load_set: frozenset[str] = frozenset()
+    calls: tuple[tuple[int, str, tuple[tuple[int | str, str], ...]], ...] = ()  # (cell offset, function, args)
     outputs: tuple[str, ...] = ()  # defs that are neither private nor shared code
     private: tuple[str, ...] = ()  # defs starting with an underscore
 
@@ -259,6 +296,7 @@ def _step_facts(bodies: tuple[str, ...]) -> _StepFacts:
     bound: set[str] = set()  # values and shared code bound so far
     value_bound: set[str] = set()
     opaque = None
+    calls: list[tuple[int, str, tuple[tuple[int | str, str], ...]]] = []
     for offset, body in enumerate(bodies):
         try:
             analysis = analyze_cell(body)
@@ -305,11 +343,12 @@ def _step_facts(bodies: tuple[str, ...]) -> _StepFacts:
             aliases.setdefault(a, set()).add(b)
         if opaque is None and analysis.opaque:
             opaque = (offset, analysis.opaque)
+        calls.extend((offset, f, args) for f, args in analysis.calls)
     return _StepFacts(
-        refs=refs, soft_refs=soft, defs=defs, mutated=frozenset(mutated), ext_mutated=frozenset(ext),
+        refs=refs, soft_refs=soft, defs=defs, mutated=_fs(mutated), ext_mutated=_fs(ext),
         loads=loads, local_shared=local_shared, aliases={k: frozenset(v) for k, v in aliases.items()},
-        opaque=opaque, load_set=frozenset(loads),
-        outputs=tuple(n for n in defs if n[0] != "_" and n not in local_shared),
+        opaque=opaque, load_set=_fs(loads),
+        outputs=tuple(n for n in defs if n[0] != "_" and n not in local_shared), calls=tuple(calls),
         private=tuple(n for n in defs if n[0] == "_"),
     )
 
@@ -323,15 +362,28 @@ class _Planner:
         self.steps: dict[str, Step] = {}
         self.params: dict[str, Param] = {}
         self.warnings: list[str] = []
-        self.shared_pos: dict[int, tuple[int, int]] = {}
+        self.shared_pos: dict[SharedDef, tuple[int, int]] = {}  # notebook order of shared code
         self.groups: list[list[Cell]] = []
-        self.last_opaque: Step | None = None
-        # may-alias facts across steps: holder -> {(name it holds, step that produced that name)}
+        self.last_opaque: str | None = None  # the latest opaque step
         self.shared_names: set[str] = set()  # names whose nearest definition is shared code
         self.shared_epoch = 0  # changes whenever a shared definition does
         self.closures: dict[tuple[frozenset[str], int], tuple] = {}
+        # may-alias facts across steps: holder -> {(name it holds, step that produced that name)}
         self.alias_of: dict[str, frozenset[tuple[str, str]]] = {}
         self.held_by: dict[tuple[str, str], set[str]] = {}
+
+    # -- state checkpoints (incremental re-planning) --------------------------
+    # The state after planning items 0..i-1 depends only on those items, so a
+    # re-plan resumes from the latest checkpoint before the first changed item.
+    # Every object reachable from the state is treated as immutable once made
+    # (updates replace them), so a checkpoint is a set of shallow copies.
+    def snapshot(self) -> dict[str, Any]:
+        return _copy_state({key: getattr(self, key) for key in _STATE})
+
+    def restore(self, state: dict[str, Any]) -> None:
+        for key, value in _copy_state(state).items():
+            setattr(self, key, value)
+        self.closures = {}  # a cache keyed by shared_epoch, which goes back in time here
 
     # -- helpers -----------------------------------------------------------
     def analyze(self, cell: Cell) -> CellAnalysis:
@@ -342,7 +394,7 @@ class _Planner:
 
     def syntax_error(self, cell: Cell, exc: SyntaxError) -> PlanError:
         offset = 1 if cell.kind == "step" else 0
-        line = (exc.lineno or 0) + offset
+        line = (exc.lineno or 1) + offset
         where = f"step {cell.step!r}, " if cell.step else ""
         return PlanError(
             f"Syntax error in {where}cell {cell.index} line {line}: {exc.msg}.",
@@ -363,7 +415,8 @@ class _Planner:
         )
 
     def place(self, sdef: SharedDef, cell: Cell) -> SharedDef:
-        self.shared_pos.setdefault(id(sdef), (cell.index, len(self.shared_pos)))
+        if sdef not in self.shared_pos:
+            self.shared_pos[sdef] = (cell.index, len(self.shared_pos))
         return sdef
 
     def is_shared(self, name: str) -> bool:
@@ -404,12 +457,12 @@ class _Planner:
     def attach_setup(self, analysis: CellAnalysis, cell: Cell) -> set[str]:
         """Preamble lines like `np.random.seed(0)` travel with the module they configure."""
         handled = set()
-        for sdef in analysis.setup:
-            found = self.table.get(sdef.name)
+        for name, source in analysis.setup:
+            found = self.table.get(name)
             if found is not None and found.kind == "shared":
-                found.shared.append(self.place(sdef, cell))
-                handled.add(sdef.name)
-                self.shared_epoch += 1
+                sdef = self.place(SharedDef(name, "setup", source), cell)
+                self.define(name, _Def("shared", found.cell, shared=[*found.shared, sdef]))
+                handled.add(name)
         return handled
 
     # -- the walk ----------------------------------------------------------
@@ -425,14 +478,40 @@ class _Planner:
                 group.append(cell)
             elif cell.kind in ("preamble", "parameters"):
                 order.append(cell)
-        for item in order:
+        signatures = [_signature(item) for item in order]
+        trace_key = (self.notebook, repr(sorted(self.compute.items())))
+        checkpoints: dict[int, dict[str, Any]] = {}
+        start = 0
+        trace = _TRACES.get(trace_key)
+        if trace is not None:
+            same = 0
+            for old, new in zip(trace.signatures, signatures):
+                if old != new:
+                    break
+                same += 1
+            usable = [i for i in trace.checkpoints if i <= same]
+            if usable:
+                start = max(usable)
+                self.restore(trace.checkpoints[start])
+                checkpoints = {i: c for i, c in trace.checkpoints.items() if i <= start}
+        for i in range(start, len(order)):
+            if i % _CHECKPOINT_EVERY == 0 and i not in checkpoints:
+                checkpoints[i] = self.snapshot()
+            item = order[i]
             if isinstance(item, list):
                 self.step_group(item)
             elif item.kind == "preamble":
                 self.preamble(item)
             else:
                 self.parameters(item)
-        return self.finish()
+        if len(order) not in checkpoints:
+            checkpoints[len(order)] = self.snapshot()
+        plan = self.finish()
+        _TRACES[trace_key] = _Trace(signatures, checkpoints)
+        _TRACES.move_to_end(trace_key)
+        while len(_TRACES) > _MAX_TRACES:
+            _TRACES.popitem(last=False)
+        return plan
 
     def preamble(self, cell: Cell) -> None:
         analysis = self.analyze(cell)
@@ -516,6 +595,12 @@ class _Planner:
             if modules:
                 defs = {n: None for n in defs if n not in modules}
                 mutated = mutated.difference(modules)
+        if facts.calls:  # `fill_missing(train)` where fill_missing changes its argument in place
+            changed = self.mutated_by_calls(facts, shared)
+            if changed:
+                refs = {**refs, **{n: o for n, o in changed.items() if n not in defs and n not in refs}}
+                defs = {**defs, **{n: None for n in changed if n not in defs}}
+                mutated = mutated.union(changed)
         if mutated and (facts.aliases or self.alias_of):
             refs, defs = self.mutate_through_aliases(facts, refs, defs, mutated, shared)
 
@@ -528,10 +613,18 @@ class _Planner:
         if roots:
             closure = self.shared_closure(roots, local_shared)
             step.shared = list(closure[0])
-            for free, via in closure[1].items():
+            free_values, writes, names = closure[1], closure[2], closure[3]
+            early = [n for n in local_shared if n in refs and n in shared_names]
+            if early:  # called before this step redefines it: the earlier definition runs first
+                before = self.shared_closure(frozenset(early), {})
+                step.shared = self._ordered_shared({*before[0], *step.shared})
+                free_values = {**before[1], **free_values}
+                writes = {**before[2], **writes}
+                names = names | before[3]
+            step.shared_names = sorted(names)
+            for free, via in free_values.items():
                 if free not in defs or free in refs:
                     free_refs[free] = via
-            writes = closure[2]
 
         # resolve the values it reads (rule 3: the nearest preceding definition)
         inputs: dict[str, str] = {}
@@ -617,10 +710,10 @@ class _Planner:
             self.shared_epoch += 1
         self.record_aliases(step, facts, inputs)
         if step.opaque:
-            self.last_opaque = step
+            self.last_opaque = step.name
 
     def shared_closure(self, roots: frozenset[str], local_shared: dict[str, tuple[SharedDef, int]]
-                       ) -> tuple[tuple[SharedDef, ...], dict[str, str], dict[str, bool]]:
+                       ) -> tuple[tuple[SharedDef, ...], dict[str, str], dict[str, bool], frozenset[str]]:
         """The shared code reachable from `roots`, the value names it reads, the globals it changes.
 
         Cached while no shared definition changes (steps after the preamble
@@ -653,10 +746,29 @@ class _Planner:
                         free_values.setdefault(free, name)
                 for w in sdef.global_writes:
                     writes[w] = writes.get(w, False) or w in sdef.free
-        result = (tuple(self._ordered_shared(used.values())), free_values, writes)
+        result = (tuple(self._ordered_shared(used.values())), free_values, writes, frozenset(seen))
         if not local_shared:
             self.closures[key] = result
         return result
+
+    def mutated_by_calls(self, facts: _StepFacts, shared) -> dict[str, int]:
+        """Arguments changed in place by the functions the step calls -> the cell offset of the call."""
+        changed: dict[str, int] = {}
+        for offset, function, args in facts.calls:
+            if function in facts.local_shared:
+                sdef = facts.local_shared[function][0]
+            else:
+                found = self.table.get(function)
+                if found is None or found.kind != "shared" or not found.shared:
+                    continue
+                sdef = found.shared[0]
+            if not sdef.mutated_params:
+                continue
+            for key, arg in args:
+                param = sdef.params[key] if isinstance(key, int) and key < len(sdef.params) else key
+                if param in sdef.mutated_params and not shared(arg) and arg not in _KNOWN_NAMES:
+                    changed.setdefault(arg, offset)
+        return changed
 
     def mutate_through_aliases(self, facts: _StepFacts, refs: dict[str, int], defs: dict[str, None],
                                mutated: frozenset[str], shared) -> tuple[dict[str, int], dict[str, None]]:
@@ -739,7 +851,7 @@ class _Planner:
     def _ordered_shared(self, sdefs: Iterable[SharedDef]) -> list[SharedDef]:
         """Shared code in notebook order, each statement once."""
         result, seen = [], set()
-        for sdef in sorted(sdefs, key=lambda d: self.shared_pos.get(id(d), (10**9, 0))):
+        for sdef in sorted(sdefs, key=lambda d: self.shared_pos.get(d, (10**9, 0))):
             key = (sdef.kind == "setup", sdef.source)
             if key not in seen:
                 seen.add(key)
@@ -787,8 +899,9 @@ class _Planner:
                 "literal constants and the parameters cell.",
             )
         if self.last_opaque is not None:
-            opaque = self.last_opaque
-            opaque.outputs = sorted({*opaque.outputs, name})
+            old = self.steps[self.last_opaque]
+            opaque = dataclasses.replace(old, outputs=sorted({*old.outputs, name}))  # steps are never changed
+            self.steps[opaque.name] = opaque
             self.define(name, _Def("step", opaque.cells[0], step=opaque.name))
             inputs[name] = opaque.name
             self.warnings.append(
@@ -799,6 +912,14 @@ class _Planner:
         if mode == "free":
             self.warnings.append(f"{reader} reads {name!r}, which no earlier cell defines.")
             return
+        params_cell = self.later_parameter(name, step)
+        if params_cell is not None:
+            raise PlanError(
+                f"{reader} uses the parameter {name!r} before the parameters cell (cell {params_cell}) "
+                "defines it.",
+                step=step.name, cell=cell_index, variable=name,
+                hint="Move the cell tagged `parameters` above the first step that uses it.",
+            )
         later = self.later_definition(name, step)
         if later is not None:
             raise PlanError(
@@ -841,6 +962,16 @@ class _Planner:
                     except CellSyntaxError:
                         continue
                 return cells[0].step or "?", cells[offset].index
+        return None
+
+    def later_parameter(self, name: str, step: Step) -> int | None:
+        for cell in self.cells:
+            if cell.kind == "parameters" and cell.index > step.cells[0]:
+                try:
+                    if name in analyze_cell(cell.body).defs:
+                        return cell.index
+                except CellSyntaxError:
+                    continue
         return None
 
     def scratch_definition(self, name: str) -> int | None:
@@ -951,6 +1082,7 @@ def clear_caches() -> None:
     """Forget every cached analysis (cells, steps, step lines, star imports): the next plan is cold."""
     analyze_cell.cache_clear()
     _step_facts.cache_clear()
+    _TRACES.clear()
     _star_names.cache_clear()
     _star_defs.cache_clear()
     parse_step_line.cache_clear()
@@ -961,7 +1093,27 @@ def build_plan(cells: list[Cell], *, notebook: str | None = None,
     """Plan classified cells (see notebook.classify)."""
     targets = dict(DEFAULT_COMPUTE)
     targets.update(compute or {})
-    return _Planner(cells, notebook, targets).run()
+    with _gc_paused():
+        return _Planner(cells, notebook, targets).run()
+
+
+@contextmanager
+def _gc_paused():
+    """No cycle collection while planning.
+
+    Planning makes many short-lived objects (cells, AST nodes, intermediate
+    sets) and no reference cycles; collections in the middle would only walk
+    the planner's caches again and again. Whatever survives is collected as
+    usual afterwards.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 

@@ -41,7 +41,7 @@ class RecordedRun(Run):
             if sr.error_info:
                 from .execute.runner import _failure_message
 
-                sr.error = _failure_message(name, sr.error_info, sr.notebook_path)
+                sr.error = sr.error_info.get("message") or _failure_message(name, sr.error_info, sr.notebook_path)
             self.steps[name] = sr
         self.metrics = record.get("metrics") or {}
 

@@ -39,7 +39,12 @@ def describe_plan(plan: "Pipeline") -> str:
         lines.append("")
         lines.append(f"step {step.name}  ({_cells(step.cells)}; {_resources(step.resources)})")
         for edge in incoming[step.name]:
-            carried = ", ".join(edge.variables) if edge.variables else "(order only, --after)"
+            if edge.variables:
+                carried = ", ".join(edge.variables)
+            elif edge.source in step.options.after:
+                carried = "(order only, --after)"
+            else:
+                carried = "(order only: this step is opaque)"
             lines.append(f"  <- {edge.source}: {carried}")
         if step.params:
             lines.append(f"  params: {', '.join(step.params)}")

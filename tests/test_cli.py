@@ -25,7 +25,7 @@ def test_plan_text_and_json():
 @pytest.mark.parametrize("cells, message", [
     (["%%step a\nx = y + 1"], "'y'"),
     (["%%step a\nx = 1", "%%step a\ny = 2"], "Duplicate step name 'a'"),
-    (["%%step a b c\nx = 1"], "unrecognized arguments"),
+    (["%%step a b c\nx = 1"], "cannot contain spaces"),
     (["%%step a\nx = (1"], "Syntax error"),
 ])
 def test_plan_errors_are_one_line_and_exit_2(tmp_path, cells, message):

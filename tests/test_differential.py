@@ -11,6 +11,7 @@ from __future__ import annotations
 import pickle
 import re
 import shutil
+import warnings
 from pathlib import Path
 
 import nbformat
@@ -28,7 +29,9 @@ _CONTROL = re.compile(r"^\s*(%pipeline\b.*|%load_ext\s+jupyter_mlpipe\s*)$")
 
 def as_plain_notebook(path: Path, names: list[str], dump: Path, params: dict | None = None) -> nbformat.NotebookNode:
     """The notebook as a plain top-to-bottom notebook that pickles `names` into `dump` at the end."""
-    nb = nbformat.read(path, as_version=4)
+    with warnings.catch_warnings():  # test notebooks have no cell ids
+        warnings.simplefilter("ignore")
+        nb = nbformat.read(path, as_version=4)
     cells = []
     for cell in nb.cells:
         if cell.cell_type != "code":

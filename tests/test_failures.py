@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+
 import nbformat
 import pytest
 
@@ -11,6 +14,12 @@ from jupyter_mlpipe.history import History
 pytestmark = pytest.mark.slow
 
 _OURS = ("jupyter_mlpipe", "papermill", "site-packages/IPython", "_mlpipe_")
+
+
+def _edit(path, index: int, source: str) -> None:
+    nb = json.loads(path.read_text())
+    nb["cells"][index]["source"] = source
+    path.write_text(json.dumps(nb, indent=1))
 
 
 def _statuses(run) -> dict:
@@ -101,11 +110,12 @@ def test_a_dying_worker_without_retries_fails_the_step(ray_address, notebook):
     assert "worker" in error and "died" in error, error
     assert "--retries" in error
     assert run.steps["fragile"].attempts == 1
+    assert jupyter_mlpipe.load_run(run.id, path).steps["fragile"].error == error
 
 
 def test_a_step_over_its_timeout_is_stopped(ray_address, notebook):
     path = notebook([
-        "import time",
+        "import os, time",
         "%%step slow --timeout 1\ntime.sleep(30)\nx = 1",
         "%%step after\ny = x",
         "%%step quick\nz = 3",
@@ -113,17 +123,41 @@ def test_a_step_over_its_timeout_is_stopped(ray_address, notebook):
     run = jupyter_mlpipe.run(path)
     assert run.status == "failed"
     assert _statuses(run) == {"slow": "failed", "after": "skipped", "quick": "succeeded"}
-    error = run.steps["slow"].error
-    assert "timed out" in error and "--timeout 1" in error, error
-    assert run.steps["slow"].duration < 25  # stopped, not waited for
+    step = run.steps["slow"]
+    assert "timed out" in step.error and "--timeout 1" in step.error, step.error
+    assert "cell 1, line 2" in step.error and "time.sleep(30)" in step.error  # where it was
+    assert step.duration < 25  # stopped, not waited for
+    nb = nbformat.read(step.notebook_path, as_version=4)
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert errors and errors[0]["ename"] == "StepTimeout"
     record = History(path.parent / ".mlpipe" / "history.sqlite").get_run(run.id)
     assert record["steps"]["slow"]["status"] == "failed"
-    # a later run still works (the worker that was stopped is replaced or reused)
-    nb = nbformat.read(path, as_version=4)
-    nb.cells[1].source = "%%step slow --timeout 5\nx = 1"
-    nbformat.write(nb, path)
+    assert jupyter_mlpipe.load_run(run.id, path).steps["slow"].error == step.error
+    # the worker that was stopped lives on
+    marker = path.parent / ".mlpipe" / "runs" / run.id / "slow.started"
+    pid = int(marker.read_text().split()[1])
+    os.kill(pid, 0)  # raises if that worker process is gone
+    # and a later run works
+    _edit(path, 1, "%%step slow --timeout 5\nx = os.getpid()")
     again = jupyter_mlpipe.run(path)
     assert _statuses(again) == {"slow": "succeeded", "after": "succeeded", "quick": "reused"}
+
+
+def test_a_step_stuck_where_python_cannot_stop_it_is_killed(ray_address, notebook, monkeypatch):
+    from jupyter_mlpipe.execute import runner
+
+    monkeypatch.setattr(runner, "_TIMEOUT_GRACE_S", 1.0)
+    # SIGALRM is blocked: the worker cannot stop the step itself, so the driver kills it
+    path = notebook([
+        "import signal, time",
+        "%%step stuck --timeout 0.5\nsignal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})\n"
+        "time.sleep(30)\nx = 1",
+    ])
+    run = jupyter_mlpipe.run(path)
+    step = run.steps["stuck"]
+    assert step.status == "failed"
+    assert "timed out" in step.error and "killed" in step.error, step.error
+    assert step.duration < 25
 
 
 def test_a_step_that_does_not_define_what_a_later_step_needs(ray_address, notebook):
@@ -137,3 +171,17 @@ def test_a_step_that_does_not_define_what_a_later_step_needs(ray_address, notebo
     error = run.steps["maybe"].error
     assert "'value'" in error and "'maybe'" in error
     assert "_mlpipe_end" not in error
+
+
+def test_an_error_in_a_later_cell_of_a_step_names_that_cell(ray_address, notebook):
+    path = notebook([
+        "%%step a\nx = 1",                         # cell 0
+        {"source": "## notes", "cell_type": "markdown"},  # cell 1
+        "y = 2\n\nz = x / 0",                      # cell 2: still step a
+        "%%step b\nw = 1",                         # cell 3
+    ])
+    run = jupyter_mlpipe.run(path)
+    assert _statuses(run) == {"a": "failed", "b": "succeeded"}
+    error = run.steps["a"].error
+    assert "failed in cell 2" in error and "cell 2, line 3" in error and "z = x / 0" in error, error
+    assert "ZeroDivisionError" in error

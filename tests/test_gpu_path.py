@@ -47,16 +47,20 @@ def test_whole_gpu_steps_take_turns(ray_address, notebook):
     assert run["a"] == run["b"] == "0"
 
 
-def test_half_gpu_steps_share_it(ray_address, notebook):
+def test_half_gpu_steps_share_it(ray_address, notebook, tmp_path):
+    # each step waits until the other one has started: they finish only if they run together
+    meet = "def meet(me, other):\n    pathlib.Path(me).touch()\n    deadline = time.time() + 60\n" \
+           "    while not pathlib.Path(other).exists():\n        assert time.time() < deadline, 'alone'\n" \
+           "        time.sleep(0.01)"
+    a, b = str(tmp_path / "a"), str(tmp_path / "b")
     path = notebook([
-        "import os, time",
-        "%%step warm_a\nwa = 1",  # two warm workers first, so that both halves start promptly
-        "%%step warm_b\nwb = 1",
-        "%%step first --gpus 0.5\ntime.sleep(1.5)\na = os.environ['CUDA_VISIBLE_DEVICES']",
-        "%%step second --gpus 0.5\ntime.sleep(1.5)\nb = os.environ['CUDA_VISIBLE_DEVICES']",
+        "import os, pathlib, time",
+        meet,
+        f"%%step first --gpus 0.5\nmeet({a!r}, {b!r})\na = os.environ['CUDA_VISIBLE_DEVICES']",
+        f"%%step second --gpus 0.5\nmeet({b!r}, {a!r})\nb = os.environ['CUDA_VISIBLE_DEVICES']",
     ])
     run = jupyter_mlpipe.run(path)
-    assert run.status == "succeeded"
+    assert run.status == "succeeded", {n: s.error for n, s in run.steps.items()}
     first, second = run.steps["first"], run.steps["second"]
     assert _overlap(first, second), (first.started, first.ended, second.started, second.ended)
     assert run["a"] == run["b"] == "0"

@@ -270,3 +270,104 @@ def test_a_killed_driver_is_reported_interrupted_and_the_next_run_resumes(ray_ad
     assert out.returncode == 0, out.stderr
     statuses = {r["id"]: r["status"] for r in json.loads(out.stdout)}
     assert statuses[killed] == "interrupted" and statuses[run.id] == "succeeded"
+
+
+def test_gc_keeps_what_runs_need_and_removes_the_rest(ray_address, notebook):
+    from jupyter_mlpipe.execute.runner import Store
+    from jupyter_mlpipe.gc import collect
+
+    path = notebook([
+        "import time",
+        {"source": "wait = 0.0", "tags": ["parameters"]},
+        "%%step a\nx = [1, 2, 3]",
+        "%%step b\ntime.sleep(wait)\ny = sum(x)",
+    ])
+    first = jupyter_mlpipe.run(path)
+    _edit(path, 2, "%%step a\nx = [4, 5, 6]")
+    second = jupyter_mlpipe.run(path)
+    where = Store.for_notebook(path)
+    history = _history(path)
+    store = ArtifactStore(where.artifacts_root)
+    orphan = store.put({"nobody": "needs me"}, variable="orphan").digest
+    report = collect(history, where)
+    assert "removed 1 unreferenced artifact" in report, report
+    assert not store.exists(orphan)
+    assert jupyter_mlpipe.load_run(first.id, path)["y"] == 6
+    assert jupyter_mlpipe.load_run(second.id, path)["y"] == 15
+    # while a run is in progress, what it may have written and not recorded yet is kept
+    live = jupyter_mlpipe.run(path, params={"wait": 3.0}, background=True)
+    while live.steps["b"].status != "running" and not live.done:
+        time.sleep(0.05)
+    fresh = store.put("written by a run in progress", variable="fresh").digest
+    assert "a run in progress may still need" in collect(history, where)
+    assert store.exists(fresh)
+    live.wait(60)
+    assert live.status == "succeeded"
+    collect(history, where)
+    assert not store.exists(fresh)
+    # a leftover temporary file of an interrupted write goes once it is old
+    tmp = path.parent / ".mlpipe" / "tmp" / "dead.part"
+    tmp.write_bytes(b"half")
+    os.utime(tmp, (time.time() - 7200, time.time() - 7200))
+    assert "1 leftover temporary file" in collect(history, where)
+    assert not tmp.exists()
+    # forgetting old runs forgets what only they needed
+    report = collect(history, where, older_than=0)
+    assert "3 run(s)" in report
+    assert list(store.digests()) == []
+    assert jupyter_mlpipe.runs(path) == []
+    again = jupyter_mlpipe.run(path)
+    assert _statuses(again) == {"a": "succeeded", "b": "succeeded"}
+
+
+def test_a_package_version_change_reruns_the_steps_that_import_it(ray_address, notebook, monkeypatch):
+    import jupyter_mlpipe.cache as cache
+
+    path = notebook([
+        "import numpy as np",
+        "%%step shared_import\na = int(np.int64(3))",
+        "%%step own_import\nimport pandas as pd\nb = len(pd.DataFrame({'x': [1]}))",
+        "%%step no_import\nc = 1",
+    ])
+    jupyter_mlpipe.run(path)
+    real = cache.package_version
+    monkeypatch.setattr(cache, "package_version",
+                        lambda m: "999.0" if m in ("numpy", "pandas") else real(m))
+    run = jupyter_mlpipe.run(path)
+    assert _statuses(run) == {"shared_import": "succeeded", "own_import": "succeeded", "no_import": "reused"}
+    assert "package 'numpy' changed" in run.steps["shared_import"].reason["summary"]
+    assert "999.0" in run.steps["shared_import"].reason["summary"]
+    assert "package 'pandas' changed" in run.steps["own_import"].reason["summary"]
+
+
+def test_a_fully_reused_run_never_starts_ray(ray_address, notebook, tmp_path):
+    path = notebook(["%%step a\nx = 1", "%%step b\ny = x + 1"])
+    assert jupyter_mlpipe.run(path).status == "succeeded"
+    # nothing listens there: connecting to Ray would fail
+    out = subprocess.run([sys.executable, "-m", "jupyter_mlpipe.cli", "run", str(path), "--json"],
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                         env={**os.environ, "MLPIPE_RAY_ADDRESS": "127.0.0.1:9"})
+    assert out.returncode == 0, out.stdout + out.stderr
+    result = json.loads(out.stdout)
+    assert {n: s["status"] for n, s in result["steps"].items()} == {"a": "reused", "b": "reused"}
+
+
+def test_a_partial_run_after_an_edit_runs_only_what_is_stale_upstream(ray_address, notebook):
+    path = notebook(["%%step a\nx = 1", "%%step b\ny = x + 1", "%%step c\nz = y + 1"])
+    jupyter_mlpipe.run(path)
+    _edit(path, 0, "%%step a\nx = 2")
+    run = jupyter_mlpipe.run(path, steps=["b"])
+    assert _statuses(run) == {"a": "succeeded", "b": "succeeded"}
+    assert run["y"] == 3
+    run = jupyter_mlpipe.run(path)
+    assert _statuses(run) == {"a": "reused", "b": "reused", "c": "succeeded"}
+    assert run["z"] == 4
+
+
+def test_resources_and_fault_handling_are_not_in_the_key(ray_address, notebook):
+    path = notebook(["%%step a\nx = 1", "%%step b\ny = x + 1"])
+    jupyter_mlpipe.run(path)
+    _edit(path, 0, "%%step a --cpus 2 --retries 3 --timeout 100\nx = 1")
+    _edit(path, 1, "%%step b --compute gpu\ny = x + 1")
+    run = jupyter_mlpipe.run(path)
+    assert _statuses(run) == {"a": "reused", "b": "reused"}

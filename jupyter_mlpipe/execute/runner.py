@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import InfeasibleRequest, MlpipeError, StepFailed
+from ..errors import InfeasibleRequest, MlpipeError
 from ..plan import Pipeline
 
 __all__ = ["Run", "StepRun", "RunOptions", "start_run", "STEP_STATUSES", "Store"]
@@ -52,7 +52,8 @@ class StepRun:
         return {
             "status": self.status, "key": self.key, "reason": self.reason, "started": self.started,
             "ended": self.ended, "duration": self.duration if self.ended else None,
-            "attempts": self.attempts, "error": self.error_info, "notebook_path": self.notebook_path,
+            "attempts": self.attempts, "notebook_path": self.notebook_path,
+            "error": {**self.error_info, "message": self.error} if self.error_info else None,
             "resources": self.resources, "outputs": self.outputs, "inputs": self.inputs,
             "warnings": self.warnings,
         }
@@ -210,8 +211,12 @@ class _Driver:
         inputs: dict[str, dict] = {}
         for var, source in step.input_sources.items():
             ref = run.steps[source].outputs.get(var)
-            if ref is None:
-                raise StepFailed(f"Step {source!r} did not store {var!r}, which step {name!r} needs.", step=name)
+            if ref is None:  # cannot happen for a step that ran in this run (its save cell checks)
+                sr.status, sr.ended = "failed", time.time()
+                sr.error = f"Step {source!r} did not store {var!r}, which step {name!r} needs."
+                sr.error_info = {"ename": "MissingInput", "evalue": sr.error, "traceback": None, "cell": None}
+                run._emit("step", sr)
+                return
             inputs[var] = ref
         sr.inputs = {v: r["digest"] for v, r in inputs.items()}
         components = key_components(step, input_digests=sr.inputs, params=run.params, base=run._store.base)
@@ -224,8 +229,13 @@ class _Driver:
         if not self.options.force and not step.options.no_cache:
             hit = run._history.cache_get(key)
             if hit is not None:
+                lacking = [v for v in self.required(name) if v not in hit["outputs"]]
                 broken = self.broken_outputs(hit["outputs"])
-                if not broken:
+                if lacking:
+                    # stored by a run in which no step needed it (e.g. unstorable, or a partial run)
+                    note = (f"its stored result lacks {lacking[0]!r}, which a later step needs, so the "
+                            "step runs again")
+                elif not broken:
                     sr.status = "reused"
                     sr.outputs = hit["outputs"]
                     sr.started = sr.ended = time.time()
@@ -235,7 +245,8 @@ class _Driver:
                                  "summary": f"nothing changed since run {hit['run_id']}"}
                     run._emit("step", sr)
                     return
-                note = f"a stored output was {broken} on disk, so the step runs again"
+                else:
+                    note = f"a stored output was {broken} on disk, so the step runs again"
         if self.options.force:
             summary = "--force: every step runs"
         elif step.options.no_cache:
@@ -246,6 +257,8 @@ class _Driver:
             summary = "; ".join(c.split("\n")[0] for c in changes)
         elif previous is None:
             summary = "this step never ran before"
+        elif previous.get("status") == "failed":
+            summary = "it failed in its previous run (nothing in its key changed since)"
         else:
             summary = "no stored result matches (the previous result was not kept)"
         sr.reason = {"decision": "ran", "changes": changes if not note else [note, *changes],
@@ -263,13 +276,18 @@ class _Driver:
                 self.records[run_id] = {}
         return ((self.records[run_id].get("steps") or {}).get(name) or {}).get("notebook_path")
 
+    def required(self, name: str) -> list[str]:
+        """The variables of step `name` that the run's later steps read."""
+        return sorted({v for e in self.plan.edges if e.source == name and e.target in self.run.steps
+                       for v in e.variables})
+
     def broken_outputs(self, outputs: dict[str, dict]) -> str | None:
+        """'missing' or 'corrupt' when a stored output is not intact on disk, else None."""
         for ref in outputs.values():
             digest = ref["digest"]
-            if not self.run.artifacts.exists(digest):
-                return "missing"
-            if not self.run.artifacts.verify(digest):
-                return "corrupt"
+            state = _artifact_state(self.run.artifacts, digest)
+            if state is not None:
+                return state
         return None
 
     def submit(self, name: str, step: Any, inputs: dict[str, dict]) -> None:
@@ -285,8 +303,7 @@ class _Driver:
             self.ray_ready = True
         run_dir = run._store.run_dir(run.id)
         run_dir.mkdir(parents=True, exist_ok=True)
-        required = sorted({v for e in self.plan.edges if e.source == name and e.target in run.steps
-                           for v in e.variables})
+        required = self.required(name)
         sr = run.steps[name]
         sr.notebook_path = str(run_dir / f"{name}.ipynb")
         task = {
@@ -297,6 +314,7 @@ class _Driver:
                 params=run.params, context={"history": str(run._store.history_path)}),
             "cwd": str(run._store.base),
             "started_marker": str(run_dir / f"{name}.started"),
+            "timeout": step.options.timeout,
         }
         self.refs[name] = submit(run_step_task, task, step.resources, step.options.retries)
         sr.status = "running"
@@ -333,26 +351,37 @@ class _Driver:
         import ray
 
         by_ref = {ref: name for name, ref in self.refs.items()}
-        ready, _ = ray.wait(list(by_ref), num_returns=len(by_ref), timeout=_POLL_S, fetch_local=True)
+        # return as soon as one step finishes (a chain must not pay the poll interval per step),
+        # then take every other one that is ready too
+        ready, rest = ray.wait(list(by_ref), num_returns=1, timeout=_POLL_S, fetch_local=True)
+        if ready and rest:
+            more, _ = ray.wait(rest, num_returns=len(rest), timeout=0, fetch_local=True)
+            ready += more
         for ref in ready:
             self.finish(by_ref[ref], ref)
         self.check_running()
 
     def check_running(self) -> None:
+        """The driver's backstop for --timeout: the worker stops the step itself at the deadline
+        (keeping its notebook and its process); a step still running a few seconds later is killed."""
         run = self.run
         for name in list(self.refs):
             sr = run.steps[name]
             step = self.plan.steps[name]
-            began = self.read_marker(name, sr)
             timeout = step.options.timeout
-            if timeout and began is not None and time.time() - began > timeout:
+            if not timeout:
+                continue
+            began = self.read_marker(name, sr)
+            if began is not None and time.time() - began > timeout + _TIMEOUT_GRACE_S:
                 import ray
 
-                ray.cancel(self.refs.pop(name), force=True)
+                try:
+                    ray.cancel(self.refs.pop(name), force=True)
+                except Exception:  # noqa: BLE001 - it finished meanwhile: it still timed out
+                    pass
                 sr.status = "failed"
                 sr.ended = time.time()
-                sr.error = (f"Step {name!r} timed out: it ran longer than --timeout {timeout:g} s and "
-                            "was stopped.")
+                sr.error = _timeout_message(name, timeout, None, stuck=True)
                 sr.error_info = {"ename": "Timeout", "evalue": sr.error, "traceback": None, "cell": None}
                 run._emit("step", sr)
 
@@ -382,11 +411,24 @@ class _Driver:
             sr.status = "cancelled"
             run._emit("step", sr)
             return
-        except Exception as exc:  # noqa: BLE001 - worker death, OOM, ...
+        except ray.exceptions.RayTaskError as exc:  # the task body itself raised: a bug on our side
+            sr.status = "failed"
+            cause = exc.cause if getattr(exc, "cause", None) is not None else exc
+            sr.error = (f"Step {name!r} could not be run: {type(cause).__name__}: {cause} "
+                        "(an error of jupyter-mlpipe's step task, not of the step's code).")
+            sr.error_info = {"ename": type(cause).__name__, "evalue": str(cause).split("\n")[0],
+                             "traceback": None, "cell": None}
+            run._emit("step", sr)
+            return
+        except Exception as exc:  # noqa: BLE001 - worker death, OOM, lost node, ...
             sr.status = "failed"
             kind = type(exc).__name__
-            sr.error = (f"Step {name!r}: its worker process died ({kind}) after {max(sr.attempts, 1)} "
-                        f"attempt(s). Use --retries N on the %%step line to retry when a worker dies.")
+            why = "it ran out of memory" if "OutOfMemory" in kind else f"{kind}"
+            retries = self.plan.steps[name].options.retries
+            advice = (f"It was retried {retries} time(s)." if retries else
+                      "Use --retries N on the %%step line to retry when a worker dies.")
+            sr.error = (f"Step {name!r}: its worker process died ({why}) after {max(sr.attempts, 1)} "
+                        f"attempt(s). {advice}")
             sr.error_info = {"ename": kind, "evalue": str(exc).split("\n")[0], "traceback": None, "cell": None}
             run._emit("step", sr)
             return
@@ -406,7 +448,13 @@ class _Driver:
             sr.status = "failed"
             info = result["error"]
             sr.error_info = info
-            sr.error = _failure_message(name, info, sr.notebook_path)
+            if info.get("ename") == "Timeout":
+                timeout = self.plan.steps[name].options.timeout or 0
+                sr.error = _timeout_message(name, timeout, info, stuck=False)
+                if sr.notebook_path:
+                    sr.error += f"\nExecuted notebook: {sr.notebook_path}"
+            else:
+                sr.error = _failure_message(name, info, sr.notebook_path)
         run._emit("step", sr)
 
     def cancel_all(self) -> None:
@@ -425,6 +473,48 @@ class _Driver:
             if sr.status == "pending":
                 sr.status = "cancelled"
                 self.run._emit("step", sr)
+
+
+_TIMEOUT_GRACE_S = 5.0
+_VERIFIED: dict[str, tuple[int, int, int]] = {}  # artifact path -> (mtime_ns, size, inode) seen intact
+
+
+def _artifact_state(artifacts: Any, digest: str) -> str | None:
+    """None when the artifact is present and intact, else 'missing' or 'corrupt'.
+
+    Re-hashing every output of every reused step on every run costs a full read;
+    a local file seen intact by this process, unchanged since (same mtime, size
+    and inode), is not hashed again. A changed file always is, and every read of
+    a value verifies its bytes anyway.
+    """
+    import os
+
+    path = artifacts.path_of(digest)
+    local = "://" not in path
+    if local:
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return "missing"
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        if _VERIFIED.get(path) == stamp:
+            return None
+    elif not artifacts.exists(digest):
+        return "missing"
+    if not artifacts.verify(digest):
+        _VERIFIED.pop(path, None)
+        return "corrupt" if artifacts.exists(digest) else "missing"
+    if local:
+        _VERIFIED[path] = stamp
+    return None
+
+
+def _timeout_message(name: str, timeout: float, info: dict[str, Any] | None, *, stuck: bool) -> str:
+    text = f"Step {name!r} timed out: it ran longer than --timeout {timeout:g} s and was stopped"
+    if stuck:
+        return text + " (its worker did not respond, so it was killed)."
+    where = (info or {}).get("traceback")
+    return text + (f". It was here when it was stopped:\n{where}" if where else ".")
 
 
 _OWN_ERRORS = ("UnstorableValue", "StepFailed", "ArtifactCorrupt", "ArtifactMissing", "MlpipeError")
@@ -453,6 +543,10 @@ def start_run(plan: Pipeline, *, params: dict[str, Any], store: Store, history: 
               listeners: list[Callable] | None = None) -> Run:
     """Create the run, record it, and drive it (in this thread, or a background one)."""
     selected = plan.upstream(options.steps) if options.steps else list(plan.steps)
+    try:
+        history.mark_interrupted()  # runs whose driver was killed: recorded as such, once and for all
+    except Exception:  # noqa: BLE001 - bookkeeping; never a reason not to run
+        pass
     run_id = history.new_run_id()
     run = Run(run_id, plan, params, selected, store, history)
     run.listeners.extend(listeners or [])

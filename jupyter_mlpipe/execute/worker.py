@@ -2,15 +2,27 @@
 
 The worker process stays warm between tasks (Ray reuses it), so papermill,
 IPython and the user's imports are loaded once per worker, not per step.
+
+--timeout is enforced here first: a SIGALRM at the deadline raises
+`StepTimeout` in the running cell, so the executed notebook shows where the
+step was, and the worker stays alive for the next step. The driver kills a
+step that is still running a few seconds after its deadline (code stuck in C
+that never returns to Python).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from typing import Any
 
-__all__ = ["run_step_task"]
+__all__ = ["run_step_task", "StepTimeout"]
+
+
+class StepTimeout(BaseException):
+    """Raised in a step's code when it runs past its --timeout (not an Exception: `except
+    Exception` in the user's code must not swallow it)."""
 
 
 def run_step_task(task: dict[str, Any]) -> dict[str, Any]:
@@ -24,15 +36,22 @@ def run_step_task(task: dict[str, Any]) -> dict[str, Any]:
         with open(marker, "a", encoding="utf-8") as fh:
             fh.write(f"{started} {os.getpid()}\n")
     gpu_env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    alarm = _Alarm(task.get("timeout"))
     try:
-        execute_notebook(task["bundle"], task["output_path"], parameters=task["parameters"], cwd=task["cwd"])
-    except Exception as exc:  # noqa: BLE001 - user errors are data for the driver
+        with alarm:
+            execute_notebook(task["bundle"], task["output_path"], parameters=task["parameters"],
+                             cwd=task["cwd"])
+    except (Exception, StepTimeout) as exc:  # noqa: BLE001 - user errors are data for the driver
         _runtime.take_result()
+        error = _error_of(exc, task, format_user_traceback)
+        if alarm.fired:
+            error["ename"] = "Timeout"
+            error["evalue"] = f"the step ran longer than --timeout {task.get('timeout'):g} s"
         return {
             "status": "failed",
             "started": started,
             "ended": time.time(),
-            "error": _error_of(exc, task, format_user_traceback),
+            "error": error,
             "pid": os.getpid(),
             "cuda_visible_devices": gpu_env,
         }
@@ -48,11 +67,49 @@ def run_step_task(task: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _error_of(exc: Exception, task: dict[str, Any], format_tb: Any) -> dict[str, Any]:
+class _Alarm:
+    """A one-shot SIGALRM that raises StepTimeout in the main thread, only while armed."""
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds
+        self.fired = False
+        self.armed = False
+        self.previous: Any = None
+
+    def __enter__(self) -> "_Alarm":
+        import signal
+
+        if not self.seconds or threading.current_thread() is not threading.main_thread() \
+                or not hasattr(signal, "setitimer"):
+            return self  # the driver's deadline still applies
+        self.previous = signal.signal(signal.SIGALRM, self._handler)
+        self.armed = True
+        signal.setitimer(signal.ITIMER_REAL, float(self.seconds))
+        return self
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self.armed:
+            self.armed = False
+            self.fired = True
+            raise StepTimeout(f"the step ran longer than --timeout {self.seconds:g} s")
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        if self.previous is None:
+            return
+        self.armed = False
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, self.previous)
+        self.previous = None
+
+
+def _error_of(exc: BaseException, task: dict[str, Any], format_tb: Any) -> dict[str, Any]:
     ename = getattr(exc, "ename", type(exc).__name__)
     evalue = getattr(exc, "evalue", str(exc))
     traceback = None
     cell = None
+    role = None
     try:
         import nbformat
 
@@ -63,10 +120,8 @@ def _error_of(exc: Exception, task: dict[str, Any], format_tb: Any) -> dict[str,
                 cell = (c.get("metadata", {}).get("mlpipe") or {}).get("cell")
                 role = (c.get("metadata", {}).get("mlpipe") or {}).get("role")
                 break
-        else:
-            role = None
     except Exception:  # noqa: BLE001 - the notebook may not exist if papermill failed early
-        role = None
+        pass
     if role in ("load", "save"):
         # our own cells: the message says what went wrong; their frames are not the user's code
         traceback, cell = None, None
