@@ -85,11 +85,10 @@ def _origin(source: str, sources: list[tuple[int, str]], before: int) -> tuple[i
         if index >= before and found is not None:
             break
         at = text.find(source)
-        if at < 0:
-            continue
-        if at and text[at - 1] != "\n":
-            continue  # inside a line, not a definition of its own
-        found = (index, text.count("\n", 0, at))
+        while at > 0 and text[at - 1] != "\n":  # inside a line, not a definition of its own
+            at = text.find(source, at + 1)
+        if at >= 0:
+            found = (index, text.count("\n", 0, at))
     return found
 
 

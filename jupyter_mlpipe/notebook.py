@@ -29,9 +29,13 @@ STEP_MAGIC = "%%step"
 SCRATCH_MAGIC = "%%scratch"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Cell:
-    """One notebook cell: its index in the notebook (markdown counted, from 0) and its role."""
+    """One notebook cell: its index in the notebook (markdown counted, from 0) and its role.
+
+    Treat it as read-only. (Not a frozen dataclass only because those are three
+    times slower to create, and a re-plan creates one per cell of the notebook.)
+    """
 
     index: int
     source: str
@@ -59,36 +63,51 @@ def read_notebook_cells(path: str | os.PathLike) -> list[Cell]:
     """Read an .ipynb (plain JSON: fast, and no nbformat validation needed to plan)."""
     path = Path(path)
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
+        data = json.loads(path.read_bytes())
     except FileNotFoundError:
         raise PlanError(f"No notebook at {str(path)!r}.", hint="Check the path (relative to the current folder).") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except IsADirectoryError:
+        raise PlanError(f"{str(path)!r} is a folder, not a notebook.") from None
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
         raise PlanError(f"{str(path)!r} is not a readable .ipynb notebook: {exc}.") from None
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
         raise PlanError(f"{str(path)!r} is not a notebook: it has no list of cells.",
                         hint="Pass a .ipynb file saved by Jupyter.")
     items = []
+    append = items.append
     for index, raw in enumerate(data["cells"]):
-        if not isinstance(raw, dict):
+        if raw.__class__ is not dict:
             raise PlanError(f"{str(path)!r}: cell {index} is not a notebook cell (a JSON object).",
                             cell=index, hint="Open and re-save the notebook in Jupyter.")
         source = raw.get("source", "")
-        if isinstance(source, list):
-            source = "".join(part for part in source if isinstance(part, str))
-        elif not isinstance(source, str):
-            source = ""
+        if source.__class__ is not str:
+            source = _join_source(source)
         metadata = raw.get("metadata")
-        tags = metadata.get("tags") if isinstance(metadata, dict) else None
-        if isinstance(tags, str):
-            tags = (tags,)
-        elif isinstance(tags, list):
-            tags = tuple(t for t in tags if isinstance(t, str))
-        else:
-            tags = ()
         cell_type = raw.get("cell_type", "code")
-        items.append((index, source, cell_type if isinstance(cell_type, str) else "code", tags))
+        append((index, source, cell_type if cell_type.__class__ is str else "code",
+                _tags(metadata) if metadata else ()))
     return _classify(items)
+
+
+def _join_source(source: object) -> str:
+    """nbformat stores a cell's source as a string or a list of lines."""
+    if isinstance(source, list):
+        try:
+            return "".join(source)
+        except TypeError:
+            return "".join(part for part in source if isinstance(part, str))
+    return source if isinstance(source, str) else ""
+
+
+def _tags(metadata: object) -> tuple[str, ...]:
+    tags = metadata.get("tags") if isinstance(metadata, dict) else None
+    if not tags:
+        return ()
+    if isinstance(tags, str):
+        return (tags,)
+    if isinstance(tags, list):
+        return tuple(t for t in tags if isinstance(t, str))
+    return ()
 
 
 def classify(cells: list[Cell]) -> list[Cell]:

@@ -3,6 +3,13 @@
 The rules are PRODUCT.md section 3; docs/concepts.md explains them with
 examples. Building the plan is separate from running it: a Pipeline is plain
 data that the executor walks.
+
+Re-planning is incremental at three levels: each cell's analysis is cached by
+its text (analysis.analyze_cell), each step's combined facts by its cells'
+texts (_step_facts), and the planner's state is checkpointed every
+_CHECKPOINT_EVERY steps, so a re-plan resumes from the last checkpoint before
+the first changed cell. Plans share Step objects with these checkpoints:
+treat a Pipeline's steps as read-only.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import gc
 import importlib
 import json
 import os
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from collections import OrderedDict
@@ -212,9 +220,11 @@ _MAX_TRACES = 8  # notebooks whose last plan is kept for incremental re-planning
 class _Trace:
     signatures: list[tuple]
     checkpoints: dict[int, dict[str, Any]]  # item index -> planner state before that item
+    edges: dict[int, tuple[Step, list[Edge]]] = field(default_factory=dict)  # id(step) -> its incoming edges
 
 
 _TRACES: "OrderedDict[tuple, _Trace]" = OrderedDict()
+_TRACES_LOCK = threading.Lock()
 
 
 _STATE = ("table", "steps", "params", "warnings", "shared_pos", "last_opaque", "shared_names", "shared_epoch",
@@ -371,6 +381,7 @@ class _Planner:
         # may-alias facts across steps: holder -> {(name it holds, step that produced that name)}
         self.alias_of: dict[str, frozenset[tuple[str, str]]] = {}
         self.held_by: dict[tuple[str, str], set[str]] = {}
+        self.edge_cache: dict[int, tuple[Step, list[Edge]]] = {}
 
     # -- state checkpoints (incremental re-planning) --------------------------
     # The state after planning items 0..i-1 depends only on those items, so a
@@ -384,6 +395,26 @@ class _Planner:
         for key, value in _copy_state(state).items():
             setattr(self, key, value)
         self.closures = {}  # a cache keyed by shared_epoch, which goes back in time here
+
+    def converged(self, trace: "_Trace", signatures: list[tuple], index: int, planned: list[str]) -> bool:
+        """Does re-planning from `index` on repeat the previous plan? (Same items from here, same state.)"""
+        old = trace.checkpoints.get(index)
+        final = trace.checkpoints.get(len(signatures))
+        if old is None or final is None or len(trace.signatures) != len(signatures):
+            return False
+        if trace.signatures[index:] != signatures[index:]:
+            return False
+        if list(self.steps) != list(old["steps"]):
+            return False
+        for key in ("table", "shared_names", "shared_pos", "params", "warnings", "last_opaque", "alias_of",
+                    "held_by"):
+            if getattr(self, key) != old[key]:
+                return False
+        # a step planned again must not have been changed later on (an opaque step gaining outputs)
+        return all(final["steps"].get(n) is old["steps"].get(n) for n in planned)
+
+    def steps_order_last(self) -> str:
+        return next(reversed(self.steps))
 
     # -- helpers -----------------------------------------------------------
     def analyze(self, cell: Cell) -> CellAnalysis:
@@ -482,7 +513,8 @@ class _Planner:
         trace_key = (self.notebook, repr(sorted(self.compute.items())))
         checkpoints: dict[int, dict[str, Any]] = {}
         start = 0
-        trace = _TRACES.get(trace_key)
+        with _TRACES_LOCK:
+            trace = _TRACES.get(trace_key)
         if trace is not None:
             same = 0
             for old, new in zip(trace.signatures, signatures):
@@ -490,27 +522,43 @@ class _Planner:
                     break
                 same += 1
             usable = [i for i in trace.checkpoints if i <= same]
+            self.edge_cache = trace.edges
             if usable:
                 start = max(usable)
                 self.restore(trace.checkpoints[start])
                 checkpoints = {i: c for i, c in trace.checkpoints.items() if i <= start}
+        planned: list[str] = []  # steps planned in this run
+        converged = False
         for i in range(start, len(order)):
             if i % _CHECKPOINT_EVERY == 0 and i not in checkpoints:
+                if trace is not None and self.converged(trace, signatures, i, planned):
+                    # the state is what the previous plan had here and nothing after changed: take the
+                    # rest from it, with this run's Step objects for the steps planned again
+                    fresh = {name: self.steps[name] for name in planned}
+                    for index, state in trace.checkpoints.items():
+                        if index >= i:
+                            checkpoints[index] = {**state, "steps": {n: fresh.get(n, s) for n, s in
+                                                                     state["steps"].items()}}
+                    self.restore(checkpoints[len(order)])
+                    converged = True
+                    break
                 checkpoints[i] = self.snapshot()
             item = order[i]
             if isinstance(item, list):
                 self.step_group(item)
+                planned.append(self.steps_order_last())
             elif item.kind == "preamble":
                 self.preamble(item)
             else:
                 self.parameters(item)
-        if len(order) not in checkpoints:
+        if not converged and len(order) not in checkpoints:
             checkpoints[len(order)] = self.snapshot()
         plan = self.finish()
-        _TRACES[trace_key] = _Trace(signatures, checkpoints)
-        _TRACES.move_to_end(trace_key)
-        while len(_TRACES) > _MAX_TRACES:
-            _TRACES.popitem(last=False)
+        with _TRACES_LOCK:
+            _TRACES[trace_key] = _Trace(signatures, checkpoints, self.edge_cache)
+            _TRACES.move_to_end(trace_key)
+            while len(_TRACES) > _MAX_TRACES:
+                _TRACES.popitem(last=False)
         return plan
 
     def preamble(self, cell: Cell) -> None:
@@ -815,15 +863,8 @@ class _Planner:
     def record_aliases(self, step: Step, facts: _StepFacts, inputs: dict[str, str]) -> None:
         """Remember which outputs may hold other values, for mutations in later steps."""
         outputs = set(step.outputs)
-        if self.alias_of:
-            for name in self.alias_of.keys() & outputs:  # redefined: what it held is forgotten
-                for pair in self.alias_of.pop(name):
-                    holders = self.held_by.get(pair)
-                    if holders is not None:
-                        holders.discard(name)
-        if not facts.aliases:
-            return
         aliases: dict[str, set[str]] = {}
+        recorded: dict[str, frozenset[tuple[str, str]]] = {}
         for name in [n for n in facts.aliases if n in outputs or n in inputs]:
             pairs: set[tuple[str, str]] = set()
             stack, seen = [name], {name}
@@ -843,10 +884,19 @@ class _Planner:
             if pairs:
                 aliases[name] = {t for t, _ in pairs}
                 if name in outputs:
-                    self.alias_of[name] = frozenset(pairs)
-                    for pair in pairs:
-                        self.held_by.setdefault(pair, set()).add(name)
-        step.aliases = {n: sorted(v) for n, v in sorted(aliases.items())}
+                    recorded[name] = frozenset(pairs)
+        if self.alias_of:
+            for name in self.alias_of.keys() & outputs:  # redefined: what it held before is forgotten
+                for pair in self.alias_of.pop(name):
+                    holders = self.held_by.get(pair)
+                    if holders is not None:
+                        holders.discard(name)
+        for name, pairs in recorded.items():
+            self.alias_of[name] = pairs
+            for pair in pairs:
+                self.held_by.setdefault(pair, set()).add(name)
+        if aliases:
+            step.aliases = {n: sorted(v) for n, v in sorted(aliases.items())}
 
     def _ordered_shared(self, sdefs: Iterable[SharedDef]) -> list[SharedDef]:
         """Shared code in notebook order, each statement once."""
@@ -1009,26 +1059,38 @@ class _Planner:
         return {"compute": target, **spec}
 
     def finish(self) -> "Pipeline":
-        incoming: dict[tuple[str, str], set[str]] = {}
+        """Edges from the steps' inputs, --after and opaque steps; checks --after targets and cycles."""
+        order = {name: i for i, name in enumerate(self.steps)}
+        old_cache, self.edge_cache = self.edge_cache, {}
+        edges: list[Edge] = []
         for step in self.steps.values():
-            for name, source in step.input_sources.items():
-                incoming.setdefault((source, step.name), set()).add(name)
-            if step.opaque:
-                for other in self.steps.values():
-                    if other.position < step.position:
-                        incoming.setdefault((other.name, step.name), set())
             for after in step.options.after:
-                if after not in self.steps:
+                if after not in order:
                     raise PlanError(
                         f"Step {step.name!r} (cell {step.cells[0]}) runs --after {after!r}, but no step "
                         f"is called {after!r}.",
                         step=step.name, cell=step.cells[0], variable=after,
                         hint=f"Steps are: {', '.join(self.steps)}.",
                     )
-                incoming.setdefault((after, step.name), set())
-        edges = [Edge(s, t, tuple(sorted(v))) for (s, t), v in incoming.items()]
-        order = {name: i for i, name in enumerate(self.steps)}
-        edges.sort(key=lambda e: (order[e.target], order[e.source]))
+            simple = not step.opaque and not step.options.after
+            hit = old_cache.get(id(step)) if simple else None
+            if hit is not None and hit[0] is step:  # a Step object reused from a checkpoint
+                step_edges = hit[1]
+            else:
+                incoming: dict[str, set[str]] = {}
+                for name, source in step.input_sources.items():
+                    incoming.setdefault(source, set()).add(name)
+                if step.opaque:
+                    for other in self.steps.values():
+                        if other.position < step.position:
+                            incoming.setdefault(other.name, set())
+                for after in step.options.after:
+                    incoming.setdefault(after, set())
+                step_edges = [Edge(source, step.name, tuple(sorted(incoming[source])))
+                              for source in sorted(incoming, key=order.__getitem__)]
+            if simple:
+                self.edge_cache[id(step)] = (step, step_edges)
+            edges.extend(step_edges)
         _check_acyclic(self.steps, edges)
         return Pipeline(self.steps, edges, self.params, self.notebook, self.warnings)
 
@@ -1082,7 +1144,8 @@ def clear_caches() -> None:
     """Forget every cached analysis (cells, steps, step lines, star imports): the next plan is cold."""
     analyze_cell.cache_clear()
     _step_facts.cache_clear()
-    _TRACES.clear()
+    with _TRACES_LOCK:
+        _TRACES.clear()
     _star_names.cache_clear()
     _star_defs.cache_clear()
     parse_step_line.cache_clear()

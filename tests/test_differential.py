@@ -179,3 +179,14 @@ def test_parameters(ray_address, tmp_path):
     ])
     check(path, ["values", "mean", "label"])
     check(path, ["values", "mean", "label"], params={"n": 5, "name": "other"})
+
+
+def test_ipython_syntax_in_steps(ray_address, tmp_path):
+    path = write_notebook(tmp_path / "ipython.ipynb", [
+        "%load_ext jupyter_mlpipe",
+        "import os",
+        "%%step a\nx = 1\n%time y = x + 1\nfiles = !ls\nlisted = 'ipython.ipynb' in files",
+        "%%step b\nz = y * 10\nhere = os.path.basename(os.getcwd())",
+        "%pipeline plan",
+    ])
+    check(path, ["x", "y", "listed", "z", "here"])
