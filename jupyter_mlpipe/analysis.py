@@ -547,7 +547,6 @@ class _CellAnalyzer:
         self.computed: dict[str, None] = {}
         self.aliases: list[tuple[str, str]] = []
         self.opaque: str | None = None
-        self.transient: set[str] = set()
         self.soft_refs: dict[str, None] = {}
         self.value_bound: set[str] = set()
         self.calls: list[tuple[str, tuple[tuple[int | str, str], ...]]] = []
@@ -569,7 +568,6 @@ class _CellAnalyzer:
         self.bound.add(name)
         self.value_bound.add(name)
         self.consts.pop(name, None)
-        self.transient.discard(name)
         if name in self.shared_names:
             self.shared_names.discard(name)
         self.defs[name] = None
@@ -783,6 +781,8 @@ class _CellAnalyzer:
         """Imports, defs and classes are shared code, wherever they appear."""
         if not isinstance(node, _SHARED_NODES):
             return False
+        if isinstance(node, (ast.Try, ast.If)) and not _is_import_block(node):
+            return False
         source = self.segment(node) or ast.unparse(node)
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             for alias in node.names:
@@ -815,7 +815,7 @@ class _CellAnalyzer:
             for expr in run_now:
                 self.expr(expr)
             return True
-        if isinstance(node, (ast.Try, ast.If)) and _is_import_block(node):
+        if isinstance(node, (ast.Try, ast.If)):  # an import block (checked above)
             names: set[str] = set()
             for sub in ast.walk(node):
                 if isinstance(sub, (ast.Import, ast.ImportFrom)):

@@ -736,3 +736,43 @@ def test_parameter_rebound_before_the_change_is_not_the_argument():
     cells = ["def safe(df):\n    df = df.copy()\n    df['x'] = 1\n    return df",
              "%%step load\ntrain = {}", "%%step work\nout = safe(train)", "%%step use\nprint(train)"]
     assert ("load", "use", ("train",)) in edges(cells)
+
+
+def _chain(n: int) -> list[str]:
+    cells = ["import math", "def helper(v):\n    return v + 1"]
+    for i in range(n):
+        cells.append(f"%%step s{i}\nv{i} = helper({f'v{i - 1}' if i else 0})\n_t = {i}")
+        cells.append(f"w{i} = math.sqrt(v{i})")
+    return cells
+
+
+@pytest.mark.parametrize("edit", [
+    ("append", "\nnote = 1"),              # a new output that nobody reads: later steps unchanged
+    ("append", "\nv0 = 99"),               # redefines a value read later
+    ("append", "\nexec('z = 1')"),         # becomes opaque
+    ("replace", "%%step renamed\nv{i} = 5\nw{i} = 6"),
+    ("replace", "%%step s0\nv{i} = 5"),    # duplicate name
+    ("replace", "x = (\n"),                # syntax error
+])
+def test_incremental_replanning_matches_a_cold_plan(edit):
+    def outcome(cells):
+        try:
+            p = plan(cells)
+        except PlanError as exc:
+            return str(exc)
+        return p.to_dict()
+
+    cells = _chain(150)
+    outcome(cells)
+    i = 90
+    kind, text = edit
+    at = 2 + 2 * i + 1
+    cells[at] = cells[at] + text if kind == "append" else text.format(i=i)
+    warm = outcome(cells)
+    clear_caches()
+    assert warm == outcome(cells)
+    # and again after a second edit further up, from the new trace
+    cells[2 + 2 * 10] += "\nextra = 1"
+    warm = outcome(cells)
+    clear_caches()
+    assert warm == outcome(cells)

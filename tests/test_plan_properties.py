@@ -128,7 +128,7 @@ def check(plan: Pipeline) -> None:
     plan.describe()
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(notebook_cells())
 def test_plan_or_plan_error(cells):
     try:
@@ -176,7 +176,7 @@ def test_from_notebook_on_any_json(tmp_path, data):
         pass
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(notebook_cells(), st.data())
 def test_incremental_replanning_equals_planning_from_scratch(cells, data):
     """Re-planning after an edit resumes from a checkpoint; the result must be what a cold plan gives."""
