@@ -34,6 +34,10 @@ def ensure_ray(address: str | None = None) -> None:
             if address:
                 ray.init(address=address, **kwargs)
             else:
+                # Workers inherit the driver's environment: a fixed hash seed makes sets of
+                # strings pickle in the same order in every worker, so their digests (and the
+                # cache keys of the steps that read them) are stable across sessions.
+                os.environ.setdefault("PYTHONHASHSEED", "0")
                 ray.init(address="local", include_dashboard=False, **kwargs)
         except Exception as exc:  # noqa: BLE001 - Ray raises many kinds; the user needs one message
             where = f"the Ray cluster at {address!r}" if address else "an embedded local Ray"

@@ -138,12 +138,12 @@ function stateOf(states, name) {
 }
 
 function render({ model, el: host }) {
-  const root = el("div", { class: "mlp-root" });
-  const runLine = el("div", { class: "mlp-runline" });
+  const root = el("div", { class: "mlp-root", "data-testid": "mlpipe-run-panel" });
+  const runLine = el("div", { class: "mlp-runline", "data-testid": "mlpipe-runline" });
   // announced to screen readers only when the run's status changes, not at every tick
   const announce = el("span", { class: "mlp-sr-only", role: "status", "aria-live": "polite" });
   const graphWrap = el("div", { class: "mlp-graph" });
-  const details = el("div", { class: "mlp-details" });
+  const details = el("div", { class: "mlp-details", "data-testid": "mlpipe-step-details" });
   root.append(announce, runLine, el("div", { class: "mlp-body" }, graphWrap, details));
   host.appendChild(root);
 
@@ -245,6 +245,7 @@ function render({ model, el: host }) {
     for (const [name, { node, g, icon, sub, title }] of Object.entries(nodeEls)) {
       const st = stateOf(states, name);
       g.setAttribute("class", `mlp-node mlp-state-${st.status}${selected === name ? " mlp-selected" : ""}`);
+      g.setAttribute("data-status", st.status);
       icon.textContent = st.icon || DEFAULT_ICONS[st.status] || "?";
       const gpus = node.num_gpus ? ` ×${node.num_gpus}` : "";
       const time = timeText(st);
@@ -259,6 +260,8 @@ function render({ model, el: host }) {
     const run = model.get("run") || {};
     const graph = model.get("graph") || { nodes: [] };
     runLine.replaceChildren();
+    root.setAttribute("data-run-id", run.id || "");
+    root.setAttribute("data-run-status", run.id ? run.status || "" : "");
     const fitButton = el("button", {
       type: "button", title: "fit the graph to the panel's width, or show it at full size",
       onclick: () => { fit = !fit; graphWrap.classList.toggle("mlp-fit", fit); fitButton.textContent = fit ? "100%" : "fit"; },
@@ -301,7 +304,7 @@ function render({ model, el: host }) {
     const name = model.get("selected");
     const nodes = (model.get("graph") || {}).nodes || [];
     const node = nodes.find((n) => n.name === name);
-    if (!name || !node) { details.replaceChildren(); detailsKey = null; return; }
+    if (!name || !node) { details.replaceChildren(); details.setAttribute("data-step", ""); detailsKey = null; return; }
     const st = stateOf(model.get("states") || {}, name);
     const metrics = (model.get("metrics") || {})[name] || {};
     const key = JSON.stringify([name, st, metrics]);
@@ -373,6 +376,8 @@ function render({ model, el: host }) {
       parts.push(el("h4", {}, "Executed notebook"));
       parts.push(el("div", {}, el("a", { href, target: "_blank", rel: "noopener", title: st.notebook_path }, st.notebook_href || st.notebook_path)));
     }
+    details.setAttribute("data-step", name);
+    details.setAttribute("data-status", st.status);
     details.replaceChildren(...parts);
   }
 
