@@ -567,13 +567,13 @@ def start_run(plan: Pipeline, *, params: dict[str, Any], store: Store, history: 
             run.status = "cancelled"
         except BaseException as exc:  # noqa: BLE001 - recorded, then re-raised to the caller
             run.error = exc
-            driver.cancel_all()
             if isinstance(exc, InfeasibleRequest) and exc.step in run.steps:
                 sr = run.steps[exc.step]
                 sr.status, sr.error = "failed", str(exc)
                 sr.error_info = {"ename": "InfeasibleRequest", "evalue": exc.message, "traceback": None,
                                  "cell": None}
-                history.record_step(run.id, sr.name, **sr.to_record())
+                run._emit("step", sr)
+            driver.cancel_all()
             run.status = "failed"
         finally:
             run.ended = time.time()
