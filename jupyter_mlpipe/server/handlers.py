@@ -1,0 +1,339 @@
+"""REST handlers under `{base_url}mlpipe/api/`: plan, runs, cancel, executed step notebooks.
+
+Every handler is behind jupyter_server's authentication, takes and returns
+JSON, and answers errors as `{"error", "message", "hint", ...}` with a status
+a client can act on (400 bad input, 403 outside the root, 404 unknown, 409
+conflict). Work that touches the disk or SQLite runs in a worker thread so the
+server's event loop never waits on it; ray and pyarrow are only imported by
+the runs themselves.
+
+    GET    plan?path=NB                          the plan (Pipeline.to_dict, notebook relative)
+    GET    runs?path=NB[&limit=50]               {"runs": [summary, ...]} newest first
+    POST   runs  {"path", "params", "steps", "force"}   202 {"id", "status", "notebook", "steps"}
+    GET    runs/{id}[?path=NB][&plan=true]       the run: summary + "steps" {name: step} + "metrics"
+    DELETE runs/{id}                             202 {"id", "status": "cancelling"}; 404; 409 finished
+    GET    runs/{id}/steps/{step}/notebook[?path=NB]   the executed step notebook, as stored
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from typing import Any
+
+import tornado.web
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import url_path_join
+
+from ..errors import MlpipeError, RunNotFound
+from ..history import validate_run_id
+from ..options import STEP_NAME_RE
+from .errors import ApiError, error_body, status_of
+from .paths import NotebookPath, inside, relative_to_root, resolve_notebook, scrub
+from .records import clean, run_detail, run_summary
+from .registry import RunRegistry
+
+__all__ = ["setup_handlers", "API_PREFIX"]
+
+API_PREFIX = "mlpipe/api"
+_POST_FIELDS = ("path", "params", "steps", "force")
+_MAX_LIMIT = 1000
+
+
+# What jupyter_server's Authorizer is asked: reading plans and runs is reading the notebooks;
+# starting a run executes their code, as a kernel does; cancelling one is like interrupting a kernel.
+_READ = authorized(action="read", resource="contents")
+_EXECUTE = authorized(action="execute", resource="kernels")
+_STOP = authorized(action="write", resource="kernels")
+
+
+class MlpipeHandler(APIHandler):
+    """Base: JSON errors, the registry, path and id checks."""
+
+    auth_resource = "contents"
+
+    @property
+    def registry(self) -> RunRegistry:
+        return self.settings["mlpipe_registry"]
+
+    @property
+    def root(self) -> str:
+        return str(self.registry.root)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, (ApiError, MlpipeError)):
+            body = error_body(exc)
+            body["message"], body["hint"] = scrub(body["message"], self.root), scrub(body["hint"], self.root)
+            self.set_header("Content-Type", "application/json")
+            self.finish(json.dumps(clean(body)))
+            return
+        if isinstance(exc, tornado.web.HTTPError):
+            self.set_header("Content-Type", "application/json")
+            message = exc.log_message % exc.args if exc.log_message and exc.args else exc.log_message
+            hint = None
+            if status_code == 403 and message and "not authorized" in message:  # the server's Authorizer
+                hint = "Your Jupyter user lacks this permission; ask whoever runs the server for it."
+            elif status_code in (401, 403):  # refused by jupyter_server's authentication or XSRF check
+                message = message or "This request carries no valid Jupyter credentials."
+                hint = ("Sign in to Jupyter, or send the server's token: an 'Authorization: token <token>' "
+                        "header (or ?token=<token>).")
+            self.finish(json.dumps({"error": (exc.reason or self._reason).replace(" ", ""),
+                                    "message": message or self._reason, "hint": hint}))
+            return
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"error": type(exc).__name__ if exc else "InternalError",
+                                "message": scrub(f"Internal error: {exc}", self.root) if exc else self._reason,
+                                "hint": "See the Jupyter server's log for the traceback."}))
+
+    def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, ApiError):
+            status_code = exc.status
+        elif isinstance(exc, MlpipeError):
+            status_code = status_of(exc)
+        super().send_error(status_code, **kwargs)
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, (ApiError, MlpipeError)):
+            self.log.info("mlpipe API %s %s refused: %s", self.request.method, self.request.path, value)
+            return
+        super().log_exception(typ, value, tb)
+
+    # -- checks ------------------------------------------------------------
+    def notebook_arg(self, required: bool = True) -> NotebookPath | None:
+        path = self.get_query_argument("path", None)
+        if path is None and not required:
+            return None
+        return self.check_notebook(path)
+
+    def check_notebook(self, path: Any) -> NotebookPath:
+        allow_hidden = bool(getattr(self.settings.get("contents_manager"), "allow_hidden", False))
+        return resolve_notebook(self.root, path, allow_hidden=allow_hidden)
+
+    @staticmethod
+    def check_run_id(run_id: str) -> str:
+        try:
+            return validate_run_id(run_id)
+        except MlpipeError as exc:
+            raise ApiError(400, exc.message, hint=exc.hint, error="BadRunId") from None
+
+    @staticmethod
+    def check_step(name: Any) -> str:
+        if not isinstance(name, str) or not STEP_NAME_RE.match(name):
+            raise ApiError(400, f"{name!r} is not a step name (letters, digits, '_' and '-', starting with "
+                           "a letter or '_', at most 64 characters).", error="BadStepName")
+        return name
+
+    def json_body(self) -> dict[str, Any]:
+        try:
+            body = json.loads(self.request.body or b"{}")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ApiError(400, f"The request body is not valid JSON: {exc}.",
+                           hint='Send a JSON object, e.g. {"path": "nb.ipynb"}.', error="BadJson") from None
+        if not isinstance(body, dict):
+            raise ApiError(400, f"The request body must be a JSON object (got {type(body).__name__}).",
+                           error="BadJson")
+        return body
+
+    def find_run(self, run_id: str, notebook: NotebookPath | None) -> tuple[dict | None, Any]:
+        """(history record or None, live Run or None); ApiError 404 when neither exists."""
+        live = self.registry.get(run_id)
+        if notebook is not None:
+            histories = [h for h in [self.registry.history_for_notebook(notebook.real)] if h is not None]
+        else:
+            histories = self.registry.known_histories()
+        own = self.registry.history_of_run(run_id)
+        if own is not None and own not in histories:
+            histories.insert(0, own)
+        for history in histories:
+            try:
+                return history.get_run(run_id), live
+            except RunNotFound:
+                continue
+        if live is not None:
+            return None, live
+        where = f"the run history of {notebook.relative!r}" if notebook else "the run histories this server knows"
+        raise ApiError(404, f"No run {run_id!r} in {where}.",
+                       hint="List the runs with GET mlpipe/api/runs?path=NOTEBOOK, and pass ?path=NOTEBOOK "
+                       "when the run belongs to a notebook this server has not opened yet.", error="RunNotFound")
+
+
+class PlanHandler(MlpipeHandler):
+    @tornado.web.authenticated
+    @_READ
+    async def get(self) -> None:
+        notebook = self.notebook_arg()
+
+        def plan() -> dict[str, Any]:
+            from ..plan import Pipeline
+
+            data = Pipeline.from_notebook(notebook.real).to_dict()
+            data["notebook"] = notebook.relative
+            return data
+
+        self.finish(json.dumps(clean(await asyncio.to_thread(plan))))
+
+
+class RunsHandler(MlpipeHandler):
+    @tornado.web.authenticated
+    @_READ
+    async def get(self) -> None:
+        notebook = self.notebook_arg()
+        try:
+            limit = int(self.get_query_argument("limit", "50"))
+        except ValueError:
+            raise ApiError(400, "limit must be a whole number.", error="BadLimit") from None
+        limit = max(1, min(limit, _MAX_LIMIT))
+
+        def listing() -> list[dict]:
+            history = self.registry.history_for_notebook(notebook.real)
+            if history is None:
+                return []
+            records = history.list_runs(str(notebook.real), limit=limit)
+            return [run_summary(r, self.root, self.registry.get(r["id"])) for r in records]
+
+        self.finish(json.dumps({"runs": await asyncio.to_thread(listing)}))
+
+    @tornado.web.authenticated
+    @_EXECUTE
+    async def post(self) -> None:
+        body = self.json_body()
+        unknown = sorted(set(body) - set(_POST_FIELDS))
+        if unknown:
+            raise ApiError(400, f"Unknown field {unknown[0]!r} in the request body.",
+                           hint=f"Known fields: {', '.join(_POST_FIELDS)}.", error="BadRequest")
+        notebook = self.check_notebook(body.get("path"))
+        params = body.get("params") or {}
+        if not isinstance(params, dict):
+            raise ApiError(400, f"'params' must be an object of parameter values (got {params!r}).")
+        steps = body.get("steps") or None
+        if steps is not None:
+            if not isinstance(steps, list):
+                raise ApiError(400, f"'steps' must be a list of step names (got {steps!r}).")
+            steps = [self.check_step(s) for s in steps]
+        force = body.get("force", False)
+        if not isinstance(force, bool):
+            raise ApiError(400, f"'force' must be true or false (got {force!r}).")
+
+        def start() -> Any:
+            from ..api import run
+
+            return run(notebook.real, params, steps=steps, force=force, background=True)
+
+        run = await asyncio.to_thread(start)
+        self.registry.add(run)
+        self.set_status(202)
+        self.set_header("Location", url_path_join(self.base_url, API_PREFIX, "runs", run.id))
+        self.finish(json.dumps({"id": run.id, "status": run.status, "notebook": notebook.relative,
+                                "steps": list(run.steps)}))
+
+
+class RunHandler(MlpipeHandler):
+    @tornado.web.authenticated
+    @_READ
+    async def get(self, run_id: str) -> None:
+        run_id = self.check_run_id(run_id)
+        notebook = self.notebook_arg(required=False)
+        with_plan = self.get_query_argument("plan", "false").lower() in ("1", "true", "yes")
+
+        def detail() -> dict[str, Any]:
+            record, live = self.find_run(run_id, notebook)
+            out = run_detail(record, self.root, live)
+            if with_plan:
+                plan = (record or {}).get("plan") or (live.plan.to_dict() if live is not None else None)
+                if plan:
+                    plan = dict(plan, notebook=out["notebook"])
+                out["plan"] = clean(plan)
+            return out
+
+        self.finish(json.dumps(await asyncio.to_thread(detail)))
+
+    @tornado.web.authenticated
+    @_STOP
+    async def delete(self, run_id: str) -> None:
+        run_id = self.check_run_id(run_id)
+        run = self.registry.get(run_id)
+        if run is None:
+            raise ApiError(404, f"Run {run_id!r} was not started by this server, so it cannot be cancelled here.",
+                           hint="Cancel it where it was started (the kernel's %pipeline panel, or Ctrl-C "
+                           "for mlpipe run).", error="RunNotFound")
+        if run.done:
+            raise ApiError(409, f"Run {run_id!r} has already finished ({run.status}); there is nothing to cancel.",
+                           error="RunFinished", run_status=run.status)
+        run.cancel()
+        self.set_status(202)
+        self.finish(json.dumps({"id": run_id, "status": "cancelling"}))
+
+
+class StepNotebookHandler(MlpipeHandler):
+    @tornado.web.authenticated
+    @_READ
+    async def get(self, run_id: str, step: str) -> None:
+        run_id = self.check_run_id(run_id)
+        step = self.check_step(step)
+        notebook = self.notebook_arg(required=False)
+
+        def read() -> bytes:
+            record, live = self.find_run(run_id, notebook)
+            steps = dict((record or {}).get("steps") or {})
+            path = None
+            if live is not None and step in live.steps:
+                path = live.steps[step].notebook_path
+            elif step in steps:
+                path = steps[step].get("notebook_path")
+            else:
+                known = ", ".join(list(live.steps) if live is not None else list(steps)) or "(none)"
+                raise ApiError(404, f"Run {run_id!r} has no step {step!r}.", hint=f"Its steps: {known}.",
+                               error="StepNotFound")
+            if not path or not os.path.isfile(path):
+                raise ApiError(404, f"Step {step!r} of run {run_id!r} has no executed notebook (yet).",
+                               hint="A step has one once it has started running; a reused step shows the one "
+                               "of the run that computed it, if that run is still kept.", error="NoNotebook")
+            # the history says where the notebook is: only ever read inside a .mlpipe folder in the root
+            if not inside(path, self.root) or ".mlpipe" not in os.path.realpath(path).split(os.sep):
+                raise ApiError(403, f"The executed notebook of step {step!r} is outside the Jupyter root.",
+                               error="PathOutsideRoot")
+            with open(path, "rb") as f:
+                data = f.read()
+            try:
+                json.loads(data)
+            except ValueError:
+                raise ApiError(500, f"The executed notebook of step {step!r} is not valid JSON (cut short?).",
+                               hint=f"Open {relative_to_root(path, self.root)} to look at it.",
+                               error="BadNotebook") from None
+            return data
+
+        data = await asyncio.to_thread(read)
+        self.set_header("Content-Type", "application/json")
+        self.finish(data)
+
+
+class NotFoundHandler(MlpipeHandler):
+    """Any other path under mlpipe/api/: a JSON 404 that lists the routes."""
+
+    @tornado.web.authenticated
+    def get(self) -> None:
+        raise ApiError(404, f"No such endpoint: {self.request.method} {self.request.path}.",
+                       hint="Endpoints: GET plan?path=NOTEBOOK, GET runs?path=NOTEBOOK, POST runs, "
+                       "GET/DELETE runs/{id}, GET runs/{id}/steps/{step}/notebook.", error="NotFound")
+
+    post = put = patch = delete = get
+
+
+def setup_handlers(web_app: tornado.web.Application) -> None:
+    """Register the routes (and one registry) on the server's tornado application."""
+    settings = web_app.settings
+    root = os.path.expanduser(settings.get("server_root_dir") or os.getcwd())
+    settings.setdefault("mlpipe_registry", RunRegistry(root))
+    base = url_path_join(settings.get("base_url", "/"), API_PREFIX)
+    routes = [
+        (url_path_join(base, "plan"), PlanHandler),
+        (url_path_join(base, "runs"), RunsHandler),
+        (url_path_join(base, r"runs/(?P<run_id>[^/]+)"), RunHandler),
+        (url_path_join(base, r"runs/(?P<run_id>[^/]+)/steps/(?P<step>[^/]+)/notebook"), StepNotebookHandler),
+        (base.rstrip("/") + r"(?:/.*)?", NotFoundHandler),
+    ]
+    web_app.add_handlers(".*$", routes)

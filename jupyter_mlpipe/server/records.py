@@ -1,0 +1,129 @@
+"""Run records as the REST API returns them.
+
+The SQLite record of a run (History.get_run / list_runs) is reshaped for a
+browser: notebook paths relative to the Jupyter root (never absolute), reuse
+reasons without the raw key components, metrics as points, no NaN (JSON has
+none: it becomes null). For a run this server started, the in-memory Run is
+laid over the record, since it is the fresher of the two.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from typing import Any
+
+from .paths import relative_to_root, scrub
+
+__all__ = ["run_summary", "run_detail", "step_detail", "clean"]
+
+
+def clean(value: Any) -> Any:
+    """JSON-safe: NaN and infinities become None, tuples become lists, other odd values strings."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean(v) for v in value]
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    return str(value)
+
+
+def _options(options: dict | None) -> dict[str, Any]:
+    options = options or {}
+    return {"steps": options.get("steps"), "force": bool(options.get("force"))}
+
+
+def run_summary(record: dict[str, Any], root: str, live: Any = None) -> dict[str, Any]:
+    """One entry of `GET runs`: the run without its steps."""
+    out = {
+        "id": record["id"],
+        "notebook": relative_to_root(record.get("notebook"), root),
+        "status": record.get("status"),
+        "started": record.get("started"),
+        "ended": record.get("ended"),
+        "duration": record.get("duration"),
+        "params": record.get("params") or {},
+        "options": _options(record.get("options")),
+        "step_counts": record.get("step_counts") or {},
+        "live": live is not None,
+    }
+    if live is not None:
+        out.update(status=live.status, ended=live.ended, duration=live.duration, step_counts=live.counts())
+    return clean(out)
+
+
+def step_detail(name: str, record: dict[str, Any], root: str, now: float | None = None) -> dict[str, Any]:
+    """One step of a run: state, why it ran or was reused, timing, error, its executed notebook."""
+    reason = record.get("reason") or {}
+    started, ended = record.get("started"), record.get("ended")
+    duration = record.get("duration")
+    if duration is None and started is not None:
+        if ended is not None:
+            duration = ended - started
+        elif record.get("status") == "running":
+            duration = (now or time.time()) - started
+    path = record.get("notebook_path")
+    relative = relative_to_root(path, root)
+    error = record.get("error")
+    return clean({
+        "name": name,
+        "status": record.get("status"),
+        "decision": reason.get("decision"),
+        "reason": reason.get("summary"),
+        "changes": list(reason.get("changes") or []),
+        "from_run": reason.get("from_run"),
+        "started": started,
+        "ended": ended,
+        "duration": duration,
+        "attempts": record.get("attempts") or 0,
+        "error": None if not error else {
+            "message": scrub(error.get("message"), root), "ename": error.get("ename"),
+            "evalue": scrub(error.get("evalue"), root), "traceback": scrub(error.get("traceback"), root),
+            "cell": error.get("cell"),
+        },
+        "notebook_path": relative,
+        "has_notebook": bool(relative and path and os.path.isfile(path)),
+        "resources": record.get("resources") or {},
+        "outputs": record.get("outputs") or {},
+        "warnings": list(record.get("warnings") or []),
+    })
+
+
+def _metrics(metrics: dict | None) -> dict[str, dict[str, list[dict]]]:
+    out: dict[str, dict[str, list[dict]]] = {}
+    for step, names in (metrics or {}).items():
+        for name, points in names.items():
+            out.setdefault(step, {})[name] = [{"index": i, "value": v, "ts": ts} for i, v, ts in points]
+    return out
+
+
+def run_detail(record: dict[str, Any] | None, root: str, live: Any = None) -> dict[str, Any]:
+    """`GET runs/{id}`: the run with its steps (in notebook order) and metrics.
+
+    `record` is History.get_run's dict (None when only the in-memory run is known);
+    `live` the Run object when this server started the run.
+    """
+    now = time.time()
+    if record is None:
+        record = {"id": live.id, "notebook": live.notebook, "status": live.status, "started": live.started,
+                  "ended": live.ended, "params": live.params, "options": {}, "steps": {}, "metrics": {}}
+    steps_records: dict[str, dict] = dict(record.get("steps") or {})
+    if live is not None:
+        for name, sr in live.steps.items():
+            fresh = sr.to_record()
+            fresh["duration"] = sr.duration
+            steps_records[name] = fresh
+    out = run_summary(record, root, live)
+    out["steps"] = {name: step_detail(name, rec, root, now) for name, rec in steps_records.items()}
+    for name, step in out["steps"].items():
+        # the .mlpipe folder is hidden, so the Contents API will not serve these notebooks: this will
+        step["notebook_endpoint"] = f"runs/{out['id']}/steps/{name}/notebook" if step["has_notebook"] else None
+    out["metrics"] = clean(_metrics(record.get("metrics")))
+    if live is not None:
+        out["step_counts"] = live.counts()
+        out["error"] = None if live.error is None else scrub(str(live.error), root)
+    return out
