@@ -65,7 +65,7 @@ class KernelSession:
         from .panel import make_display_listener
         from .progress import TextProgress
 
-        return make_display_listener(fallback=TextProgress(in_place=True))
+        return make_display_listener(fallback=lambda: TextProgress(in_place=True))
 
     def notebook_path(self) -> Path | None:
         return find_notebook_path(self.shell.user_ns, os.environ, self.start_dir)

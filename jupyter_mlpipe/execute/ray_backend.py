@@ -15,58 +15,85 @@ from ..errors import InfeasibleRequest, MlpipeError
 __all__ = ["ensure_ray", "warm_up", "check_feasible", "cluster_summary", "submit"]
 
 _LOCK = threading.Lock()
-_WARMUP: threading.Thread | None = None
-_WARMUP_ERROR: BaseException | None = None
+_OWNER: threading.Thread | None = None
+_READY = threading.Event()
+_ERROR: BaseException | None = None
+
+
+def _start(address: str | None) -> None:
+    """ray.init in the calling thread; raises one MlpipeError for any failure."""
+    import ray
+
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    kwargs: dict[str, Any] = {"log_to_driver": False, "logging_level": "ERROR", "configure_logging": True}
+    try:
+        if address:
+            ray.init(address=address, **kwargs)
+        else:
+            # Workers inherit the driver's environment: a fixed hash seed makes sets of
+            # strings pickle in the same order in every worker, so their digests (and the
+            # cache keys of the steps that read them) are stable across sessions.
+            os.environ.setdefault("PYTHONHASHSEED", "0")
+            ray.init(address="local", include_dashboard=False, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - Ray raises many kinds; the user needs one message
+        where = f"the Ray cluster at {address!r}" if address else "an embedded local Ray"
+        raise MlpipeError(
+            f"Could not start {where}: {type(exc).__name__}: {exc}",
+            hint="Check MLPIPE_RAY_ADDRESS / --address, or unset it to use an embedded local Ray.",
+        ) from exc
+
+
+def _own(address: str | None) -> None:
+    """The thread that starts Ray lives as long as the process.
+
+    Ray's local processes are started with PR_SET_PDEATHSIG, which fires when the
+    *thread* that started them exits: a warm-up or background-run thread that
+    returned would take the embedded Ray down with it.
+    """
+    global _ERROR
+    try:
+        _start(address)
+    except BaseException as exc:  # noqa: BLE001 - handed to the thread that waits
+        _ERROR = exc
+        _READY.set()
+        return
+    _READY.set()
+    threading.Event().wait()
+
+
+def _launch(address: str | None) -> None:
+    global _OWNER, _ERROR
+    with _LOCK:
+        if _OWNER is not None and (_OWNER.is_alive() or not _READY.is_set()):
+            return
+        _ERROR = None
+        _READY.clear()
+        _OWNER = threading.Thread(target=_own, args=(address,), name="mlpipe-ray", daemon=True)
+        _OWNER.start()
 
 
 def ensure_ray(address: str | None = None) -> None:
     """Connect to `address`, or start an embedded local Ray, once per process."""
     import ray
 
-    if _WARMUP is not None and _WARMUP.is_alive() and threading.current_thread() is not _WARMUP:
-        _WARMUP.join()
-    with _LOCK:
-        if ray.is_initialized():
-            return
-        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-        kwargs: dict[str, Any] = {"log_to_driver": False, "logging_level": "ERROR", "configure_logging": True}
-        try:
-            if address:
-                ray.init(address=address, **kwargs)
-            else:
-                # Workers inherit the driver's environment: a fixed hash seed makes sets of
-                # strings pickle in the same order in every worker, so their digests (and the
-                # cache keys of the steps that read them) are stable across sessions.
-                os.environ.setdefault("PYTHONHASHSEED", "0")
-                ray.init(address="local", include_dashboard=False, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - Ray raises many kinds; the user needs one message
-            where = f"the Ray cluster at {address!r}" if address else "an embedded local Ray"
-            raise MlpipeError(
-                f"Could not start {where}: {type(exc).__name__}: {exc}",
-                hint="Check MLPIPE_RAY_ADDRESS / --address, or unset it to use an embedded local Ray.",
-            ) from exc
+    if ray.is_initialized():
+        return
+    _launch(address)
+    _READY.wait()
+    if _ERROR is not None:
+        error = _ERROR
+        with _LOCK:
+            global _OWNER
+            _OWNER = None  # a later call may try again
+        raise error
 
 
 def warm_up(address: str | None = None) -> None:
-    """Start Ray in a background thread so the first run does not wait for it."""
-    global _WARMUP
+    """Start Ray in the background so the first run does not wait for it."""
+    import ray
 
-    def target() -> None:
-        global _WARMUP_ERROR
-        try:
-            ensure_ray(address)
-        except BaseException as exc:  # noqa: BLE001 - reported when a run needs Ray
-            _WARMUP_ERROR = exc
-
-    with _LOCK:
-        if _WARMUP is not None:
-            return
-        import ray
-
-        if ray.is_initialized():
-            return
-        _WARMUP = threading.Thread(target=target, name="mlpipe-ray-warmup", daemon=True)
-        _WARMUP.start()
+    if not ray.is_initialized():
+        _launch(address)
 
 
 def _node_resources() -> list[dict[str, float]]:

@@ -1,0 +1,233 @@
+"""The example notebooks, run the way a newcomer runs them.
+
+Each notebook is executed two ways and chosen final values must agree:
+
+- as a user does in JupyterLab: every cell top to bottom with nbclient, in a
+  kernel started with `JPY_SESSION_NAME` set to the notebook's path (what
+  jupyter_server does), so its own `%pipeline ...` cells plan and run the saved
+  notebook on the suite's Ray (MLPIPE_RAY_ADDRESS is inherited). The values
+  compared are taken just before the first `%pipeline` cell: what the plain
+  top-to-bottom run computed in the kernel, not what a pipeline run pulled back;
+- as a pipeline, with `jupyter_mlpipe.run` on a separate copy.
+
+Notebooks are copied into tmp_path first, so no `.mlpipe/` lands in the repo.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import jupyter_mlpipe
+from conftest import ROOT, mlpipe_cli
+from test_differential import assert_same
+
+pytestmark = pytest.mark.slow
+
+NOTEBOOKS = ROOT / "notebooks"
+_PIPELINE_LINE = re.compile(r"^\s*%pipeline\b", re.MULTILINE)
+
+
+def copy_notebook(name: str, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copy(NOTEBOOKS / name, folder / name))
+
+
+def run_as_user(path: Path, names: list[str], env: dict | None = None,
+                timeout: int = 300) -> tuple[dict, nbformat.NotebookNode]:
+    """Execute every cell of the notebook as JupyterLab would; returns (values, executed notebook).
+
+    `names` are pickled by a cell inserted before the first `%pipeline` cell.
+    """
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    dump = path.parent / f"{path.stem}.values.pkl"
+    first = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and _PIPELINE_LINE.search(c.source))
+    nb.cells.insert(first, nbformat.v4.new_code_cell(
+        "import pickle as _pickle\n"
+        f"with open({str(dump)!r}, 'wb') as _fh:\n"
+        f"    _pickle.dump({{_n: globals()[_n] for _n in {names!r}}}, _fh)"))
+    kernel_env = {**os.environ, **(env or {}), "JPY_SESSION_NAME": str(path), "MPLBACKEND": "Agg"}
+    kernel_env = {k: v for k, v in kernel_env.items() if v is not None}
+    client = NotebookClient(nb, kernel_name="python3", timeout=timeout,
+                            resources={"metadata": {"path": str(path.parent)}})
+    client.execute(env=kernel_env)
+    with open(dump, "rb") as fh:
+        return pickle.load(fh), nb
+
+
+def text_of(nb: nbformat.NotebookNode, index_of_source: str) -> str:
+    """The text output of the first code cell whose source contains `index_of_source`."""
+    cell = next(c for c in nb.cells if c.cell_type == "code" and index_of_source in c.source)
+    parts = []
+    for out in cell.outputs:
+        if out.output_type == "stream":
+            parts.append(out.text)
+        elif "data" in out and "text/plain" in out.data:
+            parts.append(out.data["text/plain"])
+    return "".join(parts)
+
+
+def both_ways(name: str, tmp_path: Path, names: list[str], params: dict | None = None):
+    """(user-run values, executed notebook, pipeline run, user copy's path)."""
+    pipeline_copy = copy_notebook(name, tmp_path / "pipeline")
+    run = jupyter_mlpipe.run(pipeline_copy, params)
+    assert run.status == "succeeded", {n: s.error for n, s in run.steps.items() if s.error}
+    user_copy = copy_notebook(name, tmp_path / "user")
+    values, nb = run_as_user(user_copy, names)
+    for var in names:
+        assert_same(var, values[var], run[var])
+    return values, nb, run, user_copy
+
+
+def _overlap(a, b) -> bool:
+    return a.started < b.ended and b.started < a.ended
+
+
+def ray_cpus() -> float:
+    import ray
+
+    return ray.cluster_resources().get("CPU", 0)
+
+
+def counts(item: dict) -> dict:
+    return {k: v for k, v in item["step_counts"].items() if v}
+
+
+def test_every_notebook_is_tested_and_well_formed():
+    tested = {"quickstart.ipynb", "fan_out.ipynb", "gpu.ipynb", "parameters.ipynb"}
+    assert {p.name for p in NOTEBOOKS.glob("*.ipynb")} == tested
+    for name in sorted(tested):
+        nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+        nbformat.validate(nb)
+        assert nb.cells[0].cell_type == "markdown", name
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert code[0].source.strip() == "%load_ext jupyter_mlpipe", name
+        assert all(not c.outputs and c.execution_count is None for c in code), f"{name}: clear the outputs"
+        # a cell after the last step that only looks at results is %%scratch (or drives the pipeline)
+        last_step = max(i for i, c in enumerate(code) if c.source.startswith("%%step"))
+        for cell in code[last_step + 1:]:
+            if not cell.source.startswith("%%step"):
+                assert cell.source.startswith("%%scratch") or _PIPELINE_LINE.search(cell.source), \
+                    f"{name}: this cell would join the last step:\n{cell.source}"
+
+
+def test_quickstart(ray_address, tmp_path):
+    names = ["X_train", "y_test", "model", "accuracy"]
+    values, nb, run, path = both_ways("quickstart.ipynb", tmp_path, ["X_train", "y_test", "accuracy"])
+    assert 0.9 < values["accuracy"] <= 1.0
+    items = jupyter_mlpipe.runs(path)[::-1]  # oldest first: run, run again, run -p C=0.05
+    assert [i["status"] for i in items] == ["succeeded"] * 3
+    assert counts(items[0]) == {"succeeded": 4}
+    assert counts(items[1]) == {"reused": 4}
+    assert counts(items[2]) == {"reused": 2, "succeeded": 2}
+    assert items[2]["params"]["C"] == 0.05
+    assert "C" in text_of(nb, "%pipeline why train")
+    assert "accuracy of the last pipeline run" in text_of(nb, "%%scratch")
+    del names
+
+
+def test_quickstart_as_a_newcomer_runs_it(tmp_path):
+    """No cluster, default settings: the kernel warms up an embedded Ray when the first %%step cell runs."""
+    path = copy_notebook("quickstart.ipynb", tmp_path)
+    env = {k: v for k, v in os.environ.items() if k not in ("MLPIPE_RAY_ADDRESS", "RAY_ADDRESS")}
+    env = {**env, "MLPIPE_RAY_ADDRESS": None, "RAY_ADDRESS": None, "MLPIPE_RAY_PRESTART": "1"}
+    values, nb = run_as_user(path, ["accuracy"], env=env, timeout=150)
+    assert "4 reused" in text_of(nb, "%pipeline runs")
+
+
+def test_fan_out(ray_address, tmp_path):
+    names = ["scores", "best", "logreg_score", "forest_score", "boosting_score", "svc_score", "svc_cv"]
+    values, nb, run, path = both_ways("fan_out.ipynb", tmp_path, names)
+    assert values["best"] in values["scores"] and all(0.85 < s <= 1 for s in values["scores"].values())
+    # the four models ran side by side from the same features
+    models = [run.steps[s] for s in ("logreg", "forest", "boosting", "svc")]
+    assert all(s.status == "succeeded" for s in models)
+    assert any(_overlap(a, b) for a in models for b in models if a is not b) or ray_cpus() < 2, \
+        [(s.started, s.ended) for s in models]
+    # each model step logged a curve into the run history
+    from jupyter_mlpipe.api import _store_for
+    from jupyter_mlpipe.history import History
+
+    metrics = History(_store_for(path)[0].history_path).get_run(jupyter_mlpipe.runs(path)[0]["id"])["metrics"]
+    assert set(metrics) >= {"logreg", "forest", "boosting", "svc"}, metrics
+    assert len(metrics["boosting"]["test_accuracy"]) == 20
+    assert [index for index, _, _ in metrics["forest"]["test_accuracy"]] == [10, 20, 30, 40]
+    assert values["best"] in text_of(nb, "print(best, scores[best])")
+
+
+def test_gpu_notebook_runs_where_a_gpu_is(ray_address, tmp_path):
+    """The suite's Ray has one (fake) GPU: the GPU step is scheduled; without torch it says so."""
+    names = ["X_train", "test_accuracy", "trained_with"]
+    values, nb, run, path = both_ways("gpu.ipynb", tmp_path, names)
+    assert values["test_accuracy"] > 0.85
+    assert run.steps["train"].resources["num_gpus"] == 1
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        assert "PyTorch is not installed" in text_of(nb, "%%step train")
+        assert values["trained_with"] == "scikit-learn (cpu)"
+    assert "The pipeline was not run" not in text_of(nb, "%%scratch")
+    assert [i["status"] for i in jupyter_mlpipe.runs(path)] == ["succeeded"]
+
+
+def _machine_has_gpu() -> bool:
+    try:
+        return subprocess.run(["nvidia-smi", "-L"], capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@pytest.mark.skipif(_machine_has_gpu(), reason="this machine has a GPU: nothing is refused")
+def test_gpu_notebook_without_a_gpu_shows_the_refusal(tmp_path):
+    """On an embedded Ray without a GPU, the run cell shows why nothing ran; `mlpipe run` refuses too."""
+    path = copy_notebook("gpu.ipynb", tmp_path)
+    no_cluster = {"MLPIPE_RAY_ADDRESS": None, "RAY_ADDRESS": None}
+    env = {k: v for k, v in os.environ.items() if k not in no_cluster}
+    values, nb = run_as_user(path, ["trained_with"], env={**env, **no_cluster})
+    shown = text_of(nb, "%%scratch")
+    assert "The pipeline was not run" in shown
+    assert "'train'" in shown and "no GPU" in shown, shown
+    assert "Nothing was submitted" in shown
+
+    result = subprocess.run([os.path.join(os.path.dirname(os.sys.executable), "mlpipe"), "run", str(path)],
+                            capture_output=True, text=True, timeout=240, env=env)
+    assert result.returncode != 0
+    message = result.stdout + result.stderr
+    assert "'train'" in message and "no GPU" in message, message
+
+
+def test_parameters(ray_address, tmp_path):
+    names = ["X_train", "model", "accuracy", "auc", "n_features_used"]
+    values, nb, run, path = both_ways("parameters.ipynb", tmp_path, ["X_train", "accuracy", "auc", "n_features_used"])
+    del names
+    items = jupyter_mlpipe.runs(path)[::-1]
+    assert [i["params"]["C"] for i in items] == [1.0, 0.05, 0.05]
+    assert [i["params"]["penalty"] for i in items] == ["l2", "l2", "l1"]
+    assert counts(items[1]) == {"reused": 1, "succeeded": 2}  # data reused when only C changes
+    assert "comparison" in nb.cells[-1].source
+    table = text_of(nb, "comparison = pd.DataFrame")
+    assert "l1" in table and "0.05" in table
+
+    # headless, as the notebook shows: the same store, so everything is reused
+    result = mlpipe_cli("run", str(path), "-p", "C=0.05", "-p", "penalty=l1", "--json", cwd=path.parent)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    states = {name: step["status"] for name, step in data["steps"].items()}
+    assert states == {"data": "reused", "train": "reused", "evaluate": "reused"}, states
+    # and a new value runs the model steps only, with the same numbers as the Python API
+    result = mlpipe_cli("run", str(path), "-p", "C=0.3", "--json", cwd=path.parent)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["steps"]["data"]["status"] == "reused"
+    api = jupyter_mlpipe.run(path, {"C": 0.3})
+    assert {s.status for s in api.steps.values()} == {"reused"}
