@@ -6,6 +6,25 @@ import sys
 from pathlib import Path
 
 
+REST = """## REST API (Jupyter Server extension `jupyter_mlpipe.server`)
+
+Enabled when the package is installed. Under `{base_url}mlpipe/api/`, JSON in and out, behind
+Jupyter Server's authentication (token or password). `path` is a notebook path relative to the
+server's root; absolute paths, `..` and symlinks out of the root are refused.
+
+| request | answer |
+|---|---|
+| `GET plan?path=NB` | the plan (as `mlpipe plan --json`), or 400 with the plan error |
+| `GET runs?path=NB` | `{"runs": [...]}`, newest first |
+| `GET runs/{run_id}[?path=NB]` | the run: steps with states, reuse reasons, durations, errors, metrics |
+| `POST runs` `{"path", "params", "steps", "force"}` | 202 `{"id", "status": "running"}`: a headless run |
+| `DELETE runs/{run_id}` | 202: cancels a run this server started; 404 unknown, 409 finished |
+| `GET runs/{run_id}/steps/{step}/notebook` | the executed step notebook |
+
+Errors are JSON: `{"error", "message", "hint", ...}`.
+"""
+
+
 def render() -> str:
     from jupyter_mlpipe.cli import build_parser
     from jupyter_mlpipe.magics import pipeline_parser
@@ -21,6 +40,7 @@ def render() -> str:
         parts.append("```text\n" + subparser.format_help().rstrip() + "\n```\n")
     parts.append("Exit status of `mlpipe`: 0 success, 1 a step failed or the run was cancelled, "
                  "2 usage, plan and configuration errors.\n")
+    parts.append(REST)
     return "\n".join(parts)
 
 
