@@ -7,5 +7,9 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
+# builds the JupyterLab extension from labextension/ (needs Node.js) and installs it
 .venv/bin/python -m pip install -q -e ".[test,examples]"
+# the prebuilt JupyterLab extension is installed and enabled; its unit tests (Jest) pass
+.venv/bin/jupyter labextension list 2>&1 | grep -q "jupyter-mlpipe.*enabled.*OK"
+(cd labextension && ../.venv/bin/jlpm install && ../.venv/bin/jlpm test)
 exec .venv/bin/python -m pytest "$@"

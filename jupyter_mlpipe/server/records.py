@@ -120,7 +120,8 @@ def run_detail(record: dict[str, Any] | None, root: str, live: Any = None) -> di
     out = run_summary(record, root, live)
     out["steps"] = {name: step_detail(name, rec, root, now) for name, rec in steps_records.items()}
     for name, step in out["steps"].items():
-        # the .mlpipe folder is hidden, so the Contents API will not serve these notebooks: this will
+        # the .mlpipe folder is hidden, so the Contents API will not serve these notebooks: this
+        # endpoint does (the JupyterLab extension opens it through its read-only "mlpipe" drive)
         step["notebook_endpoint"] = f"runs/{out['id']}/steps/{name}/notebook" if step["has_notebook"] else None
     out["metrics"] = clean(_metrics(record.get("metrics")))
     if live is not None:

@@ -1,0 +1,36 @@
+import { decodeLocalPath, encodeLocalPath, isStepNotebookPath, notebookEndpoint, stepNotebookPath } from '../stepnotebook';
+
+const RUN = '20261125-023501-3f9a1c';
+
+describe('step notebook paths', () => {
+  it('encode a run and a step as <run>/<step>.ipynb', () => {
+    expect(encodeLocalPath(RUN, 'train')).toBe(`${RUN}/train.ipynb`);
+    expect(stepNotebookPath(RUN, 'feature-eng_2')).toBe(`mlpipe:${RUN}/feature-eng_2.ipynb`);
+  });
+  it('decode what they encode', () => {
+    for (const step of ['train', '_x', 'a-b_c9', 'x'.repeat(64)]) {
+      expect(decodeLocalPath(encodeLocalPath(RUN, step))).toEqual({ run: RUN, step });
+    }
+    expect(decodeLocalPath(`/${RUN}/load.ipynb/`)).toEqual({ run: RUN, step: 'load' });
+    const full = stepNotebookPath(RUN, 'load');
+    expect(isStepNotebookPath(full)).toBe(true);
+    expect(decodeLocalPath(full.slice('mlpipe:'.length))).toEqual({ run: RUN, step: 'load' });
+    expect(isStepNotebookPath(`.mlpipe/runs/${RUN}/load.ipynb`)).toBe(false);
+  });
+  it('refuse what is not a run id or a step name', () => {
+    expect(() => encodeLocalPath('../etc', 'train')).toThrow(/not a run id/);
+    expect(() => encodeLocalPath(RUN, 'a/b')).toThrow(/not a step name/);
+    expect(() => encodeLocalPath(RUN, '1st')).toThrow(/not a step name/);
+    for (const bad of ['', RUN, `${RUN}/train`, `${RUN}/train.py`, `${RUN}/a/train.ipynb`, `../${RUN}/train.ipynb`,
+      `runs/${RUN}/train.ipynb`, `${RUN}/.ipynb`, `${RUN}/tr ain.ipynb`, `${RUN}/${'x'.repeat(65)}.ipynb`]) {
+      expect(decodeLocalPath(bad)).toBeNull();
+    }
+  });
+  it('map to the REST endpoint, with the pipeline notebook when known', () => {
+    const ref = { run: RUN, step: 'train' };
+    expect(notebookEndpoint(ref)).toBe(`runs/${RUN}/steps/train/notebook`);
+    expect(notebookEndpoint(ref, 'work dir/pipe #1.ipynb')).toBe(
+      `runs/${RUN}/steps/train/notebook?path=work%20dir%2Fpipe%20%231.ipynb`
+    );
+  });
+});

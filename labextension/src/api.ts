@@ -1,0 +1,135 @@
+/** The REST API of the server extension, under `{baseUrl}mlpipe/api/`. */
+
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+
+import { IEdgeInput, IStepInput } from './layout';
+
+export interface IPlanStep extends IStepInput {
+  cells: number[];
+  inputs?: string[];
+  outputs?: string[];
+  params?: string[];
+  options?: Record<string, unknown>;
+}
+
+export interface IPlan {
+  notebook?: string;
+  steps: IPlanStep[];
+  edges: IEdgeInput[];
+  params?: Record<string, unknown>;
+  warnings?: string[];
+}
+
+export interface IRunSummary {
+  id: string;
+  status: string;
+  started?: number | string | null;
+  ended?: number | string | null;
+  duration?: number | null;
+  params?: Record<string, unknown>;
+  step_counts?: Record<string, number>;
+}
+
+export interface IStepRun {
+  status: string;
+  duration?: number | null;
+  started?: number | string | null;
+  ended?: number | string | null;
+  reason?: unknown;
+  error?: unknown;
+  notebook_path?: string | null;
+  /** Whether the executed notebook is on disk (it lies in the hidden `.mlpipe` folder). */
+  has_notebook?: boolean;
+  /** `runs/{id}/steps/{name}/notebook`: where the REST API serves it (null when there is none). */
+  notebook_endpoint?: string | null;
+}
+
+export interface IRunDetail {
+  id: string;
+  status: string;
+  steps: Record<string, IStepRun>;
+  metrics?: unknown;
+}
+
+/** An error answered by the server: its message, and what to do about it. */
+export class MlpipeApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly hint: string | null = null,
+    readonly data: Record<string, unknown> = {}
+  ) {
+    super(message);
+    this.name = 'MlpipeApiError';
+  }
+}
+
+/** Call `mlpipe/api/{endpoint}` and return its JSON. */
+export async function requestAPI<T>(
+  endpoint: string,
+  init: RequestInit = {},
+  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+): Promise<T> {
+  const url = URLExt.join(settings.baseUrl, 'mlpipe', 'api', endpoint);
+  let response: Response;
+  try {
+    response = await ServerConnection.makeRequest(url, init, settings);
+  } catch (error) {
+    throw new MlpipeApiError(
+      `Could not reach the jupyter-mlpipe server extension: ${String(error)}`,
+      0,
+      'Check that jupyter-mlpipe is installed in the environment that runs Jupyter.'
+    );
+  }
+  const text = await response.text();
+  let data: any = null;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = { message: text };
+    }
+  }
+  if (!response.ok) {
+    const message =
+      (data && (data.message || data.error)) ||
+      (response.status === 404
+        ? 'The jupyter-mlpipe server extension is not enabled.'
+        : `Request failed (${response.status}).`);
+    throw new MlpipeApiError(String(message), response.status, data?.hint ?? null, data ?? {});
+  }
+  return data as T;
+}
+
+function query(path: string): string {
+  return `?path=${encodeURIComponent(path)}`;
+}
+
+export function getPlan(path: string): Promise<IPlan> {
+  return requestAPI<IPlan>('plan' + query(path));
+}
+
+export async function listRuns(path: string): Promise<IRunSummary[]> {
+  const data = await requestAPI<{ runs: IRunSummary[] }>('runs' + query(path));
+  return data.runs ?? [];
+}
+
+export function getRun(path: string, id: string): Promise<IRunDetail> {
+  return requestAPI<IRunDetail>(`runs/${encodeURIComponent(id)}` + query(path));
+}
+
+export interface IStartRun {
+  path: string;
+  params?: Record<string, unknown>;
+  steps?: string[];
+  force?: boolean;
+}
+
+export function startRun(body: IStartRun): Promise<{ id: string; status: string }> {
+  return requestAPI('runs', { method: 'POST', body: JSON.stringify(body) });
+}
+
+export function cancelRun(path: string, id: string): Promise<unknown> {
+  return requestAPI(`runs/${encodeURIComponent(id)}` + query(path), { method: 'DELETE' });
+}

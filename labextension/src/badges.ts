@@ -1,0 +1,193 @@
+/**
+ * Badges on the cells of a notebook: each `%%step` cell shows its step's name,
+ * compute target, last state and duration; continuation cells show which step
+ * they belong to; `%%scratch` cells look excluded.
+ *
+ * Name and compute come from the cell text (live, no server needed); states
+ * come from the pipeline model (the REST API).
+ */
+
+import { Cell } from '@jupyterlab/cells';
+import { NotebookPanel } from '@jupyterlab/notebook';
+import { IDisposable } from '@lumino/disposable';
+
+import { PipelineModel } from './model';
+import { classifyCells, ICellRole } from './stepline';
+import { DisplayStatus, formatDuration, isActive, stateLook } from './states';
+
+const BADGE_CLASS = 'mlp-badge';
+const ROLE_CLASSES = ['mlp-cell-step', 'mlp-cell-continuation', 'mlp-cell-scratch'];
+
+/** The status a badge shows for a step, given the watched run. */
+export function badgeStatus(model: PipelineModel, step: string): DisplayStatus {
+  const run = model.run;
+  if (!run) {
+    return 'notrun';
+  }
+  const stepRun = run.steps?.[step];
+  if (stepRun) {
+    return stateLook(stepRun.status).status;
+  }
+  return isActive(run.status) ? 'pending' : 'excluded';
+}
+
+function element(tag: string, className: string, text?: string): HTMLElement {
+  const node = document.createElement(tag);
+  node.className = className;
+  if (text !== undefined) {
+    node.textContent = text;
+  }
+  return node;
+}
+
+/** Keeps the badges of one notebook panel up to date. */
+export class CellBadges implements IDisposable {
+  constructor(
+    readonly panel: NotebookPanel,
+    private _model: PipelineModel
+  ) {
+    panel.content.modelContentChanged.connect(this._schedule, this);
+    _model.changed.connect(this._schedule, this);
+    this._schedule();
+  }
+
+  get model(): PipelineModel {
+    return this._model;
+  }
+  set model(value: PipelineModel) {
+    this._model.changed.disconnect(this._schedule, this);
+    this._model = value;
+    value.changed.connect(this._schedule, this);
+    this._schedule();
+  }
+
+  get isDisposed(): boolean {
+    return this._disposed;
+  }
+
+  /** The role of every cell, from the cells' current text. */
+  roles(): ICellRole[] {
+    const cells = this.panel.content.model?.cells;
+    if (!cells) {
+      return [];
+    }
+    const infos = [];
+    for (let i = 0; i < cells.length; i++) {
+      const cell = cells.get(i);
+      const tags = cell.getMetadata('tags');
+      infos.push({
+        source: cell.sharedModel.getSource(),
+        cellType: cell.type,
+        tags: Array.isArray(tags) ? (tags as string[]) : []
+      });
+    }
+    return classifyCells(infos);
+  }
+
+  /** Redraw every badge now. */
+  update(): void {
+    if (this._disposed) {
+      return;
+    }
+    const roles = this.roles();
+    this.panel.content.widgets.forEach((cell, i) => this._render(cell, roles[i]));
+  }
+
+  dispose(): void {
+    if (this._disposed) {
+      return;
+    }
+    this._disposed = true;
+    if (this._timer !== null) {
+      window.clearTimeout(this._timer);
+    }
+    this.panel.content.modelContentChanged.disconnect(this._schedule, this);
+    this._model.changed.disconnect(this._schedule, this);
+    for (const cell of this.panel.content.widgets) {
+      cell.node.querySelector(`:scope > .${BADGE_CLASS}`)?.remove();
+      cell.node.classList.remove(...ROLE_CLASSES);
+    }
+  }
+
+  private _schedule(): void {
+    if (this._timer === null && !this._disposed) {
+      this._timer = window.setTimeout(() => {
+        this._timer = null;
+        this.update();
+      }, 100);
+    }
+  }
+
+  private _render(cell: Cell, role: ICellRole | undefined): void {
+    let badge = cell.node.querySelector<HTMLElement>(`:scope > .${BADGE_CLASS}`);
+    const kind = role?.kind;
+    cell.node.classList.toggle('mlp-cell-step', kind === 'step');
+    cell.node.classList.toggle('mlp-cell-continuation', kind === 'continuation');
+    cell.node.classList.toggle('mlp-cell-scratch', kind === 'scratch');
+    if (!role || (kind !== 'step' && kind !== 'continuation' && kind !== 'scratch')) {
+      badge?.remove();
+      delete cell.node.dataset.mlpStep;
+      return;
+    }
+    if (!badge) {
+      badge = element('div', BADGE_CLASS);
+    }
+    if (badge.parentElement !== cell.node || cell.node.firstElementChild !== badge) {
+      cell.node.insertBefore(badge, cell.node.firstChild);
+    }
+    const content: HTMLElement[] = [];
+    let key: string;
+    if (kind === 'step') {
+      const step = role.step ?? '';
+      const line = role.line;
+      const status = badgeStatus(this._model, step);
+      const look = stateLook(status);
+      const stepRun = this._model.stepRun(step);
+      const duration = formatDuration(stepRun?.duration ?? null);
+      const gpus = line?.gpus ? ` ×${line.gpus}` : '';
+      key = ['step', step, line?.compute, gpus, status, duration, line?.error].join('|');
+      badge.className = `${BADGE_CLASS} mlp-badge-step mlp-state-${status}`;
+      badge.dataset.mlpStep = step;
+      badge.dataset.mlpStatus = status;
+      badge.title = line?.error
+        ? `%%step line: ${line.error}`
+        : `step ${step} (${line?.compute ?? 'cpu'}${gpus}): ${look.label}${duration ? ', ' + duration : ''}`;
+      content.push(
+        element('span', 'mlp-badge-icon', look.icon),
+        element('span', 'mlp-badge-name', step || '(no name)'),
+        element('span', 'mlp-badge-compute', `${line?.compute ?? 'cpu'}${gpus}`),
+        element('span', 'mlp-badge-state', look.label)
+      );
+      if (duration) {
+        content.push(element('span', 'mlp-badge-duration', duration));
+      }
+      if (line?.error) {
+        content.push(element('span', 'mlp-badge-error', line.error));
+      }
+      cell.node.dataset.mlpStep = step;
+    } else if (kind === 'continuation') {
+      key = ['cont', role.step].join('|');
+      badge.className = `${BADGE_CLASS} mlp-badge-continuation`;
+      badge.dataset.mlpStep = role.step ?? '';
+      delete badge.dataset.mlpStatus;
+      badge.title = `This cell belongs to step ${role.step}`;
+      content.push(element('span', 'mlp-badge-name', `↳ step ${role.step}`));
+      cell.node.dataset.mlpStep = role.step ?? '';
+    } else {
+      key = 'scratch';
+      badge.className = `${BADGE_CLASS} mlp-badge-scratch`;
+      delete badge.dataset.mlpStep;
+      delete badge.dataset.mlpStatus;
+      badge.title = 'A scratch cell: not part of the pipeline';
+      content.push(element('span', 'mlp-badge-name', '✎ scratch · not in the pipeline'));
+      delete cell.node.dataset.mlpStep;
+    }
+    if (badge.dataset.mlpKey !== key) {
+      badge.dataset.mlpKey = key;
+      badge.replaceChildren(...content);
+    }
+  }
+
+  private _timer: number | null = null;
+  private _disposed = false;
+}

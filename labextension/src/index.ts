@@ -1,0 +1,136 @@
+/** jupyter-mlpipe in JupyterLab: step badges, the pipeline side panel, commands. */
+
+import { ILabShell, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { ICommandPalette } from '@jupyterlab/apputils';
+import { IDocumentManager } from '@jupyterlab/docmanager';
+import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+
+import { CellBadges } from './badges';
+import { StepNotebookDrive } from './drive';
+import { addCommands, CommandIDs } from './commands';
+import { PipelineModels } from './model';
+import { PipelinePanel } from './panel';
+import { pipelineIcon } from './icon';
+import { DRIVE_NAME, isStepNotebookPath } from './stepnotebook';
+
+export { CommandIDs };
+
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: 'jupyter-mlpipe:plugin',
+  description: 'Step badges, a pipeline side panel and commands for jupyter-mlpipe notebooks.',
+  autoStart: true,
+  requires: [INotebookTracker, IDocumentManager],
+  optional: [ICommandPalette, ILabShell],
+  activate: (
+    app: JupyterFrontEnd,
+    tracker: INotebookTracker,
+    docManager: IDocumentManager,
+    palette: ICommandPalette | null,
+    labShell: ILabShell | null
+  ) => {
+    const models = new PipelineModels();
+    const badges = new Map<NotebookPanel, CellBadges>();
+
+    const selectStep = (name: string): void => {
+      const panel = tracker.currentWidget;
+      const cells = badges.get(panel!);
+      if (!panel || !cells) {
+        return;
+      }
+      const index = cells.roles().findIndex(r => r.kind === 'step' && r.step === name);
+      if (index < 0) {
+        return;
+      }
+      const notebook = panel.content;
+      notebook.deselectAll();
+      notebook.activeCellIndex = index;
+      notebook.mode = 'command';
+      void notebook.scrollToItem(index, 'center');
+    };
+
+    // executed step notebooks live in the hidden .mlpipe folder, which the Contents API
+    // refuses: a read-only drive serves them from the REST API as mlpipe:<run>/<step>.ipynb
+    const drive = new StepNotebookDrive(app.serviceManager.serverSettings);
+    app.serviceManager.contents.addDrive(drive);
+
+    const openNotebook = (notebook: string, run: string, step: string): void => {
+      const path = `${DRIVE_NAME}:${drive.register(run, step, notebook)}`;
+      const widget = docManager.openOrReveal(path);
+      if (widget) {
+        // a record of what ran: no kernel for it
+        const session = widget.context.sessionContext;
+        session.kernelPreference = { ...session.kernelPreference, shouldStart: false, canStart: false };
+      }
+    };
+
+    const sidePanel = new PipelinePanel({
+      selectStep,
+      openNotebook,
+      run: () => void app.commands.execute(CommandIDs.runPipeline)
+    });
+    sidePanel.title.icon = pipelineIcon;
+    sidePanel.title.label = labShell ? '' : 'Pipeline';
+    app.shell.add(sidePanel, 'right', { rank: 650 });
+
+    /** The side panel's model for a notebook: an executed step notebook shows its pipeline's, if known. */
+    const panelModel = (panel: NotebookPanel) => {
+      const path = panel.context.path;
+      if (!isStepNotebookPath(path)) {
+        return models.get(path);
+      }
+      const pipeline = drive.notebookOf(path.slice(DRIVE_NAME.length + 1));
+      return pipeline ? models.get(pipeline) : null;
+    };
+
+    tracker.widgetAdded.connect((_, panel) => {
+      if (isStepNotebookPath(panel.context.path)) {
+        // a read-only record of a run: no badges, no plan of its own
+        void panel.context.ready.then(() => {
+          if (tracker.currentWidget === panel) {
+            sidePanel.model = panelModel(panel);
+          }
+        });
+        return;
+      }
+      void panel.context.ready.then(() => {
+        const model = models.get(panel.context.path);
+        const cellBadges = new CellBadges(panel, model);
+        badges.set(panel, cellBadges);
+        panel.context.pathChanged.connect((_, newPath) => {
+          const old = cellBadges.model.path;
+          models.rename(old, newPath);
+        });
+        panel.context.saveState.connect((_, state) => {
+          if (state === 'completed') {
+            void models.get(panel.context.path).refreshPlan();
+          }
+        });
+        panel.disposed.connect(() => {
+          cellBadges.dispose();
+          badges.delete(panel);
+        });
+        if (tracker.currentWidget === panel) {
+          sidePanel.model = model;
+        }
+      });
+    });
+    tracker.currentChanged.connect((_, panel) => {
+      if (panel && panel.context.isReady) {
+        sidePanel.model = panelModel(panel);
+      } else if (!panel) {
+        sidePanel.model = null;
+      }
+    });
+
+    addCommands({
+      app,
+      tracker,
+      palette,
+      modelOf: panel => models.get(panel.context.path),
+      badgesOf: panel => badges.get(panel),
+      showPanel: () => app.shell.activateById(sidePanel.id)
+    });
+  }
+};
+
+export default plugin;

@@ -1,0 +1,308 @@
+/**
+ * The pipeline side panel: the graph of the current notebook's plan with live
+ * states, the selected step's details, and the recent runs.
+ */
+
+import { Message } from '@lumino/messaging';
+import { Widget } from '@lumino/widgets';
+
+import { IRunSummary } from './api';
+import { Direction, edgePath, ILayout, layoutGraph } from './layout';
+import { PipelineModel } from './model';
+import { badgeStatus } from './badges';
+import { countsText, formatDuration, isActive, stateLook } from './states';
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+export interface IPanelActions {
+  /** Scroll to and select the first cell of a step. */
+  selectStep(name: string): void;
+  /**
+   * Open the executed notebook of `step` in run `run` of the pipeline notebook
+   * `notebook` (a path from the server root); it is served by the REST API.
+   */
+  openNotebook(notebook: string, run: string, step: string): void;
+  /** Run the pipeline (saving the notebook first). */
+  run(): void;
+}
+
+function el(tag: string, attrs: Record<string, string> = {}, ...children: (Node | string)[]): HTMLElement {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    node.setAttribute(k, v);
+  }
+  node.append(...children);
+  return node;
+}
+
+function svg(tag: string, attrs: Record<string, string | number> = {}, ...children: (Node | string)[]): SVGElement {
+  const node = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    node.setAttribute(k, String(v));
+  }
+  node.append(...children);
+  return node;
+}
+
+function truncate(text: string, n: number): string {
+  return text.length <= n ? text : text.slice(0, n - 1) + '…';
+}
+
+function when(value: number | string | null | undefined): string {
+  if (value === null || value === undefined || value === '') {
+    return '';
+  }
+  const date = typeof value === 'number' ? new Date(value * 1000) : new Date(value);
+  return Number.isNaN(date.getTime()) ? String(value) : date.toLocaleTimeString();
+}
+
+export class PipelinePanel extends Widget {
+  constructor(private _actions: IPanelActions) {
+    super();
+    this.id = 'mlpipe-side-panel';
+    this.addClass('mlp-side-panel');
+    this.title.caption = 'Pipeline (jupyter-mlpipe)';
+    this.title.label = 'Pipeline';
+    this.node.tabIndex = -1;
+    this._render();
+  }
+
+  /** The model of the current notebook, or null when no notebook is current. */
+  get model(): PipelineModel | null {
+    return this._model;
+  }
+  set model(value: PipelineModel | null) {
+    if (value === this._model) {
+      return;
+    }
+    this._model?.changed.disconnect(this._render, this);
+    this._model = value;
+    this._selected = null;
+    value?.changed.connect(this._render, this);
+    this._render();
+  }
+
+  /** Mark a step as selected (its node gets an outline and its details show). */
+  select(name: string | null): void {
+    this._selected = name;
+    this._render();
+  }
+
+  dispose(): void {
+    this._model?.changed.disconnect(this._render, this);
+    super.dispose();
+  }
+
+  protected onResize(msg: Widget.ResizeMessage): void {
+    super.onResize(msg);
+    const room = (msg.width >= 0 ? msg.width : this.node.clientWidth) - 12;
+    const wanted: Direction = room > 0 && this._lrWidth > room ? 'TB' : 'LR';
+    if (wanted !== this._direction) {
+      this._render();
+    }
+  }
+
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    this._render();
+  }
+
+  private _render(): void {
+    const model = this._model;
+    const parts: Node[] = [];
+    if (!model) {
+      parts.push(el('div', { class: 'mlp-empty' }, 'Open a notebook to see its pipeline.'));
+      this.node.replaceChildren(...parts);
+      return;
+    }
+    const name = model.path.split('/').pop() ?? model.path;
+    const run = model.run;
+    const runButton = el('button', { class: 'jp-mod-styled jp-mod-accept mlp-run-button', type: 'button' }, '▶ Run pipeline');
+    runButton.addEventListener('click', () => this._actions.run());
+    if (run && isActive(run.status)) {
+      runButton.setAttribute('disabled', 'true');
+    }
+    const refresh = el('button', { class: 'jp-mod-styled mlp-refresh', type: 'button', title: 'Re-read the plan and the runs' }, '⟳');
+    refresh.addEventListener('click', () => void model.refresh());
+    parts.push(
+      el('div', { class: 'mlp-side-header' },
+        el('span', { class: 'mlp-side-title', title: model.path }, `Pipeline · ${name}`),
+        el('span', { class: 'mlp-spacer' }), refresh, runButton)
+    );
+    if (run) {
+      const look = stateLook(run.status);
+      const counts: Record<string, number> = {};
+      for (const step of Object.values(run.steps ?? {})) {
+        counts[step.status] = (counts[step.status] ?? 0) + 1;
+      }
+      parts.push(
+        el('div', { class: `mlp-side-runline mlp-state-${look.status}`, 'data-mlp-run': run.id, 'data-mlp-status': run.status },
+          el('span', { class: 'mlp-chip' }, `${look.icon} ${look.label}`),
+          ` run ${run.id} `,
+          el('span', { class: 'mlp-muted' }, countsText(counts)))
+      );
+    }
+    if (model.planError) {
+      const error = model.planError;
+      parts.push(
+        el('div', { class: 'mlp-plan-error', role: 'alert' },
+          el('strong', {}, 'The plan has a problem: '), error.message,
+          ...(error.hint ? [el('div', { class: 'mlp-muted' }, error.hint)] : []))
+      );
+    }
+    const plan = model.plan;
+    if (plan) {
+      if (!plan.steps.length) {
+        parts.push(el('div', { class: 'mlp-empty' }, 'No steps yet: start a cell with %%step NAME (or use "mlpipe: Make this cell a step").'));
+      } else {
+        // left to right as in the run panel when it fits, else top to bottom (a narrow sidebar)
+        let graph = layoutGraph(plan.steps, plan.edges, 'LR');
+        const room = this.node.clientWidth - 12;
+        if (room > 0 && graph.width > room) {
+          graph = layoutGraph(plan.steps, plan.edges, 'TB');
+        }
+        this._direction = graph.direction;
+        this._lrWidth = graph.direction === 'LR' ? graph.width : layoutGraph(plan.steps, plan.edges, 'LR').width;
+        parts.push(this._graph(graph, model));
+      }
+      for (const warning of plan.warnings ?? []) {
+        parts.push(el('div', { class: 'mlp-warning' }, `⚠ ${warning}`));
+      }
+    } else if (!model.planError) {
+      parts.push(el('div', { class: 'mlp-empty' }, 'Reading the plan…'));
+    }
+    if (this._selected && plan?.steps.some(s => s.name === this._selected)) {
+      parts.push(this._details(this._selected, model));
+    }
+    parts.push(this._runsList(model.runs, model));
+    this.node.replaceChildren(...parts);
+  }
+
+  private _graph(graph: ILayout, model: PipelineModel): HTMLElement {
+    const canvas = svg('svg', {
+      class: 'mlp-graph-svg',
+      width: graph.width,
+      height: graph.height,
+      viewBox: `0 0 ${graph.width} ${graph.height}`,
+      role: 'group',
+      'aria-label': `pipeline graph, ${graph.nodes.length} steps`
+    });
+    const marker = svg('marker', {
+      id: 'mlp-side-arrow', viewBox: '0 0 10 10', refX: 9, refY: 5,
+      markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse'
+    }, svg('path', { d: 'M0,0 L10,5 L0,10 z', class: 'mlp-arrow' }));
+    canvas.appendChild(svg('defs', {}, marker));
+    for (const edge of graph.edges) {
+      const title = svg('title', {}, `${edge.from} → ${edge.to}: ${edge.variables.join(', ')}`);
+      canvas.appendChild(
+        svg('g', { class: 'mlp-edge', 'data-from': edge.from, 'data-to': edge.to },
+          svg('path', { d: edgePath(edge.points, graph.direction), 'marker-end': 'url(#mlp-side-arrow)' }), title)
+      );
+    }
+    for (const node of graph.nodes) {
+      const status = badgeStatus(model, node.name);
+      const look = stateLook(status);
+      const duration = formatDuration(model.stepRun(node.name)?.duration ?? null);
+      const gpus = node.numGpus ? ` ×${node.numGpus}` : '';
+      const sub = `${node.compute}${gpus} · ${look.label}${duration ? ' · ' + duration : ''}`;
+      const { x, y, width: w, height: h } = node;
+      const g = svg('g', {
+        class: `mlp-node mlp-state-${status}${this._selected === node.name ? ' mlp-selected' : ''}`,
+        tabindex: 0,
+        role: 'button',
+        'data-step': node.name,
+        'data-status': status,
+        'aria-label': `step ${node.name}: ${look.label}`
+      },
+      svg('title', {}, `${node.name} (${node.compute}${gpus}): ${look.label}${duration ? ', ' + duration : ''}`),
+      svg('rect', { class: 'mlp-box', x, y, width: w, height: h, rx: 5 }),
+      svg('rect', { class: 'mlp-band', x: x + 1, y: y + 1, width: 5, height: h - 2, rx: 2 }),
+      svg('text', { x: x + 15, y: y + 21, class: 'mlp-icon', 'text-anchor': 'middle', 'aria-hidden': 'true' }, look.icon),
+      svg('text', { x: x + 26, y: y + 21, class: 'mlp-name' }, truncate(node.name, 21)),
+      svg('text', { x: x + 26, y: y + 39, class: 'mlp-sub' }, truncate(sub, 26)));
+      const choose = (): void => {
+        this._selected = node.name;
+        this._actions.selectStep(node.name);
+        this._render();
+      };
+      g.addEventListener('click', choose);
+      g.addEventListener('keydown', (event: Event) => {
+        const key = (event as KeyboardEvent).key;
+        if (key === 'Enter' || key === ' ') {
+          event.preventDefault();
+          choose();
+        }
+      });
+      canvas.appendChild(g);
+    }
+    return el('div', { class: 'mlp-side-graph' }, canvas);
+  }
+
+  private _details(name: string, model: PipelineModel): HTMLElement {
+    const stepRun = model.stepRun(name);
+    const look = stateLook(badgeStatus(model, name));
+    const rows: Node[] = [
+      el('div', { class: 'mlp-details-title' },
+        el('span', { class: `mlp-chip mlp-state-${look.status}` }, `${look.icon} ${look.label}`), ` ${name}`)
+    ];
+    const duration = formatDuration(stepRun?.duration ?? null);
+    if (duration) {
+      rows.push(el('div', { class: 'mlp-muted' }, `took ${duration}`));
+    }
+    if (stepRun?.error) {
+      const error = typeof stepRun.error === 'string' ? stepRun.error : JSON.stringify(stepRun.error, null, 1);
+      rows.push(el('pre', { class: 'mlp-error' }, truncate(error, 2000)));
+    }
+    const open = el('button', { class: 'jp-mod-styled mlp-open-notebook', type: 'button' }, 'Open executed notebook');
+    const run = model.run?.id;
+    // the server says where it serves the notebook (null: none on disk); older servers only gave its path
+    const hasNotebook = stepRun?.notebook_endpoint !== undefined ? !!stepRun.notebook_endpoint : !!stepRun?.notebook_path;
+    if (run && hasNotebook) {
+      if (stepRun?.notebook_path) {
+        open.title = stepRun.notebook_path;
+      }
+      open.addEventListener('click', () => this._actions.openNotebook(model.path, run, name));
+    } else {
+      open.setAttribute('disabled', 'true');
+      open.title = 'This step has no executed notebook in the watched run.';
+    }
+    rows.push(open);
+    return el('div', { class: 'mlp-details', 'data-step': name }, ...rows);
+  }
+
+  private _runsList(runs: IRunSummary[], model: PipelineModel): HTMLElement {
+    const box = el('div', { class: 'mlp-side-runs' }, el('h3', {}, 'Recent runs'));
+    if (!runs.length) {
+      box.appendChild(el('div', { class: 'mlp-empty' }, 'No runs yet.'));
+      return box;
+    }
+    const list = el('ul', { class: 'mlp-runs-list' });
+    for (const run of runs.slice(0, 20)) {
+      const look = stateLook(run.status);
+      const item = el('li', {
+        class: `mlp-run-item mlp-state-${look.status}${model.run?.id === run.id ? ' mlp-selected' : ''}`,
+        tabindex: '0', role: 'button', 'data-run': run.id, title: `show run ${run.id}`
+      },
+      el('span', { class: 'mlp-chip' }, `${look.icon} ${look.label}`),
+      el('span', { class: 'mlp-run-id' }, run.id),
+      el('span', { class: 'mlp-muted' }, [when(run.started), formatDuration(run.duration ?? null)].filter(Boolean).join(' · ')),
+      el('span', { class: 'mlp-muted mlp-run-counts' }, countsText(run.step_counts)));
+      const show = (): void => void model.watch(run.id);
+      item.addEventListener('click', show);
+      item.addEventListener('keydown', (event: KeyboardEvent) => {
+        if (event.key === 'Enter' || event.key === ' ') {
+          event.preventDefault();
+          show();
+        }
+      });
+      list.appendChild(item);
+    }
+    box.appendChild(list);
+    return box;
+  }
+
+  private _model: PipelineModel | null = null;
+  private _selected: string | null = null;
+  private _direction: Direction = 'LR';
+  private _lrWidth = 0;
+}
