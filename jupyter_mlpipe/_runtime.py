@@ -41,6 +41,49 @@ def begin_step(ns: dict, store: str, inputs: dict[str, str], *, step: str, run_i
     artifacts = _store(store)
     for name, digest in inputs.items():
         ns[name] = artifacts.get(digest)
+    _relink(ns, (context or {}).get("links") or {})
+
+
+def _relink(ns: dict, links: dict[str, list]) -> None:
+    """Give containers back the identity of their elements: `frames = [train, test]`.
+
+    Stored separately, `frames[0]` and `train` would load as two objects, and a
+    later `for d in frames: d['x'] = 1` would not change `train` as it does when
+    the notebook runs top to bottom.
+    """
+    for name, pairs in links.items():
+        container = ns.get(name)
+        if isinstance(container, tuple):
+            items = list(container)
+            for key, other in pairs:
+                if other in ns and isinstance(key, int) and key < len(items):
+                    items[key] = ns[other]
+            ns[name] = type(container)(items) if type(container) is tuple else container
+            continue
+        for key, other in pairs:
+            if other not in ns:
+                continue
+            if isinstance(container, list) and isinstance(key, int) and key < len(container):
+                container[key] = ns[other]
+            elif isinstance(container, dict) and key in container:
+                container[key] = ns[other]
+
+
+def _links(ns: dict, saved: dict[str, dict]) -> None:
+    """Record which elements of stored lists, tuples and dicts are other stored values."""
+    by_id = {id(ns[n]): n for n in saved if not _immutable(ns[n])}
+    for name in saved:
+        value = ns[name]
+        if type(value) in (list, tuple):
+            items = enumerate(value)
+        elif type(value) is dict:
+            items = ((k, v) for k, v in value.items() if isinstance(k, (str, int)))
+        else:
+            continue
+        pairs = [[key, by_id[id(item)]] for key, item in items
+                 if id(item) in by_id and by_id[id(item)] != name]
+        if pairs:
+            saved[name]["links"] = pairs
 
 
 def end_step(ns: dict, outputs: list[str], required: list[str]) -> None:
@@ -85,6 +128,7 @@ def end_step(ns: dict, outputs: list[str], required: list[str]) -> None:
                 f"not expect; later steps still get {name!r} as it was before this step. Assign it "
                 f"explicitly in this step (e.g. `{name} = {name}`) or use --outputs {name}."
             )
+    _links(ns, saved)
     for warning in warnings:
         print(f"mlpipe warning: {warning}", file=sys.stderr)
     _RESULT = {"outputs": saved, "warnings": warnings}

@@ -885,12 +885,24 @@ class _Planner:
                 aliases[name] = {t for t, _ in pairs}
                 if name in outputs:
                     recorded[name] = frozenset(pairs)
+        # An input this step outputs again may be the same object, changed in place: the
+        # containers that held it (and that it held) keep holding it, now from this step.
+        for name in outputs & inputs.keys():
+            old_pair, new_pair = (name, inputs[name]), (name, step.name)
+            for holder in self.held_by.pop(old_pair, set()):
+                if holder in self.alias_of:
+                    self.alias_of[holder] = (self.alias_of[holder] - {old_pair}) | {new_pair}
+                    self.held_by.setdefault(new_pair, set()).add(holder)
         if self.alias_of:
-            for name in self.alias_of.keys() & outputs:  # redefined: what it held before is forgotten
-                for pair in self.alias_of.pop(name):
+            for name in self.alias_of.keys() & outputs:
+                kept = self.alias_of.pop(name)
+                for pair in kept:
                     holders = self.held_by.get(pair)
                     if holders is not None:
                         holders.discard(name)
+                if name in inputs and name not in recorded:
+                    recorded[name] = frozenset((held, step.name) if held in outputs else (held, producer)
+                                               for held, producer in kept)
         for name, pairs in recorded.items():
             self.alias_of[name] = pairs
             for pair in pairs:

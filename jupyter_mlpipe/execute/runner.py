@@ -311,7 +311,8 @@ class _Driver:
             "output_path": sr.notebook_path,
             "parameters": bundle_parameters(
                 step, run_id=run.id, store=run._store.artifacts_root, inputs=inputs, required=required,
-                params=run.params, context={"history": str(run._store.history_path)}),
+                params=run.params, context={"history": str(run._store.history_path),
+                         "links": {v: r["links"] for v, r in inputs.items() if r.get("links")}}),
             "cwd": str(run._store.base),
             "started_marker": str(run_dir / f"{name}.started"),
             "timeout": step.options.timeout,
