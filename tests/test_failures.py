@@ -116,7 +116,7 @@ def test_a_dying_worker_without_retries_fails_the_step(ray_address, notebook):
 def test_a_step_over_its_timeout_is_stopped(ray_address, notebook):
     path = notebook([
         "import os, time",
-        "%%step slow --timeout 1\ntime.sleep(30)\nx = 1",
+        "%%step slow --timeout 2\ntime.sleep(30)\nx = 1",
         "%%step after\ny = x",
         "%%step quick\nz = 3",
     ])
@@ -124,7 +124,7 @@ def test_a_step_over_its_timeout_is_stopped(ray_address, notebook):
     assert run.status == "failed"
     assert _statuses(run) == {"slow": "failed", "after": "skipped", "quick": "succeeded"}
     step = run.steps["slow"]
-    assert "timed out" in step.error and "--timeout 1" in step.error, step.error
+    assert "timed out" in step.error and "--timeout 2" in step.error, step.error
     assert "cell 1, line 2" in step.error and "time.sleep(30)" in step.error  # where it was
     assert step.duration < 25  # stopped, not waited for
     nb = nbformat.read(step.notebook_path, as_version=4)
@@ -150,7 +150,7 @@ def test_a_step_stuck_where_python_cannot_stop_it_is_killed(ray_address, noteboo
     # SIGALRM is blocked: the worker cannot stop the step itself, so the driver kills it
     path = notebook([
         "import signal, time",
-        "%%step stuck --timeout 0.5\nsignal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})\n"
+        "%%step stuck --timeout 2\nsignal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})\n"
         "time.sleep(30)\nx = 1",
     ])
     run = jupyter_mlpipe.run(path)

@@ -28,8 +28,12 @@ class StepTimeout(BaseException):
 def run_step_task(task: dict[str, Any]) -> dict[str, Any]:
     """Execute a step bundle; never raises for user errors (they come back as data)."""
     from .. import _runtime
-    from .engine import execute_notebook, format_user_traceback
+    from .engine import _get_shell, execute_notebook, format_user_traceback, register_engine
 
+    # A cold worker imports papermill and builds its IPython shell first: that is not the
+    # step's time, so the --timeout clock (and the driver's start marker) begins after it.
+    register_engine()
+    _get_shell()
     started = time.time()
     marker = task.get("started_marker")
     if marker:
