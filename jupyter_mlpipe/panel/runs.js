@@ -44,7 +44,7 @@ function fmtTime(epoch) {
 }
 
 function render({ model, el: host }) {
-  const root = el("div", { class: "mlp-root mlp-runs" });
+  const root = el("div", { class: "mlp-root mlp-runs", "data-testid": "mlpipe-runs-table" });
   const head = el("div", { class: "mlp-runline" });
   const wrap = el("div", { class: "mlp-table-wrap" });
   const compare = el("div", { class: "mlp-compare", "aria-live": "polite" });

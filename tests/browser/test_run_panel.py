@@ -1,0 +1,222 @@
+"""The run panel in a real browser: JupyterLab 4 and Notebook 7, a real kernel, a real Ray.
+
+Open an example notebook, run all its cells from the Run menu, wait until the
+panel in the `%pipeline run` output shows every step succeeded, click steps and
+read their details (status, output, outputs table, a metric plot). Screenshots
+go to test-artifacts/browser/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from conftest import write_notebook  # tests/conftest.py
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
+
+DOCS_IMAGE = "docs/img/run-panel.png"
+RUN_TIMEOUT_MS = 240_000
+
+EXAMPLE = [
+    "%load_ext jupyter_mlpipe",
+    {"source": "n = 20", "tags": ["parameters"]},
+    "%%step load\ndata = list(range(n))\nprint('loaded', len(data), 'rows')",
+    "%%step train\nfrom jupyter_mlpipe import log_metric\n\nloss = 1.0\nfor epoch in range(12):\n"
+    "    loss = loss * 0.7 + 0.01\n    log_metric('loss', loss, step=epoch)\nmodel = {'n': len(data), 'loss': loss}",
+    "%%step stats\nmean = sum(data) / len(data)\nprint('mean is', mean)",
+    "%pipeline run",
+    "%pipeline show",
+    "%pipeline runs",
+]
+STEPS = ["load", "train", "stats"]
+
+
+def _open(page, jupyter, name):
+    page.goto(jupyter.notebook_url(name))
+    page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=90_000)
+    # the kernel is up: the notebook toolbar's execution indicator says idle
+    page.locator(".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(
+        timeout=90_000)
+    page.wait_for_timeout(1500)  # let the session settle: a run-all sent at once is sometimes dropped
+
+
+def _accept_kernel_dialog(page):
+    """A "Select Kernel" dialog (a race in session start-up, seen in Notebook 7): take the proposed kernel."""
+    dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
+    if dialog.count() and dialog.first.is_visible():
+        dialog.first.locator(".jp-Dialog-button.jp-mod-accept").click()
+        dialog.first.wait_for(state="detached", timeout=10_000)
+        page.locator(".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(
+            timeout=90_000)
+
+
+def _menu(page, top: str, item: str):
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(f"^{re.escape(top)}$")).first.click()
+    page.locator(".lm-Menu-item:not(.lm-mod-disabled) .lm-Menu-itemLabel",
+                 has_text=re.compile(f"^{re.escape(item)}$")).first.click()
+
+
+def _run_all(page):
+    """Run > Run All Cells, until a cell shows it is queued or ran.
+
+    Right after the kernel first says idle, JupyterLab and Notebook 7 sometimes drop
+    a run-all (nothing reaches the kernel); nothing ran then, so trying again is safe.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    started = page.locator(".jp-NotebookPanel .jp-CodeCell .jp-InputPrompt", has_text=re.compile(r"\[(\d+|\*)\]"))
+    for attempt in range(3):
+        _accept_kernel_dialog(page)
+        page.locator(".jp-NotebookPanel .jp-Cell").first.click()  # the notebook has the focus
+        _menu(page, "Run", "Run All Cells")
+        try:
+            started.first.wait_for(timeout=10_000)
+            return attempt
+        except PlaywrightTimeout:
+            continue
+    raise AssertionError("Run > Run All Cells did not start any cell")
+
+
+def test_run_all_shows_the_live_panel_and_step_details(page, jupyter, artifacts):
+    write_notebook(jupyter.root / "example.ipynb", EXAMPLE)
+    app = jupyter.app
+    t0 = time.monotonic()
+    _open(page, jupyter, "example.ipynb")
+    opened = time.monotonic() - t0
+
+    attempts = _run_all(page)
+
+    panel = page.locator("[data-testid='mlpipe-run-panel']").first
+    panel.wait_for(timeout=RUN_TIMEOUT_MS)
+    page.locator("[data-testid='mlpipe-run-panel'][data-run-status='succeeded']").first.wait_for(
+        timeout=RUN_TIMEOUT_MS)
+    ran = time.monotonic() - t0 - opened
+
+    # the run line: the run's status with its icon, every step counted as succeeded
+    runline = panel.locator("[data-testid='mlpipe-runline']")
+    assert re.search(r"✓ run \S+ · succeeded", runline.inner_text())
+    assert "3/3 done" in runline.inner_text()
+    assert "✓ 3 succeeded" in runline.inner_text()
+
+    run_id = panel.get_attribute("data-run-id")
+    assert run_id and run_id in runline.inner_text()
+
+    # every node: succeeded, shown by an icon and a label, not only by colour
+    nodes = panel.locator("g.mlp-node[data-step]")
+    assert sorted(nodes.evaluate_all("els => els.map(e => e.dataset.step)")) == sorted(STEPS)
+    for name in STEPS:
+        node = panel.locator(f"g.mlp-node[data-step='{name}']")
+        assert node.get_attribute("data-status") == "succeeded"
+        assert node.locator("text.mlp-icon").text_content() == "✓"
+        assert "succeeded" in node.locator("text.mlp-sub").text_content()
+        assert "succeeded" in node.get_attribute("aria-label")
+    # the fan-out: load feeds both other steps, edges labelled with the variable
+    edges = panel.locator("g.mlp-edge[data-from='load']")
+    assert sorted(edges.evaluate_all("els => els.map(e => e.dataset.to)")) == ["stats", "train"]
+    assert "data" in panel.locator("g.mlp-labels").text_content()
+    page.screenshot(path=str(artifacts / f"{app}-run-succeeded.png"), full_page=False)
+
+    # click the step that logged metrics: its details, a plot of the metric
+    panel.locator("g.mlp-node[data-step='train']").click()
+    details = panel.locator("[data-testid='mlpipe-step-details'][data-step='train']")
+    details.wait_for(timeout=10_000)
+    assert details.get_attribute("data-status") == "succeeded"
+    assert panel.locator("g.mlp-node[data-step='train']").get_attribute("aria-pressed") == "true"
+    head = details.locator("h3").inner_text()
+    assert "✓ succeeded" in head and "train" in head
+    metric = details.locator(".mlp-metric[data-metric='loss']")
+    metric.wait_for(timeout=15_000)  # metrics arrive with the run's last update
+    assert metric.locator(".mlp-metric-name").inner_text().startswith("loss = ")
+    path_d = metric.locator("svg path").get_attribute("d")
+    assert path_d.count("L") == 11  # 12 points, one line
+    outputs = details.locator("h4:text-is('Outputs') + table")
+    assert "model" in outputs.inner_text()
+    assert "dict" in outputs.inner_text()
+    inputs = details.locator("h4:text-is('Inputs') + table")
+    assert "data" in inputs.inner_text() and "load" in inputs.inner_text()
+    # the link to the executed step notebook opens it in this front end, and the server has it
+    # (a link relative to the notebook's folder: jupyter_server 2 gives the kernel an absolute
+    # JPY_SESSION_NAME, so the kernel cannot tell the path from the server root)
+    href = details.locator("h4:text-is('Executed notebook') + div a").evaluate("a => a.href")
+    prefix = f"{jupyter.base}/lab/tree/" if app == "lab" else f"{jupyter.base}/notebooks/"
+    assert href.startswith(prefix) and href.endswith(f"/{run_id}/train.ipynb"), href
+    assert (jupyter.root / href[len(prefix):].split("?")[0]).is_file()
+    # KNOWN GAP: .mlpipe/ is a hidden folder and Jupyter's contents manager refuses hidden
+    # paths by default (ContentsManager.allow_hidden=False): the link's page answers 404
+    # unless the server allows hidden files. Checked here so that a fix shows up:
+    hidden_ok = _contents_has(jupyter, href[len(prefix):].split("?")[0])
+    print(f"{app}: executed notebook served by the contents API: {hidden_ok}")
+    panel.screenshot(path=str(artifacts / f"{app}-panel-train-details.png"))
+    if app == "lab":
+        _docs_image(panel, artifacts)
+
+    # another step: its printed output
+    panel.locator("g.mlp-node[data-step='load']").click()
+    details = panel.locator("[data-testid='mlpipe-step-details'][data-step='load']")
+    details.wait_for(timeout=10_000)
+    assert "loaded 20 rows" in details.locator("h4:text-is('Output (last lines)') + pre").inner_text()
+    assert details.locator(".mlp-metric").count() == 0
+    # the close button hides the details again
+    details.locator("button.mlp-close").click()
+    panel.locator("[data-testid='mlpipe-step-details'][data-step='']").wait_for(state="attached", timeout=10_000)
+    assert panel.locator("[data-testid='mlpipe-step-details']").is_hidden()
+
+    # `%pipeline show`: a second panel, the plan with the last run's states
+    shown = page.locator("[data-testid='mlpipe-run-panel']").nth(1)
+    shown.wait_for(timeout=60_000)
+    assert shown.get_attribute("data-run-id") == run_id
+    assert shown.get_attribute("data-run-status") == "succeeded"
+    assert shown.locator("g.mlp-node[data-status='succeeded']").count() == 3
+    # `%pipeline runs`: the table of this notebook's runs, with this run
+    row = page.locator(f"[data-testid='mlpipe-runs-table'] tr[data-run='{run_id}']")
+    row.wait_for(timeout=60_000)
+    assert "succeeded" in row.inner_text()
+    assert page.locator("[data-testid='mlpipe-runs-table'] tbody tr[data-run]").count() == 1
+    page.locator("[data-testid='mlpipe-runs-table']").screenshot(path=str(artifacts / f"{app}-runs-table.png"))
+
+    assert not _widget_errors(page.console_messages)
+    print(f"{app}: opened with the kernel idle in {opened:.1f} s, ran all in {ran:.1f} s "
+          f"({attempts + 1} run-all attempt(s))")
+
+
+def _contents_has(jupyter, path: str) -> bool:
+    try:
+        with urllib.request.urlopen(jupyter.api(f"contents/{path}") + "&content=0", timeout=10) as resp:
+            return json.loads(resp.read()).get("type") == "notebook"
+    except urllib.error.HTTPError:
+        return False
+
+
+def _widget_errors(messages: list[str]) -> list[str]:
+    """Errors raised by the panel: anywidget runs its module from a blob: URL.
+
+    (Notebook 7.6 itself throws "Cannot read properties of undefined (reading 'schema')"
+    while loading settings, with or without this package: not counted.)
+    """
+    return [m for m in messages if m.startswith(("pageerror", "error"))
+            and any(k in m for k in ("blob:", "anywidget", "mlp", "mlpipe"))]
+
+
+def _docs_image(panel, artifacts):
+    """The README's picture: the panel element alone, kept under 150 KB.
+
+    docs/img/run-panel.png is written when missing, or again with MLPIPE_UPDATE_DOCS_IMAGES=1.
+    """
+    from conftest import ROOT
+
+    shot = artifacts / "run-panel.png"
+    panel.screenshot(path=str(shot))
+    assert shot.stat().st_size < 150_000, shot.stat().st_size
+    target = ROOT / DOCS_IMAGE
+    if target.exists() and os.environ.get("MLPIPE_UPDATE_DOCS_IMAGES") != "1":
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(shot, target)
