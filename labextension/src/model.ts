@@ -11,10 +11,13 @@ import * as api from './api';
 import { isActive } from './states';
 
 const POLL_MS = 1000;
+/** How often to look for runs started elsewhere (`%pipeline run` in the kernel, `mlpipe run`). */
+const DISCOVER_MS = 3000;
 
 export class PipelineModel implements IDisposable {
   constructor(path: string) {
     this._path = path;
+    this._discover = window.setInterval(() => void this._discoverRuns(), DISCOVER_MS);
   }
 
   get path(): string {
@@ -128,6 +131,7 @@ export class PipelineModel implements IDisposable {
     }
     this._disposed = true;
     this._stopPolling();
+    window.clearInterval(this._discover);
     Signal.clearData(this);
   }
 
@@ -145,6 +149,24 @@ export class PipelineModel implements IDisposable {
         // keep the old list
       }
       this._emit();
+    }
+  }
+
+  /** A newer run than the watched one (started by the kernel or the CLI): follow it. */
+  private async _discoverRuns(): Promise<void> {
+    if (this._disposed || this._timer !== null || (this._run && isActive(this._run.status))) {
+      return; // already following a run that is going
+    }
+    let runs: api.IRunSummary[];
+    try {
+      runs = await api.listRuns(this._path);
+    } catch {
+      return;
+    }
+    const newest = runs[0];
+    if (newest && newest.id !== this._run?.id && !this._disposed) {
+      this._runs = runs;
+      await this.watch(newest.id);
     }
   }
 
@@ -168,6 +190,7 @@ export class PipelineModel implements IDisposable {
   private _run: api.IRunDetail | null = null;
   private _watching: string | null = null;
   private _timer: number | null = null;
+  private _discover: number;
   private _disposed = false;
   private _changed = new Signal<this, void>(this);
 }
