@@ -230,14 +230,7 @@ class RunPanel(anywidget.AnyWidget):
         return f"pipeline: {len(self.graph.get('nodes', []))} steps"
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        bundle = super()._repr_mimebundle_(**kwargs)
-        text = self.text()
-        if bundle is None:
-            return {"text/plain": text}
-        if isinstance(bundle, tuple):
-            data, metadata = bundle
-            return {**data, "text/plain": text}, metadata
-        return {**bundle, "text/plain": text}
+        return _with_text(super()._repr_mimebundle_(**kwargs), self.text())
 
 
 def _base_of(run: Any) -> str | None:
@@ -391,14 +384,7 @@ class RunsTable(anywidget.AnyWidget):
         return runs_table(self._records) if self._records else "No runs yet: %pipeline run starts one."
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        bundle = super()._repr_mimebundle_(**kwargs)
-        text = self.text()
-        if bundle is None:
-            return {"text/plain": text}
-        if isinstance(bundle, tuple):
-            data, metadata = bundle
-            return {**data, "text/plain": text}, metadata
-        return {**bundle, "text/plain": text}
+        return _with_text(super()._repr_mimebundle_(**kwargs), self.text())
 
 
 def runs_table_widget(history: Any, notebook: str | None = None, *, limit: int = 30) -> RunsTable:
@@ -417,3 +403,13 @@ def runs_table_widget(history: Any, notebook: str | None = None, *, limit: int =
         record.pop("plan", None)
         records.append(record)
     return RunsTable(records)
+
+
+def _with_text(bundle: Any, text: str) -> Any:
+    """The widget's bundle with our text summary as text/plain (terminals, saved notebooks)."""
+    if bundle is None:
+        return {"text/plain": text}
+    if isinstance(bundle, tuple):
+        data, metadata = bundle
+        return {**data, "text/plain": text}, metadata
+    return {**bundle, "text/plain": text}
