@@ -193,8 +193,6 @@ def log_metric(name: str, value: float, step: int | None = None) -> None:
     record = {"name": str(name), "value": number, "step_index": step, "ts": time.time()}
     context = _CONTEXT
     if context and context.get("history"):
-        from .history import History
-
         history = _history(context["history"])
         history.record_metric(context["run_id"], context["step"], record["name"], number, step, record["ts"])
         return

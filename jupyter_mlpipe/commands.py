@@ -53,7 +53,6 @@ def _plan(shell: Any, args: argparse.Namespace) -> Any:
 
 def _run(shell: Any, args: argparse.Namespace) -> Any:
     from .api import parse_param, run
-    from .progress import TextProgress
 
     path, notes = _notebook_for_run(shell)
     for note in notes:

@@ -479,7 +479,7 @@ def test_unstorable_values_name_the_variable_and_the_step(store, tmp_path, kind)
         err = info.value
         assert err.variable == "f" and err.step == "load"
         assert err.type_name.endswith(shown.split(".")[-1])
-        assert err.message.startswith(f"Step 'load' defines 'f' (a")
+        assert err.message.startswith("Step 'load' defines 'f' (a")
         assert f"{shown})" in err.message
         assert "cannot be stored to pass it to another step: " in err.message
         assert "(_f)" in err.hint

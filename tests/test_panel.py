@@ -293,7 +293,7 @@ def test_the_panel_follows_a_run(comm_log, tmp_path):
     assert failed["error"]["ename"] == "ZeroDivisionError" and failed["error"]["cell"] == 1
     assert "\x1b" not in failed["error"]["traceback"]
     assert failed["inputs"]["x0"]["from"] == "load" and failed["inputs"]["x0"]["type_name"] == "int"
-    assert failed["notebook_href"] == f".mlpipe/runs/{run.id}/s1.ipynb"
+    assert failed["notebook_path"].endswith(f"/.mlpipe/runs/{run.id}/s1.ipynb")
     assert states["s2"]["status"] == states["report"]["status"] == "skipped"
     assert states["s2"]["reason"]["summary"] == "step 's1' did not succeed"
     assert panel.run["status"] == "failed" and panel.run["finished"] == 4
@@ -623,7 +623,9 @@ def test_front_end_renders_a_run_against_a_fake_dom(comm_log, tmp_path):
     assert out["selected"] == "s1" and out["saved"] == 1
     assert "this step never ran before" in out["details"] and "loss = 0.25" in out["details"]
     assert out["plots"] == 1
-    assert out["links"] == [f".mlpipe/runs/{run.id}/s1.ipynb"]
+    # no Jupyter page config here (as in VS Code): the executed notebook's path, not a dead link
+    assert out["links"] == []
+    assert run.steps["s1"].notebook_path in out["details"]
 
 
 RUNS_SMOKE = r"""
@@ -735,7 +737,7 @@ threading.Thread(target=drive).start()
     assert len(states) <= 12
 
 
-def test_finished_steps_show_the_last_lines_they_printed(comm_log, tmp_path, monkeypatch):
+def test_finished_steps_show_the_last_lines_they_printed(comm_log, tmp_path):
     from jupyter_mlpipe.panel import RunPanel
 
     run, _ = make_run(tmp_path, 2)
@@ -746,8 +748,6 @@ def test_finished_steps_show_the_last_lines_they_printed(comm_log, tmp_path, mon
             {"output_type": "stream", "name": "stdout", "text": [f"epoch {i}\n" for i in range(30)]},
             {"output_type": "execute_result", "data": {"text/plain": "\x1b[1m42\x1b[0m"}, "metadata": {},
              "execution_count": 1}]}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
-    monkeypatch.setenv("JPY_SESSION_NAME", "work/pipe.ipynb")
-    monkeypatch.setattr(run, "notebook", str(tmp_path / "work" / "pipe.ipynb"))
     panel = RunPanel(min_interval=60)
     run.listeners.append(panel.listener)
     run._emit("start")
@@ -759,31 +759,30 @@ def test_finished_steps_show_the_last_lines_they_printed(comm_log, tmp_path, mon
     panel.flush()
     tail = panel.states["load"]["output_tail"]
     assert len(tail) == 20 and tail[-2:] == ["epoch 29", "42"]
-    # the kernel knows the notebook's path from the server root: the link can open it in Lab
-    assert panel.states["load"]["notebook_server_path"] == f".mlpipe/runs/{run.id}/load.ipynb"
-    monkeypatch.setenv("JPY_SESSION_NAME", "elsewhere/other.ipynb")
-    run._emit("step", run.steps["load"])
-    panel.flush()
-    assert panel.states["load"]["notebook_server_path"] is None
 
 
 @pytest.mark.skipif(NODE is None, reason="node is not installed")
 def test_notebook_links_in_lab_and_notebook_7(tmp_path):
+    """The executed notebook opens through the extension's mlpipe: drive; without the extension, no link."""
     script = tmp_path / "links.mjs"
     script.write_text(FAKE_DOM + (PANEL_DIR / "panel.js").read_text() + r"""
-const lab = JSON.stringify({ baseUrl: "/user/ada/", appName: "JupyterLab" });
-const nb7 = JSON.stringify({ baseUrl: "/", appName: "Jupyter Notebook" });
-const st = { notebook_server_path: "work/.mlpipe/runs/r 1/train.ipynb", notebook_href: ".mlpipe/runs/r 1/train.ipynb" };
+const ext = [{ name: "jupyter-mlpipe", load: "static/remoteEntry.js" }];
+const lab = JSON.stringify({ baseUrl: "/user/ada/", appName: "JupyterLab", federated_extensions: ext });
+const nb7 = JSON.stringify({ baseUrl: "/", appName: "Jupyter Notebook", federated_extensions: ext });
+const bare = JSON.stringify({ baseUrl: "/", appName: "JupyterLab", federated_extensions: [] });
 console.log(JSON.stringify([
-  notebookHref(st, { pathname: "/user/ada/lab/tree/work/pipe.ipynb" }, lab),
-  notebookHref(st, { pathname: "/notebooks/work/pipe.ipynb" }, nb7),
-  notebookHref({ ...st, notebook_server_path: null }, { pathname: "/lab" }, lab),
+  notebookHref("20261125-023501-3f9a1c", "train", lab),
+  notebookHref("20261125-023501-3f9a1c", "train-2", nb7),
+  notebookHref("20261125-023501-3f9a1c", "train", bare),
+  notebookHref("20261125-023501-3f9a1c", "train", null),
+  notebookHref("20261125-023501-3f9a1c", "train", "{not json"),
+  notebookHref("", "train", lab),
 ]));
 """)
     result = subprocess.run([NODE, str(script)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == [
-        "/user/ada/lab/tree/work/.mlpipe/runs/r%201/train.ipynb",
-        "/notebooks/work/.mlpipe/runs/r%201/train.ipynb",
-        ".mlpipe/runs/r 1/train.ipynb",
+        "/user/ada/lab/tree/mlpipe:20261125-023501-3f9a1c/train.ipynb",
+        "/notebooks/mlpipe:20261125-023501-3f9a1c/train-2.ipynb",
+        None, None, None, None,
     ]

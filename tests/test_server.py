@@ -316,6 +316,34 @@ def test_runs_started_elsewhere_are_found_in_their_history(api, jp_root_dir, ray
     _refused(status, body, 404, "not started by this server")
 
 
+def test_runs_of_notebooks_open_in_a_session_are_found_without_path(api, jp_root_dir, jp_serverapp,
+                                                                    monkeypatch, ray_address):
+    """The kernel's run panel links to mlpipe:RUN/STEP.ipynb, with no notebook: the server looks
+    in the histories of the notebooks its sessions have open."""
+    import jupyter_mlpipe
+
+    (jp_root_dir / "deep" / "er").mkdir(parents=True)
+    write_notebook(jp_root_dir / "deep" / "er" / "open.ipynb", ["%%step one\nx = 1"])
+    done = jupyter_mlpipe.run(jp_root_dir / "deep" / "er" / "open.ipynb")  # as a kernel would
+    assert done.status == "succeeded"
+    status, body = api("GET", "runs", done.id, "steps", "one", "notebook")
+    _refused(status, body, 404, "open notebooks", "?path=NOTEBOOK")
+
+    sessions = [{"path": "deep/er/open.ipynb", "type": "notebook"},
+                {"path": "mlpipe:20260101-000000-abcdef/one.ipynb", "type": "notebook"},  # a drive path
+                {"path": "../outside.ipynb", "type": "notebook"}]  # never followed out of the root
+
+    async def list_sessions():
+        return sessions
+
+    monkeypatch.setattr(jp_serverapp.session_manager, "list_sessions", list_sessions)
+    status, nb = api("GET", "runs", done.id, "steps", "one", "notebook")
+    assert status == 200 and nb["nbformat"] == 4
+    assert "x = 1" in json.dumps(nb)
+    status, run = api("GET", "runs", done.id)
+    assert status == 200 and run["notebook"] == "deep/er/open.ipynb"
+
+
 def test_loading_the_extension_imports_nothing_heavy():
     import subprocess
     import sys

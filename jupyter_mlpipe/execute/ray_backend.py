@@ -150,8 +150,6 @@ def _fmt(key: str, value: float) -> str:
 
 def submit(func: Any, task: dict[str, Any], resources: dict[str, Any], retries: int) -> Any:
     """Submit the step task with its resource request; returns the ObjectRef."""
-    import ray
-
     options: dict[str, Any] = {
         "num_cpus": float(resources.get("num_cpus") or 0),
         "num_gpus": float(resources.get("num_gpus") or 0),

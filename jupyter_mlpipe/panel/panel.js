@@ -70,25 +70,26 @@ function truncate(text, max) {
   return text.length <= max ? text : text.slice(0, max - 1) + "…";
 }
 
-// Where the executed notebook opens: /lab/tree/<path from the server root> when the
-// kernel could tell (JPY_SESSION_NAME), else a link relative to the notebook's folder.
-export function notebookHref(state, loc, configText) {
-  const serverPath = state.notebook_server_path;
-  if (serverPath) {
-    let base = "/";
-    let app = "lab";
-    try {
-      const config = configText ? JSON.parse(configText) : {};
-      if (config.baseUrl) base = config.baseUrl;
-      if (/notebook/i.test(config.appName || "") && !/lab/i.test(config.appName || "")) app = "notebooks";
-    } catch (e) { /* no page config: keep the defaults */ }
-    const path = loc && loc.pathname ? loc.pathname : "";
-    if (path.includes("/notebooks/") || path.includes("/tree/") && !path.includes("/lab/")) app = "notebooks";
-    if (!base.endsWith("/")) base += "/";
-    const encoded = serverPath.split("/").map(encodeURIComponent).join("/");
-    return app === "notebooks" ? `${base}notebooks/${encoded}` : `${base}lab/tree/${encoded}`;
+// Where a step's executed notebook opens: the read-only `mlpipe:` drive of the jupyter-mlpipe
+// extension, as lab/tree/mlpipe:RUN/STEP.ipynb in JupyterLab or notebooks/mlpipe:RUN/STEP.ipynb in
+// Notebook 7 (the notebooks live in the hidden .mlpipe folder, which Jupyter's Contents API will
+// not serve). Null where no Jupyter page with the extension is around (VS Code, a static page):
+// the panel shows the file's path instead.
+export function notebookHref(runId, step, configText) {
+  if (!runId || !step || !configText) return null;
+  let config;
+  try {
+    config = JSON.parse(configText);
+  } catch (e) {
+    return null;
   }
-  return state.notebook_href || null;
+  const extensions = config.federated_extensions || [];
+  if (!extensions.some((x) => x && x.name === "jupyter-mlpipe")) return null;
+  let base = config.baseUrl || "/";
+  if (!base.endsWith("/")) base += "/";
+  const appName = config.appName || "";
+  const route = /notebook/i.test(appName) && !/lab/i.test(appName) ? "notebooks" : "lab/tree";
+  return `${base}${route}/mlpipe:${encodeURIComponent(runId)}/${encodeURIComponent(step)}.ipynb`;
 }
 
 export function linePlot(points, width = 220, height = 56) {
@@ -372,9 +373,12 @@ function render({ model, el: host }) {
     }
     if (st.notebook_path) {
       const config = typeof document !== "undefined" && document.getElementById ? document.getElementById("jupyter-config-data") : null;
-      const href = notebookHref(st, typeof window !== "undefined" ? window.location : null, config ? config.textContent : null);
+      const href = notebookHref((model.get("run") || {}).id, name, config ? config.textContent : null);
       parts.push(el("h4", {}, "Executed notebook"));
-      parts.push(el("div", {}, el("a", { href, target: "_blank", rel: "noopener", title: st.notebook_path }, st.notebook_href || st.notebook_path)));
+      parts.push(href
+        ? el("div", {}, el("a", { class: "mlp-nblink", href, target: "_blank", rel: "noopener", title: st.notebook_path },
+          `Open ${name}.ipynb (read-only)`))
+        : el("div", {}, el("code", { class: "mlp-nbpath" }, st.notebook_path)));
     }
     details.setAttribute("data-step", name);
     details.setAttribute("data-status", st.status);

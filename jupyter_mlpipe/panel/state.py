@@ -11,7 +11,6 @@ import math
 import os
 import re
 import time
-from pathlib import Path
 from typing import Any
 
 from ..progress import ICONS
@@ -105,7 +104,7 @@ def pending_states(names: list[str]) -> dict[str, dict[str, Any]]:
     return {name: {"status": "pending", "icon": ICONS["pending"], "label": LABELS["pending"]} for name in names}
 
 
-def step_state(run: Any, step: Any, *, base: str | None = None, tail: list[str] | None = None) -> dict[str, Any]:
+def step_state(run: Any, step: Any, *, tail: list[str] | None = None) -> dict[str, Any]:
     """One step's details for the panel."""
     status = step.status
     ended = step.ended
@@ -126,8 +125,6 @@ def step_state(run: Any, step: Any, *, base: str | None = None, tail: list[str] 
         "outputs": {var: _artifact(ref) for var, ref in (step.outputs or {}).items()},
         "inputs": _inputs(run, step),
         "notebook_path": step.notebook_path,
-        "notebook_href": _href(step.notebook_path, base),
-        "notebook_server_path": _server_path(step.notebook_path, getattr(run, "notebook", None)),
     }
     if tail:
         state["output_tail"] = tail
@@ -194,42 +191,6 @@ def _inputs(run: Any, step: Any) -> dict[str, dict[str, Any]]:
         info["from"] = source
         out[var] = info
     return out
-
-
-def _href(path: str | None, base: str | None) -> str | None:
-    """The executed notebook relative to the notebook's folder (a link the browser resolves)."""
-    if not path:
-        return None
-    if not base:
-        return Path(path).as_posix()
-    try:
-        return Path(os.path.relpath(path, base)).as_posix()
-    except ValueError:  # another drive on Windows
-        return Path(path).as_posix()
-
-
-def _server_path(path: str | None, notebook: str | None) -> str | None:
-    """The executed notebook relative to the Jupyter server root, when the kernel can know it.
-
-    JupyterLab and Notebook 7 start the kernel with JPY_SESSION_NAME set to the
-    notebook's path relative to the server root; with it, the panel links to
-    /lab/tree/<that path>. Otherwise None (the relative link is used).
-    """
-    session = os.environ.get("JPY_SESSION_NAME")
-    if not path or not notebook or not session or not session.endswith(".ipynb"):
-        return None
-    if os.path.isabs(session):
-        return None
-    nb = Path(notebook).resolve().as_posix()
-    rel = Path(session).as_posix().lstrip("/")
-    if not nb.endswith("/" + rel):
-        return None
-    root = nb[: -len(rel) - 1]
-    try:
-        server = Path(os.path.relpath(Path(path).resolve(), root)).as_posix()
-    except ValueError:
-        return None
-    return None if server.startswith("..") else server
 
 
 def output_tail(path: str | None, lines: int = _TAIL_LINES) -> list[str] | None:

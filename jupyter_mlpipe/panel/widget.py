@@ -13,7 +13,6 @@ never waits on the panel.
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -51,7 +50,7 @@ class RunPanel(anywidget.AnyWidget):
     ).tag(sync=True)
     states = t.Dict(
         help="Per step: {status, icon, label, started, ended, duration, elapsed_since, error, reason, "
-        "outputs, inputs, notebook_path, notebook_href, attempts, warnings, resources, output_tail}."
+        "outputs, inputs, notebook_path, attempts, warnings, resources, output_tail}."
     ).tag(sync=True)
     run = t.Dict(
         help="The run line: {id, status, counts, total, finished, started, ended, elapsed, now, params}; "
@@ -184,14 +183,13 @@ class RunPanel(anywidget.AnyWidget):
             names = list(run.steps) if all_dirty else [n for n in dirty if n in run.steps]
             if not names and not new_points and run.status == self.run.get("status"):
                 return False
-            base = _base_of(run)
             if all_dirty:
                 states = {n["name"]: dict(_EXCLUDED) for n in self.graph.get("nodes", []) if n["name"] not in run.steps}
             else:
                 states = dict(self.states)
             for name in names:
                 step = run.steps[name]
-                states[name] = step_state(run, step, base=base, tail=self._tail(step))
+                states[name] = step_state(run, step, tail=self._tail(step))
             with self.hold_sync():
                 if names or all_dirty:
                     self.states = states
@@ -231,14 +229,6 @@ class RunPanel(anywidget.AnyWidget):
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return _with_text(super()._repr_mimebundle_(**kwargs), self.text())
-
-
-def _base_of(run: Any) -> str | None:
-    store = getattr(run, "_store", None)
-    if store is not None and getattr(store, "base", None) is not None:
-        return str(store.base)
-    notebook = getattr(run, "notebook", None)
-    return str(Path(notebook).parent) if notebook else None
 
 
 def _plan_text(plan: Any) -> str | None:

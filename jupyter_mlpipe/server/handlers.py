@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from typing import Any
+from typing import Any, Sequence
 
 import tornado.web
 from jupyter_server.auth.decorator import authorized
@@ -138,13 +138,45 @@ class MlpipeHandler(APIHandler):
                            error="BadJson")
         return body
 
-    def find_run(self, run_id: str, notebook: NotebookPath | None) -> tuple[dict | None, Any]:
-        """(history record or None, live Run or None); ApiError 404 when neither exists."""
+    async def open_notebooks(self) -> list[str]:
+        """The notebooks open in this server's kernel sessions (real paths inside the root).
+
+        A run started in a kernel (`%pipeline run`) is in its notebook's history, which
+        the server may never have been asked about: a link such as the run panel's
+        `lab/tree/mlpipe:RUN/STEP.ipynb` names only the run, so these histories are searched too.
+        """
+        sessions = self.settings.get("session_manager")
+        if sessions is None:
+            return []
+        try:
+            listed = await sessions.list_sessions()
+        except Exception:  # noqa: BLE001 - a session store that cannot be read: nothing to add
+            return []
+        found = []
+        for session in listed:
+            path = session.get("path") or ""
+            if session.get("type") not in (None, "notebook") or ":" in path or not path.endswith(".ipynb"):
+                continue
+            real = os.path.realpath(os.path.join(self.root, path.lstrip("/")))
+            if inside(real, self.root) and os.path.isfile(real):
+                found.append(real)
+        return found
+
+    def find_run(self, run_id: str, notebook: NotebookPath | None,
+                 open_notebooks: Sequence[str] = ()) -> tuple[dict | None, Any]:
+        """(history record or None, live Run or None); ApiError 404 when neither exists.
+
+        Without a notebook, every history the server knows is searched, then those of `open_notebooks`.
+        """
         live = self.registry.get(run_id)
         if notebook is not None:
             histories = [h for h in [self.registry.history_for_notebook(notebook.real)] if h is not None]
         else:
             histories = self.registry.known_histories()
+            for path in open_notebooks:
+                history = self.registry.history_for_notebook(path)
+                if history is not None and history not in histories:
+                    histories.append(history)
         own = self.registry.history_of_run(run_id)
         if own is not None and own not in histories:
             histories.insert(0, own)
@@ -155,7 +187,8 @@ class MlpipeHandler(APIHandler):
                 continue
         if live is not None:
             return None, live
-        where = f"the run history of {notebook.relative!r}" if notebook else "the run histories this server knows"
+        where = (f"the run history of {notebook.relative!r}" if notebook
+                 else "the run histories this server knows or its open notebooks use")
         raise ApiError(404, f"No run {run_id!r} in {where}.",
                        hint="List the runs with GET mlpipe/api/runs?path=NOTEBOOK, and pass ?path=NOTEBOOK "
                        "when the run belongs to a notebook this server has not opened yet.", error="RunNotFound")
@@ -238,9 +271,10 @@ class RunHandler(MlpipeHandler):
         run_id = self.check_run_id(run_id)
         notebook = self.notebook_arg(required=False)
         with_plan = self.get_query_argument("plan", "false").lower() in ("1", "true", "yes")
+        open_notebooks = await self.open_notebooks() if notebook is None else []
 
         def detail() -> dict[str, Any]:
-            record, live = self.find_run(run_id, notebook)
+            record, live = self.find_run(run_id, notebook, open_notebooks)
             out = run_detail(record, self.root, live)
             if with_plan:
                 plan = (record or {}).get("plan") or (live.plan.to_dict() if live is not None else None)
@@ -275,9 +309,10 @@ class StepNotebookHandler(MlpipeHandler):
         run_id = self.check_run_id(run_id)
         step = self.check_step(step)
         notebook = self.notebook_arg(required=False)
+        open_notebooks = await self.open_notebooks() if notebook is None else []
 
         def read() -> bytes:
-            record, live = self.find_run(run_id, notebook)
+            record, live = self.find_run(run_id, notebook, open_notebooks)
             steps = dict((record or {}).get("steps") or {})
             path = None
             if live is not None and step in live.steps:

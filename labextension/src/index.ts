@@ -1,6 +1,6 @@
 /** jupyter-mlpipe in JupyterLab: step badges, the pipeline side panel, commands. */
 
-import { ILabShell, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { ILabShell, IRouter, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
 import { IDocumentManager } from '@jupyterlab/docmanager';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
@@ -11,22 +11,26 @@ import { addCommands, CommandIDs } from './commands';
 import { PipelineModels } from './model';
 import { PipelinePanel } from './panel';
 import { pipelineIcon } from './icon';
-import { DRIVE_NAME, isStepNotebookPath } from './stepnotebook';
+import { DRIVE_NAME, isStepNotebookPath, routedStepNotebook, STEP_NOTEBOOK_ROUTE } from './stepnotebook';
 
 export { CommandIDs };
+
+/** The command behind the `lab/tree/mlpipe:RUN/STEP.ipynb` route (not in the palette). */
+const OPEN_ROUTED = 'mlpipe:open-routed-step-notebook';
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-mlpipe:plugin',
   description: 'Step badges, a pipeline side panel and commands for jupyter-mlpipe notebooks.',
   autoStart: true,
   requires: [INotebookTracker, IDocumentManager],
-  optional: [ICommandPalette, ILabShell],
+  optional: [ICommandPalette, ILabShell, IRouter],
   activate: (
     app: JupyterFrontEnd,
     tracker: INotebookTracker,
     docManager: IDocumentManager,
     palette: ICommandPalette | null,
-    labShell: ILabShell | null
+    labShell: ILabShell | null,
+    router: IRouter | null
   ) => {
     const models = new PipelineModels();
     const badges = new Map<NotebookPanel, CellBadges>();
@@ -54,14 +58,25 @@ const plugin: JupyterFrontEndPlugin<void> = {
     app.serviceManager.contents.addDrive(drive);
 
     const openNotebook = (notebook: string, run: string, step: string): void => {
-      const path = `${DRIVE_NAME}:${drive.register(run, step, notebook)}`;
-      const widget = docManager.openOrReveal(path);
-      if (widget) {
-        // a record of what ran: no kernel for it
-        const session = widget.context.sessionContext;
-        session.kernelPreference = { ...session.kernelPreference, shouldStart: false, canStart: false };
-      }
+      docManager.openOrReveal(`${DRIVE_NAME}:${drive.register(run, step, notebook)}`);
     };
+
+    if (router) {
+      // the kernel's run panel links to lab/tree/mlpipe:RUN/STEP.ipynb; JupyterLab's tree
+      // route (rank 100) would look for a file browser of the drive: open it here and stop
+      app.commands.addCommand(OPEN_ROUTED, {
+        label: 'Open an executed step notebook (from the URL)',
+        execute: args => {
+          const path = routedStepNotebook(String(args.path ?? ''));
+          if (!path) {
+            return;
+          }
+          void app.restored.then(() => docManager.openOrReveal(path));
+          return router.stop;
+        }
+      });
+      router.register({ command: OPEN_ROUTED, pattern: STEP_NOTEBOOK_ROUTE, rank: 99 });
+    }
 
     const sidePanel = new PipelinePanel({
       selectStep,
@@ -84,6 +99,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
 
     tracker.widgetAdded.connect((_, panel) => {
       if (isStepNotebookPath(panel.context.path)) {
+        // a record of what ran, however it was opened (side panel, run panel link): no kernel for it
+        const session = panel.context.sessionContext;
+        session.kernelPreference = { ...session.kernelPreference, shouldStart: false, canStart: false };
         // a read-only record of a run: no badges, no plan of its own
         void panel.context.ready.then(() => {
           if (tracker.currentWidget === panel) {

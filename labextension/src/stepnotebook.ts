@@ -66,3 +66,27 @@ export function notebookEndpoint(ref: IStepNotebookRef, notebook?: string | null
   const base = `runs/${encodeURIComponent(ref.run)}/steps/${encodeURIComponent(ref.step)}/notebook`;
   return notebook ? `${base}?path=${encodeURIComponent(notebook)}` : base;
 }
+
+/**
+ * The URL route of a step notebook in JupyterLab: `lab/tree/mlpipe:RUN/STEP.ipynb`
+ * (also under `lab/workspaces/NAME/` and `doc/`), as the kernel's run panel links to it.
+ * JupyterLab's own tree route looks for a file browser of the drive and fails, so the
+ * extension routes these itself.
+ */
+export const STEP_NOTEBOOK_ROUTE = /^\/(?:lab|doc)(?:\/workspaces\/[\w-]+)?\/tree\/mlpipe(?::|%3A)/i;
+
+/** The full drive path that a routed URL path names; null when it is not a step notebook's route. */
+export function routedStepNotebook(urlPath: string): string | null {
+  const match = STEP_NOTEBOOK_ROUTE.exec(urlPath);
+  if (!match) {
+    return null;
+  }
+  let local: string;
+  try {
+    local = decodeURIComponent(urlPath.slice(match[0].length));
+  } catch {
+    return null;
+  }
+  const ref = decodeLocalPath(local);
+  return ref ? stepNotebookPath(ref.run, ref.step) : null;
+}

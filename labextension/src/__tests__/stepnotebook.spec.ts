@@ -1,4 +1,11 @@
-import { decodeLocalPath, encodeLocalPath, isStepNotebookPath, notebookEndpoint, stepNotebookPath } from '../stepnotebook';
+import {
+  decodeLocalPath,
+  encodeLocalPath,
+  isStepNotebookPath,
+  notebookEndpoint,
+  routedStepNotebook,
+  stepNotebookPath
+} from '../stepnotebook';
 
 const RUN = '20261125-023501-3f9a1c';
 
@@ -32,5 +39,22 @@ describe('step notebook paths', () => {
     expect(notebookEndpoint(ref, 'work dir/pipe #1.ipynb')).toBe(
       `runs/${RUN}/steps/train/notebook?path=work%20dir%2Fpipe%20%231.ipynb`
     );
+  });
+});
+
+describe('step notebook routes', () => {
+  it('read lab/tree/mlpipe:RUN/STEP.ipynb in its spellings', () => {
+    const full = `mlpipe:${RUN}/train.ipynb`;
+    expect(routedStepNotebook(`/lab/tree/mlpipe:${RUN}/train.ipynb`)).toBe(full);
+    expect(routedStepNotebook(`/lab/tree/mlpipe%3A${RUN}/train.ipynb`)).toBe(full);
+    expect(routedStepNotebook(`/lab/workspaces/auto-x/tree/mlpipe:${RUN}/train.ipynb`)).toBe(full);
+    expect(routedStepNotebook(`/doc/tree/mlpipe:${RUN}/train.ipynb`)).toBe(full);
+  });
+  it('leave every other route to JupyterLab', () => {
+    for (const other of ['/lab', '/lab/tree/work/pipe.ipynb', `/lab/tree/.mlpipe/runs/${RUN}/train.ipynb`,
+      `/lab/tree/mlpipe:${RUN}/../train.ipynb`, `/lab/tree/mlpipe:${RUN}/train.py`, '/lab/tree/mlpipe:%E0%A4%A',
+      `/notebooks/mlpipe:${RUN}/train.ipynb`]) {
+      expect(routedStepNotebook(other)).toBeNull();
+    }
   });
 });
