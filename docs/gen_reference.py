@@ -19,9 +19,10 @@ server's root; absolute paths, `..` and symlinks out of the root are refused.
 | `GET runs/{run_id}[?path=NB]` | the run: steps with states, reuse reasons, durations, errors, metrics |
 | `POST runs` `{"path", "params", "steps", "force"}` | 202 `{"id", "status": "running"}`: a headless run |
 | `DELETE runs/{run_id}` | 202: cancels a run this server started; 404 unknown, 409 finished |
-| `GET runs/{run_id}/steps/{step}/notebook` | the executed step notebook |
+| `GET runs/{run_id}/steps/{step}/notebook[?path=NB]` | the executed step notebook |
 
-Errors are JSON: `{"error", "message", "hint", ...}`.
+Without `?path=`, a run is looked for in the run histories the server has seen and in those of the
+notebooks open in its sessions. Errors are JSON: `{"error", "message", "hint", ...}`.
 """
 
 

@@ -12,4 +12,6 @@ fi
 # the prebuilt JupyterLab extension is installed and enabled; its unit tests (Jest) pass
 .venv/bin/jupyter labextension list 2>&1 | grep -q "jupyter-mlpipe.*enabled.*OK"
 (cd labextension && ../.venv/bin/jlpm install && ../.venv/bin/jlpm test)
+# the standalone widget manager for tests/browser/test_widget_manager.py (two pinned npm tarballs)
+bash tests/browser/widget-manager/fetch.sh
 exec .venv/bin/python -m pytest "$@"

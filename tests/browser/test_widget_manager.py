@@ -1,0 +1,136 @@
+"""The run panel outside JupyterLab and Notebook: the standalone widget manager, in Chromium.
+
+Front ends other than Jupyter's own (VS Code's notebook renderer among them) render
+widgets with a manager built on `@jupyter-widgets/html-manager`, and load a widget's
+JavaScript as an AMD module from the kernel's environment
+(`share/jupyter/nbextensions/<module>/index.js`) when they cannot reach a CDN. This test
+does the same: the state of a finished run's panel, saved as the widget state that a
+notebook or an exported page carries, rendered by html-manager with anywidget's AMD
+module, in headless Chromium. There is no Jupyter page there, so the executed notebook
+shows as a path instead of a link. VS Code itself is not run here.
+
+The two npm packages come from tests/browser/widget-manager/fetch.sh (bash tests/run.sh
+runs it); without them the test is skipped, or fails under CI.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from conftest import write_notebook  # tests/conftest.py
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+VENDOR = Path(__file__).resolve().parent / "widget-manager" / "vendor"
+EMBED = VENDOR / "html-manager" / "dist" / "embed-amd.js"
+REQUIRE = VENDOR / "requirejs" / "require.js"
+NBEXTENSIONS = Path(sys.prefix) / "share" / "jupyter" / "nbextensions"
+
+PIPELINE = [
+    {"source": "n = 8", "tags": ["parameters"]},
+    "%%step load\ndata = list(range(n))\nprint('loaded', len(data))",
+    "%%step train\nfrom jupyter_mlpipe import log_metric\n\nfor epoch in range(6):\n"
+    "    log_metric('loss', 1 / (epoch + 1), step=epoch)\nmodel = sum(data)",
+    "%%step report\nratio = model / (len(data) - n)",  # fails: ZeroDivisionError
+]
+
+PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>mlpipe run panel, standalone widget manager</title>
+<script src="vendor/requirejs/require.js"></script>
+<script>require.config({{ paths: {{ anywidget: "nbextensions/anywidget/index" }} }});</script>
+<script src="vendor/html-manager/dist/embed-amd.js" data-jupyter-widgets-cdn-only-not-set></script>
+<script type="application/vnd.jupyter.widget-state+json">{state}</script>
+</head><body style="width: 1100px">
+<script type="application/vnd.jupyter.widget-view+json">{view}</script>
+</body></html>
+"""
+
+
+def _vendored() -> None:
+    missing = [str(p) for p in (EMBED, REQUIRE, NBEXTENSIONS / "anywidget" / "index.js") if not p.is_file()]
+    if missing:
+        message = (f"missing {', '.join(missing)}: run bash tests/browser/widget-manager/fetch.sh "
+                   "(bash tests/run.sh does), and install the package with its dependencies (anywidget)")
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture
+def site(tmp_path):
+    """A local web server for the page, the vendored packages and the kernel's nbextensions."""
+    root = tmp_path / "site"
+    root.mkdir()
+    (root / "vendor").symlink_to(VENDOR, target_is_directory=True)
+    (root / "nbextensions").symlink_to(NBEXTENSIONS, target_is_directory=True)
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):  # keep the test output clean
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_run_panel_renders_and_responds_in_the_standalone_widget_manager(browser, site, tmp_path, ray_address,
+                                                                           artifacts):
+    _vendored()
+    import jupyter_mlpipe
+    from ipywidgets.embed import embed_data
+    from jupyter_mlpipe.panel import show_plan
+
+    nb = tmp_path / "pipe.ipynb"
+    write_notebook(nb, PIPELINE)
+    run = jupyter_mlpipe.run(nb)
+    assert run.status == "failed"
+    panel = show_plan(run.plan, run, history=run._history)
+    # all of the state, the widget's code (_esm, _css) included: what a saved notebook carries
+    data = embed_data(views=[panel], drop_defaults=False)
+    root, base = site
+    (root / "index.html").write_text(PAGE.format(state=json.dumps(data["manager_state"]).replace("</", "<\\/"),
+                                                 view=json.dumps(data["view_specs"][0])))
+
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    try:
+        page.goto(f"{base}/index.html")
+        shown = page.locator(f"[data-testid='mlpipe-run-panel'][data-run-id='{run.id}'][data-run-status='failed']")
+        shown.wait_for(timeout=60_000)
+        states = dict(shown.locator("g.mlp-node[data-step]").evaluate_all(
+            "els => els.map(e => [e.dataset.step, e.dataset.status])"))
+        assert states == {"load": "succeeded", "train": "succeeded", "report": "failed"}
+        assert shown.locator("g.mlp-node[data-step='report'] text.mlp-icon").text_content() == "✗"
+        assert "data" in shown.locator("g.mlp-labels").text_content()
+
+        # the details of a step, its metric plot, and its executed notebook as a path (no Jupyter page here)
+        shown.locator("g.mlp-node[data-step='train']").click()
+        details = shown.locator("[data-testid='mlpipe-step-details'][data-step='train']")
+        details.wait_for(timeout=10_000)
+        assert details.locator(".mlp-metric[data-metric='loss'] svg path").get_attribute("d").count("L") == 5
+        assert details.locator("a.mlp-nblink").count() == 0
+        path = details.locator("h4:text-is('Executed notebook') + div code.mlp-nbpath").inner_text()
+        assert path == run.steps["train"].notebook_path and Path(path).is_file()
+
+        # the failed step: the user's traceback
+        shown.locator("g.mlp-node[data-step='report']").click()
+        details = shown.locator("[data-testid='mlpipe-step-details'][data-step='report']")
+        details.wait_for(timeout=10_000)
+        assert "ZeroDivisionError" in details.locator("pre.mlp-error").inner_text()
+        shown.screenshot(path=str(artifacts / "standalone-widget-manager.png"))
+    finally:
+        page.close()
+    assert not [e for e in errors if "mlp" in e or "anywidget" in e or "blob:" in e], errors
