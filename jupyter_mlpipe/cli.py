@@ -84,7 +84,7 @@ def _run_json(run) -> dict:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from .api import parse_param, run
-    from .progress import TextProgress
+    from .progress import TextProgress, run_summary
 
     params = dict(parse_param(p) for p in args.param)
     listeners = [] if args.json else [TextProgress(stream=sys.stdout)]
@@ -93,7 +93,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(_run_json(result), indent=2, default=str))
     else:
-        print(result.summary())
+        print(run_summary(result, step_lines=False))  # each step's line was printed as it finished
         finals = [n for n in result.final_values() if isinstance(_scalar(result, n), (int, float, str))]
         for name in finals[:5]:
             print(f"{name} = {_scalar(result, name)!r}")

@@ -33,9 +33,11 @@ def step_line(step: Any) -> str:
     return text
 
 
-def run_summary(run: Any) -> str:
+def run_summary(run: Any, *, step_lines: bool = True) -> str:
+    """The run line, each step's line (unless they were already printed live), errors, warnings."""
     lines = [progress_line(run)]
-    lines += [step_line(step) for step in run.steps.values()]
+    if step_lines:
+        lines += [step_line(step) for step in run.steps.values()]
     for step in run.steps.values():
         if step.error:
             lines.append("")

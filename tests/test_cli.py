@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -57,6 +58,10 @@ def test_run_runs_why_show_and_exit_statuses(tmp_path, ray_address):
     first = mlpipe_cli("run", str(path), "-p", "n=4")
     assert first.returncode == 0, first.stderr + first.stdout
     assert "succeeded" in first.stdout and "y = 9" in first.stdout
+    # each step's line once, as it finished; then the run's line
+    step_lines = [line.split() for line in first.stdout.splitlines() if line.startswith("  ✓ ")]
+    assert [words[1] for words in step_lines] == ["a", "b"], first.stdout
+    assert re.search(r"^run \S+ \[2/2\] succeeded", first.stdout, re.M), first.stdout
     second = mlpipe_cli("run", str(path), "-p", "n=4", "--json")
     data = json.loads(second.stdout)
     assert {s["status"] for s in data["steps"].values()} == {"reused"}
