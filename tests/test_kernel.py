@@ -71,3 +71,70 @@ def test_unsaved_edit_is_reported(tmp_path, monkeypatch):
     NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     text = "\n".join(_outputs(nb))
     assert "differs from the saved notebook" in text
+
+
+def test_background_run_leaves_the_kernel_free_while_the_panel_updates(tmp_path, ray_address, monkeypatch):
+    """`%pipeline run --background`: the kernel runs other cells while a step runs, and the panel
+    keeps receiving updates. The step waits for a file the test creates, so the order is certain."""
+    import json
+    import queue
+    import time
+
+    from jupyter_client.manager import start_new_kernel
+
+    flag = tmp_path / "release-the-step"
+    path = write_notebook(tmp_path / "bg.ipynb", [
+        "%load_ext jupyter_mlpipe",
+        "%%step slow\nimport os, time\n\ndeadline = time.time() + 120\n"
+        f"while not os.path.exists({str(flag)!r}) and time.time() < deadline:\n    time.sleep(0.05)\nx = 1",
+        "%%step after\ny = x + 1",
+    ])
+    monkeypatch.setenv("JPY_SESSION_NAME", str(path))  # what jupyter_server does for a notebook's kernel
+    km, kc = start_new_kernel(kernel_name="python3", cwd=str(tmp_path))
+    iopub: list[dict] = []
+
+    def execute(code: str, timeout: float = 120) -> str:
+        """Run a cell; its printed text once the kernel replies (iopub messages are kept)."""
+        msg_id = kc.execute(code)
+        reply = kc.get_shell_msg(timeout=timeout)
+        while reply["parent_header"].get("msg_id") != msg_id:
+            reply = kc.get_shell_msg(timeout=timeout)
+        assert reply["content"]["status"] == "ok", reply["content"]
+        text, idle = [], False
+        while not idle:
+            msg = kc.get_iopub_msg(timeout=timeout)
+            iopub.append(msg)
+            mine = msg["parent_header"].get("msg_id") == msg_id
+            if mine and msg["msg_type"] == "stream":
+                text.append(msg["content"]["text"])
+            idle = mine and msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle"
+        return "".join(text)
+
+    def run_states() -> list[dict]:
+        return [m["content"]["data"]["state"]["run"] for m in iopub
+                if m["msg_type"] == "comm_msg" and "run" in m["content"]["data"].get("state", {})]
+
+    try:
+        execute("%load_ext jupyter_mlpipe")
+        started = execute("%pipeline run --background")
+        assert "started in the background" in started and "_mlpipe_run" in started
+        # the kernel is free: another cell runs while the step is still waiting
+        assert execute("print(_mlpipe_run.status, 'and the kernel is free')").strip() == \
+            "running and the kernel is free"
+        assert any(m["msg_type"] == "display_data"
+                   and "application/vnd.jupyter.widget-view+json" in m["content"]["data"] for m in iopub)
+        flag.touch()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not any(s["status"] == "succeeded" for s in run_states()):
+            try:  # updates keep coming while the kernel is idle
+                iopub.append(kc.get_iopub_msg(timeout=1))
+            except queue.Empty:
+                continue
+        states = run_states()
+        assert states and states[-1]["status"] == "succeeded", json.dumps(states[-3:])
+        assert states[-1]["counts"] == {"succeeded": 2}
+        assert any(s["status"] == "running" for s in states)
+        assert execute("print(_mlpipe_run['y'])").strip() == "2"
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
