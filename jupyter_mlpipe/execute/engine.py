@@ -37,17 +37,26 @@ stdout/stderr, not to the notebook (`!cmd` is captured); `input()` and
 
 Importing this module is cheap: papermill, nbformat and IPython are imported on
 first use, and nothing is registered with papermill until `register_engine()`.
+
+This module holds the public API, the papermill engine and one notebook's execution;
+the warm shell is in `shell.py`, output streams and nodes in `outputs.py`, inline
+figures in `figures.py`, tracebacks for people in `tracebacks.py`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import re
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
+
+from . import outputs as _outputs
+from .figures import _close_figures, _ensure_inline_figures, _has_inline_backend
+from .outputs import _clean_metadata, _clean_mimebundle, _node, _streams, _write_original
+from .shell import _as_global_shell, _fresh_namespace, _get_shell, _no_stdin, _sigint_flag
+from .tracebacks import _exception_chain, _is_clean_exit, _is_internal, _safe_str, format_user_traceback
 
 if TYPE_CHECKING:  # pragma: no cover
     import nbformat
@@ -68,11 +77,7 @@ OutputCallback = Callable[[int, str, str], None]
 
 _lock = threading.Lock()  # one notebook at a time per process
 _owner: int | None = None  # ident of the thread running a notebook
-_active: _Run | None = None  # the notebook being executed, if any
-_shell: Any = None  # the warm shell, created on first use
 _engine_class: Any = None
-_stdout: _Stream | None = None
-_stderr: _Stream | None = None
 
 _OK, _FAILED, _INTERRUPTED = "ok", "failed", "interrupted"
 
@@ -125,32 +130,6 @@ def execute_notebook(
         cwd=cwd,
         on_output=on_output,
     )
-
-
-def format_user_traceback(nb: Any) -> str | None:
-    """The plain-text traceback of the first failing cell of an executed notebook, or None.
-
-    Frames in cells read ``cell N, line L``: N is the cell's
-    ``metadata["mlpipe"]["cell"]`` (the index in the original notebook) when
-    set, else its index in the executed notebook. Only the user's frames and
-    library frames are shown, never papermill's, IPython's or jupyter_mlpipe's
-    machinery. A notebook run by a kernel (not by this engine) gets a
-    best-effort rendering of IPython's traceback text.
-    """
-    cells = [c for c in nb["cells"] if _PAPERMILL_MARKER not in c.get("metadata", {}).get("tags", ())]
-    for cell in cells:
-        if cell.get("cell_type") != "code":
-            continue
-        meta = cell.get("metadata", {}).get("mlpipe")
-        error = meta.get("error") if isinstance(meta, dict) else None
-        if error:
-            return _render_error(error)
-        for output in cell.get("outputs", ()):
-            if output.get("output_type") == "error" and not _is_clean_exit(
-                output.get("ename"), output.get("evalue")
-            ):
-                return _render_ipython_text(cells, output)
-    return None
 
 
 def __getattr__(name: str) -> Any:
@@ -502,7 +481,6 @@ def _process_state(shell: Any, run: _Run, argv0: str) -> Iterator[None]:
     import getpass
     import warnings
 
-    global _active
     saved_cwd = os.getcwd()
     saved_path, saved_argv = sys.path[:], sys.argv
     saved_env = dict(os.environ)
@@ -524,7 +502,7 @@ def _process_state(shell: Any, run: _Run, argv0: str) -> Iterator[None]:
             builtins.input = getpass.getpass = _no_stdin
             stack.enter_context(_as_global_shell(shell))
             stack.enter_context(_sigint_flag(run))
-            _active = run
+            _outputs._active = run
             sys.stdout, sys.stderr = stdout, stderr
             _ensure_inline_figures(shell)
             try:
@@ -532,7 +510,7 @@ def _process_state(shell: Any, run: _Run, argv0: str) -> Iterator[None]:
             finally:
                 _close_figures()
     finally:
-        _active = None
+        _outputs._active = None
         sys.stdout, sys.stderr = saved_out, saved_err
         builtins.input, getpass.getpass = saved_input, saved_getpass
         if saved_main is not None:
@@ -549,373 +527,8 @@ def _process_state(shell: Any, run: _Run, argv0: str) -> Iterator[None]:
 
 
 # --------------------------------------------------------------------------
-# The warm shell
-# --------------------------------------------------------------------------
-
-
-def _get_shell() -> Any:
-    global _shell
-    if _shell is None:
-        import atexit
-        import shutil
-        import tempfile
-
-        from traitlets.config import Config
-
-        config = Config()
-        config.HistoryManager.enabled = False
-        config.HistoryManager.hist_file = ":memory:"
-        # A private IPython dir: nothing is read from or written to ~/.ipython.
-        ipython_dir = tempfile.mkdtemp(prefix="mlpipe-ipython-")
-        atexit.register(shutil.rmtree, ipython_dir, True)
-        main = sys.modules.get("__main__")
-        try:
-            _shell = _shell_class()(config=config, ipython_dir=ipython_dir)
-        finally:  # InteractiveShell puts its namespace in sys.modules["__main__"]
-            if main is not None:
-                sys.modules["__main__"] = main
-    return _shell
-
-
-def _shell_class() -> type:
-    import linecache
-
-    from IPython.core.compilerop import CachingCompiler
-    from IPython.core.displayhook import DisplayHook
-    from IPython.core.displaypub import DisplayPublisher
-    from IPython.core.error import UsageError
-    from IPython.core.interactiveshell import InteractiveShell
-    from traitlets import Type
-
-    class _Compiler(CachingCompiler):
-        """Remembers the names it gives cells, to map traceback frames back to cells."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.names: dict[str, int] = {}
-
-            self.raw_lines: dict[str, list[str]] = {}
-
-        def get_code_name(self, raw_code, transformed_code, number):
-            name = super().get_code_name(raw_code, transformed_code, number)
-            self.names[name] = number
-            self.raw_lines[name] = raw_code.splitlines()
-            return name
-
-        def raw_line(self, name: str, lineno: int | None) -> str | None:
-            """The line as the user wrote it (`%time f()`, not its transformed form)."""
-            lines = self.raw_lines.get(name, ())
-            return lines[lineno - 1] if lineno and 0 < lineno <= len(lines) else None
-
-        def forget(self) -> None:
-            for name in self.names:
-                linecache.cache.pop(name, None)
-            self.names.clear()
-            self.raw_lines.clear()
-            self._filename_map.clear()
-
-    class _DisplayHook(DisplayHook):
-        """The value of a cell's last expression becomes an execute_result output."""
-
-        def write_output_prompt(self) -> None:
-            if _active is None:
-                super().write_output_prompt()
-
-        def write_format_data(self, format_dict, md_dict=None) -> None:
-            if _active is None:
-                return super().write_format_data(format_dict, md_dict)
-            _active.execute_result(format_dict, md_dict or {}, self.prompt_count)
-
-        def finish_displayhook(self) -> None:
-            if _active is None:
-                return super().finish_displayhook()
-            self._is_active = False
-
-    class _DisplayPublisher(DisplayPublisher):
-        """display() becomes a display_data output."""
-
-        def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kwargs):
-            if _active is None:
-                return super().publish(data, metadata, transient=transient, update=update, **kwargs)
-            _active.display(data, metadata or {}, transient or {}, update)
-
-        def clear_output(self, wait=False):
-            if _active is None:
-                return super().clear_output(wait)
-            _active.clear_output(wait)
-
-    class MlpipeShell(InteractiveShell):
-        """A plain (non-terminal) shell whose outputs become notebook outputs."""
-
-        displayhook_class = Type(_DisplayHook)
-        display_pub_class = Type(_DisplayPublisher)
-        compiler_class = Type(_Compiler)
-
-        def _showtraceback(self, etype, evalue, stb):
-            if _active is None:
-                return super()._showtraceback(etype, evalue, stb)
-            _active.error(etype, evalue, stb)
-
-        def ask_exit(self):
-            """exit() / quit(): the notebook stops here, without an error."""
-            self.exit_now = True
-
-        def enable_gui(self, gui=None):
-            if gui in (None, "inline"):
-                return
-            raise UsageError(
-                f"GUI event loop {gui!r} is not available in a pipeline step; use %matplotlib inline."
-            )
-
-    MlpipeShell.__module__ = __name__
-    return MlpipeShell
-
-
-def _fresh_namespace(shell: Any) -> None:
-    """A new user namespace and module, history and counters: nothing of the last notebook stays."""
-    import types
-
-    history = shell.history_manager
-    history.reset(new_session=True)
-    history.output_hist_reprs.clear()
-    shell.execution_count = 1
-    shell.last_execution_succeeded = True
-    shell.last_execution_result = None
-    for name in ("_", "__", "___"):
-        setattr(shell.displayhook, name, "")
-    shell.displayhook.exec_result = None
-    module = types.ModuleType("__main__", doc="A notebook run by jupyter-mlpipe's in-process engine.")
-    shell.init_create_namespaces(user_module=module)
-    shell.init_user_ns()
-    old, shell.compile = shell.compile, shell.compiler_class()
-    old.forget()
-    shell.exit_now = False
-
-
-@contextlib.contextmanager
-def _as_global_shell(shell: Any) -> Iterator[None]:
-    """Make `shell` what `get_ipython()` and `InteractiveShell.instance()` return, for a while.
-
-    display(), matplotlib-inline and other libraries find the shell through the
-    singleton; a process that already has one (a kernel) gets it back afterwards.
-    """
-    from traitlets.config.configurable import SingletonConfigurable
-
-    classes = [
-        c for c in type(shell).__mro__ if issubclass(c, SingletonConfigurable) and c is not SingletonConfigurable
-    ]
-    missing = object()
-    saved = [(c, c.__dict__.get("_instance", missing)) for c in classes]
-    for c in classes:
-        c._instance = shell
-    try:
-        yield
-    finally:
-        for c, old in saved:
-            if old is missing:
-                with contextlib.suppress(AttributeError):
-                    delattr(c, "_instance")
-            else:
-                c._instance = old
-
-
-@contextlib.contextmanager
-def _sigint_flag(run: _Run) -> Iterator[None]:
-    """Mark `run` interrupted when a real SIGINT arrives; the previous handler still acts."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    import signal
-
-    previous = signal.getsignal(signal.SIGINT)
-
-    def handler(signum, frame):
-        if previous is signal.SIG_IGN:
-            return
-        run.interrupted = True
-        if callable(previous):
-            previous(signum, frame)
-        else:
-            raise KeyboardInterrupt
-
-    signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
-
-
-def _no_stdin(*args: Any, **kwargs: Any) -> str:
-    from IPython.core.error import StdinNotImplementedError
-
-    raise StdinNotImplementedError(
-        "input() and getpass() are not available in a pipeline step: it runs without a terminal. "
-        "Pass the value as a parameter instead."
-    )
-
-
-# --------------------------------------------------------------------------
-# stdout / stderr
-# --------------------------------------------------------------------------
-
-
-class _Stream:
-    """sys.stdout/sys.stderr while a notebook runs: text goes to the running cell's outputs.
-
-    The same two objects serve every notebook, so a logging handler made in
-    one notebook writes into the cell running later; outside a run they write
-    to the stream they replaced.
-    """
-
-    encoding = "utf-8"
-    errors = "strict"
-    closed = False
-
-    def __init__(self, name: str, fallback: Any) -> None:
-        self.name = name
-        self.fallback = fallback
-
-    def write(self, text: str) -> int:
-        if not isinstance(text, str):
-            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
-        run = _active
-        if run is None or not run.stream(self.name, text):
-            self.fallback.write(text)
-        return len(text)
-
-    def writelines(self, lines: Any) -> None:
-        for line in lines:
-            self.write(line)
-
-    def flush(self) -> None:
-        run = _active
-        if run is not None:
-            run.flush_output()
-        else:
-            with contextlib.suppress(Exception):
-                self.fallback.flush()
-
-    def fileno(self) -> int:
-        return self.fallback.fileno()  # the process's own descriptor, as ipykernel does
-
-    def isatty(self) -> bool:
-        return False
-
-    def readable(self) -> bool:
-        return False
-
-    def writable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return False
-
-
-def _streams(out: Any, err: Any) -> tuple[_Stream, _Stream]:
-    global _stdout, _stderr
-    if _stdout is None or _stderr is None:
-        _stdout, _stderr = _Stream("stdout", out), _Stream("stderr", err)
-    if not isinstance(out, _Stream):
-        _stdout.fallback = out
-    if not isinstance(err, _Stream):
-        _stderr.fallback = err
-    return _stdout, _stderr
-
-
-def _write_original(text: str) -> None:
-    stream = _stderr.fallback if _stderr is not None else sys.__stderr__
-    with contextlib.suppress(Exception):
-        stream.write(text)
-
-
-# --------------------------------------------------------------------------
-# matplotlib (optional)
-# --------------------------------------------------------------------------
-
-_inline_backend: bool | None = None
-
-
-def _has_inline_backend() -> bool:
-    global _inline_backend
-    if _inline_backend is None:
-        import importlib.util
-
-        _inline_backend = (
-            importlib.util.find_spec("matplotlib") is not None
-            and importlib.util.find_spec("matplotlib_inline") is not None
-        )
-    return _inline_backend
-
-
-def _ensure_inline_figures(shell: Any) -> None:
-    """Figures inline even when matplotlib was imported before the first notebook.
-
-    MPLBACKEND (set while a notebook runs) only counts if matplotlib is imported
-    after it. If matplotlib is already imported with no backend chosen, choose
-    inline; if pyplot is already imported, do what `%matplotlib inline` does.
-    """
-    if "matplotlib" not in sys.modules or not _has_inline_backend():
-        return
-    inline = "module://matplotlib_inline.backend_inline"
-    with contextlib.suppress(Exception):
-        if "matplotlib.pyplot" not in sys.modules:
-            import matplotlib
-
-            if _chosen_backend(matplotlib) is None:
-                matplotlib.rcParams["backend"] = inline
-            return
-        from matplotlib_inline.backend_inline import flush_figures
-
-        if flush_figures not in shell.events.callbacks.get("post_execute", ()):
-            shell.enable_matplotlib("inline")
-
-
-def _chosen_backend(matplotlib: Any) -> str | None:
-    """The backend set by the user or MPLBACKEND; None when matplotlib would pick one itself."""
-    try:
-        return matplotlib.get_backend(auto_select=False)  # matplotlib >= 3.10
-    except TypeError:
-        from matplotlib import rcsetup
-
-        backend = matplotlib.rcParams._get("backend")
-        return None if backend is rcsetup._auto_backend_sentinel else backend
-
-
-def _close_figures() -> None:
-    pyplot = sys.modules.get("matplotlib.pyplot")
-    if pyplot is not None:
-        with contextlib.suppress(Exception):
-            pyplot.close("all")
-
-
-# --------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------
-
-
-def _node(**fields: Any) -> Any:
-    from nbformat.notebooknode import from_dict
-
-    return from_dict(fields)
-
-
-def _clean_mimebundle(data: dict) -> dict:
-    """JSON-able output data: bytes (a raw `_repr_png_`) become base64 text."""
-    import base64
-
-    clean = {}
-    for mime, value in data.items():
-        if isinstance(value, (bytes, bytearray)):
-            if mime.startswith("text/") or mime.endswith(("+xml", "/javascript")):
-                value = bytes(value).decode("utf-8", "replace")
-            else:
-                value = base64.b64encode(bytes(value)).decode("ascii")
-        clean[mime] = value
-    return clean
-
-
-def _clean_metadata(metadata: Any) -> dict:
-    return dict(metadata) if isinstance(metadata, dict) else {}
 
 
 def _restore_environ(saved: dict[str, str]) -> None:
@@ -939,123 +552,3 @@ def _language_info() -> dict:
         "codemirror_mode": {"name": "ipython", "version": 3},
         "nbconvert_exporter": "python",
     }
-
-
-def _safe_str(value: Any) -> str:
-    try:
-        return str(value)
-    except Exception:
-        return f"<unprintable {type(value).__name__} object>"
-
-
-def _is_clean_exit(ename: Any, evalue: Any) -> bool:
-    """papermill's rule: sys.exit() or sys.exit(0) ends a notebook without an error."""
-    return ename == "SystemExit" and evalue in ("", "0")
-
-
-def _exception_chain(error: BaseException) -> list[tuple[BaseException, str | None]]:
-    """Oldest first; the link says how each exception follows the one before it."""
-    chain: list[list[Any]] = []
-    seen: set[int] = set()
-    exc: BaseException | None = error
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        chain.append([exc, None])
-        if exc.__cause__ is not None:
-            chain[-1][1], exc = "cause", exc.__cause__
-        elif exc.__context__ is not None and not exc.__suppress_context__:
-            chain[-1][1], exc = "context", exc.__context__
-        else:
-            exc = None
-    chain.reverse()
-    return [(exc, link) for exc, link in chain]
-
-
-_internal_dirs: tuple[str, ...] | None = None
-
-
-def _is_internal(filename: str) -> bool:
-    """Frames of the machinery that runs the notebook: papermill, IPython, jupyter_mlpipe."""
-    global _internal_dirs
-    if filename.startswith("<decorator-gen-"):
-        return True
-    if _internal_dirs is None:
-        import importlib.util
-
-        dirs = [os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]
-        for name in ("papermill", "IPython"):
-            spec = importlib.util.find_spec(name)
-            if spec is not None and spec.submodule_search_locations:
-                dirs.extend(spec.submodule_search_locations)
-        _internal_dirs = tuple(os.path.realpath(d) + os.sep for d in dirs)
-    if filename.startswith("<"):
-        return False
-    path = os.path.realpath(filename)
-    return path.startswith(_internal_dirs)
-
-
-_LINKS = {
-    "cause": "The above exception was the direct cause of the following exception:",
-    "context": "During handling of the above exception, another exception occurred:",
-}
-
-
-def _render_error(error: dict) -> str:
-    parts: list[str] = []
-    for i, entry in enumerate(error.get("chain", ())):
-        if i and entry.get("link") in _LINKS:
-            parts.append(f"\n{_LINKS[entry['link']]}\n\n")
-        frames = entry.get("frames", ())
-        if frames:
-            parts.append("Traceback (most recent call last):\n")
-        for frame in frames:
-            if "cell" in frame:
-                where = f"  cell {frame['cell']}, line {frame['line']}"
-                if frame.get("name") != "<module>":
-                    where += f", in {frame['name']}"
-            else:
-                where = f"  File \"{frame['file']}\", line {frame['line']}, in {frame['name']}"
-            parts.append(where + "\n")
-            if frame.get("code"):
-                parts.append(f"    {frame['code'].strip()}\n")
-        at = entry.get("at")
-        if at:
-            parts.append(f"  cell {at['cell']}, line {at['line']}\n")
-        parts.append(entry.get("exception", ""))
-    text = "".join(parts).rstrip("\n")
-    return text or f"{error.get('ename')}: {error.get('evalue')}"
-
-
-_PAPERMILL_MARKER = "papermill-error-cell-tag"
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-_IPYTHON_CELL = re.compile(r"Cell In\[(\d+)\], line (\d+)")
-_IPYTHON_HEADER = re.compile(r"^-{5,}\n(\S+)\s+Traceback \(most recent call last\)", re.MULTILINE)
-_IPYTHON_FILE = re.compile(r"^File (.+?):\d+(, in .*)?$")
-
-
-def _render_ipython_text(cells: list, output: Any) -> str:
-    """Best effort for notebooks run by a kernel: IPython's traceback text, cleaned."""
-    labels: dict[int, int] = {}
-    for index, cell in enumerate(cells):
-        count = cell.get("execution_count")
-        if cell.get("cell_type") == "code" and count is not None:
-            meta = cell.get("metadata", {}).get("mlpipe")
-            label = meta.get("cell") if isinstance(meta, dict) else None
-            labels[count] = label if isinstance(label, int) else index
-    text = _ANSI.sub("", "\n".join(output.get("traceback", ())))
-    text = _IPYTHON_HEADER.sub("Traceback (most recent call last):", text)
-    blocks = []
-    for block in text.split("\n\n"):
-        first = block.strip("\n").split("\n", 1)[0]
-        match = _IPYTHON_FILE.match(first)
-        if match and _is_internal(match.group(1)):
-            continue
-        blocks.append(block)
-    text = "\n\n".join(blocks)
-
-    def relabel(m: re.Match) -> str:
-        count = int(m.group(1))
-        return f"cell {labels[count]}, line {m.group(2)}" if count in labels else m.group(0)
-
-    text = _IPYTHON_CELL.sub(relabel, text).strip("\n")
-    return text or f"{output.get('ename')}: {output.get('evalue')}"
