@@ -3,6 +3,9 @@
 The planner combines these per-cell facts into steps and edges. Everything
 here is pure (source in, facts out), so an edited notebook re-plans by
 re-analysing only the cells that changed.
+
+Turning a cell's text into Python and parsing it is in `_source.py`; the free-name
+walkers for nested scopes and the AST tables are in `_scope.py`.
 """
 
 from __future__ import annotations
@@ -12,24 +15,40 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from . import _source
+from ._scope import (
+    _CHILD_FIELDS,
+    _COMPS,
+    _LEAVES,
+    READ_ONLY_METHODS,
+    _Attribute,
+    _bind_target,
+    _Call,
+    _child_fields,
+    _class_free,
+    _const_names,
+    _function_facts,
+    _is_literal,
+    _magic_call,
+    _Name,
+    _root_name,
+    _Scope,
+    _scope_walk,
+    _Subscript,
+)
+from ._source import CellSyntaxError, _parse_cell, _Segments, strip_control_lines
+
 __all__ = ["CellAnalysis", "SharedDef", "analyze_cell", "strip_control_lines", "CellSyntaxError"]
 
-# Methods that read their receiver; a statement calling one of them is not a mutation.
-READ_ONLY_METHODS = frozenset(
-    """head tail describe info plot hist show summary count mean median sum min max std var
-    value_counts nunique unique isna isnull notna notnull copy to_csv to_parquet to_json
-    to_pickle to_excel to_html to_string to_markdown to_numpy to_dict to_list tolist savefig
-    print display corr cov memory_usage get keys values items predict predict_proba score
-    transform evaluate save save_pretrained write_image write_html any all""".split()
-)
+# Moved to _source.py; importable from here as before (plan.py, cache.py and the tests use it).
+_to_python = _source._to_python
+
 _TIMING_LINE_MAGICS = frozenset({"time", "timeit", "prun"})
 _CODE_CELL_MAGICS = frozenset({"time", "timeit", "prun", "capture"})
 _OPAQUE_CALLS = frozenset({"exec", "eval", "globals", "locals", "vars"})
 _QUERY_METHODS = frozenset({"query", "eval"})
 _AT_NAME = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)")
 _SHELL_VAR = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_NEEDS_IPYTHON = re.compile(r"^\s*[%!]|=\s*[%!]|\?\s*$", re.MULTILINE)
-_CONTROL_LINE = re.compile(r"^\s*%(pipeline\b|(re)?load_ext\s+jupyter_mlpipe\b).*$", re.MULTILINE)
 
 
 NOTHING: frozenset[str] = frozenset()
@@ -39,10 +58,6 @@ def _fs(items) -> frozenset[str]:
     """A frozenset, sharing one empty instance: thousands of cached analyses hold mostly empty sets,
     and each distinct set is one more object for the cycle collector to walk."""
     return frozenset(items) if items else NOTHING
-
-
-class CellSyntaxError(SyntaxError):
-    """A cell's code does not parse; carries the line for the PlanError."""
 
 
 @dataclass(frozen=True)
@@ -80,452 +95,6 @@ class CellAnalysis:
     soft_refs: tuple[str, ...] = ()  # `$name` / `{name}` in shell escapes and magic lines: used only if defined
     bound: frozenset[str] = frozenset()  # value names (re)bound here, as opposed to only changed in place
     calls: tuple[tuple[str, tuple[tuple[int | str, str], ...]], ...] = ()  # f(a, k=b): ("f", ((0, "a"), ("k", "b")))
-
-
-def strip_control_lines(source: str) -> str:
-    """Remove `%pipeline ...` and `%load_ext jupyter_mlpipe` lines: they drive, they are not step code."""
-    if "%" not in source:
-        return source
-    return _CONTROL_LINE.sub("", source)
-
-
-_LINE_ESCAPE = re.compile(
-    r"^(?P<indent>[ \t]*)(?:(?P<lhs>[A-Za-z_][A-Za-z0-9_]*(?:[ \t]*,[ \t]*[A-Za-z_][A-Za-z0-9_]*)*)[ \t]*=[ \t]*)?"
-    r"(?P<esc>%(?!%)|!!|!)(?P<rest>.*)$"
-)
-_MAGIC_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def _fast_transform(source: str) -> str | None:
-    """IPython syntax to Python for the common forms, line by line, without tokenizing.
-
-    Handles a `%%magic` first line, `%magic args`, `!cmd`, `x = %magic args` and
-    `x = !cmd` lines, the way IPython's TransformerManager writes them. Returns
-    None when unsure (triple-quoted strings, odd forms): the caller then uses
-    IPython's own transformer, which is exact but about a millisecond per cell.
-    """
-    if '"""' in source or "'''" in source:
-        return None
-    text = source.lstrip("\n")
-    if text.startswith("%%"):
-        first, _, body = text.partition("\n")
-        name, _, line = first[2:].rstrip().partition(" ")
-        if not _MAGIC_NAME.match(name):
-            return None
-        if body and not body.endswith("\n"):
-            body += "\n"
-        return f"get_ipython().run_cell_magic({name!r}, {line.strip()!r}, {body!r})\n"
-    lines = source.split("\n")
-    for i, line in enumerate(lines):
-        stripped = line.lstrip()
-        if not stripped or stripped[0] not in "%!" and "=" not in stripped:
-            continue
-        match = _LINE_ESCAPE.match(line)
-        if match is None:
-            continue
-        indent, lhs, esc, rest = match.group("indent", "lhs", "esc", "rest")
-        if rest.endswith("\\"):
-            return None
-        if esc == "%":
-            name, _, args = rest.partition(" ")
-            if not _MAGIC_NAME.match(name):
-                return None
-            call = f"get_ipython().run_line_magic({name!r}, {args.strip()!r})"
-        elif esc == "!!" or lhs:
-            call = f"get_ipython().getoutput({rest.strip()!r})"
-        else:
-            call = f"get_ipython().system({rest.strip()!r})"
-        lines[i] = f"{indent}{lhs} = {call}" if lhs else f"{indent}{call}"
-    return "\n".join(lines)
-
-
-def _transform_ipython(source: str) -> str:
-    import warnings
-
-    from IPython.core.inputtransformer2 import TransformerManager
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # IPython warns about odd input; we only need its best effort
-        return TransformerManager().transform_cell(source)
-
-
-def _ast(code: str) -> ast.Module:
-    """ast.parse, with every way it can fail on odd input turned into a SyntaxError."""
-    try:
-        return ast.parse(code)
-    except SyntaxError:
-        raise
-    except (ValueError, MemoryError, RecursionError) as exc:  # null bytes, absurd nesting
-        detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        err = SyntaxError(f"cannot parse this cell ({detail})")
-        err.lineno = 1
-        raise err from None
-
-
-def _parse_cell(source: str) -> tuple[ast.Module, str]:
-    """Parse a cell (IPython syntax allowed): the tree and the Python code it was made from."""
-    ipython = _NEEDS_IPYTHON.search(source) is not None
-    fast = _fast_transform(source) if ipython else None
-    if fast is not None and fast != source:  # `%time x = f()`: one parse, of the translation
-        try:
-            return _ast(fast), fast
-        except SyntaxError:
-            pass
-    try:
-        return _ast(source), source
-    except SyntaxError as exc:
-        error = exc
-    if ipython or source.lstrip("\n")[:1] in (" ", "\t"):
-        try:
-            code = _transform_ipython(source)
-            return _ast(code), code
-        except SyntaxError as exc:
-            error = exc
-        except Exception:  # noqa: BLE001 - IPython's transformer on input it cannot handle
-            pass
-    err = CellSyntaxError(error.msg)
-    err.lineno, err.offset, err.text = error.lineno, error.offset, error.text
-    raise err from None
-
-
-def _to_python(source: str) -> str:
-    """The Python code IPython would run for `source` (unchanged when it has no IPython syntax)."""
-    try:
-        return _parse_cell(source)[1]
-    except CellSyntaxError:
-        if not _NEEDS_IPYTHON.search(source):
-            return source
-        try:
-            return _transform_ipython(source)
-        except Exception:  # noqa: BLE001
-            return source
-
-
-def _parse(source: str) -> ast.Module:
-    return _parse_cell(source)[0]
-
-
-_NEWLINE = re.compile(r"\r\n|\r|\n")
-
-
-class _Segments:
-    """`ast.get_source_segment` for many nodes of one source: the lines are split once."""
-
-    def __init__(self, code: str) -> None:
-        self.code = code
-        self._lines: list[str] | None = None
-
-    def __call__(self, node: ast.AST) -> str:
-        try:
-            lineno, end_lineno = node.lineno - 1, node.end_lineno - 1  # type: ignore[attr-defined]
-            col, end_col = node.col_offset, node.end_col_offset  # type: ignore[attr-defined]
-        except AttributeError:
-            return ast.unparse(node)
-        if end_lineno is None or end_col is None:
-            return ast.unparse(node)
-        if self._lines is None:
-            self._lines = _NEWLINE.split(self.code)
-        lines = self._lines
-        if end_lineno >= len(lines):
-            return ast.unparse(node)
-        if lineno == end_lineno:
-            line = lines[lineno]
-            if line.isascii():
-                return line[col:end_col]
-            return line.encode()[col:end_col].decode()
-        first, last = lines[lineno], lines[end_lineno]
-        first = first[col:] if first.isascii() else first.encode()[col:].decode()
-        last = last[:end_col] if last.isascii() else last.encode()[:end_col].decode()
-        return "\n".join([first, *lines[lineno + 1:end_lineno], last])
-
-
-def _is_literal(node: ast.expr) -> bool:
-    """Literal constants: numbers, strings, and containers/operators of them only."""
-    return _const_names(node) == set()
-
-
-def _const_names(node: ast.expr) -> set[str] | None:
-    """The names a constant expression reads (`N * 2`, `f"{ROOT}/data"`), or None when it is not one.
-
-    Constant expressions are literals, names, and operators, containers and
-    f-strings of them: no calls, attributes or subscripts. The planner accepts
-    one in the preamble when every name it reads is itself a constant.
-    """
-    names: set[str] = set()
-    stack = [node]
-    while stack:
-        node = stack.pop()
-        cls = node.__class__
-        if cls is ast.Constant:
-            continue
-        if cls is ast.Name:
-            names.add(node.id)  # type: ignore[attr-defined]
-        elif cls in (ast.Tuple, ast.List, ast.Set):
-            stack.extend(node.elts)  # type: ignore[attr-defined]
-        elif cls is ast.Dict:
-            if any(k is None for k in node.keys):  # type: ignore[attr-defined]
-                return None
-            stack.extend(node.keys)  # type: ignore[attr-defined]
-            stack.extend(node.values)  # type: ignore[attr-defined]
-        elif cls is ast.UnaryOp:
-            stack.append(node.operand)  # type: ignore[attr-defined]
-        elif cls is ast.BinOp:
-            stack.append(node.left)  # type: ignore[attr-defined]
-            stack.append(node.right)  # type: ignore[attr-defined]
-        elif cls is ast.BoolOp:
-            stack.extend(node.values)  # type: ignore[attr-defined]
-        elif cls is ast.JoinedStr:
-            stack.extend(node.values)  # type: ignore[attr-defined]
-        elif cls is ast.FormattedValue:
-            stack.append(node.value)  # type: ignore[attr-defined]
-            if node.format_spec is not None:  # type: ignore[attr-defined]
-                stack.append(node.format_spec)  # type: ignore[attr-defined]
-        else:
-            return None
-    return names
-
-
-def _root_name(node: ast.expr) -> str | None:
-    while isinstance(node, (ast.Attribute, ast.Subscript, ast.Call, ast.Starred)):
-        node = node.func if isinstance(node, ast.Call) else node.value
-    return node.id if isinstance(node, ast.Name) else None
-
-
-def _magic_call(node: ast.Call) -> tuple[str, list[str]] | None:
-    """`get_ipython().run_line_magic('time', 'x = 1')` -> ('run_line_magic', ['time', 'x = 1'])."""
-    func = node.func
-    if (
-        isinstance(func, ast.Attribute)
-        and isinstance(func.value, ast.Call)
-        and isinstance(func.value.func, ast.Name)
-        and func.value.func.id == "get_ipython"
-    ):
-        args = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
-        return func.attr, args
-    return None
-
-
-class _Scope:
-    """Free names of a nested scope (function, lambda, class, comprehension)."""
-
-    __slots__ = ("locals", "globals", "loads", "stores", "mutated", "nested", "calls", "is_class")
-
-    def __init__(self, calls: list[ast.Call] | None = None, is_class: bool = False) -> None:
-        self.locals: set[str] = set()
-        self.globals: set[str] = set()
-        self.loads: set[str] = set()
-        self.stores: set[str] = set()
-        self.mutated: set[str] = set()  # names changed in place by a statement of this scope
-        self.nested: set[str] = set()  # free names of functions nested in a class body
-        self.calls = calls  # when a list: every call met, nested scopes included
-        self.is_class = is_class
-
-
-def _bind_target(target: ast.expr, out: set[str]) -> None:
-    if isinstance(target, ast.Name):
-        out.add(target.id)
-    elif isinstance(target, (ast.Tuple, ast.List)):
-        for elt in target.elts:
-            _bind_target(elt, out)
-    elif isinstance(target, ast.Starred):
-        _bind_target(target.value, out)
-
-
-_Name, _Call, _Attribute, _Subscript = ast.Name, ast.Call, ast.Attribute, ast.Subscript
-_FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
-_COMPS = frozenset({ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp})
-_LEAVES = frozenset({ast.Constant, ast.Load, ast.Store, ast.Del, ast.Pass, ast.Break, ast.Continue,
-                     ast.alias}) | frozenset(ast.operator.__subclasses__()) | frozenset(
-    ast.cmpop.__subclasses__()) | frozenset(ast.unaryop.__subclasses__()) | frozenset(ast.boolop.__subclasses__())
-_LEAVES |= {type(None)}
-_MATCH_NAMED = tuple(t for t in (getattr(ast, "MatchAs", None), getattr(ast, "MatchStar", None)) if t)
-# fields that never hold nodes: skipped by the walkers
-_NOT_CHILDREN = frozenset({"ctx", "id", "attr", "arg", "kind", "conversion", "is_async", "level", "module",
-                           "type_comment", "names", "name", "simple", "tag", "rest"})
-_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
-def _child_fields(cls: type) -> tuple[str, ...]:
-    fields = _CHILD_FIELDS.get(cls)
-    if fields is None:
-        fields = _CHILD_FIELDS[cls] = tuple(f for f in cls._fields if f not in _NOT_CHILDREN)  # type: ignore[attr-defined]
-        if cls is ast.Constant:
-            fields = _CHILD_FIELDS[cls] = ()
-    return fields
-_MATCH_MAPPING = getattr(ast, "MatchMapping", ())
-
-
-def _mutation_root(node: ast.AST) -> str | None:
-    """The name a statement changes in place (`x.a = v`, `x[k] += 1`, `x.m()`), if any."""
-    cls = node.__class__
-    if cls is ast.Expr:
-        call = node.value  # type: ignore[attr-defined]
-        if call.__class__ is ast.Await:
-            call = call.value
-        if call.__class__ is _Call and call.func.__class__ is _Attribute and call.func.attr not in READ_ONLY_METHODS:
-            root = _root_name(call.func.value)
-            return None if root == "get_ipython" else root
-        return None
-    if cls is ast.Assign:
-        targets = node.targets  # type: ignore[attr-defined]
-    elif cls is ast.AugAssign or cls is ast.AnnAssign:
-        targets = [node.target]  # type: ignore[attr-defined]
-    elif cls is ast.Delete:
-        targets = node.targets  # type: ignore[attr-defined]
-    else:
-        return None
-    for target in targets:
-        if target.__class__ is _Attribute or target.__class__ is _Subscript:
-            return _root_name(target)
-    return None
-
-
-def _scope_walk(nodes: list[ast.AST], scope: _Scope) -> None:
-    """Collect loads and stores of one scope, recursing into nested scopes for their free names."""
-    stack = list(nodes)
-    loads, stores = scope.loads, scope.stores
-    calls = scope.calls
-    while stack:
-        node = stack.pop()
-        cls = node.__class__
-        if cls is _Name:
-            if node.ctx.__class__ is ast.Load:  # type: ignore[attr-defined]
-                loads.add(node.id)  # type: ignore[attr-defined]
-            else:
-                stores.add(node.id)  # type: ignore[attr-defined]
-            continue
-        if cls in _LEAVES:
-            continue
-        if cls is _Call:
-            if calls is not None:
-                calls.append(node)  # type: ignore[arg-type]
-            for kw in node.keywords:  # type: ignore[attr-defined]
-                if kw.arg == "inplace" and kw.value.__class__ is ast.Constant and kw.value.value is True:
-                    root = _root_name(node.func) if node.func.__class__ is _Attribute else None  # type: ignore[attr-defined]
-                    if root:
-                        scope.mutated.add(root)
-        elif cls in _FUNCS or cls is ast.Lambda:
-            args = node.args  # type: ignore[attr-defined]
-            stack.extend(args.defaults)
-            stack.extend(d for d in args.kw_defaults if d is not None)
-            if cls is not ast.Lambda:
-                stores.add(node.name)  # type: ignore[attr-defined]
-                stack.extend(node.decorator_list)  # type: ignore[attr-defined]
-                for a in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg):
-                    if a is not None and a.annotation is not None:
-                        stack.append(a.annotation)
-                if node.returns is not None:  # type: ignore[attr-defined]
-                    stack.append(node.returns)  # type: ignore[attr-defined]
-            free, writes = _function_free(node, calls)  # type: ignore[arg-type]
-            (scope.nested if scope.is_class else loads).update(free)
-            continue
-        elif cls is ast.ClassDef:
-            stores.add(node.name)  # type: ignore[attr-defined]
-            free, _writes = _class_free(node, calls)  # type: ignore[arg-type]
-            loads.update(free)
-            continue
-        elif cls in _COMPS:
-            free, exposed = _comprehension_free(node, calls)  # type: ignore[arg-type]
-            loads.update(free)
-            stores.update(exposed)
-            continue
-        elif cls is ast.NamedExpr:
-            stores.add(node.target.id)  # type: ignore[attr-defined]
-            stack.append(node.value)  # type: ignore[attr-defined]
-            continue
-        elif cls is ast.Global:
-            scope.globals.update(node.names)  # type: ignore[attr-defined]
-            continue
-        elif cls is ast.Nonlocal:
-            scope.locals.update(node.names)  # type: ignore[attr-defined]  # an enclosing function's name
-            continue
-        elif cls is ast.Import or cls is ast.ImportFrom:
-            for alias in node.names:  # type: ignore[attr-defined]
-                if alias.name != "*":
-                    stores.add((alias.asname or alias.name).split(".")[0])
-            continue
-        elif cls is ast.ExceptHandler:
-            if node.name:  # type: ignore[attr-defined]
-                stores.add(node.name)  # type: ignore[attr-defined]
-        elif cls is ast.arg:
-            stores.add(node.arg)  # type: ignore[attr-defined]
-            continue
-        elif _MATCH_NAMED and isinstance(node, _MATCH_NAMED):
-            if node.name:  # type: ignore[attr-defined]
-                stores.add(node.name)  # type: ignore[attr-defined]
-        elif _MATCH_MAPPING and cls is _MATCH_MAPPING:
-            if node.rest:  # type: ignore[attr-defined]
-                stores.add(node.rest)  # type: ignore[attr-defined]
-        elif isinstance(node, ast.stmt):
-            if cls is ast.AugAssign and node.target.__class__ is _Name:  # type: ignore[attr-defined]
-                loads.add(node.target.id)  # type: ignore[attr-defined]  # `n += 1` reads n
-            root = _mutation_root(node)
-            if root:
-                scope.mutated.add(root)
-        for field_name in _CHILD_FIELDS.get(cls) or _child_fields(cls):
-            value = getattr(node, field_name, None)
-            if value.__class__ is list:
-                stack.extend(value)
-            elif value is not None:
-                stack.append(value)
-
-
-def _finish(scope: _Scope) -> tuple[frozenset[str], frozenset[str]]:
-    """(free names, module globals it rebinds or changes in place)."""
-    local = (scope.stores | scope.locals) - scope.globals
-    free = (scope.loads - local) | (scope.loads & scope.globals) | scope.nested
-    writes = (scope.stores & scope.globals) | (scope.mutated - local)
-    return frozenset(free), frozenset(writes)
-
-
-def _function_free(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda,
-                   calls: list[ast.Call] | None = None) -> tuple[frozenset[str], frozenset[str]]:
-    return _function_facts(node, calls)[:2]  # type: ignore[return-value]
-
-
-def _function_facts(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda,
-                    calls: list[ast.Call] | None = None
-                    ) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
-    """(free names, globals it rebinds or changes, parameters it changes in place)."""
-    scope = _Scope(calls)
-    args = node.args
-    params = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg)
-              if a is not None}
-    scope.locals.update(params)
-    body = [node.body] if isinstance(node, ast.Lambda) else node.body
-    _scope_walk(list(body), scope)
-    free, writes = _finish(scope)
-    rebound = scope.stores - scope.globals  # a parameter rebound in the body may no longer be the argument
-    return free, writes, frozenset((scope.mutated & params) - rebound)
-
-
-def _class_free(node: ast.ClassDef, calls: list[ast.Call] | None = None) -> tuple[frozenset[str], frozenset[str]]:
-    outer = _Scope(calls)
-    _scope_walk([*node.bases, *node.keywords, *node.decorator_list], outer)
-    inner = _Scope(calls, is_class=True)
-    _scope_walk(node.body, inner)
-    free, writes = _finish(inner)
-    return frozenset(outer.loads | free), writes
-
-
-def _comprehension_free(node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp,
-                        calls: list[ast.Call] | None = None) -> tuple[frozenset[str], frozenset[str]]:
-    scope = _Scope(calls)
-    outer_loads = _Scope(calls)
-    first = True
-    for gen in node.generators:
-        if first:
-            _scope_walk([gen.iter], outer_loads)
-            first = False
-        else:
-            _scope_walk([gen.iter], scope)
-        _bind_target(gen.target, scope.locals)
-        _scope_walk(list(gen.ifs), scope)
-    elts = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
-    _scope_walk(elts, scope)
-    exposed = frozenset(scope.stores - scope.locals)  # walrus targets escape the comprehension
-    free = (scope.loads - scope.locals - exposed) | outer_loads.loads
-    return frozenset(free), exposed | frozenset(outer_loads.stores)
 
 
 _SHARED_NODES = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Try, ast.If)
