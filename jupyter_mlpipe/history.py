@@ -8,22 +8,35 @@ file. Transactions are short: one logical record each.
 
 JSON-shaped columns (params, plan, outputs, ...) are stored as TEXT and
 decoded on read, so that the schema does not chase every field a step reports.
+
+The schema, its migrations and the encoding of rows are in `history_schema.py`;
+run id checks and other helpers that need no database in `history_helpers.py`.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import socket
 import sqlite3
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from .errors import MlpipeError, RunNotFound
+from .history_helpers import _LIST_RUNS_HINT, _chunks, _is_locked, _pid_alive, _placeholders, validate_run_id
+from .history_schema import (
+    _CACHE_JSON,
+    _MIGRATIONS,
+    _RUN_JSON,
+    _STEP_COLUMNS,
+    _STEP_JSON,
+    SCHEMA_VERSION,
+    _collect_digests,
+    _dumps,
+    _loads,
+    _row,
+)
 
 __all__ = ["RUN_STATUSES", "SCHEMA_VERSION", "History", "validate_run_id"]
 
@@ -33,220 +46,11 @@ RUN_STATUSES = ("running", "succeeded", "failed", "cancelled")
 _FINISH_STATUSES = ("succeeded", "failed", "cancelled")
 _INTERRUPTED = "interrupted"
 
-SCHEMA_VERSION = 1
-"""The newest schema this code knows; stored in `PRAGMA user_version`."""
-
 _BUSY_TIMEOUT_MS = 30_000
 
 _INHERITED: list[sqlite3.Connection] = []  # connections a forked child must not close
 
-_RUN_ID_RE = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{6}$")
-_LIST_RUNS_HINT = "List the recorded runs with `%pipeline runs` or `mlpipe runs`."
-
-_RUN_JSON = ("params", "plan", "options")
-_STEP_COLUMNS = (
-    "status",
-    "key",
-    "reason",
-    "started",
-    "ended",
-    "duration",
-    "attempts",
-    "error",
-    "notebook_path",
-    "resources",
-    "outputs",
-    "inputs",
-    "warnings",
-)
-_STEP_JSON = ("reason", "error", "resources", "outputs", "inputs", "warnings")
-_CACHE_JSON = ("components", "outputs")
-
 T = TypeVar("T")
-
-
-# --------------------------------------------------------------------------- schema
-
-
-def _create_v1(conn: sqlite3.Connection) -> None:
-    """Version 1: the initial tables."""
-    # Statement by statement: executescript() would COMMIT the migration's transaction.
-    for statement in _V1_SCHEMA.split(";"):
-        if statement.strip():
-            conn.execute(statement)
-
-
-_V1_SCHEMA = """
-        CREATE TABLE IF NOT EXISTS runs (
-            id TEXT PRIMARY KEY,
-            notebook TEXT NOT NULL,
-            started REAL NOT NULL,
-            ended REAL,
-            status TEXT NOT NULL,
-            params TEXT,
-            plan TEXT,
-            pid INTEGER,
-            host TEXT,
-            options TEXT
-        );
-        CREATE INDEX IF NOT EXISTS runs_notebook ON runs (notebook, started);
-        CREATE INDEX IF NOT EXISTS runs_started ON runs (started);
-
-        CREATE TABLE IF NOT EXISTS step_runs (
-            run_id TEXT NOT NULL,
-            step TEXT NOT NULL,
-            status TEXT NOT NULL DEFAULT 'pending',
-            key TEXT,
-            reason TEXT,
-            started REAL,
-            ended REAL,
-            duration REAL,
-            attempts INTEGER NOT NULL DEFAULT 0,
-            error TEXT,
-            notebook_path TEXT,
-            resources TEXT,
-            outputs TEXT,
-            inputs TEXT,
-            warnings TEXT,
-            PRIMARY KEY (run_id, step)
-        );
-        CREATE INDEX IF NOT EXISTS step_runs_step ON step_runs (step);
-
-        CREATE TABLE IF NOT EXISTS artifacts (
-            digest TEXT PRIMARY KEY,
-            format TEXT,
-            type_name TEXT,
-            size INTEGER,
-            summary TEXT,
-            first_run_id TEXT,
-            first_step TEXT,
-            variable TEXT,
-            created REAL
-        );
-
-        CREATE TABLE IF NOT EXISTS cache (
-            key TEXT PRIMARY KEY,
-            step TEXT NOT NULL,
-            notebook TEXT,
-            components TEXT,
-            outputs TEXT,
-            run_id TEXT,
-            created REAL NOT NULL
-        );
-        CREATE INDEX IF NOT EXISTS cache_run ON cache (run_id);
-
-        -- An explicit AUTOINCREMENT id: the live panel polls with `since_rowid`,
-        -- and plain rowids may be renumbered by VACUUM or reused after deletes.
-        CREATE TABLE IF NOT EXISTS metrics (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            run_id TEXT NOT NULL,
-            step TEXT NOT NULL,
-            name TEXT NOT NULL,
-            value REAL,
-            step_index INTEGER,
-            ts REAL NOT NULL
-        );
-        CREATE INDEX IF NOT EXISTS metrics_run_step ON metrics (run_id, step);
-"""
-
-
-# version -> function that brings the schema from version-1 to version.
-_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _create_v1}
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def validate_run_id(run_id: Any) -> str:
-    """Return `run_id` if it has the shape `new_run_id` makes, else raise RunNotFound.
-
-    Run ids arrive from URLs, CLI arguments and file names; checking the shape
-    keeps them safe to put in paths and tells the user early that it is a typo.
-    """
-    if isinstance(run_id, str) and _RUN_ID_RE.match(run_id):
-        return run_id
-    raise RunNotFound(
-        f"{run_id!r} is not a run id (expected the form 20261125-023501-3f9a1c).",
-        hint=_LIST_RUNS_HINT,
-    )
-
-
-def _json_default(value: Any) -> Any:
-    """Encode what json cannot: numpy scalars/arrays, sets, paths, the rest as str.
-
-    The history describes a run; a numpy float in a resources dict must not make
-    the driver fail while recording it.
-    """
-    for attr in ("item", "tolist"):  # numpy scalars, arrays
-        method = getattr(value, attr, None)
-        if callable(method):
-            try:
-                return method()
-            except (TypeError, ValueError):
-                pass
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    return str(value)
-
-
-def _dumps(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, default=_json_default, allow_nan=True)
-
-
-def _loads(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
-
-
-def _row(row: sqlite3.Row, json_columns: Iterable[str] = ()) -> dict[str, Any]:
-    data = dict(row)
-    for col in json_columns:
-        if col in data:
-            data[col] = _loads(data[col])
-    return data
-
-
-def _pid_alive(pid: int | None) -> bool:
-    """Whether a process with that pid exists on this machine (True when unsure)."""
-    if not pid or pid < 0:
-        return True
-    if pid == os.getpid():
-        return True
-    if sys.platform == "win32":  # os.kill(pid, 0) would terminate it on Windows
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True
-    return True
-
-
-def _is_locked(exc: sqlite3.OperationalError) -> bool:
-    text = str(exc).lower()
-    return "locked" in text or "busy" in text
-
-
-def _placeholders(n: int) -> str:
-    return ",".join("?" * n)
-
-
-def _chunks(items: list[str], size: int = 500) -> Iterator[list[str]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
-
-
-def _collect_digests(value: Any, out: set[str]) -> None:
-    """Every string under a "digest" key, at any depth (artifact dicts may nest parts)."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if key == "digest" and isinstance(item, str):
-                out.add(item)
-            else:
-                _collect_digests(item, out)
-    elif isinstance(value, list):
-        for item in value:
-            _collect_digests(item, out)
 
 
 # --------------------------------------------------------------------------- History
