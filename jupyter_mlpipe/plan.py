@@ -10,6 +10,11 @@ texts (_step_facts), and the planner's state is checkpointed every
 _CHECKPOINT_EVERY steps, so a re-plan resumes from the last checkpoint before
 the first changed cell. Plans share Step objects with these checkpoints:
 treat a Pipeline's steps as read-only.
+
+This module holds the planner itself (`_Planner`, `build_plan`). The data model
+(Param, Step, Edge, Pipeline) and the cycle check are in `pipeline.py`, the
+per-step facts and `import *` names in `_step_analysis.py`, the checkpoints kept
+for re-planning in `_replan.py`.
 """
 
 from __future__ import annotations
@@ -17,21 +22,17 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import gc
-import importlib
-import json
-import os
-import threading
 from dataclasses import dataclass, field
-from functools import lru_cache
-from collections import OrderedDict
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, Iterable
 
-from .analysis import CellAnalysis, CellSyntaxError, SharedDef, _fs, analyze_cell
+from ._replan import _MAX_TRACES, _STATE, _TRACES, _TRACES_LOCK, _copy_state, _signature, _Trace
+from ._step_analysis import _CellFailure, _star_defs, _star_names, _step_facts, _StepFacts
+from .analysis import CellAnalysis, CellSyntaxError, SharedDef, analyze_cell
 from .errors import PlanError
-from .notebook import Cell, classify, read_notebook_cells
-from .options import StepOptions, parse_step_line
+from .notebook import Cell
+from .options import parse_step_line
+from .pipeline import Edge, Param, Pipeline, Step, _check_acyclic
 
 __all__ = ["Step", "Edge", "Param", "Pipeline", "build_plan", "clear_caches", "DEFAULT_COMPUTE"]
 
@@ -43,158 +44,6 @@ DEFAULT_COMPUTE: dict[str, dict[str, Any]] = {
     "cpu": {"num_cpus": 1},
     "gpu": {"num_cpus": 1, "num_gpus": 1},
 }
-
-
-@dataclass(frozen=True)
-class Param:
-    """A pipeline parameter from the cell tagged `parameters`."""
-
-    name: str
-    source: str
-    default: Any = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "source": self.source, "default": _jsonable(self.default)}
-
-
-@dataclass
-class Step:
-    """One step: its cells, what flows in and out, and what it asks for."""
-
-    name: str
-    options: StepOptions
-    position: int
-    line: str = ""  # the text after %%step, as written
-    cells: list[int] = field(default_factory=list)
-    code: list[tuple[int, str]] = field(default_factory=list)  # (notebook cell index, body)
-    inputs: list[str] = field(default_factory=list)
-    input_sources: dict[str, str] = field(default_factory=dict)  # variable -> producing step
-    outputs: list[str] = field(default_factory=list)
-    params: list[str] = field(default_factory=list)
-    shared: list[SharedDef] = field(default_factory=list)
-    opaque: str | None = None
-    resources: dict[str, Any] = field(default_factory=dict)
-    aliases: dict[str, list[str]] = field(default_factory=dict)  # value -> values it may hold or share
-    shared_names: list[str] = field(default_factory=list)  # names of the shared code it uses
-
-    def to_dict(self) -> dict[str, Any]:
-        options = self.options.to_dict()
-        options.pop("name")
-        if self.opaque:
-            options["opaque"] = self.opaque
-        return {
-            "name": self.name,
-            "cells": list(self.cells),
-            "inputs": list(self.inputs),
-            "outputs": list(self.outputs),
-            "params": list(self.params),
-            "resources": dict(self.resources),
-            "options": options,
-            "shared": list(self.shared_names) or sorted({s.name for s in self.shared if s.kind != "setup"}),
-            "aliases": {k: list(v) for k, v in self.aliases.items()},
-        }
-
-
-@dataclass(frozen=True)
-class Edge:
-    source: str
-    target: str
-    variables: tuple[str, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"from": self.source, "to": self.target, "variables": list(self.variables)}
-
-
-@dataclass
-class Pipeline:
-    """The plan of a notebook: steps in notebook order, edges, parameters."""
-
-    steps: dict[str, Step]
-    edges: list[Edge]
-    params: dict[str, Param]
-    notebook: str | None = None
-    warnings: list[str] = field(default_factory=list)
-
-    # -- construction ------------------------------------------------------
-    @classmethod
-    def from_notebook(cls, path: str | os.PathLike, *, compute: dict[str, dict] | None = None) -> "Pipeline":
-        """Plan a saved .ipynb file."""
-        with _gc_paused():
-            cells = read_notebook_cells(path)
-            if compute is None:
-                from .config import load_config
-
-                compute = load_config(Path(path).resolve().parent).compute
-            return build_plan(cells, notebook=str(path), compute=compute)
-
-    @classmethod
-    def from_sources(cls, sources: Iterable[str | dict], *, notebook: str | None = None,
-                     compute: dict[str, dict] | None = None) -> "Pipeline":
-        """Plan a list of code cell sources (a dict may carry 'source' and 'tags')."""
-        cells = []
-        for index, item in enumerate(sources):
-            if isinstance(item, dict):
-                cells.append(Cell(index=index, source=item["source"], tags=tuple(item.get("tags", ()))))
-            else:
-                cells.append(Cell(index=index, source=item))
-        return build_plan(classify(cells), notebook=notebook, compute=compute)
-
-    # -- queries -----------------------------------------------------------
-    def edge_map(self) -> dict[str, list[Edge]]:
-        incoming: dict[str, list[Edge]] = {name: [] for name in self.steps}
-        for edge in self.edges:
-            incoming[edge.target].append(edge)
-        return incoming
-
-    def upstream(self, names: Iterable[str]) -> list[str]:
-        """The named steps and everything they need, in notebook order."""
-        wanted = list(names)
-        for name in wanted:
-            if name not in self.steps:
-                raise PlanError(
-                    f"No step named {name!r} in this notebook.",
-                    step=name,
-                    hint=f"Steps are: {', '.join(self.steps) or '(none)'}.",
-                )
-        incoming = self.edge_map()
-        seen: set[str] = set()
-        stack = list(wanted)
-        while stack:
-            name = stack.pop()
-            if name in seen:
-                continue
-            seen.add(name)
-            stack.extend(e.source for e in incoming[name])
-        return [n for n in self.steps if n in seen]
-
-    def final_steps(self) -> list[str]:
-        """Steps nothing depends on."""
-        sources = {e.source for e in self.edges}
-        return [n for n in self.steps if n not in sources]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "notebook": self.notebook,
-            "steps": [s.to_dict() for s in self.steps.values()],
-            "edges": [e.to_dict() for e in self.edges],
-            "params": {n: p.to_dict() for n, p in self.params.items()},
-            "warnings": list(self.warnings),
-        }
-
-    def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent)
-
-    def describe(self) -> str:
-        """The plan as readable text (the CLI's `mlpipe plan` and `%pipeline plan`)."""
-        from .render import describe_plan
-
-        return describe_plan(self)
-
-    def __repr__(self) -> str:
-        return f"<Pipeline {self.notebook or '(cells)'}: {len(self.steps)} steps, {len(self.edges)} edges>"
-
-    def _repr_pretty_(self, p, cycle) -> None:  # IPython display
-        p.text(self.describe())
 
 
 # ---------------------------------------------------------------------------
@@ -213,154 +62,6 @@ class _Def:
 
 
 _CHECKPOINT_EVERY = 64  # items (preamble cells, parameters cells, steps) between checkpoints
-_MAX_TRACES = 8  # notebooks whose last plan is kept for incremental re-planning
-
-
-@dataclass
-class _Trace:
-    signatures: list[tuple]
-    checkpoints: dict[int, dict[str, Any]]  # item index -> planner state before that item
-    edges: dict[int, tuple[Step, list[Edge]]] = field(default_factory=dict)  # id(step) -> its incoming edges
-
-
-_TRACES: "OrderedDict[tuple, _Trace]" = OrderedDict()
-_TRACES_LOCK = threading.Lock()
-
-
-_STATE = ("table", "steps", "params", "warnings", "shared_pos", "last_opaque", "shared_names", "shared_epoch",
-          "alias_of", "held_by")
-
-
-def _copy_state(state: dict[str, Any]) -> dict[str, Any]:
-    """Copies of the containers the planner changes; what they hold is never changed in place."""
-    copy = {key: (value.copy() if isinstance(value, (dict, list, set)) else value) for key, value in state.items()}
-    copy["held_by"] = {k: set(v) for k, v in state["held_by"].items()}
-    return copy
-
-
-def _signature(item: Cell | list[Cell]) -> tuple:
-    if isinstance(item, list):
-        return ("step", item[0].step_line, tuple((c.index, c.body) for c in item))
-    return (item.kind, item.index, item.body)
-
-
-@lru_cache(maxsize=512)
-def _star_names(module: str) -> tuple[str, ...]:
-    """The names `from MODULE import *` binds (its __all__, else its public names)."""
-    mod = importlib.import_module(module)
-    names = getattr(mod, "__all__", None)
-    if names is None:
-        names = [n for n in dir(mod) if not n.startswith("_")]
-    return tuple(str(n) for n in names)
-
-
-@lru_cache(maxsize=4096)
-def _star_defs(module: str, source: str) -> tuple[SharedDef, ...]:
-    return tuple(SharedDef(name, "import", source) for name in _star_names(module))
-
-
-class _CellFailure(Exception):
-    """A cell of a step could not be analysed: syntax error or unresolvable star import."""
-
-    def __init__(self, offset: int, error: BaseException, module: str | None = None) -> None:
-        super().__init__(str(error))
-        self.offset = offset
-        self.error = error
-        self.module = module
-
-
-@dataclass(frozen=True)
-class _StepFacts:
-    """What the cells of one step define and use, before looking at the rest of the notebook.
-
-    Pure (cell sources in, facts out) and cached, so re-planning an edited
-    notebook only recombines the cells of the steps that changed. Cell
-    positions are offsets within the step.
-    """
-
-    refs: dict[str, int]  # value names read before the step binds them -> cell offset
-    soft_refs: dict[str, int]  # `$name` in shell lines: used only if defined
-    defs: dict[str, None]  # value names bound or changed, in order
-    mutated: frozenset[str]  # changed in place
-    ext_mutated: frozenset[str]  # changed in place without being bound here: a module or an upstream value
-    loads: dict[str, int]  # every name read -> first cell offset
-    local_shared: dict[str, tuple[SharedDef, int]]  # imports, defs, classes of this step
-    aliases: dict[str, frozenset[str]]  # a -> names a may refer to or contain
-    opaque: tuple[int, str] | None
-    load_set: frozenset[str] = frozenset()
-    calls: tuple[tuple[int, str, tuple[tuple[int | str, str], ...]], ...] = ()  # (cell offset, function, args)
-    outputs: tuple[str, ...] = ()  # defs that are neither private nor shared code
-    private: tuple[str, ...] = ()  # defs starting with an underscore
-
-
-@lru_cache(maxsize=8192)
-def _step_facts(bodies: tuple[str, ...]) -> _StepFacts:
-    refs: dict[str, int] = {}
-    soft: dict[str, int] = {}
-    defs: dict[str, None] = {}
-    mutated: set[str] = set()
-    ext: set[str] = set()
-    loads: dict[str, int] = {}
-    local_shared: dict[str, tuple[SharedDef, int]] = {}
-    aliases: dict[str, set[str]] = {}
-    bound: set[str] = set()  # values and shared code bound so far
-    value_bound: set[str] = set()
-    opaque = None
-    calls: list[tuple[int, str, tuple[tuple[int | str, str], ...]]] = []
-    for offset, body in enumerate(bodies):
-        try:
-            analysis = analyze_cell(body)
-        except CellSyntaxError as exc:
-            raise _CellFailure(offset, exc) from None
-        for name in analysis.refs:
-            if name not in bound and name not in refs:
-                refs[name] = offset
-        for name in analysis.soft_refs:
-            if name not in bound and name not in refs and name not in soft:
-                soft[name] = offset
-        for sdef in analysis.shared:
-            if sdef.kind not in ("import", "def", "class"):
-                continue
-            if sdef.name == "*":
-                try:
-                    entries: tuple[SharedDef, ...] = _star_defs(sdef.module or "", sdef.source)
-                except Exception as exc:  # noqa: BLE001 - any import failure is a plan error
-                    raise _CellFailure(offset, exc, module=sdef.module or "") from None
-            else:
-                entries = (sdef,)
-            for entry in entries:
-                local_shared[entry.name] = (entry, offset)
-                bound.add(entry.name)
-                value_bound.discard(entry.name)
-                defs.pop(entry.name, None)
-        for name in analysis.defs:
-            if name in analysis.bound:
-                value_bound.add(name)
-                local_shared.pop(name, None)
-            elif name not in value_bound:
-                if name in local_shared:
-                    continue  # `np.random.seed(0)` after `import numpy as np` here: configuring a module
-                ext.add(name)
-            defs[name] = None
-            bound.add(name)
-        for name in analysis.mutated:
-            if name in defs:
-                mutated.add(name)
-        for name in analysis.loads:
-            if name not in loads:
-                loads[name] = offset
-        for a, b in analysis.aliases:
-            aliases.setdefault(a, set()).add(b)
-        if opaque is None and analysis.opaque:
-            opaque = (offset, analysis.opaque)
-        calls.extend((offset, f, args) for f, args in analysis.calls)
-    return _StepFacts(
-        refs=refs, soft_refs=soft, defs=defs, mutated=_fs(mutated), ext_mutated=_fs(ext),
-        loads=loads, local_shared=local_shared, aliases={k: frozenset(v) for k, v in aliases.items()},
-        opaque=opaque, load_set=_fs(loads),
-        outputs=tuple(n for n in defs if n[0] != "_" and n not in local_shared), calls=tuple(calls),
-        private=tuple(n for n in defs if n[0] == "_"),
-    )
 
 
 class _Planner:
@@ -1113,45 +814,6 @@ def _python_of(source: str) -> str:
     return _to_python(source)
 
 
-def _check_acyclic(steps: dict[str, Step], edges: list[Edge]) -> None:
-    outgoing: dict[str, list[str]] = {n: [] for n in steps}
-    indegree = {n: 0 for n in steps}
-    for e in edges:
-        outgoing[e.source].append(e.target)
-        indegree[e.target] += 1
-    ready = [n for n, d in indegree.items() if d == 0]
-    done = 0
-    while ready:
-        n = ready.pop()
-        done += 1
-        for m in outgoing[n]:
-            indegree[m] -= 1
-            if indegree[m] == 0:
-                ready.append(m)
-    if done != len(steps):
-        cycle = _find_cycle({n: [m for m in outgoing[n] if indegree[m] > 0] for n, d in indegree.items() if d > 0})
-        after = [e for e in edges if not e.variables and (e.source, e.target) in zip(cycle, cycle[1:])]
-        made_by = f" (made by --after on step {after[0].target!r})" if after else ""
-        raise PlanError(
-            f"Steps wait for each other in a cycle: {' -> '.join(cycle)}{made_by}.",
-            step=cycle[0],
-            hint="Remove the --after that points to a later step which already depends on this one.",
-        )
-
-
-def _find_cycle(graph: dict[str, list[str]]) -> list[str]:
-    """One cycle of a graph where every node is on or downstream of a cycle: [a, b, ..., a]."""
-    start = next(iter(graph))
-    path, index = [start], {start: 0}
-    node = start
-    while True:
-        node = next(m for m in graph[node] if m in graph)
-        if node in index:
-            return path[index[node]:] + [node]
-        index[node] = len(path)
-        path.append(node)
-
-
 def clear_caches() -> None:
     """Forget every cached analysis (cells, steps, step lines, star imports): the next plan is cold."""
     analyze_cell.cache_clear()
@@ -1189,12 +851,3 @@ def _gc_paused():
         yield
     finally:
         gc.enable()
-
-
-
-def _jsonable(value: Any) -> Any:
-    try:
-        json.dumps(value)
-        return value
-    except (TypeError, ValueError):
-        return repr(value)
