@@ -41,28 +41,31 @@ def begin_step(ns: dict, store: str, inputs: dict[str, str], *, step: str, run_i
     artifacts = _store(store)
     for name, digest in inputs.items():
         ns[name] = artifacts.get(digest)
-    _relink(ns, (context or {}).get("links") or {})
+    _relink(ns, (context or {}).get("links") or {}, inputs)
 
 
-def _relink(ns: dict, links: dict[str, list]) -> None:
+def _relink(ns: dict, links: dict[str, list], inputs: dict[str, str]) -> None:
     """Give containers back the identity of their elements: `frames = [train, test]`.
 
     Stored separately, `frames[0]` and `train` would load as two objects, and a
     later `for d in frames: d['x'] = 1` would not change `train` as it does when
-    the notebook runs top to bottom.
+    the notebook runs top to bottom. An element is linked only while `train` is
+    still the value it was when the container was stored (same digest): after a
+    later step rebinds `train`, the container keeps the old one, as it would in the
+    notebook. (A step that changes `train` in place stores the container again.)
     """
     for name, pairs in links.items():
         container = ns.get(name)
+        pairs = [(key, other) for key, other, *digest in pairs
+                 if other in ns and (not digest or inputs.get(other) == digest[0])]
         if isinstance(container, tuple):
             items = list(container)
             for key, other in pairs:
-                if other in ns and isinstance(key, int) and key < len(items):
+                if isinstance(key, int) and key < len(items):
                     items[key] = ns[other]
             ns[name] = type(container)(items) if type(container) is tuple else container
             continue
         for key, other in pairs:
-            if other not in ns:
-                continue
             if isinstance(container, list) and isinstance(key, int) and key < len(container):
                 container[key] = ns[other]
             elif isinstance(container, dict) and key in container:
@@ -70,7 +73,7 @@ def _relink(ns: dict, links: dict[str, list]) -> None:
 
 
 def _links(ns: dict, saved: dict[str, dict]) -> None:
-    """Record which elements of stored lists, tuples and dicts are other stored values."""
+    """Record which elements of stored lists, tuples and dicts are other stored values, and which version."""
     by_id = {id(ns[n]): n for n in saved if not _immutable(ns[n])}
     for name in saved:
         value = ns[name]
@@ -80,7 +83,7 @@ def _links(ns: dict, saved: dict[str, dict]) -> None:
             items = ((k, v) for k, v in value.items() if isinstance(k, (str, int)))
         else:
             continue
-        pairs = [[key, by_id[id(item)]] for key, item in items
+        pairs = [[key, by_id[id(item)], saved[by_id[id(item)]]["digest"]] for key, item in items
                  if id(item) in by_id and by_id[id(item)] != name]
         if pairs:
             saved[name]["links"] = pairs

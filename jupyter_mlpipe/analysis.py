@@ -343,7 +343,8 @@ class _CellAnalyzer:
                 sources.extend(node.elts)
             elif isinstance(node, ast.Dict):
                 sources.extend(v for v in node.values)
-            elif isinstance(node, ast.Starred):
+            elif isinstance(node, (ast.Starred, ast.Subscript)):
+                # `first = frames[0]`: changing `first` may change `frames` (and what it holds)
                 sources.append(node.value)
 
     def shared_stmt(self, node: ast.stmt) -> bool:

@@ -28,3 +28,18 @@ def test_mutation_through_a_container_from_an_earlier_step(ray_address, notebook
     for name in ("train", "test"):
         assert list(run[name].columns) == list(oracle[name].columns), name
         assert run[name].equals(oracle[name]), name
+
+
+@pytest.mark.parametrize("swap", [
+    "%%step swap\ntrain = train.assign(c=3)",  # rebinding: frames still holds the old train
+    "%%step swap\ntrain['c'] = 3",  # in place: frames[0] is train, changed
+], ids=["rebound", "changed-in-place"])
+def test_a_container_keeps_the_element_it_held_when_a_later_step_rebinds_the_name(ray_address, notebook, swap):
+    path = notebook([LOAD, swap, "%%step use\nfirst = frames[0]\nsame = first is train\nfirst['d'] = 4"])
+    oracle = top_to_bottom(path, ["first", "same", "train"])
+    run = jupyter_mlpipe.run(path)
+    assert run.status == "succeeded", run.summary()
+    assert run["same"] is oracle["same"]
+    for name in ("first", "train"):
+        assert list(run[name].columns) == list(oracle[name].columns), name
+        assert run[name].equals(oracle[name]), name

@@ -175,6 +175,12 @@ def test_aliases_from_assignments_and_loops():
     assert not any(a == "i" for a, _ in f.aliases)  # range() makes new values
 
 
+def test_an_element_taken_out_of_a_container_aliases_the_container():
+    f = facts("first = frames[0]\nfirst['d'] = 4\nlast = frames[-1][0]\nn = len(frames[1])")
+    assert ("first", "frames") in f.aliases and ("last", "frames") in f.aliases
+    assert not any(a == "n" for a, _ in f.aliases)  # len() makes a new value
+
+
 # -- rule 6: magics and shell ------------------------------------------------------
 
 def test_time_line_magic_defines():
