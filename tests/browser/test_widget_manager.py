@@ -134,3 +134,70 @@ def test_a_run_panel_renders_and_responds_in_the_standalone_widget_manager(brows
     finally:
         page.close()
     assert not [e for e in errors if "mlp" in e or "anywidget" in e or "blob:" in e], errors
+
+
+def _render(page, site, widget) -> None:
+    from ipywidgets.embed import embed_data
+
+    data = embed_data(views=[widget], drop_defaults=False)
+    root, base = site
+    (root / "index.html").write_text(PAGE.format(state=json.dumps(data["manager_state"]).replace("</", "<\\/"),
+                                                 view=json.dumps(data["view_specs"][0])))
+    page.goto(f"{base}/index.html")
+
+
+def _overlaps(boxes: list[dict], pad: float = 0.0) -> list[tuple[str, str]]:
+    found = []
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            if (a["x"] < b["x"] + b["w"] - pad and b["x"] < a["x"] + a["w"] - pad
+                    and a["y"] < b["y"] + b["h"] - pad and b["y"] < a["y"] + a["h"] - pad):
+                found.append((a["name"], b["name"]))
+    return found
+
+
+BOXES = """(sel) => [...document.querySelectorAll(sel)].map((e, i) => {
+  const b = e.getBBox();
+  const g = e.closest('[data-step]');
+  return { name: (g ? g.dataset.step : '') + ':' + (e.textContent || i), x: b.x, y: b.y, w: b.width, h: b.height };
+})"""
+
+
+def test_a_50_step_plan_with_a_20_wide_fan_out_renders_legibly(browser, site, artifacts):
+    """What the browser draws, not only what the layout computes: no node overlaps another, and no
+    edge label overlaps a node or another label, for 50 steps with 20 in parallel."""
+    _vendored()
+    from jupyter_mlpipe.panel import show_plan
+    from jupyter_mlpipe.plan import Pipeline
+
+    cells = ["%%step load\ndata = list(range(100))"]
+    cells += [f"%%step model_{i:02d}\nscore_{i:02d} = sum(data) * {i}" for i in range(20)]
+    cells.append("%%step compare\nbest = max([" + ", ".join(f"score_{i:02d}" for i in range(20)) + "])")
+    previous = "best"
+    for i in range(28):
+        cells.append(f"%%step report_{i:02d}\nr{i} = {previous} + 1")
+        previous = f"r{i}"
+    plan = Pipeline.from_sources(cells)
+    assert len(plan.steps) == 50
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        _render(page, site, show_plan(plan))
+        panel = page.locator("[data-testid='mlpipe-run-panel']")
+        panel.locator("g.mlp-node[data-step]").nth(49).wait_for(timeout=60_000)
+        assert panel.locator("g.mlp-node[data-step]").count() == 50
+        assert panel.locator("g.mlp-node[data-status='pending']").count() == 50
+        nodes = page.evaluate(BOXES, "g.mlp-node rect.mlp-box")
+        labels = page.evaluate(BOXES, "g.mlp-labels text")
+        assert len(nodes) == 50 and labels
+        assert not _overlaps(nodes), _overlaps(nodes)[:5]
+        assert not _overlaps(labels, pad=0.5), _overlaps(labels, pad=0.5)[:5]
+        assert not _overlaps(nodes + labels, pad=0.5), _overlaps(nodes + labels, pad=0.5)[:5]
+        # the 20 parallel steps share one layer: one x, 20 different rows
+        fan = [b for b in nodes if b["name"].startswith("model_")]
+        assert len({round(b["x"]) for b in fan}) == 1 and len({round(b["y"]) for b in fan}) == 20
+        # every node's name is drawn whole
+        names = panel.locator("g.mlp-node text.mlp-name").all_text_contents()
+        assert sorted(names) == sorted(plan.steps)
+        panel.screenshot(path=str(artifacts / "standalone-50-steps.png"))
+    finally:
+        page.close()
