@@ -75,7 +75,8 @@ def test_unsaved_edit_is_reported(tmp_path, monkeypatch):
 
 def test_background_run_leaves_the_kernel_free_while_the_panel_updates(tmp_path, ray_address, monkeypatch):
     """`%pipeline run --background`: the kernel runs other cells while a step runs, and the panel
-    keeps receiving updates. The step waits for a file the test creates, so the order is certain."""
+    keeps receiving updates, metrics included before the step ends. The step waits for a file the
+    test creates, so the order is certain."""
     import json
     import queue
     import time
@@ -85,7 +86,8 @@ def test_background_run_leaves_the_kernel_free_while_the_panel_updates(tmp_path,
     flag = tmp_path / "release-the-step"
     path = write_notebook(tmp_path / "bg.ipynb", [
         "%load_ext jupyter_mlpipe",
-        "%%step slow\nimport os, time\n\ndeadline = time.time() + 120\n"
+        "%%step slow\nimport os, time\nfrom jupyter_mlpipe import log_metric\n\nlog_metric('progress', 0.5, step=0)\n"
+        "deadline = time.time() + 120\n"
         f"while not os.path.exists({str(flag)!r}) and time.time() < deadline:\n    time.sleep(0.05)\nx = 1",
         "%%step after\ny = x + 1",
     ])
@@ -110,9 +112,21 @@ def test_background_run_leaves_the_kernel_free_while_the_panel_updates(tmp_path,
             idle = mine and msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle"
         return "".join(text)
 
+    def sent(key: str) -> list:
+        """The panel's updates of one of its traits, in order."""
+        return [m["content"]["data"]["state"][key] for m in iopub
+                if m["msg_type"] == "comm_msg" and key in m["content"]["data"].get("state", {})]
+
     def run_states() -> list[dict]:
-        return [m["content"]["data"]["state"]["run"] for m in iopub
-                if m["msg_type"] == "comm_msg" and "run" in m["content"]["data"].get("state", {})]
+        return sent("run")
+
+    def wait_for(condition, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not condition():
+            try:  # updates keep coming while the kernel is idle
+                iopub.append(kc.get_iopub_msg(timeout=1))
+            except queue.Empty:
+                continue
 
     try:
         execute("%load_ext jupyter_mlpipe")
@@ -123,13 +137,12 @@ def test_background_run_leaves_the_kernel_free_while_the_panel_updates(tmp_path,
             "running and the kernel is free"
         assert any(m["msg_type"] == "display_data"
                    and "application/vnd.jupyter.widget-view+json" in m["content"]["data"] for m in iopub)
+        # the metric the step logged reaches the panel while the step is still running
+        wait_for(lambda: any("progress" in m.get("slow", {}) for m in sent("metrics")))
+        assert [m["slow"]["progress"] for m in sent("metrics") if "slow" in m][-1] == [[0, 0.5]]
+        assert run_states()[-1]["status"] == "running"
         flag.touch()
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not any(s["status"] == "succeeded" for s in run_states()):
-            try:  # updates keep coming while the kernel is idle
-                iopub.append(kc.get_iopub_msg(timeout=1))
-            except queue.Empty:
-                continue
+        wait_for(lambda: any(s["status"] == "succeeded" for s in run_states()))
         states = run_states()
         assert states and states[-1]["status"] == "succeeded", json.dumps(states[-3:])
         assert states[-1]["counts"] == {"succeeded": 2}
