@@ -136,14 +136,16 @@ def test_a_run_panel_renders_and_responds_in_the_standalone_widget_manager(brows
     assert not [e for e in errors if "mlp" in e or "anywidget" in e or "blob:" in e], errors
 
 
-def _render(page, site, widget) -> None:
+def _render(page, site, widget, body_style: str = "") -> None:
     from ipywidgets.embed import embed_data
 
     data = embed_data(views=[widget], drop_defaults=False)
     root, base = site
-    (root / "index.html").write_text(PAGE.format(state=json.dumps(data["manager_state"]).replace("</", "<\\/"),
-                                                 view=json.dumps(data["view_specs"][0])))
-    page.goto(f"{base}/index.html")
+    html = PAGE.format(state=json.dumps(data["manager_state"]).replace("</", "<\\/"),
+                       view=json.dumps(data["view_specs"][0]))
+    name = f"page-{len(list(root.glob('page-*.html')))}.html"  # a new address: no cached page
+    (root / name).write_text(html.replace('<body style="', f'<body style="{body_style}'))
+    page.goto(f"{base}/{name}")
 
 
 def _overlaps(boxes: list[dict], pad: float = 0.0) -> list[tuple[str, str]]:
@@ -199,5 +201,29 @@ def test_a_50_step_plan_with_a_20_wide_fan_out_renders_legibly(browser, site, ar
         names = panel.locator("g.mlp-node text.mlp-name").all_text_contents()
         assert sorted(names) == sorted(plan.steps)
         panel.screenshot(path=str(artifacts / "standalone-50-steps.png"))
+    finally:
+        page.close()
+
+
+def test_the_panel_takes_the_colours_of_a_dark_vs_code_theme(browser, site):
+    """VS Code gives its webviews the theme as --vscode-* variables; JupyterLab's --jp-* come first."""
+    _vendored()
+    from jupyter_mlpipe.panel import show_plan
+    from jupyter_mlpipe.plan import Pipeline
+
+    plan = Pipeline.from_sources(["%%step load\nx = 1", "%%step train\ny = x + 1"])
+    dark = ("--vscode-editor-background: #1e1e1e; --vscode-editor-foreground: #d4d4d4; "
+            "--vscode-descriptionForeground: #9d9d9d; ")
+    page = browser.new_page(viewport={"width": 1000, "height": 600})
+    try:
+        for style, background, colour in [(dark, "rgb(30, 30, 30)", "rgb(212, 212, 212)"),
+                                          ("", "rgb(255, 255, 255)", "rgb(31, 35, 40)"),
+                                          (dark + "--jp-layout-color1: #111111; ", "rgb(17, 17, 17)",
+                                           "rgb(212, 212, 212)")]:
+            _render(page, site, show_plan(plan), body_style=style)
+            root = page.locator("[data-testid='mlpipe-run-panel']")
+            root.locator("g.mlp-node[data-step='train']").wait_for(timeout=60_000)
+            seen = root.evaluate("e => [getComputedStyle(e).backgroundColor, getComputedStyle(e).color]")
+            assert seen == [background, colour], (style, seen)
     finally:
         page.close()
