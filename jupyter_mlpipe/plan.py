@@ -14,18 +14,19 @@ treat a Pipeline's steps as read-only.
 This module holds the planner itself (`_Planner`, `build_plan`). The data model
 (Param, Step, Edge, Pipeline) and the cycle check are in `pipeline.py`, the
 per-step facts and `import *` names in `_step_analysis.py`, the checkpoints kept
-for re-planning in `_replan.py`.
+for re-planning in `_replan.py`. Two groups of `_Planner`'s methods live in
+mixins: name resolution and its errors in `_plan_resolve.py`, values changed in
+place (through calls and aliases) in `_plan_aliases.py`.
 """
 
 from __future__ import annotations
 
-import builtins
-import dataclasses
 import gc
-from dataclasses import dataclass, field
 from contextlib import contextmanager
 from typing import Any, Iterable
 
+from ._plan_aliases import _AliasMixin
+from ._plan_resolve import _KNOWN_NAMES, _Def, _ResolveMixin
 from ._replan import _MAX_TRACES, _STATE, _TRACES, _TRACES_LOCK, _copy_state, _signature, _Trace
 from ._step_analysis import _CellFailure, _star_defs, _star_names, _step_facts, _StepFacts
 from .analysis import CellAnalysis, CellSyntaxError, SharedDef, analyze_cell
@@ -36,10 +37,6 @@ from .pipeline import Edge, Param, Pipeline, Step, _check_acyclic
 
 __all__ = ["Step", "Edge", "Param", "Pipeline", "build_plan", "clear_caches", "DEFAULT_COMPUTE"]
 
-_KNOWN_NAMES = frozenset(dir(builtins)) | {
-    "get_ipython", "display", "In", "Out", "_", "__", "___", "_ih", "_oh", "_dh", "exit", "quit",
-    "__file__", "__name__", "__builtins__", "__vsc_ipynb_file__",
-}
 DEFAULT_COMPUTE: dict[str, dict[str, Any]] = {
     "cpu": {"num_cpus": 1},
     "gpu": {"num_cpus": 1, "num_gpus": 1},
@@ -50,21 +47,10 @@ DEFAULT_COMPUTE: dict[str, dict[str, Any]] = {
 # building
 
 
-@dataclass
-class _Def:
-    """A definition of a name, in notebook order."""
-
-    kind: str  # "step" | "shared" | "computed" | "param" | "hidden"
-    cell: int
-    step: str | None = None
-    shared: list[SharedDef] = field(default_factory=list)
-    reason: str = ""  # for "hidden": why the step does not pass it on
-
-
 _CHECKPOINT_EVERY = 64  # items (preamble cells, parameters cells, steps) between checkpoints
 
 
-class _Planner:
+class _Planner(_ResolveMixin, _AliasMixin):
     def __init__(self, cells: list[Cell], notebook: str | None, compute: dict[str, dict]) -> None:
         self.cells = cells
         self.notebook = notebook
@@ -500,117 +486,6 @@ class _Planner:
             self.closures[key] = result
         return result
 
-    def mutated_by_calls(self, facts: _StepFacts, shared) -> dict[str, int]:
-        """Arguments changed in place by the functions the step calls -> the cell offset of the call."""
-        changed: dict[str, int] = {}
-        for offset, function, args in facts.calls:
-            if function in facts.local_shared:
-                sdef = facts.local_shared[function][0]
-            else:
-                found = self.table.get(function)
-                if found is None or found.kind != "shared" or not found.shared:
-                    continue
-                sdef = found.shared[0]
-            if not sdef.mutated_params:
-                continue
-            for key, arg in args:
-                param = sdef.params[key] if isinstance(key, int) and key < len(sdef.params) else key
-                if param in sdef.mutated_params and not shared(arg) and arg not in _KNOWN_NAMES:
-                    changed.setdefault(arg, offset)
-        return changed
-
-    def mutate_through_aliases(self, facts: _StepFacts, refs: dict[str, int], defs: dict[str, None],
-                               mutated: frozenset[str], shared) -> tuple[dict[str, int], dict[str, None]]:
-        """`for d in [train, test]: d['x'] = 1` changes train and test: they are read and redefined here.
-
-        Within the step through its own aliases; across steps through what
-        earlier steps recorded (`combine = [train, test]` in one step, the loop in
-        a later one).
-        """
-        table = self.table
-        changed = set(mutated)
-        stack = list(mutated)
-        new_refs: dict[str, int] = {}
-        new_defs: list[str] = []
-        while stack:
-            name = stack.pop()
-            targets = set(facts.aliases.get(name, ()))
-            if name in refs or name not in defs:  # the value comes from an earlier step
-                found = table.get(name)
-                if found is not None and found.kind == "step":
-                    for held, producer in self.alias_of.get(name, ()):
-                        d = table.get(held)
-                        if d is not None and d.kind == "step" and d.step == producer:
-                            targets.add(held)
-                    for holder in self.held_by.get((name, found.step), ()):  # type: ignore[arg-type]
-                        if (name, found.step) in self.alias_of.get(holder, ()):
-                            d = table.get(holder)
-                            if d is not None and d.kind == "step":
-                                targets.add(holder)
-            for target in targets:
-                if target in changed or shared(target) or target in _KNOWN_NAMES:
-                    continue
-                changed.add(target)
-                stack.append(target)
-                if target not in defs:
-                    new_refs.setdefault(target, 0)
-                    new_defs.append(target)
-        if not new_defs:
-            return refs, defs
-        refs = {**refs, **{n: o for n, o in new_refs.items() if n not in refs}}
-        defs = {**defs, **{n: None for n in new_defs}}
-        return refs, defs
-
-    def record_aliases(self, step: Step, facts: _StepFacts, inputs: dict[str, str]) -> None:
-        """Remember which outputs may hold other values, for mutations in later steps."""
-        outputs = set(step.outputs)
-        aliases: dict[str, set[str]] = {}
-        recorded: dict[str, frozenset[tuple[str, str]]] = {}
-        for name in [n for n in facts.aliases if n in outputs or n in inputs]:
-            pairs: set[tuple[str, str]] = set()
-            stack, seen = [name], {name}
-            while stack:
-                current = stack.pop()
-                for target in facts.aliases.get(current, ()):
-                    if target in seen:
-                        continue
-                    seen.add(target)
-                    stack.append(target)
-                    if target in outputs:
-                        pairs.add((target, step.name))
-                    elif target in inputs:
-                        pairs.add((target, inputs[target]))
-                        pairs.update(self.alias_of.get(target, ()))
-            pairs.discard((name, step.name))
-            if pairs:
-                aliases[name] = {t for t, _ in pairs}
-                if name in outputs:
-                    recorded[name] = frozenset(pairs)
-        # An input this step outputs again may be the same object, changed in place: the
-        # containers that held it (and that it held) keep holding it, now from this step.
-        for name in outputs & inputs.keys():
-            old_pair, new_pair = (name, inputs[name]), (name, step.name)
-            for holder in self.held_by.pop(old_pair, set()):
-                if holder in self.alias_of:
-                    self.alias_of[holder] = (self.alias_of[holder] - {old_pair}) | {new_pair}
-                    self.held_by.setdefault(new_pair, set()).add(holder)
-        if self.alias_of:
-            for name in self.alias_of.keys() & outputs:
-                kept = self.alias_of.pop(name)
-                for pair in kept:
-                    holders = self.held_by.get(pair)
-                    if holders is not None:
-                        holders.discard(name)
-                if name in inputs and name not in recorded:
-                    recorded[name] = frozenset((held, step.name) if held in outputs else (held, producer)
-                                               for held, producer in kept)
-        for name, pairs in recorded.items():
-            self.alias_of[name] = pairs
-            for pair in pairs:
-                self.held_by.setdefault(pair, set()).add(name)
-        if aliases:
-            step.aliases = {n: sorted(v) for n, v in sorted(aliases.items())}
-
     def _ordered_shared(self, sdefs: Iterable[SharedDef]) -> list[SharedDef]:
         """Shared code in notebook order, each statement once."""
         result, seen = [], set()
@@ -620,136 +495,6 @@ class _Planner:
                 seen.add(key)
                 result.append(sdef)
         return result
-
-    def resolve(self, step: Step, name: str, cell_index: int, inputs: dict[str, str], params: set[str],
-                *, mode: str, via: str | None = None) -> None:
-        """Bind one name the step reads. mode: strict (the step's code), free (through a function), soft ($name)."""
-        found = self.table.get(name)
-        if found is not None:
-            kind = found.kind
-            if kind == "step":
-                inputs[name] = found.step  # type: ignore[assignment]
-                return
-            if kind == "param":
-                params.add(name)
-                return
-            if kind == "shared" or mode == "soft":
-                return
-        elif name in _KNOWN_NAMES or mode == "soft":
-            return
-        reader = f"step {step.name!r} (cell {cell_index})" + (f", through {via}()," if via else "")
-        if found is not None and found.kind == "hidden":
-            if found.reason == "private":
-                raise PlanError(
-                    f"{reader} uses {name!r}, which step {found.step!r} keeps private: names starting "
-                    "with an underscore are not passed between steps.",
-                    step=step.name, cell=cell_index, variable=name,
-                    hint=f"Rename it without the underscore in step {found.step!r}.",
-                )
-            raise PlanError(
-                f"{reader} uses {name!r}, which step {found.step!r} defines but does not output "
-                f"(its --outputs leaves {name!r} out).",
-                step=step.name, cell=cell_index, variable=name,
-                hint=f"Add {name!r} to --outputs of step {found.step!r}.",
-            )
-        if found is not None and found.kind == "computed":
-            raise PlanError(
-                f"{reader} uses {name!r}, which is computed in cell {found.cell} before the first step "
-                "(the preamble), not in a step.",
-                step=step.name, cell=cell_index, variable=name,
-                hint=f"Move the code that computes {name!r} into a step (put %%step NAME on its cell), "
-                "or make it a literal constant; the preamble may hold only imports, functions, classes, "
-                "literal constants and the parameters cell.",
-            )
-        if self.last_opaque is not None:
-            old = self.steps[self.last_opaque]
-            opaque = dataclasses.replace(old, outputs=sorted({*old.outputs, name}))  # steps are never changed
-            self.steps[opaque.name] = opaque
-            self.define(name, _Def("step", opaque.cells[0], step=opaque.name))
-            inputs[name] = opaque.name
-            self.warnings.append(
-                f"{reader} uses {name!r}, which no step visibly defines; assuming the opaque step "
-                f"{opaque.name!r} does."
-            )
-            return
-        if mode == "free":
-            self.warnings.append(f"{reader} reads {name!r}, which no earlier cell defines.")
-            return
-        params_cell = self.later_parameter(name, step)
-        if params_cell is not None:
-            raise PlanError(
-                f"{reader} uses the parameter {name!r} before the parameters cell (cell {params_cell}) "
-                "defines it.",
-                step=step.name, cell=cell_index, variable=name,
-                hint="Move the cell tagged `parameters` above the first step that uses it.",
-            )
-        later = self.later_definition(name, step)
-        if later is not None:
-            raise PlanError(
-                f"{reader} uses {name!r} before any step defines it; step {later[0]!r} (cell {later[1]}) "
-                "defines it later.",
-                step=step.name, cell=cell_index, variable=name,
-                hint=f"Move step {step.name!r} after step {later[0]!r}, or define {name!r} earlier.",
-            )
-        scratch = self.scratch_definition(name)
-        if scratch is not None:
-            raise PlanError(
-                f"{reader} uses {name!r}, which only the scratch cell {scratch} defines; scratch cells "
-                "are not part of the pipeline.",
-                step=step.name, cell=cell_index, variable=name,
-                hint=f"Compute {name!r} in a step (put %%step NAME on that cell), or define it in this step.",
-            )
-        raise PlanError(
-            f"{reader} uses {name!r}, which no cell of the notebook defines.",
-            step=step.name, cell=cell_index, variable=name,
-            hint=f"Define {name!r} in an earlier step, in the parameters cell, or as a literal constant "
-            "before the first step.",
-        )
-
-    def later_definition(self, name: str, step: Step) -> tuple[str, int] | None:
-        """The first later step that defines `name` (for the error message only)."""
-        for cells in self.groups:
-            if cells[0].index <= step.cells[0]:
-                continue
-            try:
-                facts = _step_facts(tuple(c.body for c in cells))
-            except _CellFailure:
-                continue
-            if name in facts.defs or name in facts.local_shared:
-                offset = 0
-                for i, cell in enumerate(cells):
-                    try:
-                        if name in analyze_cell(cell.body).defs:
-                            offset = i
-                            break
-                    except CellSyntaxError:
-                        continue
-                return cells[0].step or "?", cells[offset].index
-        return None
-
-    def later_parameter(self, name: str, step: Step) -> int | None:
-        for cell in self.cells:
-            if cell.kind == "parameters" and cell.index > step.cells[0]:
-                try:
-                    if name in analyze_cell(cell.body).defs:
-                        return cell.index
-                except CellSyntaxError:
-                    continue
-        return None
-
-    def scratch_definition(self, name: str) -> int | None:
-        for cell in self.cells:
-            if cell.kind != "scratch":
-                continue
-            body = cell.source
-            if body.lstrip().startswith("%%scratch"):
-                body = body.lstrip().partition("\n")[2]
-            try:
-                if name in analyze_cell(body).defs:
-                    return cell.index
-            except CellSyntaxError:
-                continue
-        return None
 
     def resources(self, step: Step) -> dict[str, Any]:
         options = step.options
