@@ -10,7 +10,8 @@ JSON-shaped columns (params, plan, outputs, ...) are stored as TEXT and
 decoded on read, so that the schema does not chase every field a step reports.
 
 The schema, its migrations and the encoding of rows are in `history_schema.py`;
-run id checks and other helpers that need no database in `history_helpers.py`.
+run id checks and other helpers that need no database in `history_helpers.py`;
+the garbage collector's queries (a mixin of `History`) in `history_gc.py`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from .errors import MlpipeError, RunNotFound
+from .history_gc import _GcQueries
 from .history_helpers import _LIST_RUNS_HINT, _chunks, _is_locked, _pid_alive, _placeholders, validate_run_id
 from .history_schema import (
     _CACHE_JSON,
@@ -32,9 +34,7 @@ from .history_schema import (
     _STEP_COLUMNS,
     _STEP_JSON,
     SCHEMA_VERSION,
-    _collect_digests,
     _dumps,
-    _loads,
     _row,
 )
 
@@ -56,7 +56,7 @@ T = TypeVar("T")
 # --------------------------------------------------------------------------- History
 
 
-class History:
+class History(_GcQueries):
     """The run history of one store, backed by a SQLite file.
 
     One connection per object, guarded by a lock, so the scheduler thread of a
@@ -590,91 +590,3 @@ class History:
             return dead
 
         return self._write(update)
-
-    # ---------------------------------------------------------------- garbage collection
-
-    def referenced_digests(self) -> set[str]:
-        """Every artifact digest that a recorded step run or cache entry still points to.
-
-        Collects the "digest" values of step_runs.outputs and cache.outputs (at
-        any depth) and the values of step_runs.inputs ({variable: digest}).
-        """
-
-        def query(c: sqlite3.Connection) -> set[str]:
-            found: set[str] = set()
-            for row in c.execute(
-                "SELECT outputs, inputs FROM step_runs"
-                " WHERE outputs IS NOT NULL OR inputs IS NOT NULL"
-            ):
-                _collect_digests(_loads(row["outputs"]), found)
-                inputs = _loads(row["inputs"])
-                if isinstance(inputs, dict):
-                    for value in inputs.values():
-                        if isinstance(value, str):
-                            found.add(value)
-                        else:
-                            _collect_digests(value, found)
-            for row in c.execute("SELECT outputs FROM cache WHERE outputs IS NOT NULL"):
-                _collect_digests(_loads(row["outputs"]), found)
-            return found
-
-        return self._read(query)
-
-    def delete_runs(self, run_ids: list[str]) -> None:
-        """Delete runs with their step runs, metrics and the cache entries they made."""
-        ids = [validate_run_id(r) for r in run_ids]
-        if not ids:
-            return
-
-        def delete(c: sqlite3.Connection) -> None:
-            for chunk in _chunks(ids):
-                marks = _placeholders(len(chunk))
-                for table, col in (
-                    ("step_runs", "run_id"),
-                    ("metrics", "run_id"),
-                    ("cache", "run_id"),
-                    ("runs", "id"),
-                ):
-                    c.execute(f"DELETE FROM {table} WHERE {col} IN ({marks})", chunk)
-
-        self._write(delete)
-
-    def delete_artifacts(self, digests: Iterable[str]) -> None:
-        """Forget the descriptions of artifacts the garbage collector removed."""
-        items = list(digests)
-        if not items:
-            return
-
-        def delete(c: sqlite3.Connection) -> None:
-            for chunk in _chunks(items):
-                marks = _placeholders(len(chunk))
-                c.execute(f"DELETE FROM artifacts WHERE digest IN ({marks})", chunk)
-
-        self._write(delete)
-
-    def artifact(self, digest: str) -> dict | None:
-        """The recorded description of an artifact (format, type, size, summary, producer)."""
-        row = self._read(
-            lambda c: c.execute("SELECT * FROM artifacts WHERE digest = ?", (digest,)).fetchone()
-        )
-        return None if row is None else dict(row)
-
-    def runs_older_than(self, seconds: float) -> list[str]:
-        """Ids of finished runs that ended (or started) more than `seconds` ago, oldest first.
-
-        Runs still running are never returned, unless their driver died on this
-        host (an interrupted run is as finished as a failed one).
-        """
-        cutoff = time.time() - seconds
-        rows = self._read(
-            lambda c: c.execute(
-                "SELECT id, status, pid, host FROM runs WHERE COALESCE(ended, started) < ?"
-                " ORDER BY started, id",
-                (cutoff,),
-            ).fetchall()
-        )
-        return [
-            r["id"]
-            for r in rows
-            if r["status"] != "running" or (r["host"] == self._host and not _pid_alive(r["pid"]))
-        ]
