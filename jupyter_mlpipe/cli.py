@@ -27,6 +27,16 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(EXIT_USAGE)
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="mlpipe", description="Plan, run and inspect notebook pipelines.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -49,7 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     runs = sub.add_parser("runs", help="list a notebook's runs")
     runs.add_argument("notebook", metavar="NOTEBOOK")
     runs.add_argument("--json", action="store_true")
-    runs.add_argument("--limit", type=int, default=20)
+    runs.add_argument("--limit", type=_positive_int, default=20, help="list at most N runs (default: 20)",
+                      metavar="N")
+    runs.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"), default=None,
+                      help="what differs between two runs: parameters, metrics, which steps ran "
+                      "(ids, or a unique part such as the last six characters)")
     show = sub.add_parser("show", help="show one run's steps")
     show.add_argument("run_id", metavar="RUN_ID")
     show.add_argument("--store", default=".", metavar="PATH",
@@ -149,6 +163,13 @@ def _fmt_time(ts) -> str:
 def _cmd_runs(args: argparse.Namespace) -> int:
     from .api import runs
 
+    if args.compare:
+        from .compare import compare
+        from .progress import comparison_text
+
+        comparison = compare(args.notebook, *args.compare)
+        print(json.dumps(comparison, indent=2, default=str) if args.json else comparison_text(comparison))
+        return EXIT_OK
     items = runs(args.notebook, limit=args.limit)
     if args.json:
         print(json.dumps(items, indent=2, default=str))
@@ -156,9 +177,11 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     if not items:
         print(f"No runs of {args.notebook} yet.")
         return EXIT_OK
+    from .compare import recorded_runs
     from .progress import runs_table
 
-    print(runs_table(items))
+    history, _ = _history_for(args.notebook)
+    print(runs_table(recorded_runs(history, str(Path(args.notebook).resolve()), limit=args.limit)))
     return EXIT_OK
 
 

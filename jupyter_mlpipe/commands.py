@@ -87,7 +87,6 @@ def _run(shell: Any, args: argparse.Namespace) -> Any:
 def _why(shell: Any, args: argparse.Namespace) -> Any:
     from .why import why_text
 
-    session = session_of(shell)
     path, _ = _notebook_for_run(shell)
     from .api import _store_for
     from .history import History
@@ -102,27 +101,43 @@ def _why(shell: Any, args: argparse.Namespace) -> Any:
         raise MlpipeError(f"Step {args.step!r} has not been part of any run yet.",
                           hint=f"Run it: %pipeline run {args.step}.")
     print(why_text(history.get_run(last["run_id"]), args.step))
-    del session
 
 
 def _runs(shell: Any, args: argparse.Namespace) -> Any:
-    from .api import _store_for, runs
-    from .panel import runs_table_widget, widgets_can_render
-    from .progress import runs_table
+    from .api import _store_for
+    from .compare import compare, recorded_runs, resolve_run_id
+    from .history import History
+    from .panel import widgets_can_render
+    from .progress import comparison_text, runs_table
 
+    chosen = list(getattr(args, "compare", None) or [])
+    if len(chosen) not in (0, 2):
+        raise MlpipeError(f"%pipeline runs compares two runs; got {len(chosen)} ({' '.join(chosen)}).",
+                          hint="%pipeline runs lists the runs; %pipeline runs RUN_A RUN_B compares two.")
     path, _ = _notebook_for_run(shell)
-    items = runs(path)
-    if not items:
+    where, _ = _store_for(path)
+    notebook = str(Path(path).resolve())
+    history = History(where.history_path) if where.history_path.exists() else None
+    records = recorded_runs(history, notebook) if history is not None else []
+    if not records and not chosen:
         print("No runs yet: %pipeline run starts one.")
-    elif widgets_can_render():
+        return None
+    comparison = compare(path, *chosen) if chosen else None  # a clear error for unknown runs, before display
+    if widgets_can_render():
         from IPython.display import display
 
-        from .history import History
+        from .panel import RunsTable
 
-        where, _ = _store_for(path)
-        display(runs_table_widget(History(where.history_path), str(Path(path).resolve())))
+        table = RunsTable(records)
+        if chosen:
+            table.selected = [resolve_run_id(history, notebook, r) for r in chosen]
+        display(table)
     else:
-        print(runs_table(items))
+        print(runs_table(records))
+        if comparison is not None:
+            print()
+            print(comparison_text(comparison))
+    return None
 
 
 def _show(shell: Any, args: argparse.Namespace) -> Any:
@@ -130,11 +145,8 @@ def _show(shell: Any, args: argparse.Namespace) -> Any:
 
     session = session_of(shell)
     last = session.last_run
-    if args.run_id:
-        from .api import load_run
-
-        path, _ = _notebook_for_run(shell)
-        last = load_run(args.run_id, path)
+    if args.run_id or last is None:
+        last = _recorded_run(shell, args.run_id)
     if widgets_can_render():
         from IPython.display import display
 
@@ -147,6 +159,30 @@ def _show(shell: Any, args: argparse.Namespace) -> Any:
     if last is not None:
         print()
         print(last.summary())
+
+
+def _recorded_run(shell: Any, run_id: str | None) -> Any:
+    """A run from the history: `run_id` (or a unique part of it), else this notebook's newest (None if none).
+
+    A fresh kernel has no run in memory; the history still has what earlier sessions and `mlpipe run` did.
+    """
+    from .api import _store_for, load_run
+    from .compare import resolve_run_id
+    from .history import History
+
+    path, _ = _notebook_for_run(shell)
+    where, _ = _store_for(path)
+    if not where.history_path.exists():
+        if run_id:
+            raise MlpipeError(f"No run {run_id!r}: this notebook has no runs yet.",
+                              hint="Run the pipeline first: %pipeline run.")
+        return None
+    history = History(where.history_path)
+    notebook = str(Path(path).resolve())
+    if run_id:
+        return load_run(resolve_run_id(history, notebook, run_id), path)
+    newest = history.list_runs(notebook, limit=1)
+    return load_run(newest[0]["id"], path) if newest else None
 
 
 _HANDLERS = {"plan": _plan, "show": _show, "run": _run, "why": _why, "runs": _runs}

@@ -56,7 +56,10 @@ def pipeline_parser() -> argparse.ArgumentParser:
     run.add_argument("--address", default=None, help="Ray cluster address")
     why = sub.add_parser("why", help="why STEP ran or was reused in the last run", add_help=False)
     why.add_argument("step", metavar="STEP")
-    sub.add_parser("runs", help="list this notebook's runs", add_help=False)
+    runs = sub.add_parser("runs", help="list this notebook's runs; with two run ids, what differs between them",
+                          add_help=False)
+    runs.add_argument("compare", nargs="*", default=[], metavar="RUN",
+                      help="two runs to compare (ids, or a unique part such as the last six characters)")
     show = sub.add_parser("show", help="show the plan and the last run", add_help=False)
     show.add_argument("run_id", nargs="?", default=None)
     return parser
@@ -112,4 +115,4 @@ class MlpipeMagics(Magics):
 
 MlpipeMagics.step.__doc__ = step_help()
 MlpipeMagics.pipeline.__doc__ = pipeline_parser().format_help() + "\nCommands: plan [--json], run [STEP ...] " \
-    "[-p NAME=VALUE] [--background] [--pull A,B] [--force], why STEP, runs, show [RUN_ID]."
+    "[-p NAME=VALUE] [--background] [--pull A,B] [--force], why STEP, runs [RUN_A RUN_B], show [RUN_ID]."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["run_summary", "progress_line", "ICONS", "TextProgress"]
+__all__ = ["run_summary", "progress_line", "ICONS", "TextProgress", "runs_table", "comparison_text"]
 
 ICONS = {
     "pending": "·", "running": "▶", "succeeded": "✓", "reused": "↺",
@@ -78,17 +78,62 @@ class TextProgress:
             print(f"run {run.id}: {len(run.steps)} steps", file=out, flush=True)
 
 
-def runs_table(items: list[dict[str, Any]]) -> str:
-    """A table of runs (history.list_runs records): id, status, duration, steps, parameters."""
-    import time
+MAX_METRIC_COLUMNS = 6  # as many as a terminal's width allows; the widget shows 8
 
-    rows = [("run", "started", "status", "duration", "steps", "parameters")]
-    for item in items:
-        counts = item.get("step_counts") or item.get("counts") or {}
-        steps = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-        started = time.strftime("%Y-%m-%d %H:%M", time.localtime(item["started"])) if item.get("started") else "-"
-        duration = _duration(item.get("duration")) if item.get("duration") is not None else "-"
-        params = ", ".join(f"{k}={v!r}" for k, v in (item.get("params") or {}).items())
-        rows.append((item["id"], started, item.get("status", "?"), duration, steps, params))
+
+def _value(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return repr(v) if isinstance(v, str) else str(v)
+
+
+def _columns(rows: list[tuple]) -> str:
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+
+
+def runs_table(records: list[dict[str, Any]]) -> str:
+    """The runs as text (`History.get_run` records): status, duration, reuse, parameters, last metrics."""
+    import time
+
+    from .panel.state import run_row
+
+    rows = [run_row(r) for r in records]
+    params = list(dict.fromkeys(k for r in rows for k in r["params"]))
+    metrics = list(dict.fromkeys(k for r in rows for k in r["metrics"]))
+    hidden = len(metrics) - MAX_METRIC_COLUMNS
+    metrics = metrics[:MAX_METRIC_COLUMNS]
+    table = [("run", "started", "status", "duration", "reused", *params, *metrics)]
+    for r in rows:
+        started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["started"])) if r.get("started") else "-"
+        duration = _duration(r["duration"]) if r.get("duration") is not None else "-"
+        total = sum(r["counts"].values())
+        table.append((r["id"], started, r.get("status") or "?", duration, f"{r['reused']}/{total}",
+                      *(_value(r["params"][p]) if p in r["params"] else "-" for p in params),
+                      *(_value(r["metrics"].get(m)) for m in metrics)))
+    text = _columns(table)
+    if hidden > 0:
+        text += f"\n({hidden} more metrics: mlpipe runs NOTEBOOK --json lists them all)"
+    return text
+
+
+def comparison_text(comparison: dict[str, Any]) -> str:
+    """What differs between two runs (`compare.compare`), as text."""
+    lines = [f"{comparison['a']} -> {comparison['b']}", "", "parameters:"]
+    params = comparison.get("params") or {}
+    lines += [f"  {k}: {_value(a)} -> {_value(b)}" for k, (a, b) in params.items()] or ["  the same"]
+    lines += ["", "metrics (last values):"]
+    metrics = comparison.get("metrics") or {}
+    lines += [f"  {k}: {_value(a)} -> {_value(b)}" + (f"  ({d:+.4g})" if d is not None else "")
+              for k, (a, b, d) in metrics.items()] or ["  the same"]
+    lines += ["", "steps:"]
+    differ = set(comparison.get("steps_differ") or [])
+    steps = [(f"  {'*' if name in differ else ' '} {name}", a or "not in run", "->", b or "not in run")
+             for name, (a, b) in (comparison.get("steps") or {}).items()]
+    if steps:
+        lines += _columns(steps).splitlines()
+    if differ:
+        lines.append("  (* differs)")
+    return "\n".join(lines)

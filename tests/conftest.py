@@ -35,10 +35,11 @@ def ray_address():
 def write_notebook(path: Path, cells: list, metadata: dict | None = None) -> Path:
     """Cells are sources, or dicts with source/tags/cell_type."""
     nb_cells = []
-    for cell in cells:
+    for index, cell in enumerate(cells):
         if isinstance(cell, str):
             cell = {"source": cell}
         nb_cells.append({
+            "id": f"cell-{index}",  # nbformat 4.5 wants cell ids
             "cell_type": cell.get("cell_type", "code"),
             "metadata": {"tags": list(cell.get("tags", []))},
             "source": cell["source"],

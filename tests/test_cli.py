@@ -78,3 +78,47 @@ def test_run_runs_why_show_and_exit_statuses(tmp_path, ray_address):
     assert result.returncode == 1
     assert "ValueError: boom" in result.stdout
     assert mlpipe_cli("show", "not-a-run-id", "--store", str(path)).returncode == 2
+
+
+@pytest.mark.slow
+def test_runs_table_and_comparison_of_two_runs(tmp_path, ray_address):
+    path = write_notebook(tmp_path / "nb.ipynb", [
+        {"source": "n = 3\nlr = 0.1", "tags": ["parameters"]},
+        "%%step data\nx = list(range(n))",
+        "%%step fit\nfrom jupyter_mlpipe import log_metric\nloss = 1.0\nfor i in range(3):\n"
+        "    loss = loss * lr\n    log_metric('loss', loss, step=i)",
+    ])
+    assert mlpipe_cli("run", str(path)).returncode == 0
+    assert mlpipe_cli("run", str(path), "-p", "lr=0.5").returncode == 0
+    listed = json.loads(mlpipe_cli("runs", str(path), "--json").stdout)
+    new, old = listed[0]["id"], listed[1]["id"]
+
+    table = mlpipe_cli("runs", str(path)).stdout.splitlines()
+    assert table[0].split() == ["run", "started", "status", "duration", "reused", "n", "lr", "fit.loss"]
+    assert table[1].startswith(new) and table[1].split()[-4:] == ["1/2", "3", "0.5", "0.125"]
+    assert table[2].startswith(old) and table[2].split()[-4:] == ["0/2", "3", "0.1", "0.001"]
+
+    # a unique part of an id is enough; the order given is the order shown
+    compared = mlpipe_cli("runs", str(path), "--compare", old[-6:], new)
+    assert compared.returncode == 0, compared.stderr
+    text = compared.stdout
+    assert text.splitlines()[0] == f"{old} -> {new}"
+    assert "  lr: 0.1 -> 0.5" in text and "n:" not in text  # only what differs
+    assert "  fit.loss: 0.001 -> 0.125  (+0.124)" in text
+    assert re.search(r"^\s+\* data\s+succeeded\s+->\s+reused$", text, re.M), text
+    assert re.search(r"^\s+fit\s+succeeded\s+->\s+succeeded$", text, re.M), text
+    data = json.loads(mlpipe_cli("runs", str(path), "--compare", old, new, "--json").stdout)
+    assert data["params"] == {"lr": [0.1, 0.5]} and data["steps_differ"] == ["data"]
+
+    # mistakes: an unknown run, an ambiguous part, the same run twice, one run only, a bad limit
+    unknown = mlpipe_cli("runs", str(path), "--compare", "nope42", new)
+    assert unknown.returncode == 2 and "No run 'nope42' of this notebook" in unknown.stderr
+    assert new in unknown.stderr  # it names the runs there are
+    ambiguous = mlpipe_cli("runs", str(path), "--compare", "2", new)
+    assert ambiguous.returncode == 2 and "matches 2 runs" in ambiguous.stderr
+    same = mlpipe_cli("runs", str(path), "--compare", new, new[-6:])
+    assert same.returncode == 2 and "are the same run" in same.stderr
+    one = mlpipe_cli("runs", str(path), "--compare", new)
+    assert one.returncode == 2 and "expected 2 arguments" in one.stderr
+    limit = mlpipe_cli("runs", str(path), "--limit", "0")
+    assert limit.returncode == 2 and "--limit: expected 1 or more" in limit.stderr

@@ -19,7 +19,7 @@ def test_public_api_is_pinned():
     assert sorted(jupyter_mlpipe.__all__) == sorted([
         "ArtifactCorrupt", "ArtifactMissing", "ConfigError", "InfeasibleRequest", "MlpipeError", "Pipeline",
         "PlanError", "RunNotFound", "StepFailed", "StepOptionError", "UnstorableValue", "__version__",
-        "load_ipython_extension", "load_run", "log_metric", "log_metrics", "run", "runs",
+        "compare", "interactive_metrics", "load_ipython_extension", "load_run", "log_metric", "log_metrics", "run", "runs",
         "unload_ipython_extension",
     ])
     for name in jupyter_mlpipe.__all__:

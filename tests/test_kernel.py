@@ -151,3 +151,41 @@ def test_background_run_leaves_the_kernel_free_while_the_panel_updates(tmp_path,
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+def test_a_fresh_kernel_shows_the_last_recorded_run_and_compares_two(tmp_path, ray_address, monkeypatch):
+    """`%pipeline show` and `%pipeline runs A B` in a kernel that did not run anything itself."""
+    import jupyter_mlpipe
+
+    path = write_notebook(tmp_path / "k.ipynb", [
+        "%load_ext jupyter_mlpipe",
+        {"source": "lr = 0.1", "tags": ["parameters"]},
+        "%%step data\nx = [1, 2, 3]",
+        "%%step fit\nfrom jupyter_mlpipe import log_metric\nscore = sum(x) * lr\nlog_metric('score', score)",
+        "%pipeline run",
+        "%pipeline run -p lr=0.5",
+    ])
+    monkeypatch.setenv("JPY_SESSION_NAME", str(path))
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    new, old = (r["id"] for r in jupyter_mlpipe.runs(path)[:2])
+
+    fresh = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in [
+        "%load_ext jupyter_mlpipe", "%pipeline show", f"%pipeline runs {old[-6:]} {new[-6:]}", f"%pipeline runs {old}",
+    ]])
+    NotebookClient(fresh, timeout=180, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+
+    def displayed(cell) -> dict:
+        (out,) = [o for o in cell.outputs if o.output_type == "display_data"]
+        return out.data
+
+    shown = displayed(fresh.cells[1])
+    assert "application/vnd.jupyter.widget-view+json" in shown  # the panel
+    assert shown["text/plain"].startswith(f"run {new} [2/2] succeeded")  # the newest run, from the history
+    compared = displayed(fresh.cells[2])
+    assert "application/vnd.jupyter.widget-view+json" in compared  # the runs table, two runs chosen
+    text = compared["text/plain"]
+    assert f"{old} -> {new}" in text and "lr: 0.1 -> 0.5" in text and "fit.score: 0.6 -> 3  (+2.4)" in text
+    said = "".join(o.get("text", "") for o in fresh.cells[3].outputs)
+    assert "UsageError: %pipeline runs compares two runs; got 1" in said, fresh.cells[3].outputs

@@ -492,8 +492,11 @@ def test_the_runs_table_compares_two_runs(comm_log, tmp_path):
     table.set_state({"selected": [run_a.id]})
     assert table.comparison == {}
 
-    text = table._repr_mimebundle_()[0]["text/plain"]
-    assert run_a.id in text and "lr=0.5" in text
+    text = table._repr_mimebundle_()[0]["text/plain"].splitlines()
+    # the text table has the same columns: reuse, parameters, metrics' last values
+    assert text[0].split() == ["run", "started", "status", "duration", "reused", "lr", "s1.acc"]
+    row_b = next(line for line in text if line.startswith(run_b.id)).split()
+    assert row_b[-3:] == ["1/2", "0.5", "0.9"]
 
 
 def test_importing_the_package_stays_light():

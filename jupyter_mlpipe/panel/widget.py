@@ -369,9 +369,12 @@ class RunsTable(anywidget.AnyWidget):
             self.comparison = {}
 
     def text(self) -> str:
-        from ..progress import runs_table
+        from ..progress import comparison_text, runs_table
 
-        return runs_table(self._records) if self._records else "No runs yet: %pipeline run starts one."
+        if not self._records:
+            return "No runs yet: %pipeline run starts one."
+        text = runs_table(self._records)
+        return f"{text}\n\n{comparison_text(self.comparison)}" if self.comparison else text
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return _with_text(super()._repr_mimebundle_(**kwargs), self.text())
@@ -379,20 +382,13 @@ class RunsTable(anywidget.AnyWidget):
 
 def runs_table_widget(history: Any, notebook: str | None = None, *, limit: int = 30) -> RunsTable:
     """The `%pipeline runs` widget: a History (or its path) and the notebook whose runs to list."""
+    from ..compare import recorded_runs
     from ..history import History
 
     if not hasattr(history, "list_runs"):
         history = History(history)
     notebook = str(Path(notebook).resolve()) if notebook else None
-    records = []
-    for item in history.list_runs(notebook, limit=limit):
-        try:
-            record = history.get_run(item["id"])
-        except Exception:  # noqa: BLE001 - deleted meanwhile
-            continue
-        record.pop("plan", None)
-        records.append(record)
-    return RunsTable(records)
+    return RunsTable(recorded_runs(history, notebook, limit=limit))
 
 
 def _with_text(bundle: Any, text: str) -> Any:

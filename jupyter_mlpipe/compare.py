@@ -1,0 +1,75 @@
+"""Choosing runs from the history and saying what differs between two of them.
+
+The widget (`%pipeline runs`), the text table (`mlpipe runs`, a terminal IPython)
+and `compare()` share these, so that every front end shows the same rows and the
+same differences (`panel.state.run_row` / `compare_runs` build them).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from .errors import MlpipeError, RunNotFound
+from .history_helpers import _LIST_RUNS_HINT
+
+__all__ = ["recorded_runs", "resolve_run_id", "compare"]
+
+_SEARCH_LIMIT = 10_000  # runs looked at when a short id is resolved
+
+
+def recorded_runs(history: Any, notebook: str | None, *, limit: int = 30) -> list[dict[str, Any]]:
+    """The newest runs of a notebook in full (`History.get_run` records, without their plan)."""
+    records = []
+    for item in history.list_runs(notebook, limit=limit):
+        try:
+            record = history.get_run(item["id"])
+        except RunNotFound:  # forgotten (mlpipe gc) meanwhile
+            continue
+        record.pop("plan", None)
+        records.append(record)
+    return records
+
+
+def resolve_run_id(history: Any, notebook: str | None, text: str) -> str:
+    """A run id from what a user typed: the whole id, or a unique part of it (`3f9a1c`, `052050-3f9a1c`).
+
+    Runs of other notebooks in the same history are not matched by a part.
+    """
+    text = str(text).strip()
+    ids = [item["id"] for item in history.list_runs(notebook, limit=_SEARCH_LIMIT)]
+    if text in ids:
+        return text
+    matches = [run_id for run_id in ids if text and (run_id.endswith(text) or run_id.startswith(text))]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        known = f" The newest are: {', '.join(ids[:3])}." if ids else " This notebook has no runs yet."
+        raise RunNotFound(f"No run {text!r} of this notebook.{known}", hint=_LIST_RUNS_HINT)
+    shown = ", ".join(matches[:5]) + (" ..." if len(matches) > 5 else "")
+    raise RunNotFound(f"{text!r} matches {len(matches)} runs ({shown}).",
+                      hint="Give more of the id: its last six characters are unique.")
+
+
+def compare(path: str | os.PathLike, run_a: str, run_b: str) -> dict[str, Any]:
+    """What differs between two runs of a notebook: parameters, metrics' last values, which steps ran.
+
+    `run_a` and `run_b` are run ids or unique parts of them; the result reads "a -> b":
+    {a, b, params: {name: [a, b]}, metrics: {step.name: [a, b, b - a]}, steps: {step: [a, b]},
+    steps_differ: [step, ...]}.
+    """
+    from .api import _store_for
+    from .history import History
+    from .panel.state import compare_runs, run_row
+
+    where, _ = _store_for(path)
+    if not where.history_path.exists():
+        raise RunNotFound(f"No runs recorded for {str(path)!r} (no {where.history_path}).",
+                          hint="Run the notebook first: %pipeline run, or mlpipe run NOTEBOOK.")
+    history = History(where.history_path)
+    notebook = str(Path(path).resolve())
+    a, b = (resolve_run_id(history, notebook, r) for r in (run_a, run_b))
+    if a == b:
+        raise MlpipeError(f"{run_a!r} and {run_b!r} are the same run ({a}).", hint="Give two different runs.")
+    return compare_runs(run_row(history.get_run(a)), run_row(history.get_run(b)))
