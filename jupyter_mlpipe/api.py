@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .errors import MlpipeError, RunNotFound
+from .history_helpers import _RUN_ID_RE
 
 __all__ = ["run", "runs", "load_run", "parse_param", "resolve_params"]
 
@@ -86,7 +87,7 @@ def runs(path: str | os.PathLike, limit: int = 50) -> list[dict[str, Any]]:
 
 
 def load_run(run_id: str, path: str | os.PathLike = ".") -> Any:
-    """An old run (by id) as a Run-like object: statuses, and `run["name"]` loads its values."""
+    """An old run (by id, or a unique part of it) as a Run-like object: statuses, and `run["name"]` loads its values."""
     from .history import History
     from .recorded import RecordedRun
 
@@ -96,4 +97,9 @@ def load_run(run_id: str, path: str | os.PathLike = ".") -> Any:
     if not where.history_path.exists():
         raise RunNotFound(f"No run history at {where.history_path}.",
                           hint="Pass the notebook (or its folder) the run belongs to: load_run(id, 'nb.ipynb').")
-    return RecordedRun(History(where.history_path).get_run(run_id), where)
+    history = History(where.history_path)
+    if not _RUN_ID_RE.match(str(run_id)):  # a part of an id, such as its last six characters
+        from .compare import resolve_run_id
+
+        run_id = resolve_run_id(history, str(notebook.resolve()) if folder.suffix == ".ipynb" else None, run_id)
+    return RecordedRun(history.get_run(run_id), where)

@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="what differs between two runs: parameters, metrics, which steps ran "
                       "(ids, or a unique part such as the last six characters)")
     show = sub.add_parser("show", help="show one run's steps")
-    show.add_argument("run_id", metavar="RUN_ID")
+    show.add_argument("run_id", metavar="RUN_ID", help="a run id, or a unique part of it (its last six characters)")
     show.add_argument("--store", default=".", metavar="PATH",
                       help="the notebook (or its folder) the run belongs to (default: .)")
     show.add_argument("--json", action="store_true")

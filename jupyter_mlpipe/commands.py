@@ -166,23 +166,13 @@ def _recorded_run(shell: Any, run_id: str | None) -> Any:
 
     A fresh kernel has no run in memory; the history still has what earlier sessions and `mlpipe run` did.
     """
-    from .api import _store_for, load_run
-    from .compare import resolve_run_id
-    from .history import History
+    from .api import load_run, runs
 
     path, _ = _notebook_for_run(shell)
-    where, _ = _store_for(path)
-    if not where.history_path.exists():
-        if run_id:
-            raise MlpipeError(f"No run {run_id!r}: this notebook has no runs yet.",
-                              hint="Run the pipeline first: %pipeline run.")
-        return None
-    history = History(where.history_path)
-    notebook = str(Path(path).resolve())
-    if run_id:
-        return load_run(resolve_run_id(history, notebook, run_id), path)
-    newest = history.list_runs(notebook, limit=1)
-    return load_run(newest[0]["id"], path) if newest else None
+    if not run_id:
+        newest = runs(path, limit=1)
+        return load_run(newest[0]["id"], path) if newest else None
+    return load_run(run_id, path)
 
 
 _HANDLERS = {"plan": _plan, "show": _show, "run": _run, "why": _why, "runs": _runs}

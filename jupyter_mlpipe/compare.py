@@ -45,8 +45,9 @@ def resolve_run_id(history: Any, notebook: str | None, text: str) -> str:
     if len(matches) == 1:
         return matches[0]
     if not matches:
-        known = f" The newest are: {', '.join(ids[:3])}." if ids else " This notebook has no runs yet."
-        raise RunNotFound(f"No run {text!r} of this notebook.{known}", hint=_LIST_RUNS_HINT)
+        where = " of this notebook" if notebook else f" in {history.path}"
+        known = f" The newest are: {', '.join(ids[:3])}." if ids else " There are no runs yet."
+        raise RunNotFound(f"No run {text!r}{where}.{known}", hint=_LIST_RUNS_HINT)
     shown = ", ".join(matches[:5]) + (" ..." if len(matches) > 5 else "")
     raise RunNotFound(f"{text!r} matches {len(matches)} runs ({shown}).",
                       hint="Give more of the id: its last six characters are unique.")
