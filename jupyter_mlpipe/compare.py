@@ -14,7 +14,7 @@ from typing import Any
 from .errors import MlpipeError, RunNotFound
 from .history_helpers import _LIST_RUNS_HINT
 
-__all__ = ["recorded_runs", "resolve_run_id", "compare"]
+__all__ = ["recorded_runs", "resolve_run_id", "compare", "oldest_first"]
 
 _SEARCH_LIMIT = 10_000  # runs looked at when a short id is resolved
 
@@ -56,7 +56,8 @@ def resolve_run_id(history: Any, notebook: str | None, text: str) -> str:
 def compare(path: str | os.PathLike, run_a: str, run_b: str) -> dict[str, Any]:
     """What differs between two runs of a notebook: parameters, metrics' last values, which steps ran.
 
-    `run_a` and `run_b` are run ids or unique parts of them; the result reads "a -> b":
+    `run_a` and `run_b` are run ids or unique parts of them, in either order; the result reads
+    from the older run to the newer one:
     {a, b, params: {name: [a, b]}, metrics: {step.name: [a, b, b - a]}, steps: {step: [a, b]},
     steps_differ: [step, ...]}.
     """
@@ -73,4 +74,10 @@ def compare(path: str | os.PathLike, run_a: str, run_b: str) -> dict[str, Any]:
     a, b = (resolve_run_id(history, notebook, r) for r in (run_a, run_b))
     if a == b:
         raise MlpipeError(f"{run_a!r} and {run_b!r} are the same run ({a}).", hint="Give two different runs.")
-    return compare_runs(run_row(history.get_run(a)), run_row(history.get_run(b)))
+    return compare_runs(*oldest_first(run_row(history.get_run(a)), run_row(history.get_run(b))))
+
+
+def oldest_first(a: dict[str, Any], b: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Two runs (rows or records) in the order a comparison reads: before -> after."""
+    first, second = sorted((a, b), key=lambda r: (r.get("started") or 0, r["id"]))
+    return first, second

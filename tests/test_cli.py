@@ -98,8 +98,8 @@ def test_runs_table_and_comparison_of_two_runs(tmp_path, ray_address):
     assert table[1].startswith(new) and table[1].split()[-4:] == ["1/2", "3", "0.5", "0.125"]
     assert table[2].startswith(old) and table[2].split()[-4:] == ["0/2", "3", "0.1", "0.001"]
 
-    # a unique part of an id is enough; the order given is the order shown
-    compared = mlpipe_cli("runs", str(path), "--compare", old[-6:], new)
+    # a unique part of an id is enough; either order reads from the older run to the newer
+    compared = mlpipe_cli("runs", str(path), "--compare", new, old[-6:])
     assert compared.returncode == 0, compared.stderr
     text = compared.stdout
     assert text.splitlines()[0] == f"{old} -> {new}"

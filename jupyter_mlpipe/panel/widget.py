@@ -357,14 +357,13 @@ class RunsTable(anywidget.AnyWidget):
 
     @t.observe("selected")
     def _on_selected(self, change: dict[str, Any]) -> None:
+        from ..compare import oldest_first
         from .state import compare_runs
 
         ids = list(change["new"] or [])
         by_id = {r["id"]: r for r in self.rows}
         if len(ids) == 2 and all(i in by_id for i in ids):
-            # oldest first, so that the comparison reads "before -> after"
-            a, b = sorted((by_id[i] for i in ids), key=lambda r: (r.get("started") or 0, r["id"]))
-            self.comparison = compare_runs(a, b)
+            self.comparison = compare_runs(*oldest_first(by_id[ids[0]], by_id[ids[1]]))
         else:
             self.comparison = {}
 

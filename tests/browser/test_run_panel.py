@@ -36,6 +36,8 @@ EXAMPLE = [
     "%pipeline run -p n=40",
     "%pipeline show",
     "%pipeline runs",
+    "%%scratch\nimport jupyter_mlpipe\n_new, _old = [r['id'][-6:] for r in jupyter_mlpipe.runs('example.ipynb')][:2]",
+    "%pipeline runs $_new $_old",  # two runs chosen by the end of their ids
 ]
 STEPS = ["load", "train", "stats"]
 
@@ -179,7 +181,7 @@ def test_run_all_shows_the_live_panel_and_step_details(page, jupyter, artifacts)
     assert shown.get_attribute("data-run-status") == "succeeded"
     assert shown.locator("g.mlp-node[data-status='succeeded']").count() == 3
     # `%pipeline runs`: the table of this notebook's runs, newest first; pick both to compare them
-    table = page.locator("[data-testid='mlpipe-runs-table']")
+    table = page.locator("[data-testid='mlpipe-runs-table']").first
     table.locator(f"tr[data-run='{run_id}']").wait_for(timeout=60_000)
     rows = table.locator("tbody tr[data-run]")
     assert rows.evaluate_all("els => els.map(e => e.dataset.run)") == [run_2, run_id]
@@ -199,6 +201,14 @@ def test_run_all_shows_the_live_panel_and_step_details(page, jupyter, artifacts)
     assert steps.count() == 3
     assert all("succeeded" in t for t in steps.all_inner_texts())
     table.screenshot(path=str(artifacts / f"{app}-runs-compared.png"))
+    # `%pipeline runs NEW OLD`: a second table, opened with those two chosen, compared oldest first
+    chosen = page.locator("[data-testid='mlpipe-runs-table']").nth(1)
+    chosen.locator(".mlp-compare h4:text-is('Parameters')").wait_for(timeout=60_000)
+    assert chosen.locator("tr.mlp-picked").count() == 2
+    assert chosen.locator("input[type='checkbox']:checked").count() == 2
+    assert f"{run_id} → {run_2}" in chosen.locator(".mlp-compare").inner_text()
+    params = chosen.locator(".mlp-compare h4:text-is('Parameters') + table tr")
+    assert re.sub(r"\s+", " ", params.first.inner_text()).strip() == "n 20 → 40"
 
     assert not _widget_errors(page.console_messages)
     print(f"{app}: opened with the kernel idle in {opened:.1f} s, ran all in {ran:.1f} s "
