@@ -186,18 +186,15 @@ def log_metric(name: str, value: float, step: int | None = None) -> None:
     """Record a metric: streamed to the run panel and stored in the run history.
 
     Outside a pipeline run it is kept in this session (see `interactive_metrics()`).
+    Bad arguments raise TypeError before anything is recorded, inside a run or not.
     """
     global _WARNED_INTERACTIVE
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"log_metric({name!r}, ...) needs a number (got {value!r} of type "
-                        f"{type(value).__name__}).") from None
-    record = {"name": str(name), "value": number, "step_index": step, "ts": time.time()}
+    record = _metric_record(name, value, step)
     context = _CONTEXT
     if context and context.get("history"):
         history = _history(context["history"])
-        history.record_metric(context["run_id"], context["step"], record["name"], number, step, record["ts"])
+        history.record_metric(context["run_id"], context["step"], record["name"], record["value"],
+                              record["step_index"], record["ts"])
         return
     _INTERACTIVE_METRICS.append(record)
     if not _WARNED_INTERACTIVE:
@@ -206,10 +203,38 @@ def log_metric(name: str, value: float, step: int | None = None) -> None:
               "(jupyter_mlpipe.interactive_metrics()).", file=sys.stderr)
 
 
+def _metric_record(name: Any, value: Any, step: Any) -> dict[str, Any]:
+    """One checked metric point: a non-empty name, a number (NaN allowed), a whole-number step."""
+    if not isinstance(name, str) or not name.strip():
+        raise TypeError(f"log_metric needs a metric name, a non-empty string such as 'loss' (got {name!r}).")
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"log_metric({name!r}, ...) needs a number (got the string {value!r}): "
+                        f"pass float(...) of it if it holds one.")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        hint = " (an array or tensor: log one element, or its mean)" if hasattr(value, "shape") else ""
+        raise TypeError(f"log_metric({name!r}, ...) needs a number (got {value!r} of type "
+                        f"{type(value).__name__}){hint}.") from None
+    if step is not None:
+        import operator
+
+        try:
+            step = operator.index(step)  # int, numpy integers; not 0.5 or "3"
+        except TypeError:
+            raise TypeError(f"log_metric({name!r}, ..., step={step!r}): step is the epoch or iteration, a whole "
+                            f"number (got {type(step).__name__}).") from None
+    return {"name": name, "value": number, "step_index": step, "ts": time.time()}
+
+
 def log_metrics(metrics: dict[str, float], step: int | None = None) -> None:
-    """Record several metrics at once."""
-    for name, value in metrics.items():
-        log_metric(name, value, step=step)
+    """Record several metrics at once: `log_metrics({"loss": l, "acc": a}, step=epoch)`."""
+    if not hasattr(metrics, "items"):
+        raise TypeError(f"log_metrics needs a dict of name -> number, e.g. log_metrics({{'loss': 0.3}}) "
+                        f"(got {type(metrics).__name__}); for one metric use log_metric(name, value).")
+    records = [_metric_record(name, value, step) for name, value in metrics.items()]  # all checked first
+    for record in records:
+        log_metric(record["name"], record["value"], step=record["step_index"])
 
 
 def interactive_metrics() -> list[dict[str, Any]]:
