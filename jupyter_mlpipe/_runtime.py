@@ -6,6 +6,7 @@ result of the save cell from here after papermill returns.
 
 from __future__ import annotations
 
+import operator
 import sys
 import time
 from typing import Any
@@ -217,8 +218,6 @@ def _metric_record(name: Any, value: Any, step: Any) -> dict[str, Any]:
         raise TypeError(f"log_metric({name!r}, ...) needs a number (got {value!r} of type "
                         f"{type(value).__name__}){hint}.") from None
     if step is not None:
-        import operator
-
         try:
             step = operator.index(step)  # int, numpy integers; not 0.5 or "3"
         except TypeError:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .errors import MlpipeError
+from .options import _int
 
 __all__ = ["main", "build_parser"]
 
@@ -25,16 +26,6 @@ class _Parser(argparse.ArgumentParser):
         self.print_usage(sys.stderr)
         print(f"{self.prog}: error: {message}", file=sys.stderr)
         sys.exit(EXIT_USAGE)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     runs = sub.add_parser("runs", help="list a notebook's runs")
     runs.add_argument("notebook", metavar="NOTEBOOK")
     runs.add_argument("--json", action="store_true")
-    runs.add_argument("--limit", type=_positive_int, default=20, help="list at most N runs (default: 20)",
+    runs.add_argument("--limit", type=_int("--limit", 1), default=20, help="list at most N runs (default: 20)",
                       metavar="N")
     runs.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"), default=None,
                       help="what differs between two runs: parameters, metrics, which steps ran "

@@ -105,7 +105,7 @@ def _why(shell: Any, args: argparse.Namespace) -> Any:
 
 def _runs(shell: Any, args: argparse.Namespace) -> Any:
     from .api import _store_for
-    from .compare import compare, recorded_runs, resolve_run_id
+    from .compare import compare, recorded_run, recorded_runs, resolve_run_id
     from .history import History
     from .panel import widgets_can_render
     from .progress import comparison_text, runs_table
@@ -128,9 +128,11 @@ def _runs(shell: Any, args: argparse.Namespace) -> Any:
 
         from .panel import RunsTable
 
+        ids = [resolve_run_id(history, notebook, r) for r in chosen]
+        listed = {r["id"] for r in records}
+        records += [recorded_run(history, i) for i in ids if i not in listed]  # older than the newest 30
         table = RunsTable(records)
-        if chosen:
-            table.selected = [resolve_run_id(history, notebook, r) for r in chosen]
+        table.selected = ids
         display(table)
     else:
         print(runs_table(records))

@@ -14,21 +14,26 @@ from typing import Any
 from .errors import MlpipeError, RunNotFound
 from .history_helpers import _LIST_RUNS_HINT
 
-__all__ = ["recorded_runs", "resolve_run_id", "compare", "oldest_first"]
+__all__ = ["recorded_run", "recorded_runs", "resolve_run_id", "compare", "oldest_first"]
 
 _SEARCH_LIMIT = 10_000  # runs looked at when a short id is resolved
 
 
+def recorded_run(history: Any, run_id: str) -> dict[str, Any]:
+    """One run in full (a `History.get_run` record) without its plan, which tables do not need."""
+    record = history.get_run(run_id)
+    record.pop("plan", None)
+    return record
+
+
 def recorded_runs(history: Any, notebook: str | None, *, limit: int = 30) -> list[dict[str, Any]]:
-    """The newest runs of a notebook in full (`History.get_run` records, without their plan)."""
+    """The newest runs of a notebook in full, newest first."""
     records = []
     for item in history.list_runs(notebook, limit=limit):
         try:
-            record = history.get_run(item["id"])
+            records.append(recorded_run(history, item["id"]))
         except RunNotFound:  # forgotten (mlpipe gc) meanwhile
             continue
-        record.pop("plan", None)
-        records.append(record)
     return records
 
 

@@ -81,14 +81,14 @@ def _float(kind: str, minimum: float, strict: bool = False, resource: bool = Fal
     return convert
 
 
-def _int(kind: str):
+def _int(kind: str, minimum: int = 0):
     def convert(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{kind} must be a whole number (got {text!r})") from None
-        if value < 0:
-            raise argparse.ArgumentTypeError(f"{kind} must be 0 or more (got {text!r})")
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{kind} must be {minimum} or more (got {text!r})")
         return value
 
     return convert

@@ -121,4 +121,4 @@ def test_runs_table_and_comparison_of_two_runs(tmp_path, ray_address):
     one = mlpipe_cli("runs", str(path), "--compare", new)
     assert one.returncode == 2 and "expected 2 arguments" in one.stderr
     limit = mlpipe_cli("runs", str(path), "--limit", "0")
-    assert limit.returncode == 2 and "--limit: expected 1 or more" in limit.stderr
+    assert limit.returncode == 2 and "--limit must be 1 or more (got '0')" in limit.stderr

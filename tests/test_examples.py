@@ -142,7 +142,10 @@ def test_quickstart_as_a_newcomer_runs_it(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("MLPIPE_RAY_ADDRESS", "RAY_ADDRESS")}
     env = {**env, "MLPIPE_RAY_ADDRESS": None, "RAY_ADDRESS": None, "MLPIPE_RAY_PRESTART": "1"}
     values, nb = run_as_user(path, ["accuracy"], env=env, timeout=150)
-    assert "4 reused" in text_of(nb, "%pipeline runs")
+    table = text_of(nb, "%pipeline runs").splitlines()
+    assert table[0].split()[:5] == ["run", "started", "status", "duration", "reused"]
+    # the re-run reused all four steps (the words: id, date, time, status, duration, unit, reused)
+    assert "4/4" in [row.split()[6] for row in table[1:]]
 
 
 def test_fan_out(ray_address, tmp_path):

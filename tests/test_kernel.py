@@ -19,6 +19,12 @@ def _outputs(nb) -> list[str]:
     return texts
 
 
+def _execute(nb, folder, timeout: float = 180, **options) -> None:
+    """Run a notebook in a real kernel started in `folder` (nbclient), outputs kept in `nb`."""
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(folder)}},
+                   **options).execute()
+
+
 def test_kernel_runs_steps_plans_and_runs_the_pipeline(tmp_path, ray_address, monkeypatch):
     path = write_notebook(tmp_path / "k.ipynb", [
         "%load_ext jupyter_mlpipe",
@@ -35,7 +41,7 @@ def test_kernel_runs_steps_plans_and_runs_the_pipeline(tmp_path, ray_address, mo
     # what jupyter_server does for a notebook's kernel
     monkeypatch.setenv("JPY_SESSION_NAME", str(path))
     nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    _execute(nb, tmp_path, timeout=180)
     text = "\n".join(_outputs(nb))
     assert "a ran [0, 1, 2]" in text  # the %%step cell ran in the kernel
     assert f"Plan of {path}" in text and "<- a: x" in text
@@ -53,7 +59,7 @@ def test_kernel_without_notebook_plans_executed_cells(tmp_path, monkeypatch):
         "%pipeline plan",
     ])
     nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    _execute(nb, tmp_path, timeout=120)
     text = "\n".join(_outputs(nb))
     assert "planned from the" in text and "cells executed here" in text
     assert "<- a: x" in text
@@ -68,7 +74,7 @@ def test_unsaved_edit_is_reported(tmp_path, monkeypatch):
     monkeypatch.setenv("JPY_SESSION_NAME", str(path))
     nb = nbformat.read(path, as_version=4)
     nb.cells[1].source = "%%step a\nx = 2  # edited, not saved"
-    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    _execute(nb, tmp_path, timeout=120)
     text = "\n".join(_outputs(nb))
     assert "differs from the saved notebook" in text
 
@@ -167,14 +173,13 @@ def test_a_fresh_kernel_shows_the_last_recorded_run_and_compares_two(tmp_path, r
     ])
     monkeypatch.setenv("JPY_SESSION_NAME", str(path))
     nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    _execute(nb, tmp_path, timeout=180)
     new, old = (r["id"] for r in jupyter_mlpipe.runs(path)[:2])
 
     fresh = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in [
         "%load_ext jupyter_mlpipe", "%pipeline show", f"%pipeline runs {old[-6:]} {new[-6:]}", f"%pipeline runs {old}",
     ]])
-    NotebookClient(fresh, timeout=180, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    _execute(fresh, tmp_path, allow_errors=True)
 
     def displayed(cell) -> dict:
         (out,) = [o for o in cell.outputs if o.output_type == "display_data"]
