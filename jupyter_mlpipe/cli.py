@@ -162,17 +162,26 @@ def _cmd_runs(args: argparse.Namespace) -> int:
         print(json.dumps(comparison, indent=2, default=str) if args.json else comparison_text(comparison))
         return EXIT_OK
     items = runs(args.notebook, limit=args.limit)
-    if args.json:
-        print(json.dumps(items, indent=2, default=str))
-        return EXIT_OK
+    if not items and not Path(args.notebook).is_file():  # a typo, not a notebook without runs
+        raise MlpipeError(f"No notebook at {args.notebook!r} and no runs recorded for it.",
+                          hint="Check the path: mlpipe runs path/to/notebook.ipynb.")
     if not items:
-        print(f"No runs of {args.notebook} yet.")
+        print("[]" if args.json else f"No runs of {args.notebook} yet.")
         return EXIT_OK
     from .compare import recorded_runs
+    from .panel.state import run_row
     from .progress import runs_table
 
     history, _ = _history_for(args.notebook)
-    print(runs_table(recorded_runs(history, str(Path(args.notebook).resolve()), limit=args.limit)))
+    records = recorded_runs(history, str(Path(args.notebook).resolve()), limit=args.limit)
+    if args.json:  # each run as listed, with the metrics' last values and how many steps were reused
+        rows = {r["id"]: run_row(r) for r in records}
+        for item in items:
+            row = rows.get(item["id"]) or {}
+            item["metrics"], item["reused"] = row.get("metrics", {}), row.get("reused", 0)
+        print(json.dumps(items, indent=2, default=str))
+        return EXIT_OK
+    print(runs_table(records))
     return EXIT_OK
 
 

@@ -92,6 +92,8 @@ def test_runs_table_and_comparison_of_two_runs(tmp_path, ray_address):
     assert mlpipe_cli("run", str(path), "-p", "lr=0.5").returncode == 0
     listed = json.loads(mlpipe_cli("runs", str(path), "--json").stdout)
     new, old = listed[0]["id"], listed[1]["id"]
+    assert listed[0]["metrics"] == {"fit.loss": 0.125} and listed[0]["reused"] == 1  # for CI gates on metrics
+    assert listed[1]["params"] == {"n": 3, "lr": 0.1} and listed[1]["reused"] == 0
 
     table = mlpipe_cli("runs", str(path)).stdout.splitlines()
     assert table[0].split() == ["run", "started", "status", "duration", "reused", "n", "lr", "fit.loss"]
@@ -120,5 +122,7 @@ def test_runs_table_and_comparison_of_two_runs(tmp_path, ray_address):
     assert same.returncode == 2 and "are the same run" in same.stderr
     one = mlpipe_cli("runs", str(path), "--compare", new)
     assert one.returncode == 2 and "expected 2 arguments" in one.stderr
+    typo = mlpipe_cli("runs", str(tmp_path / "nb2.ipynb"))
+    assert typo.returncode == 2 and "No notebook at" in typo.stderr
     limit = mlpipe_cli("runs", str(path), "--limit", "0")
     assert limit.returncode == 2 and "--limit must be 1 or more (got '0')" in limit.stderr
