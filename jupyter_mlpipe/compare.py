@@ -20,9 +20,25 @@ _SEARCH_LIMIT = 10_000  # runs looked at when a short id is resolved
 
 
 def recorded_run(history: Any, run_id: str) -> dict[str, Any]:
-    """One run in full (a `History.get_run` record) without its plan, which tables do not need."""
+    """One run in full (a `History.get_run` record) without its plan, which tables do not need.
+
+    A reused step logged nothing in this run: it shows the metrics of the run that made its
+    outputs, so that comparing a run with a reused step compares what the step produced.
+    """
     record = history.get_run(run_id)
     record.pop("plan", None)
+    metrics = record.setdefault("metrics", {})
+    for name, step in (record.get("steps") or {}).items():
+        source = (step.get("reason") or {}).get("from_run") if step.get("status") == "reused" else None
+        if not source or name in metrics:
+            continue
+        try:
+            points = history.metrics(source, step=name)
+        except RunNotFound:  # a malformed id in an old record
+            continue
+        for point in points:
+            metrics.setdefault(name, {}).setdefault(point["name"], []).append(
+                (point["step_index"], point["value"], point["ts"]))
     return record
 
 

@@ -44,11 +44,22 @@ def run_summary(run: Any, *, step_lines: bool = True) -> str:
             lines.append(step.error)
         for warning in step.warnings:
             lines.append(f"warning ({step.name}): {warning}")
-    notebooks = {step.notebook_path for step in run.steps.values() if step.notebook_path}
-    if notebooks:
-        folder = sorted(notebooks)[0].rsplit("/", 1)[0]
-        lines.append(f"step notebooks: {folder}/")
+    lines += _notebooks_line(run)
     return "\n".join(lines)
+
+
+def _notebooks_line(run: Any) -> list[str]:
+    """Where this run's executed notebooks are; a reused step's stays with the run that made it."""
+    import os
+
+    made_here = sorted(step.notebook_path for step in run.steps.values()
+                       if step.notebook_path and step.status != "reused")
+    if made_here:
+        return [f"step notebooks: {os.path.dirname(made_here[0])}/"]
+    if any(step.notebook_path for step in run.steps.values()):
+        return ["step notebooks: every step was reused; each one's notebook is in the run that made it "
+                "(mlpipe show RUN_ID, or the panel's step details)"]
+    return []
 
 
 class TextProgress:

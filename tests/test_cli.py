@@ -89,16 +89,25 @@ def test_runs_table_and_comparison_of_two_runs(tmp_path, ray_address):
         "    loss = loss * lr\n    log_metric('loss', loss, step=i)",
     ])
     assert mlpipe_cli("run", str(path)).returncode == 0
-    assert mlpipe_cli("run", str(path), "-p", "lr=0.5").returncode == 0
+    second = mlpipe_cli("run", str(path), "-p", "lr=0.5")
+    assert second.returncode == 0
+    again = mlpipe_cli("run", str(path), "-p", "lr=0.5")
     listed = json.loads(mlpipe_cli("runs", str(path), "--json").stdout)
+    assert listed[0]["reused"] == 2
+    listed = listed[1:]  # the all-reused run aside
     new, old = listed[0]["id"], listed[1]["id"]
+    # the notebooks of the steps this run ran, not those of the reused step (from the first run)
+    assert f"step notebooks: {tmp_path / '.mlpipe' / 'runs' / new}/" in second.stdout, second.stdout
+    assert "every step was reused; each one's notebook is in the run that made it" in again.stdout
     assert listed[0]["metrics"] == {"fit.loss": 0.125} and listed[0]["reused"] == 1  # for CI gates on metrics
     assert listed[1]["params"] == {"n": 3, "lr": 0.1} and listed[1]["reused"] == 0
 
     table = mlpipe_cli("runs", str(path)).stdout.splitlines()
     assert table[0].split() == ["run", "started", "status", "duration", "reused", "n", "lr", "fit.loss"]
-    assert table[1].startswith(new) and table[1].split()[-4:] == ["1/2", "3", "0.5", "0.125"]
-    assert table[2].startswith(old) and table[2].split()[-4:] == ["0/2", "3", "0.1", "0.001"]
+    # the all-reused run shows the metric its reused step logged when it ran
+    assert table[1].split()[-4:] == ["2/2", "3", "0.5", "0.125"]
+    assert table[2].startswith(new) and table[2].split()[-4:] == ["1/2", "3", "0.5", "0.125"]
+    assert table[3].startswith(old) and table[3].split()[-4:] == ["0/2", "3", "0.1", "0.001"]
 
     # a unique part of an id is enough; either order reads from the older run to the newer
     compared = mlpipe_cli("runs", str(path), "--compare", new, old[-6:])
@@ -117,7 +126,7 @@ def test_runs_table_and_comparison_of_two_runs(tmp_path, ray_address):
     assert unknown.returncode == 2 and "No run 'nope42' of this notebook" in unknown.stderr
     assert new in unknown.stderr  # it names the runs there are
     ambiguous = mlpipe_cli("runs", str(path), "--compare", "2", new)
-    assert ambiguous.returncode == 2 and "matches 2 runs" in ambiguous.stderr
+    assert ambiguous.returncode == 2 and "matches 3 runs" in ambiguous.stderr
     same = mlpipe_cli("runs", str(path), "--compare", new, new[-6:])
     assert same.returncode == 2 and "are the same run" in same.stderr
     one = mlpipe_cli("runs", str(path), "--compare", new)

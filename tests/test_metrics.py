@@ -76,3 +76,26 @@ def test_metrics_of_a_real_run_are_in_its_history_and_a_bad_call_fails_the_step(
     assert [i for i, _, _ in fit["acc"]] == [0, 1, 2]
     assert fit["lr"][0][:2] == (None, 0.01)
     assert "report" not in record["metrics"]  # the bad call recorded nothing
+
+
+@pytest.mark.slow
+def test_a_reused_step_shows_the_metrics_of_the_run_that_made_it(ray_address, notebook):
+    from jupyter_mlpipe.compare import recorded_run
+    from jupyter_mlpipe.panel import show_plan
+
+    path = notebook([
+        "%%step fit\nfrom jupyter_mlpipe import log_metric\nfor i in range(3):\n    log_metric('loss', 1 / (i + 1), step=i)\n"
+        "w = 1",
+        "%%step report\nr = w + 1",
+    ])
+    first = jupyter_mlpipe.run(path)
+    second = jupyter_mlpipe.run(path)
+    assert second.steps["fit"].status == "reused"
+    history = History(path.parent / ".mlpipe" / "history.sqlite")
+    assert history.metrics(second.id) == []  # nothing was logged in the second run
+    # the panel (live or recorded) and the runs table both show what the step logged when it ran
+    for run in (second, jupyter_mlpipe.load_run(second.id, path)):
+        panel = show_plan(None, run, history=history)
+        assert panel.metrics["fit"]["loss"] == [[0, 1.0], [1, 0.5], [2, pytest.approx(1 / 3)]]
+    assert recorded_run(history, second.id)["metrics"]["fit"]["loss"][-1][:2] == (2, pytest.approx(1 / 3))
+    assert first.id != second.id

@@ -76,6 +76,7 @@ class RunPanel(anywidget.AnyWidget):
         self._dirty: set[str] = set()
         self._all_dirty = False
         self._metrics = MetricBuffer()
+        self._reused_loaded: set[str] = set()  # reused steps whose original metrics were loaded
         self._tails: dict[str, list[str] | None] = {}
         self._timer: threading.Thread | None = None
         self._stop = threading.Event()
@@ -118,6 +119,7 @@ class RunPanel(anywidget.AnyWidget):
             with self.hold_sync():  # the graph and the first states in one message
                 if new_run:
                     self._metrics = MetricBuffer()
+                    self._reused_loaded = set()
                     self._tails = {}
                     self._load_graph(run)
                     recorded = getattr(run, "metrics", None)
@@ -204,9 +206,22 @@ class RunPanel(anywidget.AnyWidget):
         if history is None or not hasattr(history, "metrics"):
             return 0
         try:
-            return self._metrics.poll(history, run.id)
+            return self._metrics.poll(history, run.id) + self._reused_metrics(history, run)
         except Exception:  # noqa: BLE001 - a locked or missing history: try again next time
             return 0
+
+    def _reused_metrics(self, history: Any, run: Any) -> int:
+        """A reused step logs nothing: show the metrics of the run that made its outputs (once)."""
+        added = 0
+        for name, step in run.steps.items():
+            source = (step.reason or {}).get("from_run") if step.status == "reused" else None
+            if not source or name in self._reused_loaded or name in self._metrics.series:
+                continue
+            self._reused_loaded.add(name)
+            for point in history.metrics(source, step=name):
+                self._metrics.add(name, point["name"], point.get("step_index"), point.get("value"))
+                added += 1
+        return added
 
     def _tail(self, step: Any) -> list[str] | None:
         if step.status not in _TERMINAL or not step.notebook_path:
