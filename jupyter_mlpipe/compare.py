@@ -14,7 +14,7 @@ from typing import Any
 from .errors import MlpipeError, RunNotFound
 from .history_helpers import _LIST_RUNS_HINT
 
-__all__ = ["recorded_run", "recorded_runs", "resolve_run_id", "compare", "oldest_first"]
+__all__ = ["recorded_run", "recorded_runs", "with_reused_metrics", "resolve_run_id", "compare", "oldest_first"]
 
 _SEARCH_LIMIT = 10_000  # runs looked at when a short id is resolved
 
@@ -22,11 +22,16 @@ _SEARCH_LIMIT = 10_000  # runs looked at when a short id is resolved
 def recorded_run(history: Any, run_id: str) -> dict[str, Any]:
     """One run in full (a `History.get_run` record) without its plan, which tables do not need.
 
-    A reused step logged nothing in this run: it shows the metrics of the run that made its
+    A reused step logged nothing in this run: it gets the metrics of the run that made its
     outputs, so that comparing a run with a reused step compares what the step produced.
     """
     record = history.get_run(run_id)
     record.pop("plan", None)
+    return with_reused_metrics(history, record)
+
+
+def with_reused_metrics(history: Any, record: dict[str, Any]) -> dict[str, Any]:
+    """`record` (a `History.get_run` dict), its reused steps given their original metrics in place."""
     metrics = record.setdefault("metrics", {})
     for name, step in (record.get("steps") or {}).items():
         source = (step.get("reason") or {}).get("from_run") if step.get("status") == "reused" else None

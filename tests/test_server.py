@@ -259,6 +259,11 @@ def test_a_run_started_over_http(api, jp_root_dir, ray_address):
     assert load["notebook_path"] == f"sub/.mlpipe/runs/{run_id}/load.ipynb"  # the run that computed it
     status, nb = api("GET", *load["notebook_endpoint"].split("/"))
     assert status == 200 and "loaded 5" in json.dumps(nb["cells"])
+    # a run that reuses `total` shows the metric `total` logged when it ran
+    status, third = api("POST", "runs", body={"path": "sub/pipe.ipynb", "params": {"n": 5}})
+    run = _wait(api, third["id"], lambda r: r["status"] != "running")
+    assert run["steps"]["total"]["status"] == "reused"
+    assert run["metrics"]["total"]["total"][0]["value"] == 10
 
 
 @pytest.mark.slow

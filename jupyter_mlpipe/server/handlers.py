@@ -27,6 +27,7 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
+from ..compare import with_reused_metrics
 from ..errors import MlpipeError, RunNotFound
 from ..history import validate_run_id
 from ..options import STEP_NAME_RE
@@ -182,7 +183,7 @@ class MlpipeHandler(APIHandler):
             histories.insert(0, own)
         for history in histories:
             try:
-                return history.get_run(run_id), live
+                return with_reused_metrics(history, history.get_run(run_id)), live
             except RunNotFound:
                 continue
         if live is not None:
