@@ -14,7 +14,15 @@ from typing import Any
 from .errors import MlpipeError, RunNotFound
 from .history_helpers import _LIST_RUNS_HINT
 
-__all__ = ["recorded_run", "recorded_runs", "with_reused_metrics", "resolve_run_id", "compare", "oldest_first"]
+__all__ = [
+    "compare",
+    "oldest_first",
+    "original_metrics",
+    "recorded_run",
+    "recorded_runs",
+    "resolve_run_id",
+    "with_reused_metrics",
+]
 
 _SEARCH_LIMIT = 10_000  # runs looked at when a short id is resolved
 
@@ -34,17 +42,23 @@ def with_reused_metrics(history: Any, record: dict[str, Any]) -> dict[str, Any]:
     """`record` (a `History.get_run` dict), its reused steps given their original metrics in place."""
     metrics = record.setdefault("metrics", {})
     for name, step in (record.get("steps") or {}).items():
-        source = (step.get("reason") or {}).get("from_run") if step.get("status") == "reused" else None
-        if not source or name in metrics:
+        if name in metrics:
             continue
-        try:
-            points = history.metrics(source, step=name)
-        except RunNotFound:  # a malformed id in an old record
-            continue
-        for point in points:
+        for point in original_metrics(history, name, step.get("status"), step.get("reason")):
             metrics.setdefault(name, {}).setdefault(point["name"], []).append(
                 (point["step_index"], point["value"], point["ts"]))
     return record
+
+
+def original_metrics(history: Any, step: str, status: str | None, reason: dict | None) -> list[dict[str, Any]]:
+    """The metric points a reused step logged in the run that made its outputs (`History.metrics` rows)."""
+    source = (reason or {}).get("from_run") if status == "reused" else None
+    if not source:
+        return []
+    try:
+        return history.metrics(source, step=step)
+    except RunNotFound:  # a malformed id in an old record
+        return []
 
 
 def recorded_runs(history: Any, notebook: str | None, *, limit: int = 30) -> list[dict[str, Any]]:

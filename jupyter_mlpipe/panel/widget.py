@@ -212,13 +212,14 @@ class RunPanel(anywidget.AnyWidget):
 
     def _reused_metrics(self, history: Any, run: Any) -> int:
         """A reused step logs nothing: show the metrics of the run that made its outputs (once)."""
+        from ..compare import original_metrics
+
         added = 0
         for name, step in run.steps.items():
-            source = (step.reason or {}).get("from_run") if step.status == "reused" else None
-            if not source or name in self._reused_loaded or name in self._metrics.series:
+            if step.status != "reused" or name in self._reused_loaded or name in self._metrics.series:
                 continue
             self._reused_loaded.add(name)
-            for point in history.metrics(source, step=name):
+            for point in original_metrics(history, name, step.status, step.reason):
                 self._metrics.add(name, point["name"], point.get("step_index"), point.get("value"))
                 added += 1
         return added
