@@ -105,7 +105,7 @@ def _why(shell: Any, args: argparse.Namespace) -> Any:
 
 def _runs(shell: Any, args: argparse.Namespace) -> Any:
     from .api import _store_for
-    from .compare import compare, recorded_run, recorded_runs, resolve_run_id
+    from .compare import compare_records, recorded_run, recorded_runs, resolve_pair
     from .history import History
     from .panel import widgets_can_render
     from .progress import comparison_text, runs_table
@@ -116,29 +116,32 @@ def _runs(shell: Any, args: argparse.Namespace) -> Any:
                           hint="%pipeline runs lists the runs; %pipeline runs RUN_A RUN_B compares two.")
     path, _ = _notebook_for_run(shell)
     where, _ = _store_for(path)
-    notebook = str(Path(path).resolve())
-    history = History(where.history_path) if where.history_path.exists() else None
-    records = recorded_runs(history, notebook) if history is not None else []
-    if not records and not chosen:
+    if not where.history_path.exists():
         print("No runs yet: %pipeline run starts one.")
         return None
-    comparison = compare(path, *chosen) if chosen else None  # a clear error for unknown runs, before display
+    history = History(where.history_path)
+    notebook = str(Path(path).resolve())
+    ids = list(resolve_pair(history, notebook, *chosen)) if chosen else []  # a clear error before any display
+    records = recorded_runs(history, notebook)
+    listed = {r["id"]: r for r in records}
+    records += [recorded_run(history, i) for i in ids if i not in listed]  # older than the newest 30
+    if not records:
+        print("No runs yet: %pipeline run starts one.")
+        return None
     if widgets_can_render():
         from IPython.display import display
 
         from .panel import RunsTable
 
-        ids = [resolve_run_id(history, notebook, r) for r in chosen]
-        listed = {r["id"] for r in records}
-        records += [recorded_run(history, i) for i in ids if i not in listed]  # older than the newest 30
         table = RunsTable(records)
-        table.selected = ids
+        table.selected = ids  # the table computes the comparison, as when two are ticked
         display(table)
-    else:
-        print(runs_table(records))
-        if comparison is not None:
-            print()
-            print(comparison_text(comparison))
+        return None
+    print(runs_table(records))
+    if ids:
+        by_id = {r["id"]: r for r in records}
+        print()
+        print(comparison_text(compare_records(by_id[ids[0]], by_id[ids[1]])))
     return None
 
 

@@ -16,10 +16,12 @@ from .history_helpers import _LIST_RUNS_HINT
 
 __all__ = [
     "compare",
+    "compare_records",
     "oldest_first",
     "original_metrics",
     "recorded_run",
     "recorded_runs",
+    "resolve_pair",
     "resolve_run_id",
     "with_reused_metrics",
 ]
@@ -103,18 +105,29 @@ def compare(path: str | os.PathLike, run_a: str, run_b: str) -> dict[str, Any]:
     """
     from .api import _store_for
     from .history import History
-    from .panel.state import compare_runs, run_row
 
     where, _ = _store_for(path)
     if not where.history_path.exists():
         raise RunNotFound(f"No runs recorded for {str(path)!r} (no {where.history_path}).",
                           hint="Run the notebook first: %pipeline run, or mlpipe run NOTEBOOK.")
     history = History(where.history_path)
-    notebook = str(Path(path).resolve())
+    a, b = resolve_pair(history, str(Path(path).resolve()), run_a, run_b)
+    return compare_records(recorded_run(history, a), recorded_run(history, b))
+
+
+def resolve_pair(history: Any, notebook: str | None, run_a: str, run_b: str) -> tuple[str, str]:
+    """The two run ids a comparison is asked for; the same run twice is an error."""
     a, b = (resolve_run_id(history, notebook, r) for r in (run_a, run_b))
     if a == b:
         raise MlpipeError(f"{run_a!r} and {run_b!r} are the same run ({a}).", hint="Give two different runs.")
-    return compare_runs(*oldest_first(run_row(history.get_run(a)), run_row(history.get_run(b))))
+    return a, b
+
+
+def compare_records(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """What differs between two `recorded_run` records, read from the older to the newer."""
+    from .panel.state import compare_runs, run_row
+
+    return compare_runs(*oldest_first(run_row(a), run_row(b)))
 
 
 def oldest_first(a: dict[str, Any], b: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

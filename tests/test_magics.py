@@ -106,3 +106,28 @@ def test_notebook_path_from_vscode_and_jupyter_server(tmp_path):
     # a server-root-relative path, resolved from the kernel's start folder (the notebook's folder)
     assert find_notebook_path({}, {"JPY_SESSION_NAME": "sub/a.ipynb"}, str(nb.parent)) == nb
     assert find_notebook_path({}, {}, str(tmp_path)) is None
+
+
+@pytest.mark.slow
+def test_pipeline_runs_compares_two_runs_in_a_terminal(tmp_path, ray_address):
+    """A terminal IPython (no widgets): `%pipeline runs A B` prints the table and what differs."""
+    code = (
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "ip = InteractiveShell.instance()\n"
+        "ip.run_line_magic('load_ext', 'jupyter_mlpipe')\n"
+        "ip.run_cell('%%step a\\nx = 2', store_history=True)\n"
+        "ip.run_cell('%pipeline run')\n"
+        "ip.run_cell('%pipeline run --force')\n"
+        "import jupyter_mlpipe\n"
+        "new, old = [r['id'] for r in jupyter_mlpipe.runs('.mlpipe/kernel-session.ipynb')]\n"
+        "print('IDS', old, new)\n"
+        "ip.run_cell(f'%pipeline runs {new[-6:]} {old[-6:]}')\n"
+        "ip.run_cell(f'%pipeline runs {new[-6:]} {new}')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                         timeout=240)
+    text = out.stdout + out.stderr
+    old, new = next(line.split()[1:] for line in text.splitlines() if line.startswith("IDS "))
+    assert f"{old} -> {new}" in text, text  # oldest first, whatever the order given
+    assert "parameters:\n  the same" in text and "a  succeeded  ->  succeeded" in text
+    assert "UsageError: '" in text and "are the same run" in text
