@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import MlpipeError, RunNotFound
+from .errors import MlpipeError, PlanError, RunNotFound
 from .history_helpers import _RUN_ID_RE
 
 __all__ = ["run", "runs", "load_run", "parse_param", "resolve_params"]
@@ -67,6 +67,10 @@ def run(path: str | os.PathLike, params: dict[str, Any] | None = None, *, steps:
 
     where, config = _store_for(path, store)
     plan = Pipeline.from_notebook(path, compute=config.compute)
+    if not plan.steps:  # nothing would run: say so rather than record an empty "succeeded" run
+        raise PlanError(f"{Path(path).name} has no steps, so there is nothing to run.",
+                        hint="Put `%%step NAME` on the first line of a code cell (after %load_ext jupyter_mlpipe), "
+                        "save the notebook and run again.")
     values = resolve_params(plan, params)
     if steps:
         plan.upstream(steps)  # validates the names before anything is recorded

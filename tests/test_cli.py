@@ -135,3 +135,12 @@ def test_runs_table_and_comparison_of_two_runs(tmp_path, ray_address):
     assert typo.returncode == 2 and "No notebook at" in typo.stderr
     limit = mlpipe_cli("runs", str(path), "--limit", "0")
     assert limit.returncode == 2 and "--limit must be 1 or more (got '0')" in limit.stderr
+
+
+def test_a_notebook_without_steps_is_refused_with_how_to_fix_it(tmp_path):
+    path = write_notebook(tmp_path / "plain.ipynb", ["x = 1", "print(x)"])
+    result = mlpipe_cli("run", str(path))
+    assert result.returncode == 2
+    assert "plain.ipynb has no steps, so there is nothing to run" in result.stderr
+    assert "%%step NAME" in result.stderr
+    assert not (tmp_path / ".mlpipe" / "history.sqlite").exists()  # no empty run recorded
