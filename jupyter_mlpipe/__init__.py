@@ -50,14 +50,14 @@ __all__ = [
 ]
 
 _LAZY = {
-    "Pipeline": "jupyter_mlpipe.plan",
+    "Pipeline": "jupyter_mlpipe.plan.planner",
     "run": "jupyter_mlpipe.api",
     "runs": "jupyter_mlpipe.api",
     "load_run": "jupyter_mlpipe.api",
-    "compare": "jupyter_mlpipe.compare",
-    "log_metric": "jupyter_mlpipe._runtime",
-    "log_metrics": "jupyter_mlpipe._runtime",
-    "interactive_metrics": "jupyter_mlpipe._runtime",
+    "compare": "jupyter_mlpipe.queries",
+    "log_metric": "jupyter_mlpipe.execute.runtime",
+    "log_metrics": "jupyter_mlpipe.execute.runtime",
+    "interactive_metrics": "jupyter_mlpipe.execute.runtime",
 }
 
 
@@ -76,7 +76,7 @@ def __dir__() -> list[str]:
 
 def load_ipython_extension(ipython: Any) -> None:
     """Register the magics; nothing heavy happens here."""
-    from .magics import MlpipeMagics
+    from .kernel.magics import MlpipeMagics
 
     ipython.register_magics(MlpipeMagics)
 

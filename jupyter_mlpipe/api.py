@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .errors import MlpipeError, PlanError, RunNotFound
-from .history_helpers import _RUN_ID_RE
+from .store.ids import _RUN_ID_RE
 
 __all__ = ["run", "runs", "load_run", "parse_param", "resolve_params"]
 
@@ -62,8 +62,8 @@ def run(path: str | os.PathLike, params: dict[str, Any] | None = None, *, steps:
     not exceptions: look at `run.status` and `run.steps[name].error`.
     """
     from .execute.runner import RunOptions, start_run
-    from .history import History
-    from .plan import Pipeline
+    from .store.history import History
+    from .plan.planner import Pipeline
 
     where, config = _store_for(path, store)
     plan = Pipeline.from_notebook(path, compute=config.compute)
@@ -82,7 +82,7 @@ def run(path: str | os.PathLike, params: dict[str, Any] | None = None, *, steps:
 
 def runs(path: str | os.PathLike, limit: int = 50) -> list[dict[str, Any]]:
     """The recorded runs of a notebook, newest first."""
-    from .history import History
+    from .store.history import History
 
     where, _ = _store_for(path)
     if not where.history_path.exists():
@@ -92,8 +92,8 @@ def runs(path: str | os.PathLike, limit: int = 50) -> list[dict[str, Any]]:
 
 def load_run(run_id: str, path: str | os.PathLike = ".") -> Any:
     """An old run (by id, or a unique part of it) as a Run-like object: statuses, and `run["name"]` loads its values."""
-    from .history import History
-    from .recorded import RecordedRun
+    from .store.history import History
+    from .execute.recorded import RecordedRun
 
     folder = Path(path)
     notebook = folder if folder.suffix == ".ipynb" else folder / "_.ipynb"
@@ -103,7 +103,7 @@ def load_run(run_id: str, path: str | os.PathLike = ".") -> Any:
                           hint="Pass the notebook (or its folder) the run belongs to: load_run(id, 'nb.ipynb').")
     history = History(where.history_path)
     if not _RUN_ID_RE.match(str(run_id)):  # a part of an id, such as its last six characters
-        from .compare import resolve_run_id
+        from .queries import resolve_run_id
 
         run_id = resolve_run_id(history, str(notebook.resolve()) if folder.suffix == ".ipynb" else None, run_id)
     return RecordedRun(history.get_run(run_id), where)

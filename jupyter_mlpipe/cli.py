@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .errors import MlpipeError
-from .options import _int
+from .plan.options import _int
 
 __all__ = ["main", "build_parser"]
 
@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
-    from .plan import Pipeline
+    from .plan.planner import Pipeline
 
     plan = Pipeline.from_notebook(args.notebook)
     print(plan.to_json() if args.json else plan.describe())
@@ -89,7 +89,7 @@ def _run_json(run) -> dict:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from .api import parse_param, run
-    from .progress import TextProgress, run_summary
+    from .text import TextProgress, run_summary
 
     params = dict(parse_param(p) for p in args.param)
     listeners = [] if args.json else [TextProgress(stream=sys.stdout)]
@@ -117,7 +117,7 @@ def _scalar(run, name):
 
 def _history_for(path: str):
     from .api import _store_for
-    from .history import History
+    from .store.history import History
 
     folder = Path(path)
     notebook = folder if folder.suffix == ".ipynb" else folder / "_.ipynb"
@@ -129,8 +129,8 @@ def _history_for(path: str):
 
 
 def _cmd_why(args: argparse.Namespace) -> int:
-    from .plan import Pipeline
-    from .why import why_text
+    from .plan.planner import Pipeline
+    from .execute.why import why_text
 
     plan = Pipeline.from_notebook(args.notebook)
     if args.step not in plan.steps:
@@ -155,8 +155,8 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     from .api import runs
 
     if args.compare:
-        from .compare import compare
-        from .progress import comparison_text
+        from .queries import compare
+        from .text import comparison_text
 
         comparison = compare(args.notebook, *args.compare)
         print(json.dumps(comparison, indent=2, default=str) if args.json else comparison_text(comparison))
@@ -168,9 +168,9 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     if not items:
         print("[]" if args.json else f"No runs of {args.notebook} yet.")
         return EXIT_OK
-    from .compare import recorded_runs
+    from .queries import recorded_runs
     from .panel.state import run_row
-    from .progress import runs_table
+    from .text import runs_table
 
     history, _ = _history_for(args.notebook)
     records = recorded_runs(history, str(Path(args.notebook).resolve()), limit=args.limit)
@@ -205,7 +205,7 @@ def _parse_age(text: str) -> float:
 
 
 def _cmd_gc(args: argparse.Namespace) -> int:
-    from .gc import collect
+    from .store.gc import collect
 
     history, where = _history_for(args.path)
     report = collect(history, where, older_than=_parse_age(args.older_than) if args.older_than else None,

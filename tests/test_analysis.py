@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jupyter_mlpipe.analysis import CellSyntaxError, _to_python, analyze_cell
+from jupyter_mlpipe.plan.cells import CellSyntaxError, _to_python, analyze_cell
 
 
 def facts(source: str):

@@ -19,8 +19,8 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
-import jupyter_mlpipe.artifacts as artifacts
-from jupyter_mlpipe.artifacts import (
+import jupyter_mlpipe.store.artifacts as artifacts
+from jupyter_mlpipe.store.artifacts import (
     ArtifactRef,
     ArtifactStore,
     content_hash,
@@ -539,7 +539,7 @@ def _concurrent_value() -> pd.DataFrame:
 
 
 def _put_repeatedly(root: str, times: int, start, results) -> None:
-    from jupyter_mlpipe.artifacts import ArtifactStore
+    from jupyter_mlpipe.store.artifacts import ArtifactStore
 
     value = _concurrent_value()
     store = ArtifactStore(root)
@@ -582,7 +582,7 @@ def test_two_processes_putting_the_same_value(tmp_path):
 
 def test_importing_the_module_loads_no_heavy_package():
     code = (
-        "import sys, jupyter_mlpipe.artifacts as a\n"
+        "import sys, jupyter_mlpipe.store.artifacts as a\n"
         "a.ArtifactStore('somewhere')\n"
         "heavy = [m for m in ('pyarrow', 'pandas', 'numpy', 'polars', 'cloudpickle')"
         " if m in sys.modules]\n"

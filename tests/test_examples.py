@@ -159,7 +159,7 @@ def test_fan_out(ray_address, tmp_path):
         [(s.started, s.ended) for s in models]
     # each model step logged a curve into the run history
     from jupyter_mlpipe.api import _store_for
-    from jupyter_mlpipe.history import History
+    from jupyter_mlpipe.store.history import History
 
     metrics = History(_store_for(path)[0].history_path).get_run(jupyter_mlpipe.runs(path)[0]["id"])["metrics"]
     assert set(metrics) >= {"logreg", "forest", "boosting", "svc"}, metrics

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 import jupyter_mlpipe
-from jupyter_mlpipe.history import History
+from jupyter_mlpipe.store.history import History
 
 pytestmark = pytest.mark.slow
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_mlpipe import history as history_module
+from jupyter_mlpipe.store import history as history_module
 from jupyter_mlpipe.errors import MlpipeError, RunNotFound
-from jupyter_mlpipe.history import RUN_STATUSES, SCHEMA_VERSION, History, validate_run_id
+from jupyter_mlpipe.store.history import RUN_STATUSES, SCHEMA_VERSION, History, validate_run_id
 
 NB = "train.ipynb"
 

@@ -9,7 +9,7 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.testing.globalipapp import get_ipython
 
-from jupyter_mlpipe.kernel import find_notebook_path, session_of
+from jupyter_mlpipe.kernel.session import find_notebook_path, session_of
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import math
 import pytest
 
 import jupyter_mlpipe
-from jupyter_mlpipe import _runtime
-from jupyter_mlpipe.history import History
+from jupyter_mlpipe.execute import runtime as _runtime
+from jupyter_mlpipe.store.history import History
 
 
 @pytest.fixture
@@ -80,7 +80,7 @@ def test_metrics_of_a_real_run_are_in_its_history_and_a_bad_call_fails_the_step(
 
 @pytest.mark.slow
 def test_a_reused_step_shows_the_metrics_of_the_run_that_made_it(ray_address, notebook):
-    from jupyter_mlpipe.compare import recorded_run
+    from jupyter_mlpipe.queries import recorded_run
     from jupyter_mlpipe.panel import show_plan
 
     path = notebook([

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from jupyter_mlpipe import StepOptionError
-from jupyter_mlpipe.options import parse_memory, parse_step_line, step_help
+from jupyter_mlpipe.plan.options import parse_memory, parse_step_line, step_help
 
 
 def test_name_only():

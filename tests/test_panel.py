@@ -164,7 +164,7 @@ def test_odd_graphs_do_not_break_the_layout():
 
 
 def test_graph_from_a_plan_carries_compute_and_cells():
-    from jupyter_mlpipe.plan import Pipeline
+    from jupyter_mlpipe.plan.planner import Pipeline
 
     plan = Pipeline.from_sources(["%%step load\nx = 1", "%%step train --compute gpu\ny = x + 1"],
                                  compute={"cpu": {}, "gpu": {"num_gpus": 1}})
@@ -204,8 +204,8 @@ def updates(log: list[dict], widget=None) -> list[dict]:
 def make_run(tmp_path, n_steps: int = 4, *, fan: bool = False):
     """A real Run and History for a plan of `n_steps` chained steps (no Ray: we drive the states)."""
     from jupyter_mlpipe.execute.runner import Run, Store
-    from jupyter_mlpipe.history import History
-    from jupyter_mlpipe.plan import Pipeline
+    from jupyter_mlpipe.store.history import History
+    from jupyter_mlpipe.plan.planner import Pipeline
 
     cells = ["%%step load\nx0 = 1"] + [f"%%step s{i}\nx{i} = x{i - 1} + 1" for i in range(1, n_steps)]
     if fan:
@@ -394,8 +394,8 @@ def test_text_fallback(comm_log, tmp_path):
 
 def test_show_plan_with_a_recorded_run(comm_log, tmp_path):
     from jupyter_mlpipe.panel import show_plan
-    from jupyter_mlpipe.plan import Pipeline
-    from jupyter_mlpipe.recorded import RecordedRun
+    from jupyter_mlpipe.plan.planner import Pipeline
+    from jupyter_mlpipe.execute.recorded import RecordedRun
 
     run, history = make_run(tmp_path, 2)
     for name in run.steps:
@@ -421,7 +421,7 @@ def test_show_plan_with_a_recorded_run(comm_log, tmp_path):
 
 def test_the_display_listener_shows_the_panel_at_start(comm_log, tmp_path):
     from jupyter_mlpipe.panel import PanelListener, make_display_listener
-    from jupyter_mlpipe.progress import TextProgress
+    from jupyter_mlpipe.text import TextProgress
 
     assert isinstance(make_display_listener(), TextProgress)  # no kernel here: text
 
@@ -694,8 +694,8 @@ def test_a_real_kernel_receives_updates_sent_from_the_driver_thread(tmp_path):
 import time, threading, pathlib
 from jupyter_mlpipe.panel import make_display_listener
 from jupyter_mlpipe.execute.runner import Run, Store
-from jupyter_mlpipe.history import History
-from jupyter_mlpipe.plan import Pipeline
+from jupyter_mlpipe.store.history import History
+from jupyter_mlpipe.plan.planner import Pipeline
 nb = pathlib.Path({str(tmp_path)!r}) / "p.ipynb"; nb.write_text("{{}}")
 plan = Pipeline.from_sources(["%%step a\\nx = 1", "%%step b\\ny = x + 1"], notebook=str(nb))
 store = Store.for_notebook(nb); h = History(store.history_path); rid = h.new_run_id()

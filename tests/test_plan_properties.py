@@ -180,7 +180,7 @@ def test_from_notebook_on_any_json(tmp_path, data):
 @given(notebook_cells(), st.data())
 def test_incremental_replanning_equals_planning_from_scratch(cells, data):
     """Re-planning after an edit resumes from a checkpoint; the result must be what a cold plan gives."""
-    from jupyter_mlpipe import plan as planmod
+    from jupyter_mlpipe.plan import planner as planmod
 
     old_every = planmod._CHECKPOINT_EVERY
     planmod._CHECKPOINT_EVERY = data.draw(st.integers(1, 3))

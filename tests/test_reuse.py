@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 import jupyter_mlpipe
-from jupyter_mlpipe.artifacts import ArtifactStore
-from jupyter_mlpipe.history import History
+from jupyter_mlpipe.store.artifacts import ArtifactStore
+from jupyter_mlpipe.store.history import History
 
 pytestmark = pytest.mark.slow
 
@@ -274,7 +274,7 @@ def test_a_killed_driver_is_reported_interrupted_and_the_next_run_resumes(ray_ad
 
 def test_gc_keeps_what_runs_need_and_removes_the_rest(ray_address, notebook):
     from jupyter_mlpipe.execute.runner import Store
-    from jupyter_mlpipe.gc import collect
+    from jupyter_mlpipe.store.gc import collect
 
     path = notebook([
         "import time",
@@ -321,7 +321,7 @@ def test_gc_keeps_what_runs_need_and_removes_the_rest(ray_address, notebook):
 
 
 def test_a_package_version_change_reruns_the_steps_that_import_it(ray_address, notebook, monkeypatch):
-    import jupyter_mlpipe.cache as cache
+    import jupyter_mlpipe.execute.reuse as cache
 
     path = notebook([
         "import numpy as np",

@@ -16,7 +16,7 @@ import pytest
 
 import jupyter_mlpipe
 from jupyter_mlpipe.errors import MlpipeError, PlanError
-from jupyter_mlpipe.history import History
+from jupyter_mlpipe.store.history import History
 
 pytestmark = pytest.mark.slow
 

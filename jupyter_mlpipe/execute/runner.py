@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import InfeasibleRequest, MlpipeError
-from ..plan import Pipeline
+from ..plan.planner import Pipeline
 
 __all__ = ["Run", "StepRun", "RunOptions", "start_run", "STEP_STATUSES", "Store"]
 
@@ -115,7 +115,7 @@ class Run:
     @property
     def artifacts(self) -> Any:
         if self._artifacts is None:
-            from ..artifacts import ArtifactStore
+            from ..store.artifacts import ArtifactStore
 
             self._artifacts = ArtifactStore(self._store.artifacts_root)
         return self._artifacts
@@ -170,7 +170,7 @@ class Run:
         return (self.ended or time.time()) - self.started
 
     def summary(self) -> str:
-        from ..progress import run_summary
+        from ..text import run_summary
 
         return run_summary(self)
 
@@ -204,7 +204,7 @@ class _Driver:
 
     # -- decisions ---------------------------------------------------------
     def start(self, name: str) -> None:
-        from ..cache import explain, key_components, key_of
+        from .reuse import explain, key_components, key_of
 
         run, step = self.run, self.plan.steps[name]
         sr = run.steps[name]
@@ -291,7 +291,7 @@ class _Driver:
         return None
 
     def submit(self, name: str, step: Any, inputs: dict[str, dict]) -> None:
-        from ..bundle import build_bundle, bundle_parameters
+        from .bundle import build_bundle, bundle_parameters
         from .ray_backend import check_feasible, ensure_ray, submit
         from .worker import run_step_task
 

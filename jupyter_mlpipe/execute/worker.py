@@ -27,7 +27,7 @@ class StepTimeout(BaseException):
 
 def run_step_task(task: dict[str, Any]) -> dict[str, Any]:
     """Execute a step bundle; never raises for user errors (they come back as data)."""
-    from .. import _runtime
+    from . import runtime as _runtime
     from .engine import _get_shell, execute_notebook, format_user_traceback, register_engine
 
     # A cold worker imports papermill and builds its IPython shell first: that is not the

@@ -13,7 +13,7 @@ import re
 import time
 from typing import Any
 
-from ..progress import ICONS
+from ..text import ICONS
 
 __all__ = [
     "ICONS",

@@ -212,7 +212,7 @@ class RunPanel(anywidget.AnyWidget):
 
     def _reused_metrics(self, history: Any, run: Any) -> int:
         """A reused step logs nothing: show the metrics of the run that made its outputs (once)."""
-        from ..compare import original_metrics
+        from ..queries import original_metrics
 
         added = 0
         for name, step in run.steps.items():
@@ -236,7 +236,7 @@ class RunPanel(anywidget.AnyWidget):
     def text(self) -> str:
         """What a terminal shows: the run's summary, or the plan."""
         if self._run is not None:
-            from ..progress import run_summary
+            from ..text import run_summary
 
             return run_summary(self._run)
         if self._plan_text:
@@ -339,7 +339,7 @@ def make_display_listener(*, history: Any = None, min_interval: float = DEFAULT_
         return PanelListener(history=history, min_interval=min_interval)
     if fallback is not None:
         return fallback()
-    from ..progress import TextProgress
+    from ..text import TextProgress
 
     return TextProgress()
 
@@ -373,7 +373,7 @@ class RunsTable(anywidget.AnyWidget):
 
     @t.observe("selected")
     def _on_selected(self, change: dict[str, Any]) -> None:
-        from ..compare import oldest_first
+        from ..queries import oldest_first
         from .state import compare_runs
 
         ids = list(change["new"] or [])
@@ -384,7 +384,7 @@ class RunsTable(anywidget.AnyWidget):
             self.comparison = {}
 
     def text(self) -> str:
-        from ..progress import comparison_text, runs_table
+        from ..text import comparison_text, runs_table
 
         if not self._records:
             return "No runs yet: %pipeline run starts one."
@@ -397,8 +397,8 @@ class RunsTable(anywidget.AnyWidget):
 
 def runs_table_widget(history: Any, notebook: str | None = None, *, limit: int = 30) -> RunsTable:
     """The `%pipeline runs` widget: a History (or its path) and the notebook whose runs to list."""
-    from ..compare import recorded_runs
-    from ..history import History
+    from ..queries import recorded_runs
+    from ..store.history import History
 
     if not hasattr(history, "list_runs"):
         history = History(history)

@@ -27,10 +27,10 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
-from ..compare import with_reused_metrics
+from ..queries import with_reused_metrics
 from ..errors import MlpipeError, RunNotFound
-from ..history import validate_run_id
-from ..options import STEP_NAME_RE
+from ..store.history import validate_run_id
+from ..plan.options import STEP_NAME_RE
 from .errors import ApiError, error_body, status_of
 from .paths import NotebookPath, inside, relative_to_root, resolve_notebook, scrub
 from .records import clean, run_detail, run_summary
@@ -202,7 +202,7 @@ class PlanHandler(MlpipeHandler):
         notebook = self.notebook_arg()
 
         def plan() -> dict[str, Any]:
-            from ..plan import Pipeline
+            from ..plan.planner import Pipeline
 
             data = Pipeline.from_notebook(notebook.real).to_dict()
             data["notebook"] = notebook.relative

@@ -54,7 +54,7 @@ class RunRegistry:
     # -- histories ---------------------------------------------------------
     def history(self, history_path: str | os.PathLike) -> Any | None:
         """The History of a history file, opened once; None when the file does not exist (nothing is created)."""
-        from ..history import History
+        from ..store.history import History
 
         key = str(history_path)
         with self._lock:

@@ -12,7 +12,7 @@
 /** The name of the contents drive (full paths are `mlpipe:<run>/<step>.ipynb`). */
 export const DRIVE_NAME = 'mlpipe';
 
-/** Run ids: `20261125-023501-3f9a1c` (jupyter_mlpipe.history). */
+/** Run ids: `20261125-023501-3f9a1c` (jupyter_mlpipe.store.history). */
 export const RUN_ID_RE = /^[0-9]{8}-[0-9]{6}-[0-9a-f]{6}$/;
 /** Step names: letters, digits, '_' and '-', starting with a letter or '_', at most 64 characters. */
 export const STEP_NAME_RE = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;

@@ -16,8 +16,8 @@ import sqlite3
 import time
 from collections.abc import Iterable
 
-from .history_helpers import _chunks, _pid_alive, _placeholders, validate_run_id
-from .history_schema import _collect_digests, _loads
+from .ids import _chunks, _pid_alive, _placeholders, validate_run_id
+from .schema import _collect_digests, _loads
 
 
 class _GcQueries:

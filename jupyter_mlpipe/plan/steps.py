@@ -11,7 +11,7 @@ import importlib
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .analysis import CellSyntaxError, SharedDef, _fs, analyze_cell
+from .cells import CellSyntaxError, SharedDef, _fs, analyze_cell
 
 
 @lru_cache(maxsize=512)

@@ -54,16 +54,16 @@ class KernelSession:
         """
         if os.environ.get("MLPIPE_RAY_PRESTART", "1") == "0":
             return
-        from .config import load_config
-        from .execute.ray_backend import warm_up
+        from ..config import load_config
+        from ..execute.ray_backend import warm_up
 
         path = self.notebook_path()
         warm_up(load_config(path.parent if path else self.start_dir).ray_address)
 
     def display_listener(self) -> Any:
         """The live run panel where widgets render; text updated in place elsewhere."""
-        from .panel import make_display_listener
-        from .progress import TextProgress
+        from ..panel import make_display_listener
+        from ..text import TextProgress
 
         return make_display_listener(fallback=lambda: TextProgress(in_place=True))
 
@@ -72,7 +72,7 @@ class KernelSession:
 
     def plan(self) -> PlanSource:
         """Plan this kernel's notebook from the saved file, or from the cells run here."""
-        from .plan import Pipeline
+        from ..plan.planner import Pipeline
 
         path = self.notebook_path()
         if path is not None:

@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .errors import MlpipeError
-from .kernel import session_of
+from ..errors import MlpipeError
+from .session import session_of
 
 __all__ = ["dispatch", "PipelineFailed"]
 
@@ -52,7 +52,7 @@ def _plan(shell: Any, args: argparse.Namespace) -> Any:
 
 
 def _run(shell: Any, args: argparse.Namespace) -> Any:
-    from .api import parse_param, run
+    from ..api import parse_param, run
 
     path, notes = _notebook_for_run(shell)
     for note in notes:
@@ -85,11 +85,11 @@ def _run(shell: Any, args: argparse.Namespace) -> Any:
 
 
 def _why(shell: Any, args: argparse.Namespace) -> Any:
-    from .why import why_text
+    from ..execute.why import why_text
 
     path, _ = _notebook_for_run(shell)
-    from .api import _store_for
-    from .history import History
+    from ..api import _store_for
+    from ..store.history import History
 
     where, _ = _store_for(path)
     if not where.history_path.exists():
@@ -104,11 +104,11 @@ def _why(shell: Any, args: argparse.Namespace) -> Any:
 
 
 def _runs(shell: Any, args: argparse.Namespace) -> Any:
-    from .api import _store_for
-    from .compare import compare_records, recorded_run, recorded_runs, resolve_pair
-    from .history import History
-    from .panel import widgets_can_render
-    from .progress import comparison_text, runs_table
+    from ..api import _store_for
+    from ..queries import compare_records, recorded_run, recorded_runs, resolve_pair
+    from ..store.history import History
+    from ..panel import widgets_can_render
+    from ..text import comparison_text, runs_table
 
     chosen = list(getattr(args, "compare", None) or [])
     if len(chosen) not in (0, 2):
@@ -131,7 +131,7 @@ def _runs(shell: Any, args: argparse.Namespace) -> Any:
     if widgets_can_render():
         from IPython.display import display
 
-        from .panel import RunsTable
+        from ..panel import RunsTable
 
         table = RunsTable(records)
         table.selected = ids  # the table computes the comparison, as when two are ticked
@@ -146,7 +146,7 @@ def _runs(shell: Any, args: argparse.Namespace) -> Any:
 
 
 def _show(shell: Any, args: argparse.Namespace) -> Any:
-    from .panel import show_plan, widgets_can_render
+    from ..panel import show_plan, widgets_can_render
 
     session = session_of(shell)
     last = session.last_run
@@ -171,7 +171,7 @@ def _recorded_run(shell: Any, run_id: str | None) -> Any:
 
     A fresh kernel has no run in memory; the history still has what earlier sessions and `mlpipe run` did.
     """
-    from .api import load_run, runs
+    from ..api import load_run, runs
 
     path, _ = _notebook_for_run(shell)
     if not run_id:

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from .errors import StepOptionError
+from ..errors import StepOptionError
 
 __all__ = ["StepOptions", "parse_step_line", "step_help", "STEP_NAME_RE", "parse_memory"]
 

@@ -24,10 +24,10 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from .errors import MlpipeError, RunNotFound
-from .history_gc import _GcQueries
-from .history_helpers import _LIST_RUNS_HINT, _chunks, _is_locked, _pid_alive, _placeholders, validate_run_id
-from .history_schema import (
+from ..errors import MlpipeError, RunNotFound
+from .gc_queries import _GcQueries
+from .ids import _LIST_RUNS_HINT, _chunks, _is_locked, _pid_alive, _placeholders, validate_run_id
+from .schema import (
     _CACHE_JSON,
     _MIGRATIONS,
     _RUN_JSON,

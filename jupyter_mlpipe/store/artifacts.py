@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any, Iterator, NamedTuple
 
-from .errors import ArtifactCorrupt, ArtifactMissing, UnstorableValue
+from ..errors import ArtifactCorrupt, ArtifactMissing, UnstorableValue
 
 if TYPE_CHECKING:
     import pyarrow

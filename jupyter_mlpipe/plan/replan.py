@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from .notebook import Cell
-    from .pipeline import Edge, Step
+    from .model import Edge, Step
 
 _MAX_TRACES = 8  # notebooks whose last plan is kept for incremental re-planning
 

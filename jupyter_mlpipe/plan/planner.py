@@ -25,15 +25,15 @@ import gc
 from contextlib import contextmanager
 from typing import Any, Iterable
 
-from ._plan_aliases import _AliasMixin
-from ._plan_resolve import _KNOWN_NAMES, _Def, _ResolveMixin
-from ._replan import _MAX_TRACES, _STATE, _TRACES, _TRACES_LOCK, _copy_state, _signature, _Trace
-from ._step_analysis import _CellFailure, _star_defs, _star_names, _step_facts, _StepFacts
-from .analysis import CellAnalysis, CellSyntaxError, SharedDef, analyze_cell
-from .errors import PlanError
+from .aliases import _AliasMixin
+from .symbols import _KNOWN_NAMES, _Def, _ResolveMixin
+from .replan import _MAX_TRACES, _STATE, _TRACES, _TRACES_LOCK, _copy_state, _signature, _Trace
+from .steps import _CellFailure, _star_defs, _star_names, _step_facts, _StepFacts
+from .cells import CellAnalysis, CellSyntaxError, SharedDef, analyze_cell
+from ..errors import PlanError
 from .notebook import Cell
 from .options import parse_step_line
-from .pipeline import Edge, Param, Pipeline, Step, _check_acyclic
+from .model import Edge, Param, Pipeline, Step, _check_acyclic
 
 __all__ = ["Step", "Edge", "Param", "Pipeline", "build_plan", "clear_caches", "DEFAULT_COMPUTE"]
 
@@ -554,7 +554,7 @@ class _Planner(_ResolveMixin, _AliasMixin):
 
 
 def _python_of(source: str) -> str:
-    from .analysis import _to_python
+    from .cells import _to_python
 
     return _to_python(source)
 

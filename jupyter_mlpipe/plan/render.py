@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .plan import Pipeline
+    from .planner import Pipeline
 
 __all__ = ["describe_plan"]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import MlpipeError, RunNotFound
-from .history_helpers import _LIST_RUNS_HINT
+from .store.ids import _LIST_RUNS_HINT
 
 __all__ = [
     "compare",
@@ -104,7 +104,7 @@ def compare(path: str | os.PathLike, run_a: str, run_b: str) -> dict[str, Any]:
     steps_differ: [step, ...]}.
     """
     from .api import _store_for
-    from .history import History
+    from .store.history import History
 
     where, _ = _store_for(path)
     if not where.history_path.exists():

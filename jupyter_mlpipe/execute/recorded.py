@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .execute.runner import Run, StepRun, Store
+from .runner import Run, StepRun, Store
 
 __all__ = ["RecordedRun"]
 
@@ -13,7 +13,7 @@ class RecordedRun(Run):
     """A finished (or interrupted) run loaded from the run history."""
 
     def __init__(self, record: dict[str, Any], store: Store) -> None:
-        from .plan import Pipeline
+        from ..plan.planner import Pipeline
 
         self.record = record
         self.id = record["id"]
@@ -39,7 +39,7 @@ class RecordedRun(Run):
             sr.attempts = data.get("attempts") or 0
             sr.error_info = data.get("error")
             if sr.error_info:
-                from .execute.runner import _failure_message
+                from .runner import _failure_message
 
                 sr.error = sr.error_info.get("message") or _failure_message(name, sr.error_info, sr.notebook_path)
             self.steps[name] = sr

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from .errors import RunNotFound
+from ..errors import RunNotFound
 
 _RUN_ID_RE = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{6}$")
 _LIST_RUNS_HINT = "List the recorded runs with `%pipeline runs` or `mlpipe runs`."

@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from . import _source
-from ._scope import (
+from . import source as _source
+from .scope import (
     _CHILD_FIELDS,
     _COMPS,
     _LEAVES,
@@ -36,7 +36,7 @@ from ._scope import (
     _scope_walk,
     _Subscript,
 )
-from ._source import CellSyntaxError, _parse_cell, _Segments, strip_control_lines
+from .source import CellSyntaxError, _parse_cell, _Segments, strip_control_lines
 
 __all__ = ["CellAnalysis", "SharedDef", "analyze_cell", "strip_control_lines", "CellSyntaxError"]
 

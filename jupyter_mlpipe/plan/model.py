@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from .analysis import SharedDef
-from .errors import PlanError
+from .cells import SharedDef
+from ..errors import PlanError
 from .notebook import Cell, classify, read_notebook_cells
 from .options import StepOptions
 
@@ -93,12 +93,12 @@ class Pipeline:
     @classmethod
     def from_notebook(cls, path: str | os.PathLike, *, compute: dict[str, dict] | None = None) -> "Pipeline":
         """Plan a saved .ipynb file."""
-        from .plan import _gc_paused, build_plan
+        from .planner import _gc_paused, build_plan
 
         with _gc_paused():
             cells = read_notebook_cells(path)
             if compute is None:
-                from .config import load_config
+                from ..config import load_config
 
                 compute = load_config(Path(path).resolve().parent).compute
             return build_plan(cells, notebook=str(path), compute=compute)
@@ -107,7 +107,7 @@ class Pipeline:
     def from_sources(cls, sources: Iterable[str | dict], *, notebook: str | None = None,
                      compute: dict[str, dict] | None = None) -> "Pipeline":
         """Plan a list of code cell sources (a dict may carry 'source' and 'tags')."""
-        from .plan import build_plan
+        from .planner import build_plan
 
         cells = []
         for index, item in enumerate(sources):

@@ -21,7 +21,7 @@ _WARNED_INTERACTIVE = False
 
 
 def _store(root: str) -> Any:
-    from .artifacts import ArtifactStore
+    from ..store.artifacts import ArtifactStore
 
     if root not in _STORES:
         _STORES[root] = ArtifactStore(root)
@@ -95,8 +95,8 @@ def end_step(ns: dict, outputs: list[str], required: list[str]) -> None:
     global _RESULT
     import types
 
-    from .artifacts import content_hash
-    from .errors import StepFailed, UnstorableValue
+    from ..store.artifacts import content_hash
+    from ..errors import StepFailed, UnstorableValue
 
     context = _CONTEXT or {}
     step = context.get("step")
@@ -170,7 +170,7 @@ def _refuse_open_files(value: Any, name: str, step: str | None) -> None:
     import io
 
     if isinstance(value, io.IOBase) and not isinstance(value, (io.StringIO, io.BytesIO)):
-        from .artifacts import _unstorable
+        from ..store.artifacts import _unstorable
 
         raise _unstorable(value, name, step, TypeError(
             "an open file (or stream) is tied to this process; a later step would get a copy of its "
@@ -245,7 +245,7 @@ _HISTORIES: dict[str, Any] = {}
 
 
 def _history(path: str) -> Any:
-    from .history import History
+    from ..store.history import History
 
     if path not in _HISTORIES:
         _HISTORIES[path] = History(path)

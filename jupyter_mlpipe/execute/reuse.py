@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .plan import Step
+from ..plan.planner import Step
 
 __all__ = ["key_components", "key_of", "explain", "normalize_code"]
 
@@ -28,7 +28,7 @@ KEY_VERSION = 1
 
 def normalize_code(source: str) -> str:
     """Code without comments and formatting: a comment or whitespace edit keeps the key."""
-    from .analysis import _to_python, strip_control_lines
+    from ..plan.cells import _to_python, strip_control_lines
 
     text = strip_control_lines(source)
     try:
@@ -86,7 +86,7 @@ def package_version(module: str) -> str | None:
 
 def _imported_modules(step: Step) -> list[str]:
     """Top-level packages the step imports: in the shared code it uses and in its own cells."""
-    from .analysis import _to_python
+    from ..plan.cells import _to_python
 
     modules: set[str] = set()
     sources = [s.source for s in step.shared if s.kind == "import"]

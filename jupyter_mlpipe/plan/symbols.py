@@ -16,12 +16,12 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ._step_analysis import _CellFailure, _step_facts
-from .analysis import CellSyntaxError, SharedDef, analyze_cell
-from .errors import PlanError
+from .steps import _CellFailure, _step_facts
+from .cells import CellSyntaxError, SharedDef, analyze_cell
+from ..errors import PlanError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .pipeline import Step
+    from .model import Step
 
 _KNOWN_NAMES = frozenset(dir(builtins)) | {
     "get_ipython", "display", "In", "Out", "_", "__", "___", "_ih", "_oh", "_dh", "exit", "quit",

@@ -9,9 +9,9 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 
-from .errors import MlpipeError
-from .kernel import session_of
-from .options import parse_step_line, step_help
+from ..errors import MlpipeError
+from .session import session_of
+from ..plan.options import parse_step_line, step_help
 
 __all__ = ["MlpipeMagics", "StepCellFailed"]
 

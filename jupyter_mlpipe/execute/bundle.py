@@ -11,8 +11,8 @@ import os
 from functools import lru_cache
 from typing import Any
 
-from .analysis import strip_control_lines
-from .plan import Pipeline, Step
+from ..plan.cells import strip_control_lines
+from ..plan.planner import Pipeline, Step
 
 __all__ = ["build_bundle", "bundle_parameters"]
 
@@ -104,7 +104,7 @@ def _notebook_sources(path: str | None) -> list[tuple[int, str]]:
 
 @lru_cache(maxsize=16)
 def _read_sources(path: str, mtime_ns: int, size: int) -> list[tuple[int, str]]:
-    from .notebook import read_notebook_cells
+    from ..plan.notebook import read_notebook_cells
 
     try:
         cells = read_notebook_cells(path)
@@ -143,7 +143,7 @@ def build_bundle(plan: Pipeline, step: Step) -> Any:
                       metadata={"tags": ["parameters"], "mlpipe": {"role": "parameters"}}),
         new_code_cell(
             "# Load this step's inputs from the artifact store.\n"
-            "from jupyter_mlpipe._runtime import begin_step as _mlpipe_begin\n"
+            "from jupyter_mlpipe.execute.runtime import begin_step as _mlpipe_begin\n"
             "_mlpipe_begin(globals(), mlpipe_store, mlpipe_inputs, step=mlpipe_step, run_id=mlpipe_run_id, "
             "context=mlpipe_context)",
             metadata={"mlpipe": {"role": "load"}},
@@ -161,7 +161,7 @@ def build_bundle(plan: Pipeline, step: Step) -> Any:
         cells.append(new_code_cell(text, metadata={"mlpipe": {"role": "step", "cell": index}}))
     cells.append(new_code_cell(
         "# Save this step's outputs to the artifact store.\n"
-        "from jupyter_mlpipe._runtime import end_step as _mlpipe_end\n"
+        "from jupyter_mlpipe.execute.runtime import end_step as _mlpipe_end\n"
         "_mlpipe_end(globals(), mlpipe_outputs, mlpipe_required)",
         metadata={"mlpipe": {"role": "save"}},
     ))

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._plan_resolve import _KNOWN_NAMES
+from .symbols import _KNOWN_NAMES
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ._step_analysis import _StepFacts
-    from .pipeline import Step
+    from .steps import _StepFacts
+    from .model import Step
 
 
 class _AliasMixin:

@@ -19,8 +19,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .analysis import strip_control_lines
-from .errors import PlanError
+from .cells import strip_control_lines
+from ..errors import PlanError
 
 __all__ = ["Cell", "read_notebook_cells", "classify"]
 

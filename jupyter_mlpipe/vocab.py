@@ -1,0 +1,88 @@
+"""The vocabulary every layer and front end shares: statuses, their looks, record shapes, JSON.
+
+Statuses are defined here once. The CLI, the text views, the run panel, the
+REST API and the JupyterLab extension read them from here (the extension gets
+them in the REST responses; a test checks `states.ts` and the CSS agree).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal, TypedDict, get_args
+
+__all__ = [
+    "StepStatus",
+    "RunStatus",
+    "DisplayStatus",
+    "STEP_STATUSES",
+    "RUN_STATUSES",
+    "FINISHED",
+    "DONE",
+    "LOOKS",
+    "StateLook",
+    "look_of",
+    "ErrorInfo",
+    "to_json",
+]
+
+StepStatus = Literal["pending", "running", "succeeded", "reused", "failed", "skipped", "cancelled"]
+RunStatus = Literal["running", "succeeded", "failed", "cancelled", "interrupted"]
+DisplayStatus = Literal[StepStatus, "notrun", "excluded"]
+
+STEP_STATUSES: tuple[StepStatus, ...] = get_args(StepStatus)
+RUN_STATUSES: tuple[RunStatus, ...] = get_args(RunStatus)
+FINISHED: tuple[StepStatus, ...] = ("succeeded", "reused", "failed", "skipped", "cancelled")
+"""Step statuses that no longer change."""
+DONE: tuple[StepStatus, ...] = ("succeeded", "reused")
+"""Step statuses whose outputs later steps can load."""
+
+
+class StateLook(TypedDict):
+    icon: str
+    label: str
+    color: str
+
+
+LOOKS: dict[DisplayStatus, StateLook] = {
+    "pending": {"icon": "·", "label": "pending", "color": "#8c959f"},
+    "running": {"icon": "▶", "label": "running", "color": "#1f6feb"},
+    "succeeded": {"icon": "✓", "label": "succeeded", "color": "#1a7f37"},
+    "reused": {"icon": "↺", "label": "reused", "color": "#8250df"},
+    "failed": {"icon": "✗", "label": "failed", "color": "#cf222e"},
+    "skipped": {"icon": "⤼", "label": "skipped", "color": "#9a6700"},
+    "cancelled": {"icon": "■", "label": "cancelled", "color": "#57606a"},
+    "notrun": {"icon": "○", "label": "not run yet", "color": "#8c959f"},
+    "excluded": {"icon": "–", "label": "not in this run", "color": "#afb8c1"},
+}
+"""Icon, label and colour of each status: the text views, the panel's CSS and `states.ts` agree with this."""
+
+
+def look_of(status: str | None) -> StateLook:
+    """The look of a status; an unknown one reads as itself with a `?`."""
+    look = LOOKS.get(status or "notrun")  # type: ignore[call-overload]
+    if look is None:
+        return {"icon": "?", "label": str(status), "color": LOOKS["excluded"]["color"]}
+    return look
+
+
+class ErrorInfo(TypedDict, total=False):
+    """A step's error as data: what the run record, the panel and the REST API carry."""
+
+    ename: str
+    evalue: str
+    traceback: str | None
+    cell: int | None
+    role: Literal["load", "save", "code"] | None
+
+
+def to_json(value: Any) -> Any:
+    """Plain JSON: tuples and sets become lists, NaN and infinities null, anything else unknown its str()."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [to_json(v) for v in value]
+    return str(value)
