@@ -7,8 +7,9 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import MlpipeError, PlanError, RunNotFound
+from .errors import MlpipeError, PlanError
 from .store.ids import _RUN_ID_RE
+from .store.paths import open_history, store_for
 
 __all__ = ["run", "runs", "load_run", "parse_param", "resolve_params"]
 
@@ -44,14 +45,6 @@ def resolve_params(plan: Any, overrides: dict[str, Any] | None) -> dict[str, Any
     return values
 
 
-def _store_for(path: str | os.PathLike, store: str | None = None) -> Any:
-    from .config import load_config
-    from .execute.runner import Store
-
-    config = load_config(Path(path).resolve().parent)
-    return Store.for_notebook(path, store or config.store), config
-
-
 def run(path: str | os.PathLike, params: dict[str, Any] | None = None, *, steps: list[str] | None = None,
         force: bool = False, address: str | None = None, store: str | None = None, background: bool = False,
         listeners: list[Callable] | None = None) -> Any:
@@ -65,7 +58,7 @@ def run(path: str | os.PathLike, params: dict[str, Any] | None = None, *, steps:
     from .store.history import History
     from .plan.planner import Pipeline
 
-    where, config = _store_for(path, store)
+    where, config = store_for(path, store)
     plan = Pipeline.from_notebook(path, compute=config.compute)
     if not plan.steps:  # nothing would run: say so rather than record an empty "succeeded" run
         raise PlanError(f"{Path(path).name} has no steps, so there is nothing to run.",
@@ -84,7 +77,7 @@ def runs(path: str | os.PathLike, limit: int = 50) -> list[dict[str, Any]]:
     """The recorded runs of a notebook, newest first."""
     from .store.history import History
 
-    where, _ = _store_for(path)
+    where, _ = store_for(path)
     if not where.history_path.exists():
         return []
     return History(where.history_path).list_runs(str(Path(path).resolve()), limit=limit)
@@ -92,18 +85,13 @@ def runs(path: str | os.PathLike, limit: int = 50) -> list[dict[str, Any]]:
 
 def load_run(run_id: str, path: str | os.PathLike = ".") -> Any:
     """An old run (by id, or a unique part of it) as a Run-like object: statuses, and `run["name"]` loads its values."""
-    from .store.history import History
     from .execute.recorded import RecordedRun
 
-    folder = Path(path)
-    notebook = folder if folder.suffix == ".ipynb" else folder / "_.ipynb"
-    where, _ = _store_for(notebook)
-    if not where.history_path.exists():
-        raise RunNotFound(f"No run history at {where.history_path}.",
-                          hint="Pass the notebook (or its folder) the run belongs to: load_run(id, 'nb.ipynb').")
-    history = History(where.history_path)
+    history, where = open_history(
+        path, hint="Pass the notebook (or its folder) the run belongs to: load_run(id, 'nb.ipynb').")
     if not _RUN_ID_RE.match(str(run_id)):  # a part of an id, such as its last six characters
         from .queries import resolve_run_id
 
-        run_id = resolve_run_id(history, str(notebook.resolve()) if folder.suffix == ".ipynb" else None, run_id)
+        notebook = str(Path(path).resolve()) if Path(path).suffix == ".ipynb" else None
+        run_id = resolve_run_id(history, notebook, run_id)
     return RecordedRun(history.get_run(run_id), where)

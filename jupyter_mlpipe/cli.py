@@ -116,16 +116,9 @@ def _scalar(run, name):
 
 
 def _history_for(path: str):
-    from .api import _store_for
-    from .store.history import History
+    from .store.paths import open_history
 
-    folder = Path(path)
-    notebook = folder if folder.suffix == ".ipynb" else folder / "_.ipynb"
-    where, _ = _store_for(notebook)
-    if not where.history_path.exists():
-        raise MlpipeError(f"No runs recorded for {path!r} (no {where.history_path}).",
-                          hint="Run the notebook first: mlpipe run NOTEBOOK.")
-    return History(where.history_path), where
+    return open_history(path, hint="Run the notebook first: mlpipe run NOTEBOOK.")
 
 
 def _cmd_why(args: argparse.Namespace) -> int:

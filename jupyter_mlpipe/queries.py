@@ -103,14 +103,9 @@ def compare(path: str | os.PathLike, run_a: str, run_b: str) -> dict[str, Any]:
     {a, b, params: {name: [a, b]}, metrics: {step.name: [a, b, b - a]}, steps: {step: [a, b]},
     steps_differ: [step, ...]}.
     """
-    from .api import _store_for
-    from .store.history import History
+    from .store.paths import open_history
 
-    where, _ = _store_for(path)
-    if not where.history_path.exists():
-        raise RunNotFound(f"No runs recorded for {str(path)!r} (no {where.history_path}).",
-                          hint="Run the notebook first: %pipeline run, or mlpipe run NOTEBOOK.")
-    history = History(where.history_path)
+    history, _ = open_history(path, hint="Run the notebook first: %pipeline run, or mlpipe run NOTEBOOK.")
     a, b = resolve_pair(history, str(Path(path).resolve()), run_a, run_b)
     return compare_records(recorded_run(history, a), recorded_run(history, b))
 

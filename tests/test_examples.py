@@ -158,10 +158,10 @@ def test_fan_out(ray_address, tmp_path):
     assert any(_overlap(a, b) for a in models for b in models if a is not b) or ray_cpus() < 2, \
         [(s.started, s.ended) for s in models]
     # each model step logged a curve into the run history
-    from jupyter_mlpipe.api import _store_for
+    from jupyter_mlpipe.store.paths import store_for
     from jupyter_mlpipe.store.history import History
 
-    metrics = History(_store_for(path)[0].history_path).get_run(jupyter_mlpipe.runs(path)[0]["id"])["metrics"]
+    metrics = History(store_for(path)[0].history_path).get_run(jupyter_mlpipe.runs(path)[0]["id"])["metrics"]
     assert set(metrics) >= {"logreg", "forest", "boosting", "svc"}, metrics
     assert len(metrics["boosting"]["test_accuracy"]) == 20
     assert [index for index, _, _ in metrics["forest"]["test_accuracy"]] == [10, 20, 30, 40]

@@ -203,7 +203,8 @@ def updates(log: list[dict], widget=None) -> list[dict]:
 
 def make_run(tmp_path, n_steps: int = 4, *, fan: bool = False):
     """A real Run and History for a plan of `n_steps` chained steps (no Ray: we drive the states)."""
-    from jupyter_mlpipe.execute.runner import Run, Store
+    from jupyter_mlpipe.execute.runner import Run
+    from jupyter_mlpipe.store.paths import Store
     from jupyter_mlpipe.store.history import History
     from jupyter_mlpipe.plan.planner import Pipeline
 
@@ -693,7 +694,8 @@ def test_a_real_kernel_receives_updates_sent_from_the_driver_thread(tmp_path):
     code = f"""
 import time, threading, pathlib
 from jupyter_mlpipe.panel import make_display_listener
-from jupyter_mlpipe.execute.runner import Run, Store
+from jupyter_mlpipe.execute.runner import Run
+from jupyter_mlpipe.store.paths import Store
 from jupyter_mlpipe.store.history import History
 from jupyter_mlpipe.plan.planner import Pipeline
 nb = pathlib.Path({str(tmp_path)!r}) / "p.ipynb"; nb.write_text("{{}}")

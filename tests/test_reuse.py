@@ -273,7 +273,7 @@ def test_a_killed_driver_is_reported_interrupted_and_the_next_run_resumes(ray_ad
 
 
 def test_gc_keeps_what_runs_need_and_removes_the_rest(ray_address, notebook):
-    from jupyter_mlpipe.execute.runner import Store
+    from jupyter_mlpipe.store.paths import Store
     from jupyter_mlpipe.store.gc import collect
 
     path = notebook([

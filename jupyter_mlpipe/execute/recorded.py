@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .runner import Run, StepRun, Store
+from ..store.paths import Store
+from .runner import Run, StepRun
 
 __all__ = ["RecordedRun"]
 

@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from ..errors import InfeasibleRequest, MlpipeError
 from ..plan.planner import Pipeline
+from ..store.paths import Store
 
 __all__ = ["Run", "StepRun", "RunOptions", "start_run", "STEP_STATUSES", "Store"]
 
@@ -64,28 +65,6 @@ class RunOptions:
     steps: list[str] | None = None
     force: bool = False
     address: str | None = None
-
-
-@dataclass
-class Store:
-    """Where a notebook's runs live: history, executed step notebooks, artifacts."""
-
-    base: Path  # the notebook's folder
-    root: Path  # .mlpipe beside the notebook
-    artifacts_root: str
-
-    @classmethod
-    def for_notebook(cls, notebook: str | Path, store: str | None = None) -> "Store":
-        base = Path(notebook).resolve().parent
-        root = base / ".mlpipe"
-        return cls(base, root, store or str(root))
-
-    @property
-    def history_path(self) -> Path:
-        return self.root / "history.sqlite"
-
-    def run_dir(self, run_id: str) -> Path:
-        return self.root / "runs" / run_id
 
 
 class Run:

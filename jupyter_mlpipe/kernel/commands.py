@@ -88,13 +88,9 @@ def _why(shell: Any, args: argparse.Namespace) -> Any:
     from ..execute.why import why_text
 
     path, _ = _notebook_for_run(shell)
-    from ..api import _store_for
-    from ..store.history import History
+    from ..store.paths import open_history
 
-    where, _ = _store_for(path)
-    if not where.history_path.exists():
-        raise MlpipeError("No runs yet.", hint="Run the pipeline first: %pipeline run.")
-    history = History(where.history_path)
+    history, _ = open_history(path, hint="Run the pipeline first: %pipeline run.")
     last = history.last_step_run(str(Path(path).resolve()), args.step,
                                  statuses=("succeeded", "reused", "failed", "skipped", "cancelled"))
     if last is None:
@@ -104,9 +100,9 @@ def _why(shell: Any, args: argparse.Namespace) -> Any:
 
 
 def _runs(shell: Any, args: argparse.Namespace) -> Any:
-    from ..api import _store_for
+    from ..errors import RunNotFound
     from ..queries import compare_records, recorded_run, recorded_runs, resolve_pair
-    from ..store.history import History
+    from ..store.paths import open_history
     from ..panel import widgets_can_render
     from ..text import comparison_text, runs_table
 
@@ -115,11 +111,11 @@ def _runs(shell: Any, args: argparse.Namespace) -> Any:
         raise MlpipeError(f"%pipeline runs compares two runs; got {len(chosen)} ({' '.join(chosen)}).",
                           hint="%pipeline runs lists the runs; %pipeline runs RUN_A RUN_B compares two.")
     path, _ = _notebook_for_run(shell)
-    where, _ = _store_for(path)
-    if not where.history_path.exists():
+    try:
+        history, _ = open_history(path, hint="")
+    except RunNotFound:
         print("No runs yet: %pipeline run starts one.")
         return None
-    history = History(where.history_path)
     notebook = str(Path(path).resolve())
     ids = list(resolve_pair(history, notebook, *chosen)) if chosen else []  # a clear error before any display
     records = recorded_runs(history, notebook)

@@ -30,7 +30,7 @@ class RunRegistry:
 
     # -- runs --------------------------------------------------------------
     def add(self, run: Any) -> None:
-        from ..execute.runner import Store
+        from ..store.paths import Store
 
         history_path = str(Store.for_notebook(run.notebook).history_path)
         with self._lock:
@@ -68,7 +68,7 @@ class RunRegistry:
             return self._histories.setdefault(key, history)
 
     def history_for_notebook(self, notebook: str | os.PathLike) -> Any | None:
-        from ..execute.runner import Store
+        from ..store.paths import Store
 
         return self.history(Store.for_notebook(notebook).history_path)
 
