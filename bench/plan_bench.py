@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from jupyter_mlpipe.plan.planner import Pipeline, clear_caches  # noqa: E402
+from jupyter_mlpipe.plan import Pipeline, clear_caches  # noqa: E402
 
 PREAMBLE = [
     "import os\nimport json\nimport math\nimport numpy as np\nimport pandas as pd\n"

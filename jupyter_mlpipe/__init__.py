@@ -50,7 +50,7 @@ __all__ = [
 ]
 
 _LAZY = {
-    "Pipeline": "jupyter_mlpipe.plan.planner",
+    "Pipeline": "jupyter_mlpipe.plan",
     "run": "jupyter_mlpipe.api",
     "runs": "jupyter_mlpipe.api",
     "load_run": "jupyter_mlpipe.api",

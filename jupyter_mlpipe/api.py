@@ -5,13 +5,18 @@ from __future__ import annotations
 import ast
 import os
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from .errors import MlpipeError, PlanError
-from .store.ids import _RUN_ID_RE
-from .store.paths import open_history, store_for
+from .queries import find_run, list_runs
+from .store.paths import store_for
 
-__all__ = ["run", "runs", "load_run", "parse_param", "resolve_params"]
+if TYPE_CHECKING:
+    from .execute.run import Listener, Run
+    from .plan import Pipeline
+    from .recorded import RecordedRun
+
+__all__ = ["load_run", "parse_param", "plan", "resolve_params", "run", "runs"]
 
 
 def parse_param(text: str) -> tuple[str, Any]:
@@ -29,7 +34,7 @@ def parse_param(text: str) -> tuple[str, Any]:
     return name, value
 
 
-def resolve_params(plan: Any, overrides: dict[str, Any] | None) -> dict[str, Any]:
+def resolve_params(plan: Pipeline, overrides: dict[str, Any] | None) -> dict[str, Any]:
     """The parameters' defaults from the notebook, with the overrides; unknown names refused."""
     values = {name: p.default for name, p in plan.params.items()}
     for name, value in (overrides or {}).items():
@@ -45,9 +50,24 @@ def resolve_params(plan: Any, overrides: dict[str, Any] | None) -> dict[str, Any
     return values
 
 
+def plan(path: str | os.PathLike, *, store: str | None = None, compute: dict[str, dict] | None = None) -> Pipeline:
+    """A notebook's plan, with what its earlier runs learned that the code does not show (`plan.learned`)."""
+    from .plan import Pipeline
+    from .plan.learned import apply_facts
+    from .store.history import History
+
+    where, config = store_for(path, store)
+    pipeline = Pipeline.from_notebook(path, compute=config.compute if compute is None else compute)
+    if not where.history_path.exists():
+        return pipeline
+    with History(where.history_path) as history:
+        facts = history.facts.of(str(Path(path).resolve()))
+    return apply_facts(pipeline, facts)  # type: ignore[return-value]
+
+
 def run(path: str | os.PathLike, params: dict[str, Any] | None = None, *, steps: list[str] | None = None,
         force: bool = False, address: str | None = None, store: str | None = None, background: bool = False,
-        listeners: list[Callable] | None = None) -> Any:
+        listeners: list[Listener] | None = None) -> Run:
     """Run a notebook's pipeline (or `steps` and what they need); returns the Run.
 
     Raises PlanError for a notebook that cannot be planned and InfeasibleRequest
@@ -56,42 +76,31 @@ def run(path: str | os.PathLike, params: dict[str, Any] | None = None, *, steps:
     """
     from .execute.runner import RunOptions, start_run
     from .store.history import History
-    from .plan.planner import Pipeline
 
     where, config = store_for(path, store)
-    plan = Pipeline.from_notebook(path, compute=config.compute)
-    if not plan.steps:  # nothing would run: say so rather than record an empty "succeeded" run
+    pipeline = plan(path, store=store, compute=config.compute)
+    if not pipeline.steps:  # nothing would run: say so rather than record an empty "succeeded" run
         raise PlanError(f"{Path(path).name} has no steps, so there is nothing to run.",
                         hint="Put `%%step NAME` on the first line of a code cell (after %load_ext jupyter_mlpipe), "
                         "save the notebook and run again.")
-    values = resolve_params(plan, params)
+    values = resolve_params(pipeline, params)
     if steps:
-        plan.upstream(steps)  # validates the names before anything is recorded
+        pipeline.upstream(steps)  # validates the names before anything is recorded
     history = History(where.history_path)
     options = RunOptions(steps=list(steps) if steps else None, force=force, address=address or config.ray_address)
-    return start_run(plan, params=values, store=where, history=history, options=options,
+    return start_run(pipeline, params=values, store=where, history=history, options=options,
                      background=background, listeners=listeners)
 
 
 def runs(path: str | os.PathLike, limit: int = 50) -> list[dict[str, Any]]:
     """The recorded runs of a notebook, newest first."""
-    from .store.history import History
-
-    where, _ = store_for(path)
-    if not where.history_path.exists():
-        return []
-    return History(where.history_path).list_runs(str(Path(path).resolve()), limit=limit)
+    return list_runs(path, limit=limit)
 
 
-def load_run(run_id: str, path: str | os.PathLike = ".") -> Any:
+def load_run(run_id: str, path: str | os.PathLike = ".") -> RecordedRun:
     """An old run (by id, or a unique part of it) as a Run-like object: statuses, and `run["name"]` loads its values."""
-    from .execute.recorded import RecordedRun
+    from .recorded import RecordedRun
 
-    history, where = open_history(
-        path, hint="Pass the notebook (or its folder) the run belongs to: load_run(id, 'nb.ipynb').")
-    if not _RUN_ID_RE.match(str(run_id)):  # a part of an id, such as its last six characters
-        from .queries import resolve_run_id
-
-        notebook = str(Path(path).resolve()) if Path(path).suffix == ".ipynb" else None
-        run_id = resolve_run_id(history, notebook, run_id)
-    return RecordedRun(history.get_run(run_id), where)
+    record, where = find_run(
+        path, run_id, hint="Pass the notebook (or its folder) the run belongs to: load_run(id, 'nb.ipynb').")
+    return RecordedRun(record, where)

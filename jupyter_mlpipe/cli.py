@@ -9,16 +9,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
+from typing import Any
 
 from .errors import MlpipeError
-from .plan.options import _int
+from .plan.options import int_arg
+from .queries import RunView, compare, list_runs, listed_with_rows, shown_runs, why
+from .store.paths import open_history
+from .text import TextProgress, comparison_text, run_summary, runs_table
 
-__all__ = ["main", "build_parser"]
+__all__ = ["build_parser", "main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+NO_HISTORY_HINT = "Run the notebook first: mlpipe run NOTEBOOK."
 
 
 class _Parser(argparse.ArgumentParser):
@@ -50,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     runs = sub.add_parser("runs", help="list a notebook's runs")
     runs.add_argument("notebook", metavar="NOTEBOOK")
     runs.add_argument("--json", action="store_true")
-    runs.add_argument("--limit", type=_int("--limit", 1), default=20, help="list at most N runs (default: 20)",
+    runs.add_argument("--limit", type=int_arg("--limit", 1), default=20, help="list at most N runs (default: 20)",
                       metavar="N")
     runs.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"), default=None,
                       help="what differs between two runs: parameters, metrics, which steps ran "
@@ -69,14 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
-    from .plan.planner import Pipeline
+    from .api import plan as plan_of
 
-    plan = Pipeline.from_notebook(args.notebook)
+    plan = plan_of(args.notebook)
     print(plan.to_json() if args.json else plan.describe())
     return EXIT_OK
 
 
-def _run_json(run) -> dict:
+def _run_json(run: RunView) -> dict[str, Any]:
     return {
         "id": run.id, "notebook": run.notebook, "status": run.status, "duration": run.duration,
         "params": run.params,
@@ -89,7 +93,6 @@ def _run_json(run) -> dict:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from .api import parse_param, run
-    from .text import TextProgress, run_summary
 
     params = dict(parse_param(p) for p in args.param)
     listeners = [] if args.json else [TextProgress(stream=sys.stdout)]
@@ -107,7 +110,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return EXIT_FAILED
 
 
-def _scalar(run, name):
+def _scalar(run: RunView, name: str) -> int | float | str | None:
+    """A small number or string the run stored as `name`, worth printing; else None."""
     ref = run.steps[run.producer_of(name)].outputs[name]
     if ref.get("format") != "pickle" or ref.get("size", 0) > 10_000:
         return None
@@ -115,66 +119,35 @@ def _scalar(run, name):
     return value if isinstance(value, (int, float, str)) and not isinstance(value, bool) else None
 
 
-def _history_for(path: str):
-    from .store.paths import open_history
-
-    return open_history(path, hint="Run the notebook first: mlpipe run NOTEBOOK.")
-
-
 def _cmd_why(args: argparse.Namespace) -> int:
-    from .plan.planner import Pipeline
-    from .execute.why import why_text
+    from .plan import Pipeline
 
     plan = Pipeline.from_notebook(args.notebook)
     if args.step not in plan.steps:
         raise MlpipeError(f"No step named {args.step!r} in {args.notebook}.",
                           hint=f"Steps are: {', '.join(plan.steps)}.")
-    history, _ = _history_for(args.notebook)
-    last = history.last_step_run(str(Path(args.notebook).resolve()), args.step,
-                                 statuses=("succeeded", "reused", "failed", "skipped", "cancelled"))
-    record = history.get_run(last["run_id"]) if last else None
-    if record is None:
-        raise MlpipeError(f"Step {args.step!r} has not been part of any run yet.",
-                          hint=f"Run it: mlpipe run {args.notebook} {args.step}.")
-    print(why_text(record, args.step))
+    print(why(args.notebook, args.step, no_history_hint=NO_HISTORY_HINT,
+              not_run_hint=f"Run it: mlpipe run {args.notebook} {args.step}."))
     return EXIT_OK
 
 
-def _fmt_time(ts) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
-
-
 def _cmd_runs(args: argparse.Namespace) -> int:
-    from .api import runs
-
     if args.compare:
-        from .queries import compare
-        from .text import comparison_text
-
         comparison = compare(args.notebook, *args.compare)
         print(json.dumps(comparison, indent=2, default=str) if args.json else comparison_text(comparison))
         return EXIT_OK
-    items = runs(args.notebook, limit=args.limit)
+    items = list_runs(args.notebook, limit=args.limit)
     if not items and not Path(args.notebook).is_file():  # a typo, not a notebook without runs
         raise MlpipeError(f"No notebook at {args.notebook!r} and no runs recorded for it.",
                           hint="Check the path: mlpipe runs path/to/notebook.ipynb.")
     if not items:
         print("[]" if args.json else f"No runs of {args.notebook} yet.")
         return EXIT_OK
-    from .queries import recorded_runs
-    from .panel.state import run_row
-    from .text import runs_table
-
-    history, _ = _history_for(args.notebook)
-    records = recorded_runs(history, str(Path(args.notebook).resolve()), limit=args.limit)
+    records = shown_runs(args.notebook, limit=args.limit).records
     if args.json:  # each run as listed, with the metrics' last values and how many steps were reused
-        rows = {r["id"]: run_row(r) for r in records}
-        for item in items:
-            row = rows.get(item["id"]) or {}
-            item["metrics"], item["reused"] = row.get("metrics", {}), row.get("reused", 0)
-        print(json.dumps(items, indent=2, default=str))
-        return EXIT_OK
-    print(runs_table(records))
+        print(json.dumps(listed_with_rows(items, records), indent=2, default=str))
+    else:
+        print(runs_table(records))
     return EXIT_OK
 
 
@@ -200,7 +173,7 @@ def _parse_age(text: str) -> float:
 def _cmd_gc(args: argparse.Namespace) -> int:
     from .store.gc import collect
 
-    history, where = _history_for(args.path)
+    history, where = open_history(args.path, hint=NO_HISTORY_HINT)
     report = collect(history, where, older_than=_parse_age(args.older_than) if args.older_than else None,
                      dry_run=args.dry_run)
     print(report)

@@ -1,35 +1,174 @@
-"""Choosing runs from the history and saying what differs between two of them.
+"""The questions every front end asks of the run history, answered once.
 
-The widget (`%pipeline runs`), the text table (`mlpipe runs`, a terminal IPython)
-and `compare()` share these, so that every front end shows the same rows and the
-same differences (`panel.state.run_row` / `compare_runs` build them).
+Listing a notebook's runs, loading one, resolving an id or a unique part of it,
+comparing two runs, and `why STEP`: the widget (`%pipeline runs`), the CLI
+(`mlpipe runs`, `mlpipe why`, `mlpipe show`), the kernel's text views, the
+Python API (`compare`, `load_run`) and the REST server ask these, so that every
+front end shows the same rows, differences and explanations. Answers are plain
+records (`History` dicts, `RunRow`, `RunComparison`); `text` renders them.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import os
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, Protocol, TypedDict, TypeVar
 
 from .errors import MlpipeError, RunNotFound
-from .store.ids import _LIST_RUNS_HINT
+from .store.history import History
+from .store.ids import LIST_RUNS_HINT, RUN_ID_RE
+from .store.paths import Store, open_history
+from .vocab import FINISHED, to_json
 
 __all__ = [
+    "RunComparison",
+    "RunRecord",
+    "RunRow",
+    "RunView",
+    "ShownRuns",
+    "StepView",
     "compare",
     "compare_records",
+    "compare_runs",
+    "find_run",
+    "last_run_of_step",
+    "list_runs",
+    "listed_with_rows",
+    "notebook_key",
     "oldest_first",
     "original_metrics",
     "recorded_run",
     "recorded_runs",
     "resolve_pair",
     "resolve_run_id",
+    "run_row",
+    "shown_runs",
+    "why",
+    "why_text",
     "with_reused_metrics",
 ]
 
-_SEARCH_LIMIT = 10_000  # runs looked at when a short id is resolved
+log = logging.getLogger(__name__)
+
+SEARCH_LIMIT = 10_000  # runs looked at when a short id is resolved
+SHOWN_RUNS = 30  # runs the `%pipeline runs` table shows
+
+RunRecord = dict[str, Any]
+"""A run as `History.get_run` returns it: its fields, `steps` {step: step_run}, `metrics`, maybe `plan`."""
 
 
-def recorded_run(history: Any, run_id: str) -> dict[str, Any]:
+class RunRow(TypedDict):
+    """One row of the runs table (widget, text, `mlpipe runs --json`), made by `run_row`."""
+
+    id: str
+    started: float | None
+    status: str | None
+    duration: float | None
+    params: dict[str, Any]
+    metrics: dict[str, float | None]  # last value of each metric, "step.name" keys
+    counts: dict[str, int]  # steps per status
+    reused: int
+    ran: int
+    steps: dict[str, str | None]  # step -> status
+
+
+class RunComparison(TypedDict):
+    """What differs between two runs, read from `a` (the older) to `b`, made by `compare_runs`."""
+
+    a: str
+    b: str
+    params: dict[str, list[Any]]  # name -> [a, b]
+    metrics: dict[str, list[float | None]]  # "step.name" -> [a, b, b - a]
+    steps: dict[str, list[str | None]]  # step -> [status in a, status in b]; None: not in that run
+    steps_differ: list[str]
+
+
+class ShownRuns(NamedTuple):
+    """What `%pipeline runs [RUN_A RUN_B]` shows: runs in full, the two chosen, their comparison."""
+
+    records: list[RunRecord]
+    chosen: list[str]
+    comparison: RunComparison | None
+
+
+class StepView(Protocol):
+    """One step of a run, as the text views and the panel read it (live `StepRun` or recorded)."""
+
+    name: str
+    status: str
+    started: float | None
+    ended: float | None
+    error: str | None
+    error_info: dict[str, Any] | None
+    notebook_path: str | None
+    outputs: dict[str, dict]
+    inputs: dict[str, str]
+    reason: dict[str, Any] | None
+    attempts: int
+    warnings: list[str]
+    resources: dict[str, Any]
+
+    @property
+    def duration(self) -> float | None: ...
+
+
+class RunView(Protocol):
+    """What reading a run needs; a live `execute.runner.Run` and a `recorded.RecordedRun` both have it."""
+
+    id: str
+    notebook: str
+    params: dict[str, Any]
+    status: str
+    started: float
+    ended: float | None
+
+    @property
+    def steps(self) -> Mapping[str, StepView]: ...
+
+    @property
+    def done(self) -> bool: ...
+
+    @property
+    def duration(self) -> float: ...
+
+    def counts(self) -> dict[str, int]: ...
+
+    def producer_of(self, name: str) -> str | None: ...
+
+    def __getitem__(self, name: str) -> Any: ...
+
+    def values(self, names: list[str]) -> dict[str, Any]: ...
+
+    def summary(self) -> str: ...
+
+
+# --------------------------------------------------------------------------- listing and loading
+
+
+def notebook_key(path: str | os.PathLike) -> str:
+    """How the history names a notebook: its resolved path."""
+    return str(Path(path).resolve())
+
+
+def _history_if_any(path: str | os.PathLike) -> History | None:
+    """The notebook's history, or None when nothing was ever recorded for it."""
+    try:
+        history, _ = open_history(path, hint="")
+    except RunNotFound:
+        return None
+    return history
+
+
+def list_runs(path: str | os.PathLike, limit: int = 50) -> list[dict[str, Any]]:
+    """The recorded runs of a notebook (`History.list_runs` rows), newest first; [] before its first run."""
+    history = _history_if_any(path)
+    return [] if history is None else history.list_runs(notebook_key(path), limit=limit)
+
+
+def recorded_run(history: History, run_id: str) -> RunRecord:
     """One run in full (a `History.get_run` record) without its plan, which tables do not need.
 
     A reused step logged nothing in this run: it gets the metrics of the run that made its
@@ -40,7 +179,7 @@ def recorded_run(history: Any, run_id: str) -> dict[str, Any]:
     return with_reused_metrics(history, record)
 
 
-def with_reused_metrics(history: Any, record: dict[str, Any]) -> dict[str, Any]:
+def with_reused_metrics(history: History, record: RunRecord) -> RunRecord:
     """`record` (a `History.get_run` dict), its reused steps given their original metrics in place."""
     metrics = record.setdefault("metrics", {})
     for name, step in (record.get("steps") or {}).items():
@@ -52,7 +191,8 @@ def with_reused_metrics(history: Any, record: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
-def original_metrics(history: Any, step: str, status: str | None, reason: dict | None) -> list[dict[str, Any]]:
+def original_metrics(history: History, step: str, status: str | None,
+                     reason: dict[str, Any] | None) -> list[dict[str, Any]]:
     """The metric points a reused step logged in the run that made its outputs (`History.metrics` rows)."""
     source = (reason or {}).get("from_run") if status == "reused" else None
     if not source:
@@ -60,27 +200,28 @@ def original_metrics(history: Any, step: str, status: str | None, reason: dict |
     try:
         return history.metrics(source, step=step)
     except RunNotFound:  # a malformed id in an old record
+        log.debug("step %r was reused from %r, which is not a run id: no metrics shown", step, source)
         return []
 
 
-def recorded_runs(history: Any, notebook: str | None, *, limit: int = 30) -> list[dict[str, Any]]:
+def recorded_runs(history: History, notebook: str | None, *, limit: int = SHOWN_RUNS) -> list[RunRecord]:
     """The newest runs of a notebook in full, newest first."""
     records = []
     for item in history.list_runs(notebook, limit=limit):
         try:
             records.append(recorded_run(history, item["id"]))
         except RunNotFound:  # forgotten (mlpipe gc) meanwhile
-            continue
+            log.debug("run %s was forgotten while the runs were listed", item["id"])
     return records
 
 
-def resolve_run_id(history: Any, notebook: str | None, text: str) -> str:
+def resolve_run_id(history: History, notebook: str | None, text: str) -> str:
     """A run id from what a user typed: the whole id, or a unique part of it (`3f9a1c`, `052050-3f9a1c`).
 
     Runs of other notebooks in the same history are not matched by a part.
     """
     text = str(text).strip()
-    ids = [item["id"] for item in history.list_runs(notebook, limit=_SEARCH_LIMIT)]
+    ids = [item["id"] for item in history.list_runs(notebook, limit=SEARCH_LIMIT)]
     if text in ids:
         return text
     matches = [run_id for run_id in ids if text and (run_id.endswith(text) or run_id.startswith(text))]
@@ -89,28 +230,13 @@ def resolve_run_id(history: Any, notebook: str | None, text: str) -> str:
     if not matches:
         where = " of this notebook" if notebook else f" in {history.path}"
         known = f" The newest are: {', '.join(ids[:3])}." if ids else " There are no runs yet."
-        raise RunNotFound(f"No run {text!r}{where}.{known}", hint=_LIST_RUNS_HINT)
+        raise RunNotFound(f"No run {text!r}{where}.{known}", hint=LIST_RUNS_HINT)
     shown = ", ".join(matches[:5]) + (" ..." if len(matches) > 5 else "")
     raise RunNotFound(f"{text!r} matches {len(matches)} runs ({shown}).",
                       hint="Give more of the id: its last six characters are unique.")
 
 
-def compare(path: str | os.PathLike, run_a: str, run_b: str) -> dict[str, Any]:
-    """What differs between two runs of a notebook: parameters, metrics' last values, which steps ran.
-
-    `run_a` and `run_b` are run ids or unique parts of them, in either order; the result reads
-    from the older run to the newer one:
-    {a, b, params: {name: [a, b]}, metrics: {step.name: [a, b, b - a]}, steps: {step: [a, b]},
-    steps_differ: [step, ...]}.
-    """
-    from .store.paths import open_history
-
-    history, _ = open_history(path, hint="Run the notebook first: %pipeline run, or mlpipe run NOTEBOOK.")
-    a, b = resolve_pair(history, str(Path(path).resolve()), run_a, run_b)
-    return compare_records(recorded_run(history, a), recorded_run(history, b))
-
-
-def resolve_pair(history: Any, notebook: str | None, run_a: str, run_b: str) -> tuple[str, str]:
+def resolve_pair(history: History, notebook: str | None, run_a: str, run_b: str) -> tuple[str, str]:
     """The two run ids a comparison is asked for; the same run twice is an error."""
     a, b = (resolve_run_id(history, notebook, r) for r in (run_a, run_b))
     if a == b:
@@ -118,14 +244,189 @@ def resolve_pair(history: Any, notebook: str | None, run_a: str, run_b: str) -> 
     return a, b
 
 
-def compare_records(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    """What differs between two `recorded_run` records, read from the older to the newer."""
-    from .panel.state import compare_runs, run_row
+def find_run(path: str | os.PathLike, run_id: str, *, hint: str) -> tuple[RunRecord, Store]:
+    """A run in full, plan included (by id, or a unique part of it), and the store its values are in.
 
+    `path` is the notebook, or its folder: a part of an id is then matched against every run there.
+    `hint` says what to do when nothing was recorded at `path`.
+    """
+    history, where = open_history(path, hint=hint)
+    if not RUN_ID_RE.match(str(run_id)):  # a part of an id, such as its last six characters
+        notebook = notebook_key(path) if Path(path).suffix == ".ipynb" else None
+        run_id = resolve_run_id(history, notebook, run_id)
+    return history.get_run(run_id), where
+
+
+def shown_runs(path: str | os.PathLike, chosen: Sequence[str] = (), *, limit: int = SHOWN_RUNS) -> ShownRuns:
+    """The newest runs of a notebook in full and, given two runs (ids or parts), those two compared.
+
+    The two are resolved before anything is read, so a typo is a clear error; one older than the
+    newest `limit` is added to the records. Nothing recorded yet: no records.
+    """
+    history = _history_if_any(path)
+    if history is None:
+        return ShownRuns([], [], None)
+    notebook = notebook_key(path)
+    ids = list(resolve_pair(history, notebook, *chosen)) if chosen else []
+    records = recorded_runs(history, notebook, limit=limit)
+    listed = {r["id"] for r in records}
+    records += [recorded_run(history, i) for i in ids if i not in listed]
+    by_id = {r["id"]: r for r in records}
+    comparison = compare_records(by_id[ids[0]], by_id[ids[1]]) if ids else None
+    return ShownRuns(records, ids, comparison)
+
+
+def listed_with_rows(items: Iterable[dict[str, Any]], records: Iterable[RunRecord]) -> list[dict[str, Any]]:
+    """`History.list_runs` rows, each with its metrics' last values and how many steps were reused."""
+    rows = {r["id"]: run_row(r) for r in records}
+    listed = []
+    for item in items:
+        row = rows.get(item["id"])
+        listed.append({**item, "metrics": row["metrics"] if row else {}, "reused": row["reused"] if row else 0})
+    return listed
+
+
+# --------------------------------------------------------------------------- comparing
+
+
+def _finite(value: Any) -> float | None:
+    """A number for JSON: None for what is not one, and for NaN and infinities."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _last_metrics(record: RunRecord) -> dict[str, float | None]:
+    last: dict[str, float | None] = {}
+    for step, names in (record.get("metrics") or {}).items():
+        for name, points in names.items():
+            if points:
+                last[f"{step}.{name}"] = _finite(points[-1][1])
+    return last
+
+
+def run_row(record: RunRecord) -> RunRow:
+    """One row of the runs table from a `History.get_run` record."""
+    steps = record.get("steps") or {}
+    counts = record.get("step_counts") or {}
+    if not counts:
+        for data in steps.values():
+            counts[data.get("status")] = counts.get(data.get("status"), 0) + 1
+    return {
+        "id": record["id"],
+        "started": record.get("started"),
+        "status": record.get("status"),
+        "duration": _finite(record.get("duration")),
+        "params": to_json(record.get("params") or {}),
+        "metrics": _last_metrics(record),
+        "counts": counts,
+        "reused": counts.get("reused", 0),
+        "ran": counts.get("succeeded", 0) + counts.get("failed", 0),
+        "steps": {name: data.get("status") for name, data in steps.items()},
+    }
+
+
+def compare_runs(a: RunRow, b: RunRow) -> RunComparison:
+    """What differs between two runs (rows made by `run_row`): parameters, metrics, which steps ran."""
+    missing = "(not set)"
+    params = {}
+    for key in sorted(set(a["params"]) | set(b["params"])):
+        va, vb = a["params"].get(key, missing), b["params"].get(key, missing)
+        if va != vb:
+            params[key] = [va, vb]
+    metrics = {}
+    for key in sorted(set(a["metrics"]) | set(b["metrics"])):
+        ma, mb = a["metrics"].get(key), b["metrics"].get(key)
+        if ma != mb:
+            delta = mb - ma if ma is not None and mb is not None else None
+            metrics[key] = [ma, mb, delta]
+    steps = {}
+    for name in list(a["steps"]) + [s for s in b["steps"] if s not in a["steps"]]:
+        steps[name] = [a["steps"].get(name), b["steps"].get(name)]
+    return {
+        "a": a["id"],
+        "b": b["id"],
+        "params": params,
+        "metrics": metrics,
+        "steps": steps,
+        "steps_differ": sorted(n for n, (sa, sb) in steps.items() if sa != sb),
+    }
+
+
+def compare_records(a: RunRecord, b: RunRecord) -> RunComparison:
+    """What differs between two `recorded_run` records, read from the older to the newer."""
     return compare_runs(*oldest_first(run_row(a), run_row(b)))
 
 
-def oldest_first(a: dict[str, Any], b: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+Either = TypeVar("Either", RunRow, RunRecord)
+
+
+def oldest_first(a: Either, b: Either) -> tuple[Either, Either]:
     """Two runs (rows or records) in the order a comparison reads: before -> after."""
     first, second = sorted((a, b), key=lambda r: (r.get("started") or 0, r["id"]))
     return first, second
+
+
+def compare(path: str | os.PathLike, run_a: str, run_b: str) -> RunComparison:
+    """What differs between two runs of a notebook: parameters, metrics' last values, which steps ran.
+
+    `run_a` and `run_b` are run ids or unique parts of them, in either order; the result reads
+    from the older run to the newer one:
+    {a, b, params: {name: [a, b]}, metrics: {step.name: [a, b, b - a]}, steps: {step: [a, b]},
+    steps_differ: [step, ...]}.
+    """
+    history, _ = open_history(path, hint="Run the notebook first: %pipeline run, or mlpipe run NOTEBOOK.")
+    a, b = resolve_pair(history, notebook_key(path), run_a, run_b)
+    return compare_records(recorded_run(history, a), recorded_run(history, b))
+
+
+# --------------------------------------------------------------------------- why STEP
+
+
+def last_run_of_step(history: History, notebook: str, step: str, *, hint: str) -> RunRecord:
+    """The last run in which `step` finished (ran, was reused, failed, skipped or cancelled), in full.
+
+    MlpipeError with `hint` (how to run it) when the step has not been part of any run yet.
+    """
+    last = history.last_step_run(notebook, step, statuses=FINISHED)
+    if last is None:
+        raise MlpipeError(f"Step {step!r} has not been part of any run yet.", hint=hint)
+    return history.get_run(last["run_id"])
+
+
+def why(path: str | os.PathLike, step: str, *, no_history_hint: str, not_run_hint: str) -> str:
+    """`why STEP`: the reuse decision of a step in the last run that included it, in words.
+
+    The hints are the front end's own words for "run the notebook first" and "run the step".
+    """
+    history, _ = open_history(path, hint=no_history_hint)
+    return why_text(last_run_of_step(history, notebook_key(path), step, hint=not_run_hint), step)
+
+
+def why_text(record: RunRecord, step: str) -> str:
+    """Explain one step of a recorded run (a History.get_run() record)."""
+    steps = record.get("steps") or {}
+    if step not in steps:
+        known = ", ".join(steps) or "(none)"
+        return f"Step {step!r} was not part of run {record['id']}. Its steps: {known}."
+    data = steps[step]
+    reason = data.get("reason") or {}
+    status = data.get("status")
+    head = f"Run {record['id']}: step {step!r} {status}."
+    decision = reason.get("decision")
+    if decision == "reused":
+        return f"{head}\nNothing in its key changed since run {reason.get('from_run')}: code, shared code, " \
+               "inputs, parameters, --deps files and package versions are the same, so its stored outputs " \
+               "were reused."
+    if decision == "skipped":
+        return f"{head}\nIt did not run: {reason.get('summary')}."
+    lines = [head, f"It ran because {reason.get('summary', 'it had no stored result')}."]
+    changes = [c for c in reason.get("changes") or [] if c]
+    if changes and changes != ["this step never ran before"]:
+        lines.append("What changed since its previous run:")
+        lines += [f"  - {change}" for change in changes]
+    elif not changes:
+        lines.append("Nothing in its key changed, but no stored result could be used.")
+    return "\n".join(lines)

@@ -1,15 +1,32 @@
-"""Text views of a run: a compact progress line and a summary (CLI, terminals, until widgets render)."""
+"""Plain-text views: a run's progress line and summary, the runs table, a comparison (CLI, terminals).
+
+Rendering only: the rows and comparisons come from `queries`, the icons from `vocab.LOOKS`.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import os
+import sys
+import time
+from collections.abc import Iterable
+from typing import Any, TextIO
 
-__all__ = ["run_summary", "progress_line", "ICONS", "TextProgress", "runs_table", "comparison_text"]
+from .queries import RunComparison, RunRecord, RunView, StepView, run_row
+from .vocab import FINISHED, LOOKS, STEP_STATUSES
 
-ICONS = {
-    "pending": "·", "running": "▶", "succeeded": "✓", "reused": "↺",
-    "failed": "✗", "skipped": "⤼", "cancelled": "■",
-}
+__all__ = [
+    "ICONS",
+    "TextProgress",
+    "comparison_text",
+    "progress_line",
+    "run_summary",
+    "runs_table",
+    "runs_text",
+    "step_line",
+]
+
+ICONS: dict[str, str] = {status: LOOKS[status]["icon"] for status in STEP_STATUSES}
+"""The icon of each step status, in status order (from `vocab.LOOKS`)."""
 
 
 def _duration(seconds: float | None) -> str:
@@ -18,22 +35,24 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
 
 
-def progress_line(run: Any) -> str:
+def progress_line(run: RunView) -> str:
+    """`run ID [finished/total] status duration — counts per status`."""
     counts = run.counts()
     total = len(run.steps)
-    finished = sum(counts.get(s, 0) for s in ("succeeded", "reused", "failed", "skipped", "cancelled"))
+    finished = sum(counts.get(s, 0) for s in FINISHED)
     parts = [f"{counts[s]} {s}" for s in ICONS if counts.get(s)]
     return f"run {run.id} [{finished}/{total}] {run.status} {_duration(run.duration)} — " + ", ".join(parts)
 
 
-def step_line(step: Any) -> str:
+def step_line(step: StepView) -> str:
+    """One step: icon, name, status, duration; a reused step says from which run."""
     text = f"  {ICONS.get(step.status, '?')} {step.name:<20} {step.status:<10} {_duration(step.duration):>9}"
     if step.status == "reused" and step.reason:
         text += f"  ({step.reason.get('summary', '')})"
     return text
 
 
-def run_summary(run: Any, *, step_lines: bool = True) -> str:
+def run_summary(run: RunView, *, step_lines: bool = True) -> str:
     """The run line, each step's line (unless they were already printed live), errors, warnings."""
     lines = [progress_line(run)]
     if step_lines:
@@ -48,29 +67,27 @@ def run_summary(run: Any, *, step_lines: bool = True) -> str:
     return "\n".join(lines)
 
 
-def _notebooks_line(run: Any) -> list[str]:
+def _notebooks_line(run: RunView) -> list[str]:
     """Where this run's executed notebooks are; a reused step's stays with the run that made it."""
-    import os
-
     made_here = sorted(step.notebook_path for step in run.steps.values()
                        if step.notebook_path and step.status != "reused")
     if made_here:
         return [f"step notebooks: {os.path.dirname(made_here[0])}/"]
     if any(step.notebook_path for step in run.steps.values()):
-        return ["step notebooks: every step was reused; each one's notebook is in the run that made it "
-                "(mlpipe show RUN_ID, or the panel's step details)"]
+        return [("step notebooks: every step was reused; each one's notebook is in the run that made it "
+                "(mlpipe show RUN_ID, or the panel's step details)")]
     return []
 
 
 class TextProgress:
     """Prints one line per finished step (CLI) or keeps a display updated in place (kernel)."""
 
-    def __init__(self, *, in_place: bool = False, stream: Any = None) -> None:
+    def __init__(self, *, in_place: bool = False, stream: TextIO | None = None) -> None:
         self.in_place = in_place
         self.stream = stream
         self.handle: Any = None
 
-    def __call__(self, run: Any, event: str, step: Any) -> None:
+    def __call__(self, run: RunView, event: str, step: StepView | None) -> None:
         if self.in_place:
             from IPython.display import display
 
@@ -80,8 +97,6 @@ class TextProgress:
             else:
                 self.handle.update(text, raw=True)
             return
-        import sys
-
         out = self.stream or sys.stdout
         if event == "step" and step is not None and step.status not in ("pending", "running"):
             print(step_line(step), file=out, flush=True)
@@ -105,12 +120,8 @@ def _columns(rows: list[tuple]) -> str:
     return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
 
 
-def runs_table(records: list[dict[str, Any]]) -> str:
+def runs_table(records: Iterable[RunRecord]) -> str:
     """The runs as text (`History.get_run` records): status, duration, reuse, parameters, last metrics."""
-    import time
-
-    from .panel.state import run_row
-
     rows = [run_row(r) for r in records]
     params = list(dict.fromkeys(k for r in rows for k in r["params"]))
     metrics = list(dict.fromkeys(k for r in rows for k in r["metrics"]))
@@ -130,8 +141,8 @@ def runs_table(records: list[dict[str, Any]]) -> str:
     return text
 
 
-def comparison_text(comparison: dict[str, Any]) -> str:
-    """What differs between two runs (`compare.compare`), as text."""
+def comparison_text(comparison: RunComparison) -> str:
+    """What differs between two runs (`queries.compare`), as text."""
     lines = [f"{comparison['a']} -> {comparison['b']}", "", "parameters:"]
     params = comparison.get("params") or {}
     lines += [f"  {k}: {_value(a)} -> {_value(b)}" for k, (a, b) in params.items()] or ["  the same"]
@@ -148,3 +159,9 @@ def comparison_text(comparison: dict[str, Any]) -> str:
     if differ:
         lines.append("  (* differs)")
     return "\n".join(lines)
+
+
+def runs_text(records: list[RunRecord], comparison: RunComparison | None = None) -> str:
+    """The runs table, and below it what differs between the two chosen runs when there are two."""
+    text = runs_table(records)
+    return f"{text}\n\n{comparison_text(comparison)}" if comparison else text

@@ -21,6 +21,8 @@ __all__ = [
     "LOOKS",
     "StateLook",
     "look_of",
+    "RUN_LOOKS",
+    "looks_json",
     "ErrorInfo",
     "to_json",
 ]
@@ -57,6 +59,18 @@ LOOKS: dict[DisplayStatus, StateLook] = {
 """Icon, label and colour of each status: the text views, the panel's CSS and `states.ts` agree with this."""
 
 
+RUN_LOOKS: dict[str, StateLook] = {
+    **{status: LOOKS[status] for status in ("running", "succeeded", "failed", "cancelled")},
+    "interrupted": {"icon": "⚡", "label": "interrupted", "color": LOOKS["cancelled"]["color"]},
+}
+"""The look of each run status (`RunStatus`): a run can also be `interrupted`, a step cannot."""
+
+
+def looks_json() -> dict[str, StateLook]:
+    """Every look a front end draws, by status (steps' and runs'): what the widgets and the REST API send."""
+    return {**{k: dict(v) for k, v in LOOKS.items()}, **{k: dict(v) for k, v in RUN_LOOKS.items()}}  # type: ignore[misc]
+
+
 def look_of(status: str | None) -> StateLook:
     """The look of a status; an unknown one reads as itself with a `?`."""
     look = LOOKS.get(status or "notrun")  # type: ignore[call-overload]
@@ -72,11 +86,12 @@ class ErrorInfo(TypedDict, total=False):
     evalue: str
     traceback: str | None
     cell: int | None
-    role: Literal["load", "save", "code"] | None
+    role: Literal["parameters", "load", "shared", "step", "save"] | None
 
 
 def to_json(value: Any) -> Any:
-    """Plain JSON: tuples and sets become lists, NaN and infinities null, anything else unknown its str()."""
+    """Plain JSON: tuples and sets become lists, NaN and infinities null, numpy scalars numbers,
+    anything else unknown its str()."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if value is None or isinstance(value, (str, int, bool)):
@@ -85,4 +100,12 @@ def to_json(value: Any) -> Any:
         return {str(k): to_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
         return [to_json(v) for v in value]
+    item = getattr(value, "item", None)  # numpy scalars (and one-element arrays)
+    if callable(item):
+        try:
+            plain = item()
+        except (TypeError, ValueError):
+            return str(value)
+        if plain is not value:
+            return to_json(plain)
     return str(value)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from jupyter_mlpipe.plan.cells import CellSyntaxError, _to_python, analyze_cell
+from jupyter_mlpipe.plan.cells import analyze_cell
+from jupyter_mlpipe.plan.source import CellSyntaxError, to_python
 
 
 def facts(source: str):
@@ -241,7 +242,7 @@ def test_fast_transform_matches_ipython():
                    "for i in r:\n    %time z = i", "a = %env HOME", "%%capture out\nprint(1)\n",
                    "!!ls", "%timeit -n 3 y = x"]:
         expected = TransformerManager().transform_cell(source)
-        assert _to_python(source).strip() == expected.strip(), source
+        assert to_python(source).strip() == expected.strip(), source
 
 
 # -- rule 7: strings, query, opaque ----------------------------------------------------

@@ -582,7 +582,7 @@ def test_two_processes_putting_the_same_value(tmp_path):
 
 def test_importing_the_module_loads_no_heavy_package():
     code = (
-        "import sys, jupyter_mlpipe.store.artifacts as a\n"
+        "import sys, jupyter_mlpipe.store.artifacts as a, jupyter_mlpipe.store.codec\n"
         "a.ArtifactStore('somewhere')\n"
         "heavy = [m for m in ('pyarrow', 'pandas', 'numpy', 'polars', 'cloudpickle')"
         " if m in sys.modules]\n"

@@ -110,9 +110,9 @@ def test_file_created_with_wal_and_version(db_path, hist):
     assert db_path.exists()
     conn = raw(db_path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"runs", "step_runs", "artifacts", "cache", "metrics"} <= tables
+    assert {"runs", "step_runs", "artifacts", "cache", "metrics", "facts"} <= tables
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     assert "metrics_run_step" in indexes
     conn.close()
@@ -148,6 +148,27 @@ def test_existing_empty_file_is_migrated(db_path):
     with History(db_path) as h:
         start(h)
     assert raw(db_path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_a_version_1_file_gains_the_facts_table_and_keeps_its_runs(db_path):
+    from jupyter_mlpipe.store.schema import MIGRATIONS
+
+    db_path.parent.mkdir(parents=True)
+    conn = raw(db_path)
+    MIGRATIONS[1](conn)
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute("INSERT INTO runs (id, notebook, started, status) VALUES ('20260101-000000-aaaaaa', 'nb', 1, 'succeeded')")
+    conn.commit()
+    conn.close()
+    with History(db_path) as h:
+        assert [r["id"] for r in h.list_runs()] == ["20260101-000000-aaaaaa"]
+        assert h.facts.add("nb", "s3", "a", kind="changed", reason="s3 changed 'a' through its alias 'b'",
+                           run_id="20260101-000000-aaaaaa")
+        assert not h.facts.add("nb", "s3", "a", kind="changed", reason="again", run_id="20260101-000000-aaaaaa")
+        facts = h.facts.of("nb")
+    assert [(f["step"], f["variable"], f["reason"]) for f in facts] == [
+        ("s3", "a", "s3 changed 'a' through its alias 'b'")]
+    assert raw(db_path).execute("PRAGMA user_version").fetchone()[0] == 2
 
 
 def test_closed_history_refuses_use(db_path):

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_mlpipe.panel.layout import GAP_Y, NODE_H, NODE_W, graph_from_plan, layout_graph
+from jupyter_mlpipe.panel.layout import (GAP_Y, NODE_H, NODE_W, SIDE_PANEL, edge_path, graph_from_plan,
+                                         layout_graph, side_panel_layouts)
 
 PANEL_DIR = Path(__file__).resolve().parents[1] / "jupyter_mlpipe" / "panel"
 
@@ -164,7 +165,7 @@ def test_odd_graphs_do_not_break_the_layout():
 
 
 def test_graph_from_a_plan_carries_compute_and_cells():
-    from jupyter_mlpipe.plan.planner import Pipeline
+    from jupyter_mlpipe.plan import Pipeline
 
     plan = Pipeline.from_sources(["%%step load\nx = 1", "%%step train --compute gpu\ny = x + 1"],
                                  compute={"cpu": {}, "gpu": {"num_gpus": 1}})
@@ -174,6 +175,110 @@ def test_graph_from_a_plan_carries_compute_and_cells():
     assert nodes["load"]["cell"] == 0
     assert graph["edges"][0]["variables"] == ["x"]
     assert graph_from_plan(plan.to_dict()) == graph
+
+
+# ------------------------------------------------------- the side panel's layouts (served by the REST API)
+
+CHAIN_STEPS = ["load", "features", "train", "evaluate"]
+CHAIN_EDGES = [
+    {"from": "load", "to": "features", "variables": ["X", "y"]},
+    {"from": "features", "to": "train", "variables": ["X_train"]},
+    {"from": "train", "to": "evaluate", "variables": ["model"]},
+    {"from": "features", "to": "evaluate", "variables": ["X_test", "y_test"]},
+]
+
+
+def check_boxes(graph: dict) -> None:
+    """Every step inside the canvas, no two overlapping (either direction)."""
+    nodes = graph["nodes"]
+    for i, a in enumerate(nodes):
+        assert 0 <= a["x"] and a["x"] + a["width"] <= graph["width"], a
+        assert 0 <= a["y"] and a["y"] + a["height"] <= graph["height"], a
+        for b in nodes[i + 1:]:
+            assert not boxes_overlap(a, b), (a, b)
+
+
+def test_the_side_panel_gets_both_directions():
+    layouts = side_panel_layouts({"steps": CHAIN_STEPS, "edges": CHAIN_EDGES})
+    assert set(layouts) == {"LR", "TB"}
+    lr, tb = layouts["LR"], layouts["TB"]
+    assert (lr["direction"], tb["direction"]) == ("LR", "TB")
+    # left to right: one layer per step, in order, no crossings; the side panel's narrower gaps
+    assert [n["layer"] for n in lr["nodes"]] == [0, 1, 2, 3] and lr["crossings"] == 0
+    xs = [n["x"] for n in lr["nodes"]]
+    assert xs == sorted(xs) and xs[1] - xs[0] == NODE_W + SIDE_PANEL["LR"].layer_gap
+    assert lr["width"] < layout_graph(CHAIN_STEPS, CHAIN_EDGES)["width"]  # narrower than the run panel's
+    # top to bottom: the same steps one under the other, taller than wide
+    ys = [n["y"] for n in tb["nodes"]]
+    assert ys == sorted(ys) and len(set(ys)) == 4 and tb["height"] > tb["width"]
+    by_name = {n["name"]: n for n in tb["nodes"]}
+    for edge in tb["edges"]:
+        (x0, y0), (x1, y1) = edge["points"][0], edge["points"][-1]
+        src, dst = by_name[edge["from"]], by_name[edge["to"]]
+        assert y0 == src["y"] + src["height"] and src["x"] <= x0 <= src["x"] + src["width"]  # leaves the bottom
+        assert y1 == dst["y"] and dst["x"] <= x1 <= dst["x"] + dst["width"]  # enters the top
+        assert edge["label"] is None  # the side panel draws no labels
+    check_boxes(lr)
+    check_boxes(tb)
+
+
+def test_a_long_edge_goes_round_the_layer_it_passes_in_both_directions():
+    for direction, layout in side_panel_layouts({"steps": CHAIN_STEPS, "edges": CHAIN_EDGES}).items():
+        long = next(e for e in layout["edges"] if (e["from"], e["to"]) == ("features", "evaluate"))
+        assert len(long["points"]) == 4 and long["variables"] == ["X_test", "y_test"]
+        train = next(n for n in layout["nodes"] if n["name"] == "train")
+        axis, size = ("y", "height") if direction == "LR" else ("x", "width")
+        inside = long["points"][1][0 if axis == "x" else 1]
+        assert inside < train[axis] or inside > train[axis] + train[size], (direction, long, train)
+
+
+def test_served_nodes_keep_compute_gpus_and_first_cell():
+    steps = [{"name": "fit", "cells": [7, 8], "resources": {"compute": "gpu", "num_gpus": 1}},
+             {"name": "plain", "cells": [9]}]
+    for layout in side_panel_layouts({"steps": steps, "edges": []}).values():
+        fit, plain = layout["nodes"]
+        assert (fit["name"], fit["compute"], fit["num_gpus"], fit["cell"]) == ("fit", "gpu", 1, 7)
+        assert plain["compute"] == "cpu" and "num_gpus" not in plain and plain["cell"] == 9
+
+
+def test_served_layouts_of_odd_plans():
+    empty = side_panel_layouts(None)
+    assert all(g["nodes"] == [] and g["edges"] == [] and g["layers"] == 0 for g in empty.values())
+    layouts = side_panel_layouts({"steps": ["a", "b"], "edges": [
+        {"from": "a", "to": "zz"}, {"from": "a", "to": "a"}, {"from": "a", "to": "b"}, {"from": "b", "to": "a"}]})
+    for graph in layouts.values():
+        assert len(graph["nodes"]) == 2 and len([e for e in graph["edges"] if e["reversed"]]) == 1
+    with pytest.raises(ValueError):
+        layout_graph(["a"], [], direction="RL")
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_served_layouts_never_overlap_two_steps(seed):
+    rng = random.Random(seed)
+    n = 2 + rng.randrange(14)
+    names = [f"n{i}" for i in range(n)]
+    edges = [{"from": names[a], "to": names[b], "variables": ["v"]}
+             for a, b in ((rng.randrange(n), rng.randrange(n)) for _ in range(int(n * 1.5))) if a < b]
+    fan = {"steps": [f"s{i}" for i in range(8)], "edges": [{"from": "s0", "to": f"s{i}"} for i in range(1, 8)]}
+    for plan in ({"steps": names, "edges": edges}, fan):
+        layouts = side_panel_layouts(plan)
+        for graph in layouts.values():
+            assert len(graph["nodes"]) == len(plan["steps"])
+            check_boxes(graph)
+            for edge in graph["edges"]:
+                assert edge["path"] == edge_path(edge["points"], graph["direction"])
+        assert layouts == side_panel_layouts(plan)  # deterministic
+
+
+def test_edge_paths_are_lines_and_curves_as_javascript_writes_numbers():
+    assert edge_path([[0, 0], [10, 0]]) == "M0,0 L10,0"
+    assert edge_path([[0.0, 0.0], [10.0, 20.0]]) == "M0,0 C5,0 5,20 10,20"
+    assert edge_path([[0, 0], [15, 20.5]]) == "M0,0 C7.5,0 7.5,20.5 15,20.5"
+    assert edge_path([]) == ""
+    assert edge_path([[0, 0], [20, 10]], "TB") == "M0,0 C0,5 20,5 20,10"
+    assert edge_path([[4, 0], [4, 10]], "TB") == "M4,0 L4,10"
+    graph = layout_graph(CHAIN_STEPS, CHAIN_EDGES)  # the run panel draws the same paths
+    assert all(e["path"] == edge_path(e["points"]) for e in graph["edges"])
 
 
 # --------------------------------------------------------------------------- the widget
@@ -206,7 +311,7 @@ def make_run(tmp_path, n_steps: int = 4, *, fan: bool = False):
     from jupyter_mlpipe.execute.runner import Run
     from jupyter_mlpipe.store.paths import Store
     from jupyter_mlpipe.store.history import History
-    from jupyter_mlpipe.plan.planner import Pipeline
+    from jupyter_mlpipe.plan import Pipeline
 
     cells = ["%%step load\nx0 = 1"] + [f"%%step s{i}\nx{i} = x{i - 1} + 1" for i in range(1, n_steps)]
     if fan:
@@ -395,8 +500,8 @@ def test_text_fallback(comm_log, tmp_path):
 
 def test_show_plan_with_a_recorded_run(comm_log, tmp_path):
     from jupyter_mlpipe.panel import show_plan
-    from jupyter_mlpipe.plan.planner import Pipeline
-    from jupyter_mlpipe.execute.recorded import RecordedRun
+    from jupyter_mlpipe.plan import Pipeline
+    from jupyter_mlpipe.recorded import RecordedRun
 
     run, history = make_run(tmp_path, 2)
     for name in run.steps:
@@ -570,6 +675,7 @@ const out = {};
 const nodes = host.findAll((n) => n.attrs && n.attrs["data-step"]);
 out.nodes = nodes.map((n) => [n.attrs["data-step"], n.attrs.class, n.textContent]);
 out.edges = host.findAll((n) => n.attrs && n.attrs.class === "mlp-edge" && n.attrs["data-from"]).length;
+out.paths = host.findAll((n) => n.tagName === "path" && n.attrs["marker-end"]).map((n) => n.attrs.d);
 out.runline = host.children[0].children[1].textContent;
 out.announced = host.children[0].children[0].textContent;
 nodes.find((n) => n.attrs["data-step"] === process.argv[4]).dispatch("click");
@@ -608,7 +714,7 @@ def test_front_end_renders_a_run_against_a_fake_dom(comm_log, tmp_path):
     history.record_metric(run.id, "s1", "loss", 0.5, step_index=0)
     history.record_metric(run.id, "s1", "loss", 0.25, step_index=1)
     panel.flush()
-    state = {k: getattr(panel, k) for k in ("graph", "states", "run", "metrics", "selected")}
+    state = {k: getattr(panel, k) for k in ("graph", "states", "run", "metrics", "selected", "looks")}
     (tmp_path / "state.json").write_text(json.dumps(state))
     (tmp_path / "panel.mjs").write_text(FAKE_DOM + (PANEL_DIR / "panel.js").read_text())
     (tmp_path / "smoke.mjs").write_text(SMOKE)
@@ -622,6 +728,8 @@ def test_front_end_renders_a_run_against_a_fake_dom(comm_log, tmp_path):
     assert "✓" in texts["load"] and "succeeded" in texts["load"]  # icon and label, not only colour
     assert "▶" in texts["s1"] and "running" in texts["s1"]
     assert out["edges"] == 2
+    assert out["paths"] == [e["path"] for e in panel.graph["edges"]]  # drawn as laid out in Python
+    assert "✓ 1 succeeded" in out["runline"] and "▶ run" in out["runline"]  # icons from the `looks` trait
     assert f"run {run.id}" in out["runline"] and "1/3 done" in out["runline"]
     assert out["announced"] == f"run {run.id} running"
     assert out["selected"] == "s1" and out["saved"] == 1
@@ -665,11 +773,13 @@ def test_runs_table_front_end_against_a_fake_dom(tmp_path):
          "params": {"lr": 0.1}, "metrics": {}, "counts": {"succeeded": 1, "failed": 1},
          "reused": 0, "ran": 2, "steps": {"load": "succeeded", "train": "failed"}},
     ]
-    from jupyter_mlpipe.panel.state import compare_runs
+    from jupyter_mlpipe.queries import compare_runs
 
     answer = compare_runs(rows[1], rows[0])
+    from jupyter_mlpipe.vocab import looks_json
+
     (tmp_path / "state.json").write_text(json.dumps({"rows": rows, "selected": [], "comparison": {},
-                                                     "answer": answer}))
+                                                     "answer": answer, "looks": looks_json()}))
     (tmp_path / "runs.mjs").write_text(FAKE_DOM + (PANEL_DIR / "runs.js").read_text())
     (tmp_path / "smoke.mjs").write_text(RUNS_SMOKE)
     result = subprocess.run([NODE, str(tmp_path / "smoke.mjs"), (tmp_path / "runs.mjs").as_uri(),
@@ -677,6 +787,7 @@ def test_runs_table_front_end_against_a_fake_dom(tmp_path):
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     assert "1/2" in out["rows"][0] and "0.9" in out["rows"][0] and "0.5" in out["rows"][0]
+    assert "✓ succeeded" in out["rows"][0] and "✗ failed" in out["rows"][1]  # the icons it was sent
     assert out["selected"] == [rows[0]["id"], rows[1]["id"]]
     assert "comparing" in out["waiting"]
     assert "lr0.1→0.5" in out["comparison"] and "train.acc" in out["comparison"]
@@ -697,7 +808,7 @@ from jupyter_mlpipe.panel import make_display_listener
 from jupyter_mlpipe.execute.runner import Run
 from jupyter_mlpipe.store.paths import Store
 from jupyter_mlpipe.store.history import History
-from jupyter_mlpipe.plan.planner import Pipeline
+from jupyter_mlpipe.plan import Pipeline
 nb = pathlib.Path({str(tmp_path)!r}) / "p.ipynb"; nb.write_text("{{}}")
 plan = Pipeline.from_sources(["%%step a\\nx = 1", "%%step b\\ny = x + 1"], notebook=str(nb))
 store = Store.for_notebook(nb); h = History(store.history_path); rid = h.new_run_id()

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from jupyter_mlpipe import Pipeline, PlanError, StepOptionError
-from jupyter_mlpipe.plan.planner import clear_caches
+from jupyter_mlpipe.plan import clear_caches
 
 
 def plan(cells) -> Pipeline:

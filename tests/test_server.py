@@ -80,6 +80,18 @@ def test_the_plan_of_a_notebook(api, jp_root_dir):
     assert [s["name"] for s in plan["steps"]] == ["load", "total"]
     assert plan["edges"] == [{"from": "load", "to": "total", "variables": ["xs"]}]
     assert plan["params"]["n"]["default"] == 4
+    # laid out by the server (the side panel only draws), in both directions, and the statuses' looks
+    from jupyter_mlpipe.panel.layout import side_panel_layouts
+    from jupyter_mlpipe.vocab import looks_json
+
+    assert set(plan["layouts"]) == {"LR", "TB"}
+    for direction, graph in plan["layouts"].items():
+        assert graph["direction"] == direction and [n["name"] for n in graph["nodes"]] == ["load", "total"]
+        edge = graph["edges"][0]
+        assert (edge["from"], edge["to"], edge["variables"]) == ("load", "total", ["xs"])
+        assert edge["path"].startswith("M") and len(edge["points"]) == 2
+    assert plan["layouts"] == side_panel_layouts(plan)
+    assert plan["looks"] == looks_json()
 
 
 def test_a_plan_error_is_a_400_with_its_data(api, jp_root_dir):
@@ -233,6 +245,8 @@ def test_a_run_started_over_http(api, jp_root_dir, ray_address):
     # the same run from the history, with ?path=, and in the notebook's run list
     status, same = api("GET", "runs", run_id, params={"path": "sub/pipe.ipynb", "plan": "true"})
     assert status == 200 and same["status"] == "succeeded" and same["plan"]["notebook"] == "sub/pipe.ipynb"
+    assert [n["name"] for n in same["plan"]["layouts"]["TB"]["nodes"]] == ["load", "total"]
+    assert run["looks"]["succeeded"]["icon"] == "✓" and same["looks"] == run["looks"]
     status, listing = api("GET", "runs", params={"path": "sub/pipe.ipynb"})
     assert status == 200 and [r["id"] for r in listing["runs"]] == [run_id]
     assert listing["runs"][0]["step_counts"] == {"succeeded": 2}
@@ -347,6 +361,31 @@ def test_runs_of_notebooks_open_in_a_session_are_found_without_path(api, jp_root
     assert "x = 1" in json.dumps(nb)
     status, run = api("GET", "runs", done.id)
     assert status == 200 and run["notebook"] == "deep/er/open.ipynb"
+
+
+def test_plans_and_runs_are_served_with_their_layouts_and_looks():
+    """No server needed: what `GET plan` and `GET runs/{id}` put around a plan and a run record."""
+    import math
+
+    from jupyter_mlpipe.panel.layout import edge_path
+    from jupyter_mlpipe.server.records import plan_view, run_detail
+    from jupyter_mlpipe.vocab import looks_json
+
+    plan = {"steps": [{"name": "a", "cells": [0], "resources": {"compute": "gpu", "num_gpus": 1}}, {"name": "b"}],
+            "edges": [{"from": "a", "to": "b", "variables": ("x",)}], "params": {"lr": {"default": math.nan}}}
+    view = plan_view(plan, "nb.ipynb")
+    assert view["notebook"] == "nb.ipynb" and view["looks"] == looks_json()
+    assert view["edges"] == [{"from": "a", "to": "b", "variables": ["x"]}]  # tuples become lists
+    assert view["params"]["lr"]["default"] is None  # JSON has no NaN
+    lr = view["layouts"]["LR"]
+    assert lr["nodes"][0]["num_gpus"] == 1 and lr["nodes"][0]["cell"] == 0
+    assert lr["edges"][0]["path"] == edge_path(lr["edges"][0]["points"])
+    assert view["layouts"]["TB"]["edges"][0]["path"] == edge_path(view["layouts"]["TB"]["edges"][0]["points"], "TB")
+    json.dumps(view, allow_nan=False)
+    record = {"id": RUN_ID, "notebook": None, "status": "succeeded", "started": 1.0, "ended": 2.0,
+              "duration": math.inf, "params": {}, "options": {}, "steps": {}, "metrics": {}}
+    detail = run_detail(record, "/nonexistent-root")
+    assert detail["looks"] == looks_json() and detail["duration"] is None
 
 
 def test_loading_the_extension_imports_nothing_heavy():

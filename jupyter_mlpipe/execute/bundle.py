@@ -7,14 +7,20 @@ original text (with the `%%step` line as a comment, so line numbers match).
 
 from __future__ import annotations
 
+import logging
 import os
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..plan.cells import strip_control_lines
-from ..plan.planner import Pipeline, Step
+from ..plan.source import strip_control_lines
+from ..plan import Pipeline, Step
+
+if TYPE_CHECKING:  # pragma: no cover
+    from nbformat import NotebookNode
 
 __all__ = ["build_bundle", "bundle_parameters"]
+
+logger = logging.getLogger(__name__)
 
 _PARAMETERS_HEADER = "# Parameters: papermill injects the real values in the next cell.\n"
 
@@ -109,11 +115,12 @@ def _read_sources(path: str, mtime_ns: int, size: int) -> list[tuple[int, str]]:
     try:
         cells = read_notebook_cells(path)
     except Exception:  # noqa: BLE001 - then the shared code simply has no cell label
+        logger.debug("could not read the cells of %s", path, exc_info=True)
         return []
     return [(c.index, c.source) for c in cells if c.cell_type == "code"]
 
 
-def build_bundle(plan: Pipeline, step: Step) -> Any:
+def build_bundle(plan: Pipeline, step: Step) -> NotebookNode:
     """The step's notebook, before papermill injects parameters."""
     from itertools import count
 
@@ -121,7 +128,7 @@ def build_bundle(plan: Pipeline, step: Step) -> Any:
 
     ids = count()
 
-    def new_code_cell(source: str, metadata: dict) -> Any:
+    def new_code_cell(source: str, metadata: dict) -> NotebookNode:
         # built as plain data: nbformat's per-cell schema validation costs milliseconds per step
         return from_dict({"cell_type": "code", "execution_count": None, "id": f"mlpipe-{next(ids)}",
                           "metadata": metadata, "outputs": [], "source": source})

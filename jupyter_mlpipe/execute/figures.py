@@ -1,20 +1,28 @@
 """Inline matplotlib figures in a notebook run by the in-process engine (when matplotlib is installed).
 
-Split out of `engine.py`: whether the inline backend is available, choosing it even when
-matplotlib was imported before the first notebook, and closing a notebook's figures.
-matplotlib is imported only when the notebook already imported it.
+A kernel shows figures inline; a warm process that runs notebook after notebook
+must do the same, even when matplotlib was imported before the first notebook,
+and must not leak one notebook's open figures into the next. matplotlib is
+imported only when the notebook already imported it.
 """
 
 from __future__ import annotations
 
-import contextlib
+import logging
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+if TYPE_CHECKING:  # pragma: no cover
+    from IPython.core.interactiveshell import InteractiveShell
+
+__all__ = ["close_figures", "ensure_inline_figures", "has_inline_backend"]
+
+logger = logging.getLogger(__name__)
 _inline_backend: bool | None = None
 
 
-def _has_inline_backend() -> bool:
+def has_inline_backend() -> bool:
+    """Whether matplotlib and matplotlib-inline are installed (looked up once per process)."""
     global _inline_backend
     if _inline_backend is None:
         import importlib.util
@@ -26,17 +34,17 @@ def _has_inline_backend() -> bool:
     return _inline_backend
 
 
-def _ensure_inline_figures(shell: Any) -> None:
+def ensure_inline_figures(shell: InteractiveShell) -> None:
     """Figures inline even when matplotlib was imported before the first notebook.
 
     MPLBACKEND (set while a notebook runs) only counts if matplotlib is imported
     after it. If matplotlib is already imported with no backend chosen, choose
     inline; if pyplot is already imported, do what `%matplotlib inline` does.
     """
-    if "matplotlib" not in sys.modules or not _has_inline_backend():
+    if "matplotlib" not in sys.modules or not has_inline_backend():
         return
     inline = "module://matplotlib_inline.backend_inline"
-    with contextlib.suppress(Exception):
+    try:
         if "matplotlib.pyplot" not in sys.modules:
             import matplotlib
 
@@ -47,6 +55,8 @@ def _ensure_inline_figures(shell: Any) -> None:
 
         if flush_figures not in shell.events.callbacks.get("post_execute", ()):
             shell.enable_matplotlib("inline")
+    except Exception:  # noqa: BLE001 - a broken matplotlib setup: the notebook runs, without inline figures
+        logger.debug("could not make matplotlib figures inline", exc_info=True)
 
 
 def _chosen_backend(matplotlib: Any) -> str | None:
@@ -60,8 +70,11 @@ def _chosen_backend(matplotlib: Any) -> str | None:
         return None if backend is rcsetup._auto_backend_sentinel else backend
 
 
-def _close_figures() -> None:
+def close_figures() -> None:
+    """Close the figures a notebook left open, so the next notebook starts with none."""
     pyplot = sys.modules.get("matplotlib.pyplot")
     if pyplot is not None:
-        with contextlib.suppress(Exception):
+        try:
             pyplot.close("all")
+        except Exception:  # noqa: BLE001 - a figure whose close fails must not fail the step
+            logger.debug("could not close matplotlib figures", exc_info=True)

@@ -1,18 +1,30 @@
-"""Ray: started lazily (or warmed up in the background), feasibility checked before submitting.
+"""The Ray backend: each step a Ray task in a warm worker, with its resource request.
 
-Ray waits forever for resources that do not exist, so every request is checked
-against the nodes the cluster has before anything is submitted.
+Ray is started lazily (or warmed up in the background while the user edits), in
+a thread that lives as long as the process. Ray waits forever for resources that
+do not exist, so every request is checked against the nodes the cluster has
+before anything is submitted. `RayBackend` is what a real run's driver submits
+to (see `backend.Backend`).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InfeasibleRequest, MlpipeError
+from .backend import Finished, Resources
+from .task import StepResult, StepTask
 
-__all__ = ["ensure_ray", "warm_up", "check_feasible", "cluster_summary", "submit"]
+if TYPE_CHECKING:  # pragma: no cover
+    from ray import ObjectRef
+
+__all__ = ["RayBackend", "ensure_ray", "warm_up", "check_feasible", "cluster_summary", "submit"]
+
+logger = logging.getLogger(__name__)
 
 _LOCK = threading.Lock()
 _OWNER: threading.Thread | None = None
@@ -103,6 +115,7 @@ def _node_resources() -> list[dict[str, float]]:
 
 
 def cluster_summary(nodes: list[dict[str, float]]) -> dict[str, float]:
+    """The resources of all nodes added up (CPU, GPU, memory, custom ones)."""
     total: dict[str, float] = {}
     for node in nodes:
         for key, value in node.items():
@@ -112,7 +125,7 @@ def cluster_summary(nodes: list[dict[str, float]]) -> dict[str, float]:
     return total
 
 
-def _request(resources: dict[str, Any]) -> dict[str, float]:
+def _request(resources: Resources) -> dict[str, float]:
     wanted = {"CPU": float(resources.get("num_cpus") or 0), "GPU": float(resources.get("num_gpus") or 0)}
     if resources.get("memory"):
         wanted["memory"] = float(resources["memory"])
@@ -121,7 +134,7 @@ def _request(resources: dict[str, Any]) -> dict[str, float]:
     return {k: v for k, v in wanted.items() if v}
 
 
-def check_feasible(steps: dict[str, dict[str, Any]], nodes: list[dict[str, float]] | None = None) -> None:
+def check_feasible(steps: dict[str, Resources], nodes: list[dict[str, float]] | None = None) -> None:
     """Raise InfeasibleRequest for the first step that no node of the cluster can ever hold."""
     nodes = _node_resources() if nodes is None else nodes
     for name, resources in steps.items():
@@ -148,7 +161,8 @@ def _fmt(key: str, value: float) -> str:
     return f"{value:g} {key}"
 
 
-def submit(func: Any, task: dict[str, Any], resources: dict[str, Any], retries: int) -> Any:
+def submit(func: Callable[[StepTask], StepResult], task: StepTask, resources: Resources,
+           retries: int) -> ObjectRef:
     """Submit the step task with its resource request; returns the ObjectRef."""
     options: dict[str, Any] = {
         "num_cpus": float(resources.get("num_cpus") or 0),
@@ -165,12 +179,72 @@ def submit(func: Any, task: dict[str, Any], resources: dict[str, Any], retries: 
     return remote.options(**options).remote(task)
 
 
-_REMOTES: dict[Any, Any] = {}
+_REMOTES: dict[Callable, Any] = {}  # function -> its ray.remote wrapper
 
 
-def _remote(func: Any) -> Any:
+def _remote(func: Callable) -> Any:
     import ray
 
     if func not in _REMOTES:
         _REMOTES[func] = ray.remote(func)
     return _REMOTES[func]
+
+
+class RayBackend:
+    """Steps as Ray tasks (see `backend.Backend`): on the cluster at `address`, or an embedded local Ray."""
+
+    def __init__(self, address: str | None = None) -> None:
+        self.address = address
+        self.refs: dict[str, ObjectRef] = {}  # running step -> its task's result
+
+    def start(self, requests: dict[str, Resources]) -> None:
+        ensure_ray(self.address)
+        check_feasible(requests)
+
+    def submit(self, name: str, task: StepTask, resources: Resources, retries: int) -> None:
+        from .worker import run_step_task
+
+        self.refs[name] = submit(run_step_task, task, resources, retries)
+
+    def wait(self, timeout: float) -> list[Finished]:
+        import ray
+
+        if not self.refs:
+            return []
+        by_ref = {ref: name for name, ref in self.refs.items()}
+        # return as soon as one step finishes (a chain must not pay the poll interval per step),
+        # then take every other one that is ready too
+        ready, rest = ray.wait(list(by_ref), num_returns=1, timeout=timeout, fetch_local=True)
+        if ready and rest:
+            more, _ = ray.wait(rest, num_returns=len(rest), timeout=0, fetch_local=True)
+            ready += more
+        finished = []
+        for ref in ready:
+            name = by_ref[ref]
+            del self.refs[name]
+            finished.append(self._outcome(name, ref))
+        return finished
+
+    def _outcome(self, name: str, ref: ObjectRef) -> Finished:
+        import ray
+
+        try:
+            return Finished(name, "returned", result=ray.get(ref))
+        except ray.exceptions.TaskCancelledError:
+            return Finished(name, "cancelled")
+        except ray.exceptions.RayTaskError as exc:  # the task body itself raised: a bug on our side
+            cause = exc.cause if getattr(exc, "cause", None) is not None else exc
+            return Finished(name, "crashed", error=cause)
+        except Exception as exc:  # noqa: BLE001 - worker death, OOM, lost node, ...
+            return Finished(name, "lost", error=exc)
+
+    def cancel(self, name: str) -> None:
+        import ray
+
+        ref = self.refs.pop(name, None)
+        if ref is None:
+            return
+        try:
+            ray.cancel(ref, force=True)
+        except Exception:  # noqa: BLE001 - it finished meanwhile: nothing left to stop
+            logger.debug("could not cancel the task of step %r", name, exc_info=True)

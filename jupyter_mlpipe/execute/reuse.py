@@ -1,9 +1,11 @@
-"""Cache keys of steps and the explanation of why a step ran or was reused.
+"""Cache keys of steps, and which parts of a key changed since a step's previous run.
 
-A key hashes content, never names or timestamps: normalized code, the shared
-code used, the digests of the input values, the parameter values read, the
-content of --deps files and the environment (Python and imported packages).
-Resources are not part of it.
+A step is reused when nothing it depends on changed, so its key hashes content,
+never names or timestamps: normalized code, the shared code used, the digests
+of the input values, the parameter values read, the content of --deps files and
+the environment (Python and imported packages). Resources are not part of it.
+The parts are kept beside the key so that `explain` can say what changed; the
+decision itself (reuse or run, and the reason) is made in `decision`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ..plan.planner import Step
+from ..plan import Step
 
 __all__ = ["key_components", "key_of", "explain", "normalize_code"]
 
@@ -28,11 +30,11 @@ KEY_VERSION = 1
 
 def normalize_code(source: str) -> str:
     """Code without comments and formatting: a comment or whitespace edit keeps the key."""
-    from ..plan.cells import _to_python, strip_control_lines
+    from ..plan.source import strip_control_lines, to_python
 
     text = strip_control_lines(source)
     try:
-        return ast.unparse(ast.parse(_to_python(text)))
+        return ast.unparse(ast.parse(to_python(text)))
     except SyntaxError:
         return "\n".join(line.rstrip() for line in text.strip().splitlines())
 
@@ -86,11 +88,11 @@ def package_version(module: str) -> str | None:
 
 def _imported_modules(step: Step) -> list[str]:
     """Top-level packages the step imports: in the shared code it uses and in its own cells."""
-    from ..plan.cells import _to_python
+    from ..plan.source import to_python
 
     modules: set[str] = set()
     sources = [s.source for s in step.shared if s.kind == "import"]
-    sources += [_to_python(body) for _, body in step.code if "import" in body]
+    sources += [to_python(body) for _, body in step.code if "import" in body]
     for source in sources:
         try:
             tree = ast.parse(source)

@@ -1,372 +1,186 @@
-"""The driver: walk the plan, reuse what did not change, submit the rest to Ray.
+"""The driver of a pipeline run: walk the plan, reuse what did not change, hand the rest to a backend.
 
-One `Run` per pipeline run. The driver loop is the only writer of step states;
-listeners (text progress, the panel) are told after each change.
+`start_run` creates a `Run` (see `run`), records it, and drives it: the driver
+loop starts each step once all its inputs are there, and turns what the backend
+reports into step states. It is the only writer of step states. Whether a step
+is reused is `decision`'s job, where it runs a `Backend`'s (Ray for real runs),
+and how a failure reads `failures`'.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from ..errors import InfeasibleRequest, MlpipeError
-from ..plan.planner import Pipeline
+from ..errors import InfeasibleRequest
+from ..plan import Pipeline, Step
 from ..store.paths import Store
+from ..vocab import DONE, FINISHED, STEP_STATUSES, ErrorInfo, RunStatus, StepStatus, to_json
+from .backend import Backend, Finished
+from .corrections import MAX_RERUNS, Corrections
+from .decision import ReuseDecider
+from .failures import crash_message, error_info, failure_message, first_line, lost_message, timeout_message
+from .ray_backend import RayBackend
+from .run import Event, Listener, Run, StepRun
+from .task import OutputRef, StepResult, StepTask
 
-__all__ = ["Run", "StepRun", "RunOptions", "start_run", "STEP_STATUSES", "Store"]
+if TYPE_CHECKING:  # pragma: no cover
+    from ..store.history import History
 
-STEP_STATUSES = ("pending", "running", "succeeded", "reused", "failed", "skipped", "cancelled")
-DONE = ("succeeded", "reused")
-STOPPED = ("failed", "skipped", "cancelled")
+# Run, StepRun and STEP_STATUSES are re-exported: callers import them from here
+__all__ = ["Run", "StepRun", "RunOptions", "start_run", "Event", "Listener", "STEP_STATUSES", "Store"]
+
+logger = logging.getLogger(__name__)
+
+STOPPED: tuple[StepStatus, ...] = tuple(s for s in FINISHED if s not in DONE)
+"""Finished without outputs: the steps that depend on it are skipped."""
 _POLL_S = 0.05
-
-
-@dataclass
-class StepRun:
-    """One step's part in a run."""
-
-    name: str
-    status: str = "pending"
-    started: float | None = None
-    ended: float | None = None
-    error: str | None = None
-    error_info: dict[str, Any] | None = None
-    notebook_path: str | None = None
-    outputs: dict[str, dict] = field(default_factory=dict)
-    inputs: dict[str, str] = field(default_factory=dict)
-    reason: dict[str, Any] | None = None
-    attempts: int = 0
-    warnings: list[str] = field(default_factory=list)
-    key: str | None = None
-    resources: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def duration(self) -> float | None:
-        if self.started is None:
-            return None
-        return (self.ended or time.time()) - self.started
-
-    def to_record(self) -> dict[str, Any]:
-        return {
-            "status": self.status, "key": self.key, "reason": self.reason, "started": self.started,
-            "ended": self.ended, "duration": self.duration if self.ended else None,
-            "attempts": self.attempts, "notebook_path": self.notebook_path,
-            "error": {**self.error_info, "message": self.error} if self.error_info else None,
-            "resources": self.resources, "outputs": self.outputs, "inputs": self.inputs,
-            "warnings": self.warnings,
-        }
+_TIMEOUT_GRACE_S = 5.0  # how long after its --timeout a step that did not stop itself is killed
 
 
 @dataclass
 class RunOptions:
+    """What the user asked of a run: which steps (and what they need), --force, the Ray address."""
+
     steps: list[str] | None = None
     force: bool = False
     address: str | None = None
 
 
-class Run:
-    """A pipeline run: its steps' states, and the values they produced (`run["name"]`)."""
-
-    def __init__(self, run_id: str, plan: Pipeline, params: dict[str, Any], selected: list[str],
-                 store: Store, history: Any) -> None:
-        self.id = run_id
-        self.plan = plan
-        self.notebook = str(Path(plan.notebook).resolve()) if plan.notebook else ""
-        self.params = params
-        self.status = "running"
-        self.steps: dict[str, StepRun] = {
-            name: StepRun(name, resources=dict(plan.steps[name].resources)) for name in selected
-        }
-        self.started = time.time()
-        self.ended: float | None = None
-        self.error: BaseException | None = None
-        self._store = store
-        self._history = history
-        self._artifacts: Any = None
-        self._done = threading.Event()
-        self._cancel = threading.Event()
-        self.listeners: list[Callable[["Run", str, StepRun | None], None]] = []
-
-    # -- values ------------------------------------------------------------
-    @property
-    def artifacts(self) -> Any:
-        if self._artifacts is None:
-            from ..store.artifacts import ArtifactStore
-
-            self._artifacts = ArtifactStore(self._store.artifacts_root)
-        return self._artifacts
-
-    def producer_of(self, name: str) -> str | None:
-        """The last step (in notebook order) of this run that produced `name`."""
-        for step in reversed(list(self.steps)):
-            if name in self.steps[step].outputs:
-                return step
-        return None
-
-    def __getitem__(self, name: str) -> Any:
-        step = self.producer_of(name)
-        if step is None:
-            known = sorted({v for s in self.steps.values() for v in s.outputs})
-            raise KeyError(f"No step of run {self.id} produced {name!r}. Values: {', '.join(known) or '(none)'}.")
-        return self.artifacts.get(self.steps[step].outputs[name]["digest"])
-
-    def values(self, names: list[str]) -> dict[str, Any]:
-        return {name: self[name] for name in names}
-
-    def final_values(self) -> list[str]:
-        """Names defined by the run's final steps (those no other selected step depends on)."""
-        sources = {e.source for e in self.plan.edges if e.target in self.steps}
-        names: list[str] = []
-        for step in self.steps:
-            if step not in sources:
-                names += [n for n in self.steps[step].outputs if n not in names]
-        return names
-
-    # -- control -----------------------------------------------------------
-    @property
-    def done(self) -> bool:
-        return self._done.is_set()
-
-    def wait(self, timeout: float | None = None) -> "Run":
-        self._done.wait(timeout)
-        return self
-
-    def cancel(self) -> None:
-        """Cancel the running steps; the run ends as `cancelled`."""
-        self._cancel.set()
-
-    def counts(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for step in self.steps.values():
-            counts[step.status] = counts.get(step.status, 0) + 1
-        return counts
-
-    @property
-    def duration(self) -> float:
-        return (self.ended or time.time()) - self.started
-
-    def summary(self) -> str:
-        from ..text import run_summary
-
-        return run_summary(self)
-
-    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
-        p.text(self.summary())
-
-    def __repr__(self) -> str:
-        return f"<Run {self.id} {self.status}: {self.counts()}>"
-
-    # -- driver side -------------------------------------------------------
-    def _emit(self, event: str, step: StepRun | None = None) -> None:
-        if step is not None and self._history is not None:
-            self._history.record_step(self.id, step.name, **step.to_record())
-        for listener in list(self.listeners):
-            try:
-                listener(self, event, step)
-            except Exception:  # noqa: BLE001 - a broken display must not break the run
-                pass
-
-
 class _Driver:
-    def __init__(self, run: Run, options: RunOptions) -> None:
+    """Starts each step when its inputs are there, and turns what the backend reports into step states."""
+
+    def __init__(self, run: Run, options: RunOptions, backend: Backend, history: History) -> None:
         self.run = run
         self.options = options
+        self.backend = backend
         self.plan = run.plan
-        self.incoming = self.plan.edge_map()
-        self.refs: dict[str, Any] = {}  # step -> ObjectRef
-        self.keys: dict[str, tuple[str, dict]] = {}
-        self.ray_ready = False
-        self.records: dict[str, dict] = {}  # run id -> recorded run, for reused steps' notebooks
+        self.corrections = Corrections(run.plan, list(run.steps))
+        self.running: list[str] = []  # submitted to the backend, not finished
+        self.outdated: set[str] = set()  # running, but what they read changed meanwhile: run again
+        self.backend_ready = False
+        self.decider = ReuseDecider(history=history, artifacts=lambda: run.artifacts, run_id=run.id,
+                                    notebook=run.notebook, params=run.params, base=run.store.base,
+                                    force=options.force)
+        self.history = history
 
     # -- decisions ---------------------------------------------------------
     def start(self, name: str) -> None:
-        from .reuse import explain, key_components, key_of
-
-        run, step = self.run, self.plan.steps[name]
+        run, step = self.run, self.corrections.steps[name]
         sr = run.steps[name]
-        inputs: dict[str, dict] = {}
+        inputs: dict[str, OutputRef] = {}
         for var, source in step.input_sources.items():
             ref = run.steps[source].outputs.get(var)
             if ref is None:  # cannot happen for a step that ran in this run (its save cell checks)
-                sr.status, sr.ended = "failed", time.time()
-                sr.error = f"Step {source!r} did not store {var!r}, which step {name!r} needs."
-                sr.error_info = {"ename": "MissingInput", "evalue": sr.error, "traceback": None, "cell": None}
-                run._emit("step", sr)
+                sr.ended = time.time()
+                message = f"Step {source!r} did not store {var!r}, which step {name!r} needs."
+                sr.fail(message, error_info("MissingInput", message))
+                run.emit("step", sr)
                 return
             inputs[var] = ref
-        sr.inputs = {v: r["digest"] for v, r in inputs.items()}
-        components = key_components(step, input_digests=sr.inputs, params=run.params, base=run._store.base)
-        key = key_of(components)
-        sr.key = key
-        previous = run._history.last_step_run(run.notebook, name, before_run=run.id)
-        previous_components = ((previous or {}).get("reason") or {}).get("components")
-        changes = explain(components, previous_components)
-        note = None
-        if not self.options.force and not step.options.no_cache:
-            hit = run._history.cache_get(key)
-            if hit is not None:
-                lacking = [v for v in self.required(name) if v not in hit["outputs"]]
-                broken = self.broken_outputs(hit["outputs"])
-                if lacking:
-                    # stored by a run in which no step needed it (e.g. unstorable, or a partial run)
-                    note = (f"its stored result lacks {lacking[0]!r}, which a later step needs, so the "
-                            "step runs again")
-                elif not broken:
-                    sr.status = "reused"
-                    sr.outputs = hit["outputs"]
-                    sr.started = sr.ended = time.time()
-                    sr.notebook_path = self.notebook_of(hit["run_id"], name, previous)
-                    sr.reason = {"decision": "reused", "changes": [], "components": components,
-                                 "from_run": hit["run_id"],
-                                 "summary": f"nothing changed since run {hit['run_id']}"}
-                    run._emit("step", sr)
-                    return
-                else:
-                    note = f"a stored output was {broken} on disk, so the step runs again"
-        if self.options.force:
-            summary = "--force: every step runs"
-        elif step.options.no_cache:
-            summary = "--no-cache: this step always runs"
-        elif note:
-            summary = note
-        elif changes and changes != ["this step never ran before"]:
-            summary = "; ".join(c.split("\n")[0] for c in changes)
-        elif previous is None:
-            summary = "this step never ran before"
-        elif previous.get("status") == "failed":
-            summary = "it failed in its previous run (nothing in its key changed since)"
-        else:
-            summary = "no stored result matches (the previous result was not kept)"
-        sr.reason = {"decision": "ran", "changes": changes if not note else [note, *changes],
-                     "components": components, "summary": summary}
-        self.submit(name, step, inputs)
-
-    def notebook_of(self, run_id: str, name: str, previous: dict | None) -> str | None:
-        """The executed notebook of the step run that produced a cached result."""
-        if previous is not None and previous.get("run_id") == run_id:
-            return previous.get("notebook_path")
-        if run_id not in self.records:
-            try:
-                self.records[run_id] = self.run._history.get_run(run_id)
-            except Exception:  # noqa: BLE001 - forgotten by gc: no notebook to show
-                self.records[run_id] = {}
-        return ((self.records[run_id].get("steps") or {}).get(name) or {}).get("notebook_path")
+        visible = {v: r["digest"] for v, r in inputs.items()}
+        hidden = self.corrections.hidden_for(name, visible, run.steps)
+        if hidden is None:  # a value it shares objects with is still being defined: start it later
+            return
+        sr.inputs, sr.hidden = visible, hidden
+        required = self.required(name)
+        decision = self.decider.decide(step, input_digests={**visible, **hidden}, required=required)
+        sr.key, sr.reason = decision.key, decision.reason
+        if decision.reused:
+            sr.status = "reused"
+            sr.outputs = decision.outputs
+            sr.started = sr.ended = time.time()
+            sr.notebook_path = decision.notebook_path
+            run.emit("step", sr)
+            return
+        self.submit(name, step, inputs, required, hidden)
 
     def required(self, name: str) -> list[str]:
         """The variables of step `name` that the run's later steps read."""
-        return sorted({v for e in self.plan.edges if e.source == name and e.target in self.run.steps
-                       for v in e.variables})
+        return sorted({v for other, step in self.corrections.steps.items() if other in self.run.steps
+                       for v, source in step.input_sources.items() if source == name})
 
-    def broken_outputs(self, outputs: dict[str, dict]) -> str | None:
-        """'missing' or 'corrupt' when a stored output is not intact on disk, else None."""
-        for ref in outputs.values():
-            digest = ref["digest"]
-            state = _artifact_state(self.run.artifacts, digest)
-            if state is not None:
-                return state
-        return None
-
-    def submit(self, name: str, step: Any, inputs: dict[str, dict]) -> None:
+    def submit(self, name: str, step: Step, inputs: dict[str, OutputRef], required: list[str],
+               hidden: dict[str, str]) -> None:
         from .bundle import build_bundle, bundle_parameters
-        from .ray_backend import check_feasible, ensure_ray, submit
-        from .worker import run_step_task
 
-        run = self.run
-        if not self.ray_ready:
-            ensure_ray(self.options.address)
-            check_feasible({n: self.plan.steps[n].resources for n in run.steps
-                            if run.steps[n].status == "pending"})
-            self.ray_ready = True
-        run_dir = run._store.run_dir(run.id)
+        run, store = self.run, self.run.store
+        if not self.backend_ready:
+            self.backend.start({n: self.plan.steps[n].resources for n in run.steps
+                                if run.steps[n].status == "pending"})
+            self.backend_ready = True
+        run_dir = store.run_dir(run.id)
         run_dir.mkdir(parents=True, exist_ok=True)
-        required = self.required(name)
         sr = run.steps[name]
         sr.notebook_path = str(run_dir / f"{name}.ipynb")
-        task = {
+        task: StepTask = {
             "bundle": build_bundle(self.plan, step),
             "output_path": sr.notebook_path,
             "parameters": bundle_parameters(
-                step, run_id=run.id, store=run._store.artifacts_root, inputs=inputs, required=required,
-                params=run.params, context={"history": str(run._store.history_path),
-                         "links": {v: r["links"] for v, r in inputs.items() if r.get("links")}}),
-            "cwd": str(run._store.base),
+                step, run_id=run.id, store=store.artifacts_root, inputs=inputs, required=required,
+                params=run.params, context={"history": str(store.history_path), "hidden": hidden}),
+            "cwd": str(store.base),
             "started_marker": str(run_dir / f"{name}.started"),
             "timeout": step.options.timeout,
         }
-        self.refs[name] = submit(run_step_task, task, step.resources, step.options.retries)
+        self.backend.submit(name, task, step.resources, step.options.retries)
+        self.running.append(name)
         sr.status = "running"
         sr.started = time.time()
-        run._emit("step", sr)
+        run.emit("step", sr)
 
     # -- the loop ----------------------------------------------------------
     def loop(self) -> None:
         run = self.run
         order = list(run.steps)
         while True:
-            if run._cancel.is_set():
+            if run.cancel_requested:
                 raise KeyboardInterrupt
             for name in order:
                 sr = run.steps[name]
                 if sr.status != "pending":
                     continue
-                deps = [e.source for e in self.incoming[name] if e.source in run.steps]
+                deps = sorted(self.corrections.deps(name))
                 states = [run.steps[d].status for d in deps]
                 if any(s in STOPPED for s in states):
                     sr.status = "skipped"
                     blocker = next(d for d in deps if run.steps[d].status in STOPPED)
                     sr.reason = {"decision": "skipped", "summary": f"step {blocker!r} did not succeed"}
-                    run._emit("step", sr)
+                    run.emit("step", sr)
                 elif all(s in DONE for s in states):
                     self.start(name)
-            if not self.refs:
+            if not self.running:
                 if all(run.steps[n].status != "pending" for n in order):
                     return
                 continue
-            self.wait_some()
-
-    def wait_some(self) -> None:
-        import ray
-
-        by_ref = {ref: name for name, ref in self.refs.items()}
-        # return as soon as one step finishes (a chain must not pay the poll interval per step),
-        # then take every other one that is ready too
-        ready, rest = ray.wait(list(by_ref), num_returns=1, timeout=_POLL_S, fetch_local=True)
-        if ready and rest:
-            more, _ = ray.wait(rest, num_returns=len(rest), timeout=0, fetch_local=True)
-            ready += more
-        for ref in ready:
-            self.finish(by_ref[ref], ref)
-        self.check_running()
+            for finished in self.backend.wait(_POLL_S):
+                self.finish(finished)
+            self.check_running()
 
     def check_running(self) -> None:
         """The driver's backstop for --timeout: the worker stops the step itself at the deadline
         (keeping its notebook and its process); a step still running a few seconds later is killed."""
         run = self.run
-        for name in list(self.refs):
+        for name in list(self.running):
             sr = run.steps[name]
-            step = self.plan.steps[name]
-            timeout = step.options.timeout
+            timeout = self.plan.steps[name].options.timeout
             if not timeout:
                 continue
             began = self.read_marker(name, sr)
             if began is not None and time.time() - began > timeout + _TIMEOUT_GRACE_S:
-                import ray
-
-                try:
-                    ray.cancel(self.refs.pop(name), force=True)
-                except Exception:  # noqa: BLE001 - it finished meanwhile: it still timed out
-                    pass
-                sr.status = "failed"
+                self.backend.cancel(name)  # if it finished meanwhile, it still timed out
+                self.running.remove(name)
                 sr.ended = time.time()
-                sr.error = _timeout_message(name, timeout, None, stuck=True)
-                sr.error_info = {"ename": "Timeout", "evalue": sr.error, "traceback": None, "cell": None}
-                run._emit("step", sr)
+                message = timeout_message(name, timeout, None, stuck=True)
+                sr.fail(message, error_info("Timeout", message))
+                run.emit("step", sr)
 
     def read_marker(self, name: str, sr: StepRun) -> float | None:
-        path = self.run._store.run_dir(self.run.id) / f"{name}.started"
+        """When the step's latest attempt began (the worker writes it); counts the attempts."""
+        path = self.run.store.run_dir(self.run.id) / f"{name}.started"
         try:
             lines = path.read_text().split("\n")
         except OSError:
@@ -377,189 +191,148 @@ class _Driver:
         sr.attempts = len(lines)
         return float(lines[-1].split()[0])
 
-    def finish(self, name: str, ref: Any) -> None:
-        import ray
-
-        run = self.run
+    def finish(self, finished: Finished) -> None:
+        run, name = self.run, finished.name
         sr = run.steps[name]
-        self.refs.pop(name, None)
+        if name not in self.running:
+            return  # a step the driver already gave up on (killed at its --timeout)
+        self.running.remove(name)
+        if name in self.outdated:  # what it read changed while it ran: its result is not wanted
+            self.outdated.discard(name)
+            sr.reset()
+            run.emit("step", sr)
+            return
         self.read_marker(name, sr)
         sr.ended = time.time()
-        try:
-            result = ray.get(ref)
-        except ray.exceptions.TaskCancelledError:
+        if finished.outcome == "cancelled":
             sr.status = "cancelled"
-            run._emit("step", sr)
-            return
-        except ray.exceptions.RayTaskError as exc:  # the task body itself raised: a bug on our side
-            sr.status = "failed"
-            cause = exc.cause if getattr(exc, "cause", None) is not None else exc
-            sr.error = (f"Step {name!r} could not be run: {type(cause).__name__}: {cause} "
-                        "(an error of jupyter-mlpipe's step task, not of the step's code).")
-            sr.error_info = {"ename": type(cause).__name__, "evalue": str(cause).split("\n")[0],
-                             "traceback": None, "cell": None}
-            run._emit("step", sr)
-            return
-        except Exception as exc:  # noqa: BLE001 - worker death, OOM, lost node, ...
-            sr.status = "failed"
-            kind = type(exc).__name__
-            why = "it ran out of memory" if "OutOfMemory" in kind else f"{kind}"
-            retries = self.plan.steps[name].options.retries
-            advice = (f"It was retried {retries} time(s)." if retries else
-                      "Use --retries N on the %%step line to retry when a worker dies.")
-            sr.error = (f"Step {name!r}: its worker process died ({why}) after {max(sr.attempts, 1)} "
-                        f"attempt(s). {advice}")
-            sr.error_info = {"ename": kind, "evalue": str(exc).split("\n")[0], "traceback": None, "cell": None}
-            run._emit("step", sr)
-            return
+        elif finished.outcome in ("crashed", "lost"):
+            error = finished.error or RuntimeError("no error reported")
+            message = crash_message(name, error) if finished.outcome == "crashed" else lost_message(
+                name, error, attempts=sr.attempts, retries=self.plan.steps[name].options.retries)
+            sr.fail(message, error_info(type(error).__name__, first_line(error)))
+        else:
+            self.take_result(sr, finished.result or {})
+        run.emit("step", sr)
+
+    def take_result(self, sr: StepRun, result: StepResult) -> None:
+        """A step task that returned: its outputs go into the cache, or its error into the step."""
+        run, name = self.run, sr.name
         sr.started = result.get("started", sr.started)
         sr.ended = result.get("ended", sr.ended)
-        if result["status"] == "succeeded":
+        if result.get("status") == "succeeded":
             sr.status = "succeeded"
-            sr.outputs = result["outputs"]
+            learned = result.get("learned") or {}
+            sr.outputs = {**result["outputs"], **{v: fact["ref"] for v, fact in learned.items()}}
             sr.warnings = result.get("warnings", [])
-            for variable, ref_dict in sr.outputs.items():
-                run._history.record_artifact(ref_dict, run_id=run.id, step=name, variable=variable)
-            key, components = sr.key, (sr.reason or {}).get("components")
-            if key:
-                run._history.cache_put(key, step=name, notebook=run.notebook, components=components or {},
+            for variable, ref in sr.outputs.items():
+                self.history.record_artifact(ref, run_id=run.id, step=name, variable=variable)
+            components = (sr.reason or {}).get("components")
+            if sr.key:
+                self.history.cache_put(sr.key, step=name, notebook=run.notebook, components=components or {},
                                        outputs=sr.outputs, run_id=run.id)
+            self.correct(name, {v: fact["reason"] for v, fact in learned.items()})
+            return
+        info: ErrorInfo = result["error"]
+        if info.get("ename") == "Timeout":
+            message = timeout_message(name, self.plan.steps[name].options.timeout or 0, info, stuck=False)
+            if sr.notebook_path:
+                message += f"\nExecuted notebook: {sr.notebook_path}"
         else:
-            sr.status = "failed"
-            info = result["error"]
-            sr.error_info = info
-            if info.get("ename") == "Timeout":
-                timeout = self.plan.steps[name].options.timeout or 0
-                sr.error = _timeout_message(name, timeout, info, stuck=False)
-                if sr.notebook_path:
-                    sr.error += f"\nExecuted notebook: {sr.notebook_path}"
-            else:
-                sr.error = _failure_message(name, info, sr.notebook_path)
-        run._emit("step", sr)
+            message = failure_message(name, info, sr.notebook_path)
+        sr.fail(message, info)
+
+    # -- corrections -------------------------------------------------------
+    def correct(self, name: str, learned: dict[str, str]) -> None:
+        """Take in what step `name` defined beyond its plan; run again what read an older value."""
+        run = self.run
+        for variable, reason in learned.items():
+            if variable in self.corrections.steps[name].outputs:
+                continue
+            for later in self.corrections.learn(name, variable, reason):
+                if run.steps[later].status == "pending":
+                    run.corrections.append(f"{later} waits for {name}: {reason} (learned at run time)")
+            try:
+                self.history.facts.add(run.notebook, name, variable, kind="changed", reason=reason, run_id=run.id)
+            except Exception:  # noqa: BLE001 - the run is still right; the next plan learns it again
+                logger.warning("could not record what step %r taught the plan", name, exc_info=True)
+        for later, variable in self.corrections.stale(name, run.steps):
+            why = learned.get(variable) or f"{name} gave a new {variable!r}"
+            self.rerun(later, f"{later} re-ran: {why} (learned at run time)")
+
+    def rerun(self, name: str, why: str) -> None:
+        """Step `name` read a value that is not the notebook's at its place: run it again."""
+        run, sr = self.run, self.run.steps[name]
+        run.corrections.append(why)
+        if not self.corrections.count_rerun(name):
+            message = (f"Step {name!r} was run again {MAX_RERUNS} times because the values it reads kept "
+                       f"changing ({why}); the run stops correcting it.")
+            sr.fail(message, error_info("CorrectionLimit", message))
+            run.emit("step", sr)
+            return
+        if name in self.running:
+            self.outdated.add(name)  # its result is dropped when it comes; then it runs again
+            return
+        sr.reset()
+        run.emit("step", sr)
+        for other in run.steps.values():  # steps skipped because of it get their chance again
+            if other.status == "skipped":
+                other.reset()
+                run.emit("step", other)
 
     def cancel_all(self) -> None:
-        import ray
-
-        for name, ref in list(self.refs.items()):
-            try:
-                ray.cancel(ref, force=True)
-            except Exception:  # noqa: BLE001 - already finished
-                pass
-            self.run.steps[name].status = "cancelled"
-            self.run.steps[name].ended = time.time()
-            self.run._emit("step", self.run.steps[name])
-        self.refs.clear()
+        for name in self.running:
+            self.backend.cancel(name)
+            sr = self.run.steps[name]
+            sr.status = "cancelled"
+            sr.ended = time.time()
+            self.run.emit("step", sr)
+        self.running.clear()
         for sr in self.run.steps.values():
             if sr.status == "pending":
                 sr.status = "cancelled"
-                self.run._emit("step", sr)
+                self.run.emit("step", sr)
 
 
-_TIMEOUT_GRACE_S = 5.0
-_VERIFIED: dict[str, tuple[int, int, int]] = {}  # artifact path -> (mtime_ns, size, inode) seen intact
+def start_run(plan: Pipeline, *, params: dict[str, Any], store: Store, history: History,
+              options: RunOptions, background: bool = False, listeners: list[Listener] | None = None,
+              backend: Backend | None = None) -> Run:
+    """Create the run, record it, and drive it (in this thread, or a background one).
 
-
-def _artifact_state(artifacts: Any, digest: str) -> str | None:
-    """None when the artifact is present and intact, else 'missing' or 'corrupt'.
-
-    Re-hashing every output of every reused step on every run costs a full read;
-    a local file seen intact by this process, unchanged since (same mtime, size
-    and inode), is not hashed again. A changed file always is, and every read of
-    a value verifies its bytes anyway.
+    Steps run on `backend`: by default a `RayBackend` for `options.address`.
     """
-    import os
-
-    path = artifacts.path_of(digest)
-    local = "://" not in path
-    if local:
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            return "missing"
-        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
-        if _VERIFIED.get(path) == stamp:
-            return None
-    elif not artifacts.exists(digest):
-        return "missing"
-    if not artifacts.verify(digest):
-        _VERIFIED.pop(path, None)
-        return "corrupt" if artifacts.exists(digest) else "missing"
-    if local:
-        _VERIFIED[path] = stamp
-    return None
-
-
-def _timeout_message(name: str, timeout: float, info: dict[str, Any] | None, *, stuck: bool) -> str:
-    text = f"Step {name!r} timed out: it ran longer than --timeout {timeout:g} s and was stopped"
-    if stuck:
-        return text + " (its worker did not respond, so it was killed)."
-    where = (info or {}).get("traceback")
-    return text + (f". It was here when it was stopped:\n{where}" if where else ".")
-
-
-_OWN_ERRORS = ("UnstorableValue", "StepFailed", "ArtifactCorrupt", "ArtifactMissing", "MlpipeError")
-
-
-def _failure_message(name: str, info: dict[str, Any], notebook_path: str | None) -> str:
-    where = f" in cell {info['cell']}" if info.get("cell") is not None else ""
-    if info.get("role") == "save":
-        where = " while storing its outputs"
-    elif info.get("role") == "load":
-        where = " while loading its inputs"
-    ename, evalue = info.get("ename"), info.get("evalue")
-    if info.get("role") in ("save", "load") and ename in _OWN_ERRORS:
-        text = f"Step {name!r} failed{where}: {evalue}"  # our message is a whole sentence already
-    else:
-        text = f"Step {name!r} failed{where}: {ename}: {evalue}"
-    if info.get("traceback"):
-        text += "\n" + info["traceback"]
-    if notebook_path:
-        text += f"\nExecuted notebook: {notebook_path}"
-    return text
-
-
-def start_run(plan: Pipeline, *, params: dict[str, Any], store: Store, history: Any,
-              options: RunOptions, background: bool = False,
-              listeners: list[Callable] | None = None) -> Run:
-    """Create the run, record it, and drive it (in this thread, or a background one)."""
     selected = plan.upstream(options.steps) if options.steps else list(plan.steps)
     try:
         history.mark_interrupted()  # runs whose driver was killed: recorded as such, once and for all
     except Exception:  # noqa: BLE001 - bookkeeping; never a reason not to run
-        pass
+        logger.warning("could not mark the interrupted runs of %s", store.history_path, exc_info=True)
     run_id = history.new_run_id()
     run = Run(run_id, plan, params, selected, store, history)
     run.listeners.extend(listeners or [])
-    history.start_run(run_id, notebook=run.notebook, params=_jsonable(params), plan=plan.to_dict(),
+    history.start_run(run_id, notebook=run.notebook, params=to_json(params), plan=plan.to_dict(),
                       options={"steps": options.steps, "force": options.force, "address": options.address})
     for sr in run.steps.values():
         history.record_step(run_id, sr.name, status="pending", resources=sr.resources, attempts=0)
-    run._emit("start")
-    driver = _Driver(run, options)
+    run.emit("start")
+    driver = _Driver(run, options, backend if backend is not None else RayBackend(options.address), history)
 
     def drive() -> None:
+        status: RunStatus = "failed"
         try:
             driver.loop()
-            failed = any(s.status == "failed" for s in run.steps.values())
-            run.status = "failed" if failed else "succeeded"
+            status = "failed" if any(s.status == "failed" for s in run.steps.values()) else "succeeded"
         except KeyboardInterrupt:
+            status = "cancelled"
             driver.cancel_all()
-            run.status = "cancelled"
         except BaseException as exc:  # noqa: BLE001 - recorded, then re-raised to the caller
             run.error = exc
             if isinstance(exc, InfeasibleRequest) and exc.step in run.steps:
                 sr = run.steps[exc.step]
-                sr.status, sr.error = "failed", str(exc)
-                sr.error_info = {"ename": "InfeasibleRequest", "evalue": exc.message, "traceback": None,
-                                 "cell": None}
-                run._emit("step", sr)
+                sr.fail(str(exc), error_info("InfeasibleRequest", exc.message))
+                run.emit("step", sr)
             driver.cancel_all()
-            run.status = "failed"
         finally:
-            run.ended = time.time()
-            history.finish_run(run.id, run.status)
-            run._emit("end")
-            run._done.set()
+            run.end(status)
 
     if background:
         threading.Thread(target=drive, name=f"mlpipe-run-{run_id}", daemon=True).start()
@@ -568,21 +341,6 @@ def start_run(plan: Pipeline, *, params: dict[str, Any], store: Store, history: 
         drive()
     except KeyboardInterrupt:  # a second Ctrl-C while cancelling
         run.status = "cancelled"
-    if run.error is not None and isinstance(run.error, MlpipeError):
-        raise run.error
     if run.error is not None:
         raise run.error
     return run
-
-
-def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
-    import json
-
-    out = {}
-    for key, value in params.items():
-        try:
-            json.dumps(value)
-            out[key] = value
-        except (TypeError, ValueError):
-            out[key] = repr(value)
-    return out

@@ -1,26 +1,39 @@
 """Code the step bundles call inside the worker: load inputs, save outputs, log metrics.
 
-Kept tiny and import-light: it runs in every step. The worker reads the
-result of the save cell from here after papermill returns.
+Executed bundles on disk import `jupyter_mlpipe.execute.runtime` by name, so
+this module and its public names (`begin_step`, `end_step`, `take_result`,
+`log_metric`, `log_metrics`, `interactive_metrics`) stay where they are. It is
+kept tiny and import-light: it runs in every step. The worker reads the result
+of the save cell from here (`take_result`) after papermill returns.
 """
 
 from __future__ import annotations
 
+import logging
 import operator
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["begin_step", "end_step", "take_result", "log_metric", "log_metrics", "current_context"]
+if TYPE_CHECKING:  # pragma: no cover
+    from .step_values import StepValues
+    from ..store.artifacts import ArtifactStore
+    from ..store.history import History
+
+__all__ = ["begin_step", "end_step", "take_result", "log_metric", "log_metrics", "interactive_metrics",
+           "current_context"]
+
+logger = logging.getLogger(__name__)
 
 _CONTEXT: dict[str, Any] | None = None
 _RESULT: dict[str, Any] | None = None
-_STORES: dict[str, Any] = {}
+_VALUES: StepValues | None = None
+_STORES: dict[str, ArtifactStore] = {}
 _INTERACTIVE_METRICS: list[dict[str, Any]] = []
 _WARNED_INTERACTIVE = False
 
 
-def _store(root: str) -> Any:
+def _store(root: str) -> ArtifactStore:
     from ..store.artifacts import ArtifactStore
 
     if root not in _STORES:
@@ -35,134 +48,34 @@ def current_context() -> dict[str, Any] | None:
 
 def begin_step(ns: dict, store: str, inputs: dict[str, str], *, step: str, run_id: str,
                context: dict[str, Any] | None = None) -> None:
-    """Load the step's inputs into its namespace (verified against their digests)."""
-    global _CONTEXT, _RESULT
+    """Load the step's inputs into its namespace (verified against their digests), with their sharing.
+
+    `context["hidden"]` names values that share objects with the inputs but that
+    the step does not read by name: they are loaded beside them, not bound.
+    """
+    global _CONTEXT, _RESULT, _VALUES
+    from .step_values import StepValues
+
     _RESULT = None
     _CONTEXT = {"step": step, "run_id": run_id, "store": store, "inputs": dict(inputs), **(context or {})}
-    artifacts = _store(store)
-    for name, digest in inputs.items():
-        ns[name] = artifacts.get(digest)
-    _relink(ns, (context or {}).get("links") or {}, inputs)
-
-
-def _relink(ns: dict, links: dict[str, list], inputs: dict[str, str]) -> None:
-    """Give containers back the identity of their elements: `frames = [train, test]`.
-
-    Stored separately, `frames[0]` and `train` would load as two objects, and a
-    later `for d in frames: d['x'] = 1` would not change `train` as it does when
-    the notebook runs top to bottom. An element is linked only while `train` is
-    still the value it was when the container was stored (same digest): after a
-    later step rebinds `train`, the container keeps the old one, as it would in the
-    notebook. (A step that changes `train` in place stores the container again.)
-    """
-    for name, pairs in links.items():
-        container = ns.get(name)
-        pairs = [(key, other) for key, other, *digest in pairs
-                 if other in ns and (not digest or inputs.get(other) == digest[0])]
-        if isinstance(container, tuple):
-            items = list(container)
-            for key, other in pairs:
-                if isinstance(key, int) and key < len(items):
-                    items[key] = ns[other]
-            ns[name] = type(container)(items) if type(container) is tuple else container
-            continue
-        for key, other in pairs:
-            if isinstance(container, list) and isinstance(key, int) and key < len(container):
-                container[key] = ns[other]
-            elif isinstance(container, dict) and key in container:
-                container[key] = ns[other]
-
-
-def _links(ns: dict, saved: dict[str, dict]) -> None:
-    """Record which elements of stored lists, tuples and dicts are other stored values, and which version."""
-    by_id = {id(ns[n]): n for n in saved if not _immutable(ns[n])}
-    for name in saved:
-        value = ns[name]
-        if type(value) in (list, tuple):
-            items = enumerate(value)
-        elif type(value) is dict:
-            items = ((k, v) for k, v in value.items() if isinstance(k, (str, int)))
-        else:
-            continue
-        pairs = [[key, by_id[id(item)], saved[by_id[id(item)]]["digest"]] for key, item in items
-                 if id(item) in by_id and by_id[id(item)] != name]
-        if pairs:
-            saved[name]["links"] = pairs
+    _VALUES = StepValues(_store(store), step)
+    _VALUES.load(ns, inputs, dict(_CONTEXT.get("hidden") or {}))
 
 
 def end_step(ns: dict, outputs: list[str], required: list[str]) -> None:
-    """Save the step's values; check that no input changed in a way the plan did not expect."""
-    global _RESULT
-    import types
-
-    from ..store.artifacts import content_hash
-    from ..errors import StepFailed, UnstorableValue
+    """Save the step's values with their sharing; report what it changed that the plan did not expect."""
+    global _RESULT, _VALUES
+    from .step_values import StepValues
 
     context = _CONTEXT or {}
-    step = context.get("step")
-    artifacts = _store(context.get("store", ""))
-    saved: dict[str, dict] = {}
-    warnings: list[str] = []
-    for name in outputs:
-        if name not in ns:
-            if name in required:
-                raise StepFailed(
-                    f"Step {step!r} did not define {name!r}, which a later step needs "
-                    "(was it assigned only on some branch?).",
-                    step=step or "?",
-                    hint=f"Make sure {name!r} is always assigned in step {step!r}.",
-                )
-            continue
-        value = ns[name]
-        if isinstance(value, types.ModuleType):
-            continue
-        try:
-            _refuse_open_files(value, name, step)
-            saved[name] = artifacts.put(value, variable=name, step=step).to_dict()
-        except UnstorableValue as exc:
-            if name in required:
-                raise
-            warnings.append(f"{name!r} was not stored ({exc.type_name}); no later step reads it.")
-    for name, digest in (context.get("inputs") or {}).items():
-        if name in saved or name not in ns or _immutable(ns[name]):
-            continue
-        if _changed(ns[name], digest, artifacts, name, step, content_hash):
-            warnings.append(
-                f"STALE VALUE RISK: step {step!r} changed its input {name!r} in place, which the plan did "
-                f"not expect; later steps still get {name!r} as it was before this step. Assign it "
-                f"explicitly in this step (e.g. `{name} = {name}`) or use --outputs {name}."
-            )
-    _links(ns, saved)
+    values = _VALUES or StepValues(_store(context.get("store", "")), context.get("step") or "?")
+    _VALUES = None
+    saved, learned, warnings = values.finish(ns, outputs, required, refuse=_refuse_open_files)
     for warning in warnings:
         print(f"mlpipe warning: {warning}", file=sys.stderr)
-    _RESULT = {"outputs": saved, "warnings": warnings}
-
-
-_IMMUTABLE = (int, float, complex, str, bytes, bool, type(None), range)
-
-
-def _immutable(value: Any) -> bool:
-    return type(value) in _IMMUTABLE
-
-
-def _changed(value: Any, digest: str, artifacts: Any, name: str, step: str | None, content_hash: Any) -> bool:
-    """Whether an input was changed in place by the step.
-
-    Re-encoding a value need not give the bytes it was loaded from (a set's
-    order after unpickling, say), so a different hash is checked against the
-    stored value re-encoded in this same process before calling it a change.
-    """
-    try:
-        now = content_hash(value, variable=name, step=step)
-    except Exception:  # noqa: BLE001 - it became unstorable: it certainly changed
-        return True
-    if now == digest:
-        return False
-    try:
-        original = artifacts.get(digest)
-        return content_hash(original, variable=name, step=step) != now
-    except Exception:  # noqa: BLE001 - cannot tell: say so rather than stay silent
-        return True
+    for name, fact in learned.items():
+        print(f"mlpipe: {fact['reason']}: later steps get the changed {name!r}", file=sys.stderr)
+    _RESULT = {"outputs": saved, "learned": learned, "warnings": warnings, "notes": values.notes}
 
 
 def _refuse_open_files(value: Any, name: str, step: str | None) -> None:
@@ -170,14 +83,15 @@ def _refuse_open_files(value: Any, name: str, step: str | None) -> None:
     import io
 
     if isinstance(value, io.IOBase) and not isinstance(value, (io.StringIO, io.BytesIO)):
-        from ..store.artifacts import _unstorable
+        from ..store.codec import unstorable_error
 
-        raise _unstorable(value, name, step, TypeError(
+        raise unstorable_error(value, name, step, TypeError(
             "an open file (or stream) is tied to this process; a later step would get a copy of its "
             "remaining content at best"))
 
 
 def take_result() -> dict[str, Any] | None:
+    """The last save cell's result ({"outputs", "warnings"}), once; the step's context is cleared."""
     global _RESULT, _CONTEXT
     result, _RESULT, _CONTEXT = _RESULT, None, None
     return result
@@ -241,10 +155,10 @@ def interactive_metrics() -> list[dict[str, Any]]:
     return list(_INTERACTIVE_METRICS)
 
 
-_HISTORIES: dict[str, Any] = {}
+_HISTORIES: dict[str, History] = {}
 
 
-def _history(path: str) -> Any:
+def _history(path: str) -> History:
     from ..store.history import History
 
     if path not in _HISTORIES:

@@ -1,9 +1,10 @@
 """The warm IPython shell that runs every notebook of this process, and its per-notebook reset.
 
-Split out of `engine.py`: creating the one `InteractiveShell` per process (kept warm), the
-shell class whose display hook, display publisher and tracebacks become outputs of the
-running notebook, and what makes each notebook start fresh (namespace, `get_ipython()`,
-SIGINT, no stdin). IPython and traitlets are imported on first use.
+Creating an IPython shell costs far more than a small step, so each process has
+one, created on first use and kept warm. Its display hook, display publisher and
+tracebacks become outputs of the running notebook (through `outputs.current_sink`),
+and the helpers here make each notebook start fresh: namespace, `get_ipython()`,
+SIGINT, no stdin. IPython and traitlets are imported on first use.
 """
 
 from __future__ import annotations
@@ -11,18 +12,21 @@ from __future__ import annotations
 import contextlib
 import sys
 import threading
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from . import outputs as _outputs
+from .outputs import current_sink
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .engine import _Run
+    from IPython.core.interactiveshell import InteractiveShell
 
-_shell: Any = None  # the warm shell, created on first use
+__all__ = ["as_global_shell", "fresh_namespace", "get_shell", "no_stdin", "sigint_flag"]
+
+_shell: InteractiveShell | None = None  # the warm shell, created on first use
 
 
-def _get_shell() -> Any:
+def get_shell() -> InteractiveShell:
+    """This process's warm shell (an `InteractiveShell` whose outputs go to the running notebook)."""
     global _shell
     if _shell is None:
         import atexit
@@ -87,16 +91,17 @@ def _shell_class() -> type:
         """The value of a cell's last expression becomes an execute_result output."""
 
         def write_output_prompt(self) -> None:
-            if _outputs._active is None:
+            if current_sink() is None:
                 super().write_output_prompt()
 
         def write_format_data(self, format_dict, md_dict=None) -> None:
-            if _outputs._active is None:
+            sink = current_sink()
+            if sink is None:
                 return super().write_format_data(format_dict, md_dict)
-            _outputs._active.execute_result(format_dict, md_dict or {}, self.prompt_count)
+            sink.execute_result(format_dict, md_dict or {}, self.prompt_count)
 
         def finish_displayhook(self) -> None:
-            if _outputs._active is None:
+            if current_sink() is None:
                 return super().finish_displayhook()
             self._is_active = False
 
@@ -104,14 +109,16 @@ def _shell_class() -> type:
         """display() becomes a display_data output."""
 
         def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kwargs):
-            if _outputs._active is None:
+            sink = current_sink()
+            if sink is None:
                 return super().publish(data, metadata, transient=transient, update=update, **kwargs)
-            _outputs._active.display(data, metadata or {}, transient or {}, update)
+            sink.display(data, metadata or {}, transient or {}, update)
 
         def clear_output(self, wait=False):
-            if _outputs._active is None:
+            sink = current_sink()
+            if sink is None:
                 return super().clear_output(wait)
-            _outputs._active.clear_output(wait)
+            sink.clear_output(wait)
 
     class MlpipeShell(InteractiveShell):
         """A plain (non-terminal) shell whose outputs become notebook outputs."""
@@ -121,9 +128,10 @@ def _shell_class() -> type:
         compiler_class = Type(_Compiler)
 
         def _showtraceback(self, etype, evalue, stb):
-            if _outputs._active is None:
+            sink = current_sink()
+            if sink is None:
                 return super()._showtraceback(etype, evalue, stb)
-            _outputs._active.error(etype, evalue, stb)
+            sink.error(etype, evalue, stb)
 
         def ask_exit(self):
             """exit() / quit(): the notebook stops here, without an error."""
@@ -140,7 +148,7 @@ def _shell_class() -> type:
     return MlpipeShell
 
 
-def _fresh_namespace(shell: Any) -> None:
+def fresh_namespace(shell: InteractiveShell) -> None:
     """A new user namespace and module, history and counters: nothing of the last notebook stays."""
     import types
 
@@ -162,7 +170,7 @@ def _fresh_namespace(shell: Any) -> None:
 
 
 @contextlib.contextmanager
-def _as_global_shell(shell: Any) -> Iterator[None]:
+def as_global_shell(shell: InteractiveShell) -> Iterator[None]:
     """Make `shell` what `get_ipython()` and `InteractiveShell.instance()` return, for a while.
 
     display(), matplotlib-inline and other libraries find the shell through the
@@ -189,8 +197,12 @@ def _as_global_shell(shell: Any) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _sigint_flag(run: _Run) -> Iterator[None]:
-    """Mark `run` interrupted when a real SIGINT arrives; the previous handler still acts."""
+def sigint_flag(on_interrupt: Callable[[], None]) -> Iterator[None]:
+    """Call `on_interrupt()` when a real SIGINT arrives; the previous handler still acts.
+
+    A KeyboardInterrupt from a real signal means the step was cancelled; one
+    raised by the user's code is the cell's error. The flag tells them apart.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -201,7 +213,7 @@ def _sigint_flag(run: _Run) -> Iterator[None]:
     def handler(signum, frame):
         if previous is signal.SIG_IGN:
             return
-        run.interrupted = True
+        on_interrupt()
         if callable(previous):
             previous(signum, frame)
         else:
@@ -214,7 +226,8 @@ def _sigint_flag(run: _Run) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
 
 
-def _no_stdin(*args: Any, **kwargs: Any) -> str:
+def no_stdin(*args: Any, **kwargs: Any) -> NoReturn:
+    """input() and getpass() in a notebook: refused at once rather than waiting forever."""
     from IPython.core.error import StdinNotImplementedError
 
     raise StdinNotImplementedError(

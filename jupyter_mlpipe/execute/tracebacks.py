@@ -1,18 +1,42 @@
-"""Tracebacks for people: which frames are the user's, and the plain text `format_user_traceback` shows.
+"""Tracebacks for people: a failing cell's error as data, and the plain text shown for it.
 
-Split out of `engine.py`: the engine records a failing cell's error as data
-(``metadata["mlpipe"]["error"]``), and this module renders it, or, for a notebook
-run by a kernel, cleans IPython's traceback text.
+A step's error is read by people who wrote the notebook, not the machinery that
+ran it: frames of papermill, IPython and jupyter_mlpipe are left out, and cells
+are named by their number in the user's notebook. The in-process engine records
+an error as data with `describe_error` (kept in ``metadata["mlpipe"]["error"]``
+of the failing cell) and `format_user_traceback` renders it; for a notebook run
+by a kernel, it cleans IPython's traceback text instead.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, TypedDict
+
+__all__ = [
+    "ErrorRecord",
+    "describe_error",
+    "exception_chain",
+    "format_user_traceback",
+    "is_clean_exit",
+    "is_internal",
+    "safe_str",
+]
+
+Link = Literal["cause", "context"]
 
 
-def format_user_traceback(nb: Any) -> str | None:
+class ErrorRecord(TypedDict):
+    """A cell's error as data (``metadata["mlpipe"]["error"]``): chained exceptions, oldest first."""
+
+    ename: str
+    evalue: str
+    chain: list[dict[str, Any]]
+
+
+def format_user_traceback(nb: Mapping[str, Any]) -> str | None:
     """The plain-text traceback of the first failing cell of an executed notebook, or None.
 
     Frames in cells read ``cell N, line L``: N is the cell's
@@ -31,26 +55,27 @@ def format_user_traceback(nb: Any) -> str | None:
         if error:
             return _render_error(error)
         for output in cell.get("outputs", ()):
-            if output.get("output_type") == "error" and not _is_clean_exit(
+            if output.get("output_type") == "error" and not is_clean_exit(
                 output.get("ename"), output.get("evalue")
             ):
                 return _render_ipython_text(cells, output)
     return None
 
 
-def _safe_str(value: Any) -> str:
+def safe_str(value: Any) -> str:
+    """str(value), or a placeholder when the value's own __str__ raises."""
     try:
         return str(value)
-    except Exception:
+    except Exception:  # noqa: BLE001 - any error of the user's __str__; the placeholder says so
         return f"<unprintable {type(value).__name__} object>"
 
 
-def _is_clean_exit(ename: Any, evalue: Any) -> bool:
+def is_clean_exit(ename: object, evalue: object) -> bool:
     """papermill's rule: sys.exit() or sys.exit(0) ends a notebook without an error."""
     return ename == "SystemExit" and evalue in ("", "0")
 
 
-def _exception_chain(error: BaseException) -> list[tuple[BaseException, str | None]]:
+def exception_chain(error: BaseException) -> list[tuple[BaseException, Link | None]]:
     """Oldest first; the link says how each exception follows the one before it."""
     chain: list[list[Any]] = []
     seen: set[int] = set()
@@ -68,10 +93,50 @@ def _exception_chain(error: BaseException) -> list[tuple[BaseException, str | No
     return [(exc, link) for exc, link in chain]
 
 
+def describe_error(
+    error: BaseException,
+    *,
+    cell_of_file: Callable[[str | None], int | None],
+    raw_line: Callable[[str, int | None], str | None],
+) -> ErrorRecord:
+    """The traceback as data: chained exceptions, user and library frames only.
+
+    ``cell_of_file(filename)`` is the notebook cell a compiled cell's file name
+    stands for (None: not a cell); ``raw_line(filename, lineno)`` the line as the
+    user wrote it.
+    """
+    import traceback
+
+    chain = []
+    for exc, link in exception_chain(error):
+        frames = []
+        for fs in traceback.extract_tb(exc.__traceback__):
+            label = cell_of_file(fs.filename)
+            if label is not None:
+                code = raw_line(fs.filename, fs.lineno) or fs.line or ""
+                frames.append({"cell": label, "line": fs.lineno, "name": fs.name, "code": code})
+            elif not is_internal(fs.filename):
+                frames.append({"file": fs.filename, "line": fs.lineno, "name": fs.name, "code": fs.line or ""})
+        lines = list(traceback.TracebackException(type(exc), exc, None).format_exception_only())
+        entry: dict[str, Any] = {"frames": frames, "link": link}
+        if isinstance(exc, SyntaxError):
+            label = cell_of_file(exc.filename)
+            if label is not None and lines and lines[0].lstrip().startswith("File "):
+                entry["at"] = {"cell": label, "line": exc.lineno}
+                lines = lines[1:]
+        text = "".join(lines)
+        module = type(exc).__module__ or ""
+        if module.split(".")[0] == "jupyter_mlpipe":
+            text = text.replace(f"{module}.{type(exc).__qualname__}", type(exc).__qualname__, 1)
+        entry["exception"] = text
+        chain.append(entry)
+    return {"ename": type(error).__name__, "evalue": safe_str(error), "chain": chain}
+
+
 _internal_dirs: tuple[str, ...] | None = None
 
 
-def _is_internal(filename: str) -> bool:
+def is_internal(filename: str) -> bool:
     """Frames of the machinery that runs the notebook: papermill, IPython, jupyter_mlpipe."""
     global _internal_dirs
     if filename.startswith("<decorator-gen-"):
@@ -130,7 +195,7 @@ _IPYTHON_HEADER = re.compile(r"^-{5,}\n(\S+)\s+Traceback \(most recent call last
 _IPYTHON_FILE = re.compile(r"^File (.+?):\d+(, in .*)?$")
 
 
-def _render_ipython_text(cells: list, output: Any) -> str:
+def _render_ipython_text(cells: list, output: Mapping[str, Any]) -> str:
     """Best effort for notebooks run by a kernel: IPython's traceback text, cleaned."""
     labels: dict[int, int] = {}
     for index, cell in enumerate(cells):
@@ -145,7 +210,7 @@ def _render_ipython_text(cells: list, output: Any) -> str:
     for block in text.split("\n\n"):
         first = block.strip("\n").split("\n", 1)[0]
         match = _IPYTHON_FILE.match(first)
-        if match and _is_internal(match.group(1)):
+        if match and is_internal(match.group(1)):
             continue
         blocks.append(block)
     text = "\n\n".join(blocks)

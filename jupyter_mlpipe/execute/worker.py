@@ -1,7 +1,9 @@
-"""The Ray task body: run one step bundle with the in-process papermill engine.
+"""The step task body: run one step bundle with the in-process papermill engine.
 
-The worker process stays warm between tasks (Ray reuses it), so papermill,
-IPython and the user's imports are loaded once per worker, not per step.
+A backend calls `run_step_task` where the step runs: in a Ray worker (the
+worker process stays warm between tasks, so papermill, IPython and the user's
+imports are loaded once per worker, not per step), or in this process for the
+in-process backend.
 
 --timeout is enforced here first: a SIGALRM at the deadline raises
 `StepTimeout` in the running cell, so the executed notebook shows where the
@@ -12,12 +14,23 @@ that never returns to Python).
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from .task import StepResult, StepTask
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..vocab import ErrorInfo
 
 __all__ = ["run_step_task", "StepTimeout"]
+
+logger = logging.getLogger(__name__)
 
 
 class StepTimeout(BaseException):
@@ -25,15 +38,16 @@ class StepTimeout(BaseException):
     Exception` in the user's code must not swallow it)."""
 
 
-def run_step_task(task: dict[str, Any]) -> dict[str, Any]:
+def run_step_task(task: StepTask) -> StepResult:
     """Execute a step bundle; never raises for user errors (they come back as data)."""
-    from . import runtime as _runtime
-    from .engine import _get_shell, execute_notebook, format_user_traceback, register_engine
+    from . import runtime
+    from .engine import execute_notebook, register_engine
+    from .shell import get_shell
 
     # A cold worker imports papermill and builds its IPython shell first: that is not the
     # step's time, so the --timeout clock (and the driver's start marker) begins after it.
     register_engine()
-    _get_shell()
+    get_shell()
     started = time.time()
     marker = task.get("started_marker")
     if marker:
@@ -46,8 +60,8 @@ def run_step_task(task: dict[str, Any]) -> dict[str, Any]:
             execute_notebook(task["bundle"], task["output_path"], parameters=task["parameters"],
                              cwd=task["cwd"])
     except (Exception, StepTimeout) as exc:  # noqa: BLE001 - user errors are data for the driver
-        _runtime.take_result()
-        error = _error_of(exc, task, format_user_traceback)
+        runtime.take_result()
+        error = _error_of(exc, task)
         if alarm.fired:
             error["ename"] = "Timeout"
             error["evalue"] = f"the step ran longer than --timeout {task.get('timeout'):g} s"
@@ -59,13 +73,14 @@ def run_step_task(task: dict[str, Any]) -> dict[str, Any]:
             "pid": os.getpid(),
             "cuda_visible_devices": gpu_env,
         }
-    result = _runtime.take_result() or {"outputs": {}, "warnings": []}
+    result = runtime.take_result() or {"outputs": {}, "warnings": []}
     return {
         "status": "succeeded",
         "started": started,
         "ended": time.time(),
         "outputs": result["outputs"],
-        "warnings": result["warnings"],
+        "learned": result.get("learned", {}),
+        "warnings": result["warnings"] + [f"note: {n}" for n in result.get("notes", [])],
         "pid": os.getpid(),
         "cuda_visible_devices": gpu_env,
     }
@@ -78,11 +93,9 @@ class _Alarm:
         self.seconds = seconds
         self.fired = False
         self.armed = False
-        self.previous: Any = None
+        self.previous: Callable[[int, FrameType | None], object] | int | None = None
 
     def __enter__(self) -> "_Alarm":
-        import signal
-
         if not self.seconds or threading.current_thread() is not threading.main_thread() \
                 or not hasattr(signal, "setitimer"):
             return self  # the driver's deadline still applies
@@ -91,15 +104,13 @@ class _Alarm:
         signal.setitimer(signal.ITIMER_REAL, float(self.seconds))
         return self
 
-    def _handler(self, signum: int, frame: Any) -> None:
+    def _handler(self, signum: int, frame: FrameType | None) -> None:
         if self.armed:
             self.armed = False
             self.fired = True
             raise StepTimeout(f"the step ran longer than --timeout {self.seconds:g} s")
 
     def __exit__(self, *exc: object) -> None:
-        import signal
-
         if self.previous is None:
             return
         self.armed = False
@@ -108,7 +119,10 @@ class _Alarm:
         self.previous = None
 
 
-def _error_of(exc: BaseException, task: dict[str, Any], format_tb: Any) -> dict[str, Any]:
+def _error_of(exc: BaseException, task: StepTask) -> ErrorInfo:
+    """The step's error as data: papermill's exception, with the failing cell read from the notebook."""
+    from .tracebacks import format_user_traceback
+
     ename = getattr(exc, "ename", type(exc).__name__)
     evalue = getattr(exc, "evalue", str(exc))
     traceback = None
@@ -118,14 +132,15 @@ def _error_of(exc: BaseException, task: dict[str, Any], format_tb: Any) -> dict[
         import nbformat
 
         nb = nbformat.read(task["output_path"], as_version=4)
-        traceback = format_tb(nb)
+        traceback = format_user_traceback(nb)
         for c in nb.cells:
             if any(o.get("output_type") == "error" for o in c.get("outputs", [])):
                 cell = (c.get("metadata", {}).get("mlpipe") or {}).get("cell")
                 role = (c.get("metadata", {}).get("mlpipe") or {}).get("role")
                 break
     except Exception:  # noqa: BLE001 - the notebook may not exist if papermill failed early
-        pass
+        logger.debug("no executed notebook to read the error of step from: %s", task["output_path"],
+                     exc_info=True)
     if role in ("load", "save"):
         # our own cells: the message says what went wrong; their frames are not the user's code
         traceback, cell = None, None

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import MlpipeError
+from ..queries import shown_runs, why
+from ..text import runs_text
 from .session import session_of
 
-__all__ = ["dispatch", "PipelineFailed"]
+if TYPE_CHECKING:
+    from ..recorded import RecordedRun
+
+__all__ = ["PipelineFailed", "dispatch"]
 
 
 class PipelineFailed(Exception):
@@ -28,22 +32,6 @@ def dispatch(shell: Any, args: argparse.Namespace) -> Any:
     return handler(shell, args)
 
 
-def _notebook_for_run(shell: Any) -> tuple[str, list[str]]:
-    """The saved notebook, or (plain IPython) the executed cells written to a notebook file."""
-    session = session_of(shell)
-    source = session.plan()
-    if source.notebook is not None:
-        return source.notebook, source.notes
-    import nbformat
-    from nbformat.v4 import new_code_cell, new_notebook
-
-    folder = Path(session.start_dir) / ".mlpipe"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "kernel-session.ipynb"
-    nbformat.write(new_notebook(cells=[new_code_cell(c) for c in session.executed_cells()]), path)
-    return str(path), source.notes
-
-
 def _plan(shell: Any, args: argparse.Namespace) -> Any:
     source = session_of(shell).plan()
     print(source.plan.to_json() if getattr(args, "json", False) else source.plan.describe())
@@ -54,11 +42,11 @@ def _plan(shell: Any, args: argparse.Namespace) -> Any:
 def _run(shell: Any, args: argparse.Namespace) -> Any:
     from ..api import parse_param, run
 
-    path, notes = _notebook_for_run(shell)
+    session = session_of(shell)
+    path, notes = session.notebook_for_run()
     for note in notes:
         print(f"note: {note}")
     params = dict(parse_param(p) for p in args.param)
-    session = session_of(shell)
     listeners = [session.display_listener()]
     result = run(path, params, steps=args.steps or None, force=args.force, address=args.address,
                  background=args.background, listeners=listeners)
@@ -85,43 +73,21 @@ def _run(shell: Any, args: argparse.Namespace) -> Any:
 
 
 def _why(shell: Any, args: argparse.Namespace) -> Any:
-    from ..execute.why import why_text
-
-    path, _ = _notebook_for_run(shell)
-    from ..store.paths import open_history
-
-    history, _ = open_history(path, hint="Run the pipeline first: %pipeline run.")
-    last = history.last_step_run(str(Path(path).resolve()), args.step,
-                                 statuses=("succeeded", "reused", "failed", "skipped", "cancelled"))
-    if last is None:
-        raise MlpipeError(f"Step {args.step!r} has not been part of any run yet.",
-                          hint=f"Run it: %pipeline run {args.step}.")
-    print(why_text(history.get_run(last["run_id"]), args.step))
+    path, _ = session_of(shell).notebook_for_run()
+    print(why(path, args.step, no_history_hint="Run the pipeline first: %pipeline run.",
+              not_run_hint=f"Run it: %pipeline run {args.step}."))
 
 
 def _runs(shell: Any, args: argparse.Namespace) -> Any:
-    from ..errors import RunNotFound
-    from ..queries import compare_records, recorded_run, recorded_runs, resolve_pair
-    from ..store.paths import open_history
     from ..panel import widgets_can_render
-    from ..text import comparison_text, runs_table
 
     chosen = list(getattr(args, "compare", None) or [])
     if len(chosen) not in (0, 2):
         raise MlpipeError(f"%pipeline runs compares two runs; got {len(chosen)} ({' '.join(chosen)}).",
                           hint="%pipeline runs lists the runs; %pipeline runs RUN_A RUN_B compares two.")
-    path, _ = _notebook_for_run(shell)
-    try:
-        history, _ = open_history(path, hint="")
-    except RunNotFound:
-        print("No runs yet: %pipeline run starts one.")
-        return None
-    notebook = str(Path(path).resolve())
-    ids = list(resolve_pair(history, notebook, *chosen)) if chosen else []  # a clear error before any display
-    records = recorded_runs(history, notebook)
-    listed = {r["id"]: r for r in records}
-    records += [recorded_run(history, i) for i in ids if i not in listed]  # older than the newest 30
-    if not records:
+    path, _ = session_of(shell).notebook_for_run()
+    shown = shown_runs(path, chosen)  # the two are resolved first: a clear error before any display
+    if not shown.records:
         print("No runs yet: %pipeline run starts one.")
         return None
     if widgets_can_render():
@@ -129,15 +95,11 @@ def _runs(shell: Any, args: argparse.Namespace) -> Any:
 
         from ..panel import RunsTable
 
-        table = RunsTable(records)
-        table.selected = ids  # the table computes the comparison, as when two are ticked
+        table = RunsTable(shown.records)
+        table.selected = shown.chosen  # the table computes the comparison, as when two are ticked
         display(table)
         return None
-    print(runs_table(records))
-    if ids:
-        by_id = {r["id"]: r for r in records}
-        print()
-        print(comparison_text(compare_records(by_id[ids[0]], by_id[ids[1]])))
+    print(runs_text(shown.records, shown.comparison))
     return None
 
 
@@ -162,14 +124,14 @@ def _show(shell: Any, args: argparse.Namespace) -> Any:
         print(last.summary())
 
 
-def _recorded_run(shell: Any, run_id: str | None) -> Any:
+def _recorded_run(shell: Any, run_id: str | None) -> RecordedRun | None:
     """A run from the history: `run_id` (or a unique part of it), else this notebook's newest (None if none).
 
     A fresh kernel has no run in memory; the history still has what earlier sessions and `mlpipe run` did.
     """
     from ..api import load_run, runs
 
-    path, _ = _notebook_for_run(shell)
+    path, _ = session_of(shell).notebook_for_run()
     if not run_id:
         newest = runs(path, limit=1)
         return load_run(newest[0]["id"], path) if newest else None

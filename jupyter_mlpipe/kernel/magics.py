@@ -10,8 +10,8 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 
 from ..errors import MlpipeError
-from .session import session_of
 from ..plan.options import parse_step_line, step_help
+from .session import session_of
 
 __all__ = ["MlpipeMagics", "StepCellFailed"]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["KernelSession", "session_of", "find_notebook_path", "PlanSource"]
+__all__ = ["KernelSession", "PlanSource", "find_notebook_path", "session_of"]
 
 
 @dataclass
@@ -67,16 +67,31 @@ class KernelSession:
 
         return make_display_listener(fallback=lambda: TextProgress(in_place=True))
 
+    def notebook_for_run(self) -> tuple[str, list[str]]:
+        """The saved notebook, or (plain IPython) the executed cells written to a notebook file; notes."""
+        source = self.plan()
+        if source.notebook is not None:
+            return source.notebook, source.notes
+        import nbformat
+        from nbformat.v4 import new_code_cell, new_notebook
+
+        folder = Path(self.start_dir) / ".mlpipe"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "kernel-session.ipynb"
+        nbformat.write(new_notebook(cells=[new_code_cell(c) for c in self.executed_cells()]), path)
+        return str(path), source.notes
+
     def notebook_path(self) -> Path | None:
         return find_notebook_path(self.shell.user_ns, os.environ, self.start_dir)
 
     def plan(self) -> PlanSource:
         """Plan this kernel's notebook from the saved file, or from the cells run here."""
-        from ..plan.planner import Pipeline
+        from ..api import plan as plan_of
+        from ..plan import Pipeline
 
         path = self.notebook_path()
         if path is not None:
-            plan = Pipeline.from_notebook(path)
+            plan = plan_of(path)
             notes = self.unsaved_notes(plan)
             return PlanSource(plan, str(path), notes)
         cells = self.executed_cells()
@@ -84,8 +99,8 @@ class KernelSession:
         return PlanSource(
             plan,
             None,
-            ["No notebook file is known for this kernel (a terminal IPython?): planned from the "
-             f"{len(cells)} cells executed here, in execution order."],
+            [("No notebook file is known for this kernel (a terminal IPython?): planned from the "
+             f"{len(cells)} cells executed here, in execution order.")],
         )
 
     def executed_cells(self) -> list[str]:

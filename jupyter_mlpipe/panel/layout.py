@@ -1,4 +1,7 @@
-"""Where the run panel draws each step: a layered left-to-right layout, in Python.
+"""Where the run panel and the JupyterLab side panel draw each step: a layered layout, in Python.
+
+The only layout of the project: the run panel gets it in its `graph` trait, the
+side panel in the REST API's plan (`side_panel_layouts`), and both only draw it.
 
 The classic layered ("Sugiyama") recipe, kept small and deterministic so that
 it is tested without a browser:
@@ -12,15 +15,32 @@ it is tested without a browser:
    previous layer, as close as the minimum separations in its layer allow
    (an isotonic regression: exact, and nodes never overlap).
 
-The result is plain JSON (the panel's `graph` trait): node boxes, edge polylines
-through their dummies, and where each edge's label goes.
+Left to right (sources on the left, the run panel and a wide side panel) or top
+to bottom (sources on top, a narrow side panel): the same steps, with the
+"layer" axis along x or y.
+
+The result is plain JSON: node boxes, edge polylines through their dummies, the
+SVG path of each edge, and (left to right) where each edge's label goes.
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Iterable, Literal, NamedTuple
 
-__all__ = ["layout_graph", "graph_from_plan", "count_crossings", "NODE_W", "NODE_H"]
+__all__ = [
+    "layout_graph",
+    "graph_from_plan",
+    "side_panel_layouts",
+    "edge_path",
+    "count_crossings",
+    "Spacing",
+    "RUN_PANEL",
+    "SIDE_PANEL",
+    "NODE_W",
+    "NODE_H",
+]
+
+Direction = Literal["LR", "TB"]
 
 NODE_W = 176
 NODE_H = 52
@@ -34,12 +54,39 @@ _SWEEPS = 24
 _PLACE_PASSES = 8
 
 
-def graph_from_plan(plan: Any) -> dict[str, Any]:
-    """The laid-out graph of a plan: a `Pipeline`, its `to_dict()`, or None (empty)."""
+class Spacing(NamedTuple):
+    """The room around the steps: between layers, between two steps of a layer, around the graph."""
+
+    layer_gap: float
+    order_gap: float
+    pad: float
+
+
+RUN_PANEL = Spacing(layer_gap=GAP_X, order_gap=GAP_Y, pad=PAD)
+"""The run panel's: room for the edge labels between layers."""
+SIDE_PANEL: dict[Direction, Spacing] = {
+    "LR": Spacing(layer_gap=70, order_gap=18, pad=12),
+    "TB": Spacing(layer_gap=40, order_gap=16, pad=12),
+}
+"""The side panel's (it draws no edge labels): left to right when it fits, else top to bottom."""
+
+
+def _plan_data(plan: Any) -> tuple[list, list]:
     if plan is None:
-        return layout_graph([], [])
+        return [], []
     data = plan.to_dict() if hasattr(plan, "to_dict") else dict(plan)
-    return layout_graph(data.get("steps") or [], data.get("edges") or [])
+    return data.get("steps") or [], data.get("edges") or []
+
+
+def graph_from_plan(plan: Any) -> dict[str, Any]:
+    """The run panel's laid-out graph of a plan: a `Pipeline`, its `to_dict()`, or None (empty)."""
+    return layout_graph(*_plan_data(plan))
+
+
+def side_panel_layouts(plan: Any) -> dict[str, dict[str, Any]]:
+    """The JupyterLab side panel's graphs of a plan: {"LR": graph, "TB": graph}; it draws the one that fits."""
+    steps, edges = _plan_data(plan)
+    return {d: layout_graph(steps, edges, direction=d, spacing=SIDE_PANEL[d]) for d in ("LR", "TB")}
 
 
 def _node_info(step: dict[str, Any] | str) -> dict[str, Any]:
@@ -59,13 +106,28 @@ def _node_info(step: dict[str, Any] | str) -> dict[str, Any]:
     return info
 
 
-def layout_graph(steps: Iterable[dict[str, Any] | str], edges: Iterable[dict[str, Any]]) -> dict[str, Any]:
+def layout_graph(steps: Iterable[dict[str, Any] | str], edges: Iterable[dict[str, Any]], *,
+                 direction: Direction = "LR", spacing: Spacing = RUN_PANEL) -> dict[str, Any]:
     """Lay out steps (dicts with name, resources, cells; or names) and edges ({from, to, variables}).
 
-    Returns {"nodes": [{name, compute, layer, order, x, y, width, height, ...}],
-    "edges": [{from, to, variables, points: [[x, y], ...], label: {text, full, x, y, anchor}}],
-    "width", "height", "layers"}. Node boxes have their top-left corner at (x, y).
+    Returns {"direction", "nodes": [{name, compute, num_gpus?, cell?, layer, order, x, y, width, height}],
+    "edges": [{from, to, variables, points: [[x, y], ...], path, reversed, label}], "width", "height",
+    "layers", "crossings"}. Node boxes have their top-left corner at (x, y); `path` is the edge's SVG
+    path (curves between the points); `label` is {text, full, x, y, anchor} left to right, None top
+    to bottom.
     """
+    if direction not in ("LR", "TB"):
+        raise ValueError(f"direction must be 'LR' or 'TB', not {direction!r}")
+    lr = direction == "LR"
+    extent = NODE_H if lr else NODE_W  # a node's size along a layer
+    depth = NODE_W if lr else NODE_H  # a node's size across the layers
+    layer_gap, order_gap, pad = spacing
+
+    def at(along_layers: float, along_layer: float) -> list[float]:
+        """(layer axis, order axis) -> [x, y], rounded."""
+        x, y = (along_layers, along_layer) if lr else (along_layer, along_layers)
+        return [round(x, 1), round(y, 1)]
+
     infos = [_node_info(s) for s in steps]
     names = [i["name"] for i in infos]
     index = {name: i for i, name in enumerate(names)}
@@ -155,10 +217,10 @@ def layout_graph(steps: Iterable[dict[str, Any] | str], edges: Iterable[dict[str
         renumber(lay)
 
     # -- 4. vertical positions ---------------------------------------------------------
-    height_of = [NODE_H if v < n else DUMMY_H for v in range(total)]
+    height_of = [extent if v < n else DUMMY_H for v in range(total)]
 
     def gap(a: int, b: int) -> float:
-        g = GAP_Y if a < n and b < n else DUMMY_GAP
+        g = order_gap if a < n and b < n else DUMMY_GAP
         return (height_of[a] + height_of[b]) / 2 + g
 
     center = [0.0] * total
@@ -185,21 +247,22 @@ def layout_graph(steps: Iterable[dict[str, Any] | str], edges: Iterable[dict[str
             if not up[v] and not down[v]:
                 center[v] = min(center[v], center[lay[i - 1]] + gap(lay[i - 1], v))
     top = min((center[v] - height_of[v] / 2 for v in range(total)), default=0.0)
-    shift = PAD - top
+    shift = pad - top
     center = [c + shift for c in center]
 
-    def x_of(lay: int) -> float:
-        return PAD + lay * (NODE_W + GAP_X)
+    def x_of(lay: int) -> float:  # where a layer starts along the layer axis
+        return pad + lay * (depth + layer_gap)
 
     # -- output ------------------------------------------------------------------------
     nodes = []
     for v, info in enumerate(infos):
+        x, y = at(x_of(layer[v]), center[v] - extent / 2)
         nodes.append({
             **info,
             "layer": layer[v],
             "order": pos[v],
-            "x": round(x_of(layer[v]), 1),
-            "y": round(center[v] - NODE_H / 2, 1),
+            "x": x,
+            "y": y,
             "width": NODE_W,
             "height": NODE_H,
         })
@@ -216,47 +279,76 @@ def layout_graph(steps: Iterable[dict[str, Any] | str], edges: Iterable[dict[str
     for v in range(n):
         outgoing = sorted((c for c in chains if c[0] == v), key=lambda c: center[c[1]])
         for k, chain in enumerate(outgoing):
-            out_port[(chain[0], chain[-1])] = _port(center[v], k, len(outgoing))
+            out_port[(chain[0], chain[-1])] = _port(center[v], k, len(outgoing), extent)
         incoming = sorted((c for c in chains if c[-1] == v), key=lambda c: center[c[-2]])
         for k, chain in enumerate(incoming):
-            in_port[(chain[0], chain[-1])] = _port(center[v], k, len(incoming))
+            in_port[(chain[0], chain[-1])] = _port(center[v], k, len(incoming), extent)
     for (src, dst), (a, b), chain in zip(pairs, directed, chains):
-        pts = [[x_of(layer[a]) + NODE_W, out_port[(a, b)]]]
+        pts = [at(x_of(layer[a]) + depth, out_port[(a, b)])]
         for d in chain[1:-1]:
-            pts.append([x_of(node_layer[d]), center[d]])
-            pts.append([x_of(node_layer[d]) + NODE_W, center[d]])
-        pts.append([x_of(layer[b]), in_port[(a, b)]])
-        pts = [[round(x, 1), round(y, 1)] for x, y in pts]
+            pts.append(at(x_of(node_layer[d]), center[d]))
+            pts.append(at(x_of(node_layer[d]) + depth, center[d]))
+        pts.append(at(x_of(layer[b]), in_port[(a, b)]))
         variables = merged[(src, dst)]
         out_edges.append({
             "from": names[src],
             "to": names[dst],
             "variables": variables,
             "points": pts,
+            "path": edge_path(pts, direction),
             "reversed": (src, dst) != (a, b),
-            "label": _label(variables, pts, outdeg[a], indeg[b], long=len(chain) > 2),
+            "label": (_label(variables, pts, outdeg[a], indeg[b], long=len(chain) > 2, room=layer_gap)
+                      if lr else None),
         })
 
-    width = PAD * 2 + (n_layers * NODE_W + max(n_layers - 1, 0) * GAP_X if n_layers else 0)
-    height = max((center[v] + height_of[v] / 2 for v in range(total)), default=0.0) + PAD
+    across = pad * 2 + (n_layers * depth + max(n_layers - 1, 0) * layer_gap if n_layers else 0)
+    along = max(max((center[v] + height_of[v] / 2 for v in range(total)), default=0.0) + pad, pad * 2)
+    width, height = at(across, along)
     return {
+        "direction": direction,
         "nodes": nodes,
         "edges": out_edges,
-        "width": round(width, 1),
-        "height": round(max(height, PAD * 2), 1),
+        "width": width,
+        "height": height,
         "layers": n_layers,
         "crossings": best_crossings,
     }
 
 
-def _port(center: float, k: int, count: int) -> float:
+def _fmt(value: float) -> str:
+    """A number as JavaScript writes it (12, not 12.0)."""
+    value = float(value)
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
+def edge_path(points: list[list[float]], direction: Direction = "LR") -> str:
+    """A smooth SVG path through an edge's points: straight along a dummy's run, else a curve
+    whose tangents follow the layer axis at both ends."""
+    if not points:
+        return ""
+    x, y = points[0]
+    d = f"M{_fmt(x)},{_fmt(y)}"
+    for (x0, y0), (x1, y1) in zip(points, points[1:]):
+        if (y0 == y1) if direction == "LR" else (x0 == x1):
+            d += f" L{_fmt(x1)},{_fmt(y1)}"
+        elif direction == "LR":
+            mid = _fmt((x0 + x1) / 2)
+            d += f" C{mid},{_fmt(y0)} {mid},{_fmt(y1)} {_fmt(x1)},{_fmt(y1)}"
+        else:
+            mid = _fmt((y0 + y1) / 2)
+            d += f" C{_fmt(x0)},{mid} {_fmt(x1)},{mid} {_fmt(x1)},{_fmt(y1)}"
+    return d
+
+
+def _port(center: float, k: int, count: int, extent: float = NODE_H) -> float:
     if count <= 1:
         return center
-    span = NODE_H * 0.6
+    span = extent * 0.6
     return center - span / 2 + span * k / (count - 1)
 
 
-def _label(variables: list[str], pts: list[list[float]], outdeg: int, indeg: int, *, long: bool) -> dict[str, Any]:
+def _label(variables: list[str], pts: list[list[float]], outdeg: int, indeg: int, *, long: bool,
+           room: float = GAP_X) -> dict[str, Any]:
     """Where an edge's label goes, so that fan-outs and fan-ins stay legible.
 
     At the target when it has no other incoming edge (fan-outs), else at the
@@ -265,16 +357,16 @@ def _label(variables: list[str], pts: list[list[float]], outdeg: int, indeg: int
     halfway along its last curve.
     """
     full = ", ".join(variables)
-    room = int((GAP_X - 16) / CHAR_W)
-    text = full if len(full) <= room else full[: room - 1] + "…"
+    chars = int((room - 16) / CHAR_W)
+    text = full if len(full) <= chars else full[: chars - 1] + "…"
     if indeg <= 1:
         (x, y), anchor = (pts[-1][0] - 6, pts[-1][1] - 4), "end"
     elif outdeg <= 1:
         (x, y), anchor = (pts[0][0] + 6, pts[0][1] - 4), "start"
     elif long:
         (x0, y0), (x1, _) = pts[1], pts[2]
-        room = int((x1 - x0 - 8) / CHAR_W)
-        text = full if len(full) <= room else full[: room - 1] + "…"
+        chars = int((x1 - x0 - 8) / CHAR_W)
+        text = full if len(full) <= chars else full[: chars - 1] + "…"
         (x, y), anchor = ((x0 + x1) / 2, y0 - 3), "middle"
     else:
         (x0, y0), (x1, y1) = pts[-2], pts[-1]

@@ -1,14 +1,10 @@
 // jupyter-mlpipe run panel: an anywidget ES module (no build step).
-// The layout comes from Python (trait `graph`); this file only draws it and
-// keeps it current from the traits `states`, `run` and `metrics`.
+// The layout comes from Python (trait `graph`: boxes, edge paths, label places) and the
+// statuses' icons and labels too (trait `looks`, from jupyter_mlpipe/vocab.py); this file
+// only draws them and keeps them current from the traits `states`, `run` and `metrics`.
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 const ORDER = ["running", "succeeded", "reused", "failed", "skipped", "cancelled", "pending"];
-const DEFAULT_ICONS = {
-  pending: "·", running: "▶", succeeded: "✓", reused: "↺",
-  failed: "✗", skipped: "⤼", cancelled: "■", excluded: "–",
-};
-const FINISHED = ["succeeded", "reused", "failed", "skipped", "cancelled"];
 
 export function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -122,20 +118,16 @@ export function linePlot(points, width = 220, height = 56) {
   return plot;
 }
 
-function edgePath(points) {
-  let d = `M${points[0][0]},${points[0][1]}`;
-  for (let i = 1; i < points.length; i++) {
-    const [xa, ya] = points[i - 1];
-    const [xb, yb] = points[i];
-    if (ya === yb) { d += ` L${xb},${yb}`; continue; }
-    const mx = (xa + xb) / 2;
-    d += ` C${mx},${ya} ${mx},${yb} ${xb},${yb}`;
-  }
-  return d;
+// The look of a status ({icon, label, color}); an unknown one reads as itself with a `?`.
+export function lookOf(looks, status) {
+  const look = (looks || {})[status];
+  return look && Object.prototype.hasOwnProperty.call(looks, status) ? look : { icon: "?", label: String(status) };
 }
 
-function stateOf(states, name) {
-  return states[name] || { status: "excluded", icon: DEFAULT_ICONS.excluded, label: "not in this run" };
+function stateOf(states, name, looks) {
+  if (states[name]) return states[name];
+  const look = lookOf(looks, "excluded");
+  return { status: "excluded", icon: look.icon, label: look.label };
 }
 
 function render({ model, el: host }) {
@@ -156,6 +148,8 @@ function render({ model, el: host }) {
   const arrowId = `mlp-arrow-${Math.random().toString(36).slice(2, 10)}`;
 
   const now = () => Date.now() / 1000 - clockOffset;
+  const looks = () => model.get("looks") || {};
+  const iconOf = (st) => st.icon || lookOf(looks(), st.status).icon;
   const syncClock = () => {
     const run = model.get("run") || {};
     if (run.now) clockOffset = Date.now() / 1000 - run.now;
@@ -189,7 +183,7 @@ function render({ model, el: host }) {
     const labelLayer = svg("g", { class: "mlp-labels" });
     for (const edge of graph.edges) {
       const g = svg("g", { class: "mlp-edge", "data-from": edge.from, "data-to": edge.to });
-      g.appendChild(svg("path", { d: edgePath(edge.points), "marker-end": `url(#${arrowId})` }));
+      g.appendChild(svg("path", { d: edge.path, "marker-end": `url(#${arrowId})` }));
       g.appendChild(svg("title", {}, `${edge.from} → ${edge.to}: ${edge.variables.join(", ")}`));
       edgeLayer.appendChild(g);
       const label = edge.label;
@@ -244,10 +238,10 @@ function render({ model, el: host }) {
     const states = model.get("states") || {};
     const selected = model.get("selected");
     for (const [name, { node, g, icon, sub, title }] of Object.entries(nodeEls)) {
-      const st = stateOf(states, name);
+      const st = stateOf(states, name, looks());
       g.setAttribute("class", `mlp-node mlp-state-${st.status}${selected === name ? " mlp-selected" : ""}`);
       g.setAttribute("data-status", st.status);
-      icon.textContent = st.icon || DEFAULT_ICONS[st.status] || "?";
+      icon.textContent = iconOf(st);
       const gpus = node.num_gpus ? ` ×${node.num_gpus}` : "";
       const time = timeText(st);
       sub.textContent = `${node.compute}${gpus} · ${st.label || st.status}${time ? " · " + time : ""}`;
@@ -275,7 +269,7 @@ function render({ model, el: host }) {
     }
     const counts = run.counts || {};
     const total = run.total || 0;
-    const statusIcon = { running: "▶", succeeded: "✓", failed: "✗", cancelled: "■" }[run.status] || "";
+    const statusIcon = Object.prototype.hasOwnProperty.call(looks(), run.status) ? looks()[run.status].icon : "";
     const spoken = `run ${run.id} ${run.status}`;
     if (announce.textContent !== spoken) announce.textContent = spoken;
     runLine.append(el("span", { class: "mlp-title" }, `${statusIcon} run ${run.id} · ${run.status}`));
@@ -283,7 +277,7 @@ function render({ model, el: host }) {
     for (const status of ORDER) {
       if (!counts[status]) continue;
       runLine.append(el("span", { class: `mlp-count mlp-chip mlp-seg-${status}` },
-        `${DEFAULT_ICONS[status]} ${counts[status]} ${status}`));
+        `${lookOf(looks(), status).icon} ${counts[status]} ${status}`));
     }
     const elapsed = run.status === "running" && run.started ? now() - run.started : run.elapsed;
     runLine.append(el("span", { class: "mlp-elapsed", "data-role": "elapsed" }, fmtDuration(elapsed)));
@@ -306,7 +300,7 @@ function render({ model, el: host }) {
     const nodes = (model.get("graph") || {}).nodes || [];
     const node = nodes.find((n) => n.name === name);
     if (!name || !node) { details.replaceChildren(); details.setAttribute("data-step", ""); detailsKey = null; return; }
-    const st = stateOf(model.get("states") || {}, name);
+    const st = stateOf(model.get("states") || {}, name, looks());
     const metrics = (model.get("metrics") || {})[name] || {};
     const key = JSON.stringify([name, st, metrics]);
     if (key === detailsKey) return; // unchanged: keep the pane (and its scroll positions) as it is
@@ -314,7 +308,7 @@ function render({ model, el: host }) {
     const parts = [];
     const time = timeText(st);
     parts.push(el("h3", {},
-      el("span", { class: `mlp-chip mlp-seg-${st.status}` }, `${st.icon || DEFAULT_ICONS[st.status] || "?"} ${st.label || st.status}`),
+      el("span", { class: `mlp-chip mlp-seg-${st.status}` }, `${iconOf(st)} ${st.label || st.status}`),
       el("span", {}, name),
       el("span", { class: "mlp-muted", "data-role": "step-time" }, time),
       el("button", { class: "mlp-close", type: "button", title: "close", "aria-label": "close details", onclick: () => select(name) }, "×")));
@@ -395,7 +389,7 @@ function render({ model, el: host }) {
     if (elapsed && run.started) elapsed.textContent = fmtDuration(now() - run.started);
     const stepTime = details.querySelector('[data-role="step-time"]');
     const name = model.get("selected");
-    if (stepTime && name) stepTime.textContent = timeText(stateOf(states, name));
+    if (stepTime && name) stepTime.textContent = timeText(stateOf(states, name, looks()));
   }
 
   const onGraph = () => { drawGraph(); updateRunLine(); updateDetails(); };

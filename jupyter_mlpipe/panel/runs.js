@@ -1,6 +1,5 @@
 // jupyter-mlpipe runs table: pick two runs to see what differs (computed in Python).
-
-const ICONS = { running: "▶", succeeded: "✓", failed: "✗", cancelled: "■", interrupted: "⚡", reused: "↺", skipped: "⤼", pending: "·" };
+// The statuses' icons come from Python too (trait `looks`, from jupyter_mlpipe/vocab.py).
 const MAX_METRIC_COLUMNS = 8;
 
 function el(tag, attrs, ...children) {
@@ -44,6 +43,10 @@ function fmtTime(epoch) {
 }
 
 function render({ model, el: host }) {
+  const icon = (status) => {
+    const looks = model.get("looks") || {};
+    return Object.prototype.hasOwnProperty.call(looks, status) ? looks[status].icon : "";
+  };
   const root = el("div", { class: "mlp-root mlp-runs", "data-testid": "mlpipe-runs-table" });
   const head = el("div", { class: "mlp-runline" });
   const wrap = el("div", { class: "mlp-table-wrap" });
@@ -77,7 +80,7 @@ function render({ model, el: host }) {
         el("td", {}, el("input", { type: "checkbox", "aria-label": `compare run ${r.id}`, checked: picked ? "checked" : null,
           onclick: (ev) => { ev.stopPropagation(); pick(r.id); } })),
         el("td", {}, r.id), el("td", {}, fmtTime(r.started)),
-        el("td", {}, `${ICONS[r.status] || ""} ${r.status}`), el("td", {}, fmtDuration(r.duration)),
+        el("td", {}, `${icon(r.status)} ${r.status}`), el("td", {}, fmtDuration(r.duration)),
         el("td", {}, `${r.reused}/${total}`),
         params.map((p) => el("td", {}, p in (r.params || {}) ? fmtValue(r.params[p]) : "–")),
         metrics.map((m) => el("td", {}, fmtValue((r.metrics || {})[m]))));
@@ -106,8 +109,8 @@ function render({ model, el: host }) {
     parts.push(el("h4", {}, "Steps"));
     parts.push(el("table", {}, el("tbody", {}, steps.map(([name, [a, b]]) =>
       el("tr", { class: a !== b ? "mlp-diff" : null }, el("td", {}, name),
-        el("td", {}, a ? `${ICONS[a] || ""} ${a}` : "not in run"), el("td", {}, "→"),
-        el("td", {}, b ? `${ICONS[b] || ""} ${b}` : "not in run"))))));
+        el("td", {}, a ? `${icon(a)} ${a}` : "not in run"), el("td", {}, "→"),
+        el("td", {}, b ? `${icon(b)} ${b}` : "not in run"))))));
     compare.replaceChildren(...parts);
   }
 

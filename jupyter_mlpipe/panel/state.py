@@ -13,30 +13,17 @@ import re
 import time
 from typing import Any
 
-from ..text import ICONS
+from ..vocab import FINISHED, look_of, to_json
 
 __all__ = [
-    "ICONS",
-    "LABELS",
     "run_state",
     "step_state",
     "pending_states",
+    "look_state",
     "MetricBuffer",
     "output_tail",
-    "compare_runs",
-    "run_row",
 ]
 
-LABELS = {
-    "pending": "pending",
-    "running": "running",
-    "succeeded": "succeeded",
-    "reused": "reused",
-    "failed": "failed",
-    "skipped": "skipped",
-    "cancelled": "cancelled",
-}
-FINISHED = ("succeeded", "reused", "failed", "skipped", "cancelled")
 MAX_POINTS = 500  # per metric series sent to the front end (the history keeps all)
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _TAIL_LINES = 20
@@ -50,25 +37,6 @@ def _num(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return number if math.isfinite(number) else None
-
-
-def _jsonable(value: Any) -> Any:
-    """Plain JSON: tuples become lists, NaN and infinities null, anything else unknown its str()."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    item = getattr(value, "item", None)  # numpy scalars
-    if callable(item):
-        try:
-            return _jsonable(item())
-        except (TypeError, ValueError):
-            pass
-    return str(value)
 
 
 def strip_ansi(text: str | None) -> str | None:
@@ -95,13 +63,19 @@ def run_state(run: Any, now: float | None = None) -> dict[str, Any]:
         "elapsed": elapsed,
         "now": now,  # lets the front end tick elapsed times without trusting the browser's clock
         "notebook": getattr(run, "notebook", "") or "",
-        "params": _jsonable(getattr(run, "params", {}) or {}),
+        "params": to_json(getattr(run, "params", {}) or {}),
     }
+
+
+def look_state(status: str) -> dict[str, Any]:
+    """{status, icon, label}: how the panel shows a step's status (`vocab.LOOKS`)."""
+    look = look_of(status)
+    return {"status": status, "icon": look["icon"], "label": look["label"]}
 
 
 def pending_states(names: list[str]) -> dict[str, dict[str, Any]]:
     """Every step pending (a plan that has not run)."""
-    return {name: {"status": "pending", "icon": ICONS["pending"], "label": LABELS["pending"]} for name in names}
+    return {name: look_state("pending") for name in names}
 
 
 def step_state(run: Any, step: Any, *, tail: list[str] | None = None) -> dict[str, Any]:
@@ -110,16 +84,14 @@ def step_state(run: Any, step: Any, *, tail: list[str] | None = None) -> dict[st
     ended = step.ended
     started = step.started
     state: dict[str, Any] = {
-        "status": status,
-        "icon": ICONS.get(status, "?"),
-        "label": LABELS.get(status, status),
+        **look_state(status),
         "started": started,
         "ended": ended,
         "duration": (ended - started) if (started is not None and ended is not None) else None,
         "elapsed_since": started if status == "running" else None,
         "attempts": step.attempts,
         "warnings": list(step.warnings or []),
-        "resources": _jsonable(step.resources or {}),
+        "resources": to_json(step.resources or {}),
         "error": _error(step),
         "reason": _reason(step.reason),
         "outputs": {var: _artifact(ref) for var, ref in (step.outputs or {}).items()},
@@ -261,64 +233,3 @@ class MetricBuffer:
                     points = thinned
                 out[step][name] = [list(p) for p in points]
         return out
-
-
-# --------------------------------------------------------------------------- run comparison
-
-
-def _last_metrics(record: dict[str, Any]) -> dict[str, float | None]:
-    last: dict[str, float | None] = {}
-    for step, names in (record.get("metrics") or {}).items():
-        for name, points in names.items():
-            if points:
-                last[f"{step}.{name}"] = _num(points[-1][1])
-    return last
-
-
-def run_row(record: dict[str, Any]) -> dict[str, Any]:
-    """One row of the runs table from a `History.get_run` record."""
-    steps = record.get("steps") or {}
-    counts = record.get("step_counts") or {}
-    if not counts:
-        for data in steps.values():
-            counts[data.get("status")] = counts.get(data.get("status"), 0) + 1
-    return {
-        "id": record["id"],
-        "started": record.get("started"),
-        "status": record.get("status"),
-        "duration": _num(record.get("duration")),
-        "params": _jsonable(record.get("params") or {}),
-        "metrics": _last_metrics(record),
-        "counts": counts,
-        "reused": counts.get("reused", 0),
-        "ran": counts.get("succeeded", 0) + counts.get("failed", 0),
-        "steps": {name: data.get("status") for name, data in steps.items()},
-    }
-
-
-def compare_runs(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    """What differs between two runs (rows made by `run_row`): parameters, metrics, which steps ran."""
-    missing = "(not set)"
-    params = {}
-    for key in sorted(set(a["params"]) | set(b["params"])):
-        va, vb = a["params"].get(key, missing), b["params"].get(key, missing)
-        if va != vb:
-            params[key] = [va, vb]
-    metrics = {}
-    for key in sorted(set(a["metrics"]) | set(b["metrics"])):
-        va, vb = a["metrics"].get(key), b["metrics"].get(key)
-        if va != vb:
-            delta = vb - va if va is not None and vb is not None else None
-            metrics[key] = [va, vb, delta]
-    steps = {}
-    for name in list(a["steps"]) + [s for s in b["steps"] if s not in a["steps"]]:
-        sa, sb = a["steps"].get(name), b["steps"].get(name)
-        steps[name] = [sa, sb]
-    return {
-        "a": a["id"],
-        "b": b["id"],
-        "params": params,
-        "metrics": metrics,
-        "steps": steps,
-        "steps_differ": sorted(n for n, (sa, sb) in steps.items() if sa != sb),
-    }

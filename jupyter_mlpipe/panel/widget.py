@@ -7,11 +7,13 @@ state change. It only marks what changed; a timer thread (one per followed
 run) turns the marks into trait updates at most `1 / min_interval` times a
 second, each one comm message (`hold_sync`), and polls the run history for new
 metric points. "start" and "end" are flushed at once. The kernel's own thread
-never waits on the panel.
+never waits on the panel. An error while updating never reaches the run: it
+is logged, with its traceback (logger `jupyter_mlpipe.panel.widget`).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 from typing import Any, Callable
@@ -19,8 +21,9 @@ from typing import Any, Callable
 import anywidget
 import traitlets as t
 
+from ..vocab import FINISHED, looks_json
 from .layout import graph_from_plan
-from .state import MetricBuffer, output_tail, pending_states, run_state, step_state
+from .state import MetricBuffer, look_state, output_tail, pending_states, run_state, step_state
 
 __all__ = ["RunPanel", "RunsTable", "show_plan", "runs_table_widget", "make_display_listener", "PanelListener"]
 
@@ -29,9 +32,9 @@ _PANEL_ESM = (_HERE / "panel.js").read_text(encoding="utf-8")
 _RUNS_ESM = (_HERE / "runs.js").read_text(encoding="utf-8")
 _CSS = (_HERE / "panel.css").read_text(encoding="utf-8")
 
+log = logging.getLogger(__name__)
+
 DEFAULT_INTERVAL = 0.2  # seconds between two updates: at most 5 a second
-_EXCLUDED = {"status": "excluded", "icon": "–", "label": "not in this run"}
-_TERMINAL = ("succeeded", "reused", "failed", "skipped", "cancelled")
 
 
 class RunPanel(anywidget.AnyWidget):
@@ -62,9 +65,13 @@ class RunPanel(anywidget.AnyWidget):
     selected = t.Unicode(
         None, allow_none=True, help="The step whose details are shown; set by the front end when a node is clicked."
     ).tag(sync=True)
+    looks = t.Dict(
+        help="Icon, label and colour of each status: {status: {icon, label, color}} (`vocab.looks_json`)."
+    ).tag(sync=True)
 
     def __init__(self, plan: Any = None, *, history: Any = None, min_interval: float = DEFAULT_INTERVAL,
                  **kwargs: Any) -> None:
+        kwargs.setdefault("looks", looks_json())
         super().__init__(**kwargs)
         self.min_interval = float(min_interval)
         self.updates = 0  # trait updates sent (each one comm message)
@@ -78,6 +85,7 @@ class RunPanel(anywidget.AnyWidget):
         self._metrics = MetricBuffer()
         self._reused_loaded: set[str] = set()  # reused steps whose original metrics were loaded
         self._tails: dict[str, list[str] | None] = {}
+        self._poll_failed = False  # a failed metrics poll was logged (with its traceback) once
         self._timer: threading.Thread | None = None
         self._stop = threading.Event()
         if plan is not None:
@@ -97,9 +105,9 @@ class RunPanel(anywidget.AnyWidget):
         """Show a run (live or recorded); while it runs, keep following it."""
         if history is not None:
             self._history = history
-        self.listener(run, "start", None)
+        self._on_event(run, "start", None)
         if getattr(run, "done", True):
-            self.listener(run, "end", None)
+            self._on_event(run, "end", None)
         elif self.listener not in run.listeners:
             run.listeners.append(self.listener)
         return self
@@ -107,7 +115,16 @@ class RunPanel(anywidget.AnyWidget):
     # ------------------------------------------------------------------ listening
 
     def listener(self, run: Any, event: str, step: Any = None) -> None:
-        """A run listener (`run.listeners`): cheap; the timer thread sends the updates."""
+        """A run listener (`run.listeners`): cheap; the timer thread sends the updates.
+
+        It never raises into the run: an error is logged with its traceback.
+        """
+        try:
+            self._on_event(run, event, step)
+        except Exception:  # noqa: BLE001 - the panel must never take the run down
+            log.exception("run panel: updating for event %r of run %s failed", event, getattr(run, "id", "?"))
+
+    def _on_event(self, run: Any, event: str, step: Any) -> None:
         with self._lock:
             new_run = run is not self._run
             self._run = run
@@ -160,11 +177,14 @@ class RunPanel(anywidget.AnyWidget):
             try:
                 self.flush()
             except Exception:  # noqa: BLE001 - the panel must never take the run down
-                pass
+                log.exception("run panel: sending an update failed")
             run = self._run
             if run is not None and getattr(run, "done", False):
                 stop.set()
-                self.flush()
+                try:
+                    self.flush()
+                except Exception:  # noqa: BLE001 - as above
+                    log.exception("run panel: sending the last update failed")
 
     def close(self) -> None:
         self._stop.set()
@@ -186,7 +206,8 @@ class RunPanel(anywidget.AnyWidget):
             if not names and not new_points and run.status == self.run.get("status"):
                 return False
             if all_dirty:
-                states = {n["name"]: dict(_EXCLUDED) for n in self.graph.get("nodes", []) if n["name"] not in run.steps}
+                states = {n["name"]: look_state("excluded") for n in self.graph.get("nodes", [])
+                          if n["name"] not in run.steps}
             else:
                 states = dict(self.states)
             for name in names:
@@ -202,12 +223,16 @@ class RunPanel(anywidget.AnyWidget):
             return True
 
     def _poll_metrics(self, run: Any) -> int:
-        history = self._history if self._history is not None else getattr(run, "_history", None)
+        history = self._history if self._history is not None else getattr(run, "history", None)
         if history is None or not hasattr(history, "metrics"):
             return 0
         try:
             return self._metrics.poll(history, run.id) + self._reused_metrics(history, run)
         except Exception:  # noqa: BLE001 - a locked or missing history: try again next time
+            # logged with its traceback the first time, then quietly (it is retried 5 times a second)
+            log.log(logging.DEBUG if self._poll_failed else logging.WARNING,
+                    "run panel: reading the metrics of run %s failed; retrying", run.id, exc_info=True)
+            self._poll_failed = True
             return 0
 
     def _reused_metrics(self, history: Any, run: Any) -> int:
@@ -225,7 +250,7 @@ class RunPanel(anywidget.AnyWidget):
         return added
 
     def _tail(self, step: Any) -> list[str] | None:
-        if step.status not in _TERMINAL or not step.notebook_path:
+        if step.status not in FINISHED or not step.notebook_path:
             return None
         if self._tails.get(step.name) is None:  # read once it exists, then kept
             self._tails[step.name] = output_tail(step.notebook_path)
@@ -251,8 +276,8 @@ def _plan_text(plan: Any) -> str | None:
     if hasattr(plan, "describe"):
         try:
             return plan.describe()
-        except Exception:  # noqa: BLE001 - text is a fallback
-            pass
+        except Exception:  # noqa: BLE001 - text is a fallback: the plain list below
+            log.warning("run panel: describing the plan failed; showing its steps only", exc_info=True)
     data = plan.to_dict() if hasattr(plan, "to_dict") else (plan or {})
     steps = data.get("steps") or []
     lines = [f"pipeline: {len(steps)} steps"]
@@ -300,6 +325,13 @@ class PanelListener:
         self.handle: Any = None
 
     def __call__(self, run: Any, event: str, step: Any = None) -> None:
+        """Never raises into the run: an error is logged with its traceback."""
+        try:
+            self._on_event(run, event, step)
+        except Exception:  # noqa: BLE001 - a broken display must not break the run
+            log.exception("run panel: showing event %r of run %s failed", event, getattr(run, "id", "?"))
+
+    def _on_event(self, run: Any, event: str, step: Any) -> None:
         if event == "start" or self.panel is None:
             self.panel = RunPanel(history=self.history, min_interval=self.min_interval)
             self.panel.listener(run, "start", None)
@@ -314,7 +346,7 @@ class PanelListener:
             try:
                 self.handle.update(self.panel)
             except Exception:  # noqa: BLE001 - the text refresh is a nicety
-                pass
+                log.warning("run panel: refreshing the display at the end of run %s failed", run.id, exc_info=True)
 
 
 def widgets_can_render() -> bool:
@@ -363,18 +395,21 @@ class RunsTable(anywidget.AnyWidget):
     comparison = t.Dict(
         help="What differs between the two selected runs: {a, b, params, metrics, steps, steps_differ}."
     ).tag(sync=True)
+    looks = t.Dict(
+        help="Icon, label and colour of each status: {status: {icon, label, color}} (`vocab.looks_json`)."
+    ).tag(sync=True)
 
     def __init__(self, records: list[dict[str, Any]] | None = None, **kwargs: Any) -> None:
-        from .state import run_row
+        from ..queries import run_row
 
+        kwargs.setdefault("looks", looks_json())
         super().__init__(**kwargs)
         self._records = list(records or [])
         self.rows = [run_row(r) for r in self._records]
 
     @t.observe("selected")
     def _on_selected(self, change: dict[str, Any]) -> None:
-        from ..queries import oldest_first
-        from .state import compare_runs
+        from ..queries import compare_runs, oldest_first
 
         ids = list(change["new"] or [])
         by_id = {r["id"]: r for r in self.rows}

@@ -1,57 +1,82 @@
-"""In-place changes for the planner: arguments changed by called functions, and changes through aliases.
+"""In-place changes the planner must follow: through the functions a step calls, and through aliases.
 
-Split out of `plan.py` to keep that module to the walk over the cells;
-`_AliasMixin` is one of the bases of `plan._Planner` and is not used on its
-own. It keeps the may-alias facts across steps (`combine = [train, test]` in
-one step, `for d in combine: d['x'] = 1` in a later one).
-
-Attributes of the composed class it relies on: `table` (name -> `_Def`),
-`alias_of` (holder -> {(name it holds, step that produced that name)}) and
-`held_by` (the reverse), which `record_aliases` updates.
+`train.fillna(0, inplace=True)` visibly changes `train`; `fill_missing(train)`
+does too when `fill_missing` changes its parameter in place, and `for d in
+[train, test]: d['x'] = 1` changes both `train` and `test` through the loop
+variable. A value changed in place is read and written again by the step that
+changes it. Aliases also cross steps (`combine = [train, test]` in one step,
+the loop over `combine` in a later one): `AliasTracker` keeps those may-alias
+facts as the planner walks the steps.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
-from .symbols import _KNOWN_NAMES
+from .model import Step
+from .step_facts import StepFacts
+from .symbols import KNOWN_NAMES, SymbolView
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .steps import _StepFacts
-    from .model import Step
+__all__ = ["AliasTracker", "mutated_by_calls"]
+
+Pair = tuple[str, str]  # (a value name, the step that produced it)
 
 
-class _AliasMixin:
-    """`_Planner`'s handling of values changed in place: through calls, through aliases, across steps."""
+def mutated_by_calls(facts: StepFacts, shared: Callable[[str], bool], symbols: SymbolView) -> dict[str, int]:
+    """Arguments changed in place by the functions the step calls -> the cell offset of the call.
 
-    def mutated_by_calls(self, facts: _StepFacts, shared) -> dict[str, int]:
-        """Arguments changed in place by the functions the step calls -> the cell offset of the call."""
-        changed: dict[str, int] = {}
-        for offset, function, args in facts.calls:
-            if function in facts.local_shared:
-                sdef = facts.local_shared[function][0]
-            else:
-                found = self.table.get(function)
-                if found is None or found.kind != "shared" or not found.shared:
-                    continue
-                sdef = found.shared[0]
-            if not sdef.mutated_params:
+    `fill_missing(train)`, where `fill_missing` (shared code) changes its parameter in place. `shared`
+    tells the step's shared names, which are not values.
+    """
+    changed: dict[str, int] = {}
+    for offset, function, args in facts.calls:
+        if function in facts.local_shared:
+            sdef = facts.local_shared[function][0]
+        else:
+            found = symbols.definitions.get(function)
+            if found is None or found.kind != "shared" or not found.shared:
                 continue
-            for key, arg in args:
-                param = sdef.params[key] if isinstance(key, int) and key < len(sdef.params) else key
-                if param in sdef.mutated_params and not shared(arg) and arg not in _KNOWN_NAMES:
-                    changed.setdefault(arg, offset)
-        return changed
+            sdef = found.shared[0]
+        if not sdef.mutated_params:
+            continue
+        for key, arg in args:
+            param = sdef.params[key] if isinstance(key, int) and key < len(sdef.params) else key
+            if param in sdef.mutated_params and not shared(arg) and arg not in KNOWN_NAMES:
+                changed.setdefault(arg, offset)
+    return changed
 
-    def mutate_through_aliases(self, facts: _StepFacts, refs: dict[str, int], defs: dict[str, None],
-                               mutated: frozenset[str], shared) -> tuple[dict[str, int], dict[str, None]]:
+
+class AliasTracker:
+    """May-alias facts across steps: which outputs may hold which earlier values.
+
+    `alias_of` maps a holder to the (value, producing step) pairs it may hold;
+    `held_by` is the reverse. Both change only through `record`; a checkpoint
+    takes a `copy`.
+    """
+
+    def __init__(self) -> None:
+        self.alias_of: dict[str, frozenset[Pair]] = {}
+        self.held_by: dict[Pair, set[str]] = {}
+
+    def copy(self) -> AliasTracker:
+        other = AliasTracker()
+        other.alias_of = self.alias_of.copy()
+        other.held_by = {k: set(v) for k, v in self.held_by.items()}
+        return other
+
+    def same_as(self, other: AliasTracker) -> bool:
+        return self.alias_of == other.alias_of and self.held_by == other.held_by
+
+    def mutate_through_aliases(self, facts: StepFacts, refs: dict[str, int], defs: dict[str, None],
+                               mutated: frozenset[str], shared: Callable[[str], bool], symbols: SymbolView
+                               ) -> tuple[dict[str, int], dict[str, None]]:
         """`for d in [train, test]: d['x'] = 1` changes train and test: they are read and redefined here.
 
         Within the step through its own aliases; across steps through what
         earlier steps recorded (`combine = [train, test]` in one step, the loop in
         a later one).
         """
-        table = self.table
+        table = symbols.definitions
         changed = set(mutated)
         stack = list(mutated)
         new_refs: dict[str, int] = {}
@@ -72,7 +97,7 @@ class _AliasMixin:
                             if d is not None and d.kind == "step":
                                 targets.add(holder)
             for target in targets:
-                if target in changed or shared(target) or target in _KNOWN_NAMES:
+                if target in changed or shared(target) or target in KNOWN_NAMES:
                     continue
                 changed.add(target)
                 stack.append(target)
@@ -85,13 +110,17 @@ class _AliasMixin:
         defs = {**defs, **{n: None for n in new_defs}}
         return refs, defs
 
-    def record_aliases(self, step: Step, facts: _StepFacts, inputs: dict[str, str]) -> None:
-        """Remember which outputs may hold other values, for mutations in later steps."""
+    def record(self, step: Step, facts: StepFacts, inputs: dict[str, str]) -> dict[str, list[str]]:
+        """Remember which of the step's outputs may hold other values, for changes in later steps.
+
+        `inputs` maps the step's inputs to the steps that produce them. Returns
+        the step's own alias facts (value -> the values it may hold or share).
+        """
         outputs = set(step.outputs)
         aliases: dict[str, set[str]] = {}
-        recorded: dict[str, frozenset[tuple[str, str]]] = {}
+        recorded: dict[str, frozenset[Pair]] = {}
         for name in [n for n in facts.aliases if n in outputs or n in inputs]:
-            pairs: set[tuple[str, str]] = set()
+            pairs: set[Pair] = set()
             stack, seen = [name], {name}
             while stack:
                 current = stack.pop()
@@ -132,5 +161,4 @@ class _AliasMixin:
             self.alias_of[name] = pairs
             for pair in pairs:
                 self.held_by.setdefault(pair, set()).add(name)
-        if aliases:
-            step.aliases = {n: sorted(v) for n, v in sorted(aliases.items())}
+        return {n: sorted(v) for n, v in sorted(aliases.items())} if aliases else {}

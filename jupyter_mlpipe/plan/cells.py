@@ -1,11 +1,11 @@
-"""What one cell defines and uses: an AST pass, cached by source text.
+"""What one cell defines and uses: a flow-ordered AST pass over its top-level statements, cached by text.
 
-The planner combines these per-cell facts into steps and edges. Everything
-here is pure (source in, facts out), so an edited notebook re-plans by
-re-analysing only the cells that changed.
-
-Turning a cell's text into Python and parsing it is in `_source.py`; the free-name
-walkers for nested scopes and the AST tables are in `_scope.py`.
+The planner combines these per-cell facts into steps and edges (through
+`step_facts`). Everything here is pure (source in, facts out), so an edited
+notebook re-plans by re-analysing only the cells that changed. The pass
+follows the statements that run when the cell runs; it leaves to `scope` the
+bodies of functions and classes, to `shared` the recognition of shared code,
+and to `magics` the meaning of IPython magics and shell lines.
 """
 
 from __future__ import annotations
@@ -15,67 +15,30 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from . import source as _source
-from .scope import (
-    _CHILD_FIELDS,
-    _COMPS,
-    _LEAVES,
+from .magics import magic_use
+from .nodes import (
+    CHILD_FIELDS,
+    COMPREHENSIONS,
+    LEAVES,
     READ_ONLY_METHODS,
-    _Attribute,
-    _bind_target,
-    _Call,
-    _child_fields,
-    _class_free,
-    _const_names,
-    _function_facts,
-    _is_literal,
-    _magic_call,
-    _Name,
-    _root_name,
-    _Scope,
-    _scope_walk,
-    _Subscript,
+    bind_target,
+    child_fields,
+    const_names,
+    element_sources,
+    frozen_names,
+    magic_call,
+    root_name,
 )
-from .source import CellSyntaxError, _parse_cell, _Segments, strip_control_lines
+from .scope import Scope, scope_walk
+from .shared import SHARED_STATEMENTS, SharedDef, shared_code
+from .source import CellSyntaxError, SourceSegments, parse_cell, strip_control_lines
 
-__all__ = ["CellAnalysis", "SharedDef", "analyze_cell", "strip_control_lines", "CellSyntaxError"]
+__all__ = ["CellAnalysis", "analyze_cell"]
 
-# Moved to _source.py; importable from here as before (plan.py, cache.py and the tests use it).
-_to_python = _source._to_python
-
-_TIMING_LINE_MAGICS = frozenset({"time", "timeit", "prun"})
-_CODE_CELL_MAGICS = frozenset({"time", "timeit", "prun", "capture"})
 _OPAQUE_CALLS = frozenset({"exec", "eval", "globals", "locals", "vars"})
 _QUERY_METHODS = frozenset({"query", "eval"})
 _AT_NAME = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)")
-_SHELL_VAR = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-NOTHING: frozenset[str] = frozenset()
-
-
-def _fs(items) -> frozenset[str]:
-    """A frozenset, sharing one empty instance: thousands of cached analyses hold mostly empty sets,
-    and each distinct set is one more object for the cycle collector to walk."""
-    return frozenset(items) if items else NOTHING
-
-
-@dataclass(frozen=True)
-class SharedDef:
-    """An import, function, class, literal constant or module setup line.
-
-    Shared code is replayed in each step that uses it instead of being passed
-    as a value, so it is never an edge.
-    """
-
-    name: str
-    kind: str  # "import" | "def" | "class" | "const" | "setup"
-    source: str
-    free: frozenset[str] = frozenset()
-    global_writes: frozenset[str] = frozenset()
-    module: str | None = None  # for star imports: the module to resolve
-    params: tuple[str, ...] = ()  # a function's positional parameters, in order
-    mutated_params: frozenset[str] = frozenset()  # parameters it changes in place (`df['x'] = ...`)
+_Name, _Call, _Attribute, _Subscript = ast.Name, ast.Call, ast.Attribute, ast.Subscript
 
 
 @dataclass(frozen=True)
@@ -95,9 +58,6 @@ class CellAnalysis:
     soft_refs: tuple[str, ...] = ()  # `$name` / `{name}` in shell escapes and magic lines: used only if defined
     bound: frozenset[str] = frozenset()  # value names (re)bound here, as opposed to only changed in place
     calls: tuple[tuple[str, tuple[tuple[int | str, str], ...]], ...] = ()  # f(a, k=b): ("f", ((0, "a"), ("k", "b")))
-
-
-_SHARED_NODES = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Try, ast.If)
 
 
 class _CellAnalyzer:
@@ -133,17 +93,14 @@ class _CellAnalyzer:
         if name not in self.bound and name not in self.refs:
             self.soft_refs.setdefault(name, None)
 
-    def bind(self, name: str, *, computed: bool = True) -> None:
+    def bind(self, name: str) -> None:
+        """A value bound here: computed unless the statement turns out to be a literal constant."""
         self.bound.add(name)
         self.value_bound.add(name)
         self.consts.pop(name, None)
-        if name in self.shared_names:
-            self.shared_names.discard(name)
+        self.shared_names.discard(name)
         self.defs[name] = None
-        if computed:
-            self.computed[name] = None
-        else:
-            self.computed.pop(name, None)
+        self.computed[name] = None
 
     def mutate(self, name: str, stmt: ast.stmt | None = None) -> None:
         self.load(name)
@@ -184,7 +141,7 @@ class _CellAnalyzer:
                     self.opaque = f"reads the IPython namespace (user_ns) on line {node.lineno}"  # type: ignore[attr-defined]
                 stack.append(node.value)  # type: ignore[attr-defined]
                 continue
-            if cls in _LEAVES:
+            if cls in LEAVES:
                 continue
             if cls is _Call:  # the common nodes, without the generic field loop
                 calls.append(node)  # type: ignore[arg-type]
@@ -204,13 +161,13 @@ class _CellAnalyzer:
             if cls is ast.Tuple or cls is ast.List:
                 stack.extend(node.elts)  # type: ignore[attr-defined]
                 continue
-            if cls in _COMPS or cls is ast.Lambda or cls is ast.NamedExpr:
-                scope = _Scope(calls)  # a nested scope: its free names, and walrus targets that escape
-                _scope_walk([node], scope)
+            if cls in COMPREHENSIONS or cls is ast.Lambda or cls is ast.NamedExpr:
+                scope = Scope(calls)  # a nested scope: its free names, and walrus targets that escape
+                scope_walk([node], scope)
                 loads.extend(scope.loads)
                 stores.extend(scope.stores)
                 continue
-            for field_name in _CHILD_FIELDS.get(cls) or _child_fields(cls):
+            for field_name in CHILD_FIELDS.get(cls) or child_fields(cls):
                 value = getattr(node, field_name, None)
                 if value.__class__ is list:
                     stack.extend(value)
@@ -242,7 +199,7 @@ class _CellAnalyzer:
         if cls is not _Attribute:
             return
         if func.value.__class__ is _Call:  # type: ignore[attr-defined]
-            magic = _magic_call(node)
+            magic = magic_call(node)
             if magic is not None:
                 self.magic(*magic)
                 return
@@ -253,39 +210,22 @@ class _CellAnalyzer:
                     self.load(name)
         for kw in node.keywords:
             if kw.arg == "inplace" and isinstance(kw.value, ast.Constant) and kw.value.value is True:
-                root = _root_name(func.value)  # type: ignore[attr-defined]
+                root = root_name(func.value)  # type: ignore[attr-defined]
                 if root:
                     self.mutate(root)
 
     def magic(self, kind: str, args: list[str]) -> None:
-        if not args:
+        use = magic_use(kind, args)
+        if use is None:
             return
-        name = args[0]
-        if kind == "run_line_magic" and len(args) >= 2:
-            if name in _TIMING_LINE_MAGICS:
-                self.sub_code(_strip_magic_options(name, args[1]), keep_defs=name != "timeit")
-                return
-            if name == "run" and self.opaque is None:
-                self.opaque = f"runs `%run {args[1]}`"
-            self.shell_vars(args[1])
-        elif kind == "run_cell_magic" and len(args) >= 3:
-            self.shell_vars(args[1])
-            if name == "capture":
-                words = [w for w in args[1].split() if not w.startswith("-")]
-                if words and words[0].isidentifier():
-                    self.bind(words[0])
-            if name in _CODE_CELL_MAGICS:
-                self.sub_code(args[2], keep_defs=name != "timeit")
-        elif kind in ("system", "getoutput"):
-            self.shell_vars(args[0])
-
-    def shell_vars(self, text: str) -> None:
-        if "$" not in text and "{" not in text:
-            return
-        for a, b in _SHELL_VAR.findall(text):
-            name = a or b
-            if name.isidentifier():
-                self.soft(name)
+        for name in use.soft:
+            self.soft(name)
+        for name in use.binds:
+            self.bind(name)
+        if use.code is not None:
+            self.sub_code(use.code, keep_defs=use.keep_defs)
+        if use.opaque and self.opaque is None:
+            self.opaque = use.opaque
 
     def sub_code(self, code: str, *, keep_defs: bool = True) -> None:
         """The code given to %time, %%capture, %timeit...: analysed in place (%timeit keeps no names)."""
@@ -303,11 +243,11 @@ class _CellAnalyzer:
                 self.opaque = inner.opaque
             return
         try:
-            tree, python = _parse_cell(code)
+            tree, python = parse_cell(code)
         except CellSyntaxError:
             return
         outer = self.segment
-        self.segment = _Segments(python)
+        self.segment = SourceSegments(python)
         try:
             for stmt in tree.body:
                 self.stmt(stmt, top=True)
@@ -327,7 +267,7 @@ class _CellAnalyzer:
             self.expr(target.value)
             if isinstance(target, ast.Subscript):
                 self.expr(target.slice)
-            root = _root_name(target)
+            root = root_name(target)
             if root:
                 self.mutate(root, stmt)
 
@@ -347,55 +287,25 @@ class _CellAnalyzer:
                 # `first = frames[0]`: changing `first` may change `frames` (and what it holds)
                 sources.append(node.value)
 
+    def constant(self, target: ast.expr, stmt: ast.stmt, reads: set[str] | None) -> None:
+        """`N = 10` or `PATH = f"{ROOT}/x"` at top level (`reads`: the names it reads; None: not a constant)."""
+        if reads is not None and target.__class__ is _Name:
+            self.computed.pop(target.id, None)
+            self.consts[target.id] = (self.segment(stmt), frozen_names(reads))
+
     def shared_stmt(self, node: ast.stmt) -> bool:
         """Imports, defs and classes are shared code, wherever they appear."""
-        if not isinstance(node, _SHARED_NODES):
+        found = shared_code(node, self.segment)
+        if found is None:
             return False
-        if isinstance(node, (ast.Try, ast.If)) and not _is_import_block(node):
-            return False
-        source = self.segment(node) or ast.unparse(node)
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            for alias in node.names:
-                if alias.name == "*":
-                    self.shared.append(SharedDef("*", "import", source, module=node.module or ""))
-                    continue
-                name = (alias.asname or alias.name).split(".")[0]
-                self.add_shared(SharedDef(name, "import", source))
-            return True
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            positional: tuple[str, ...] = ()
-            changed: frozenset[str] = frozenset()
-            if isinstance(node, ast.ClassDef):
-                free, writes = _class_free(node)
+        for sdef in found.defs:
+            if sdef.name == "*":  # resolved per step (step_facts), where a failed import is an error
+                self.shared.append(sdef)
             else:
-                free, writes, changed = _function_facts(node)
-                positional = tuple(a.arg for a in (*node.args.posonlyargs, *node.args.args))
-                extra = _Scope()
-                _scope_walk([*node.decorator_list, *node.args.defaults,
-                             *[d for d in node.args.kw_defaults if d is not None]], extra)
-                free = free | frozenset(extra.loads)
-            kind = "class" if isinstance(node, ast.ClassDef) else "def"
-            self.add_shared(SharedDef(node.name, kind, source, _fs(free - {node.name}), _fs(writes),
-                                      params=positional, mutated_params=_fs(changed)))
-            # decorators, default values and base classes run when the cell runs
-            if isinstance(node, ast.ClassDef):
-                run_now = [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]
-            else:
-                run_now = [*node.decorator_list, *node.args.defaults, *(d for d in node.args.kw_defaults if d)]
-            for expr in run_now:
-                self.expr(expr)
-            return True
-        if isinstance(node, (ast.Try, ast.If)):  # an import block (checked above)
-            names: set[str] = set()
-            for sub in ast.walk(node):
-                if isinstance(sub, (ast.Import, ast.ImportFrom)):
-                    names |= {(a.asname or a.name).split(".")[0] for a in sub.names if a.name != "*"}
-                elif isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
-                    names.add(sub.id)
-            for name in sorted(names):
-                self.add_shared(SharedDef(name, "import", source))
-            return bool(names)
-        return False
+                self.add_shared(sdef)
+        for expr in found.run_now:
+            self.expr(expr)
+        return True
 
     def add_shared(self, sdef: SharedDef) -> None:
         self.shared.append(sdef)
@@ -405,25 +315,21 @@ class _CellAnalyzer:
         self.computed.pop(sdef.name, None)
 
     def stmt(self, node: ast.stmt, top: bool = False) -> None:
-        if self.shared_stmt(node):
+        if node.__class__ in SHARED_STATEMENTS and self.shared_stmt(node):
             return
         if isinstance(node, ast.Assign):
             self.expr(node.value)
-            const = _const_names(node.value) if top else None
+            const = const_names(node.value) if top else None
             for target in node.targets:
                 self.targets(target, node)
                 self.record_aliases(target, node.value)
-                if const is not None and isinstance(target, ast.Name):
-                    self.computed.pop(target.id, None)
-                    self.consts[target.id] = (self.segment(node), _fs(const))
+                if const is not None:
+                    self.constant(target, node, const)
         elif isinstance(node, ast.AnnAssign):
             self.expr(node.value)
             if node.value is not None:
                 self.targets(node.target)
-                const = _const_names(node.value) if top else None
-                if const is not None and isinstance(node.target, ast.Name):
-                    self.computed.pop(node.target.id, None)
-                    self.consts[node.target.id] = (self.segment(node), _fs(const))
+                self.constant(node.target, node, const_names(node.value) if top else None)
         elif isinstance(node, ast.AugAssign):
             self.expr(node.value)
             if isinstance(node.target, ast.Name):
@@ -442,17 +348,17 @@ class _CellAnalyzer:
             call = node.value
             if isinstance(call, ast.Await):
                 call = call.value
-            if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and _magic_call(call) is None:
-                root = _root_name(call.func.value)
+            if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and magic_call(call) is None:
+                root = root_name(call.func.value)
                 if root and call.func.attr not in READ_ONLY_METHODS:
                     self.mutate(root, node)
         elif isinstance(node, (ast.For, ast.AsyncFor)):
             self.expr(node.iter)
             self.targets(node.target)
-            names = _element_sources(node.iter)
+            names = element_sources(node.iter)
             if names:
                 bound: set[str] = set()
-                _bind_target(node.target, bound)
+                bind_target(node.target, bound)
                 for t in sorted(bound):
                     for n in sorted(names):
                         self.aliases.append((t, n))
@@ -511,8 +417,8 @@ class _CellAnalyzer:
             self.stmt(stmt)
 
     def run(self) -> CellAnalysis:
-        tree, python = _parse_cell(self.source)
-        self.segment = _Segments(python)
+        tree, python = parse_cell(self.source)
+        self.segment = SourceSegments(python)
         for node in tree.body:
             self.stmt(node, top=True)
         consts = tuple(
@@ -523,8 +429,8 @@ class _CellAnalyzer:
         return CellAnalysis(
             refs=tuple(self.refs),
             defs=tuple(self.defs),
-            mutated=_fs(self.mutated),
-            loads=_fs(self.loads),
+            mutated=frozen_names(self.mutated),
+            loads=frozen_names(self.loads),
             shared=tuple(self.shared) + consts,
             computed=tuple(self.computed),
             aliases=tuple(self.aliases),
@@ -532,70 +438,9 @@ class _CellAnalyzer:
             code=self.source,
             setup=tuple(self.setup),
             soft_refs=tuple(n for n in self.soft_refs if n not in self.refs),
-            bound=_fs(self.value_bound & self.defs.keys()),
+            bound=frozen_names(self.value_bound & self.defs.keys()),
             calls=tuple(self.calls),
         )
-
-
-_PASS_ELEMENTS = frozenset({"zip", "enumerate", "reversed", "sorted", "list", "tuple", "filter"})
-_ELEMENT_METHODS = frozenset({"values", "items"})
-
-
-def _element_sources(node: ast.expr) -> set[str]:
-    """Names whose elements a `for` loop over `node` may bind: `combine`, `[train, test]`,
-    `zip(frames, names)`, `frames.values()`. Not `range(n)` or `df.columns`: those make new values."""
-    names: set[str] = set()
-    stack = [node]
-    while stack:
-        node = stack.pop()
-        cls = node.__class__
-        if cls is ast.Name:
-            names.add(node.id)  # type: ignore[attr-defined]
-        elif cls in (ast.Tuple, ast.List, ast.Set):
-            stack.extend(node.elts)  # type: ignore[attr-defined]
-        elif cls is ast.Starred or cls is ast.Subscript:
-            stack.append(node.value)  # type: ignore[attr-defined]
-        elif cls is ast.Call:
-            func = node.func  # type: ignore[attr-defined]
-            if func.__class__ is ast.Name and func.id in _PASS_ELEMENTS:
-                stack.extend(node.args)  # type: ignore[attr-defined]
-            elif func.__class__ is ast.Attribute and func.attr in _ELEMENT_METHODS:
-                stack.append(func.value)
-    return names
-
-
-def _is_import_block(node: ast.Try | ast.If) -> bool:
-    saw_import = False
-    for sub in ast.walk(node):
-        if isinstance(sub, (ast.Import, ast.ImportFrom)):
-            saw_import = True
-        elif isinstance(sub, ast.stmt) and sub is not node:
-            if isinstance(sub, (ast.Pass, ast.Raise, ast.ExceptHandler)):
-                continue
-            if isinstance(sub, ast.Assign) and _is_literal(sub.value):
-                continue
-            if isinstance(sub, ast.Expr) and isinstance(sub.value, ast.Constant):
-                continue
-            if isinstance(sub, (ast.Try, ast.If)):
-                continue
-            return False
-    return saw_import
-
-
-_MAGIC_ARG_FLAGS = {"timeit": {"-n", "-r", "-p"}, "prun": {"-l", "-s", "-T", "-D"}, "time": set()}
-
-
-def _strip_magic_options(magic: str, line: str) -> str:
-    """`-n 10 -r 3 x = f()` -> `x = f()`: the code part of a %timeit / %prun / %time line."""
-    takes_value = _MAGIC_ARG_FLAGS.get(magic, set())
-    rest = line.lstrip()
-    while rest.startswith("-"):
-        flag, _, rest = rest.partition(" ")
-        rest = rest.lstrip()
-        if flag in takes_value:
-            _, _, rest = rest.partition(" ")
-            rest = rest.lstrip()
-    return rest
 
 
 @lru_cache(maxsize=65536)

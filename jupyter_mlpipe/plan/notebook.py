@@ -14,19 +14,22 @@ Step boundaries (documented in docs/concepts.md):
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
-from .cells import strip_control_lines
 from ..errors import PlanError
+from .options import parse_step_line
+from .source import strip_control_lines
 
-__all__ = ["Cell", "read_notebook_cells", "classify"]
+__all__ = ["Cell", "CellKind", "classify", "read_notebook_cells"]
 
 _PIPELINE_LINE = re.compile(r"^\s*%pipeline\b", re.MULTILINE)
 STEP_MAGIC = "%%step"
 SCRATCH_MAGIC = "%%scratch"
+CellKind = Literal["step", "continuation", "preamble", "parameters", "scratch", "control", "other", ""]
 
 
 @dataclass(slots=True)
@@ -41,7 +44,7 @@ class Cell:
     source: str
     cell_type: str = "code"
     tags: tuple[str, ...] = ()
-    kind: str = ""  # "step" | "continuation" | "preamble" | "parameters" | "scratch" | "control" | "other"
+    kind: CellKind = ""  # "" until classified
     step: str | None = None
     step_line: str | None = None  # text after %%step
     body: str = ""  # the code the planner and the bundle use (%%step line removed)
@@ -116,8 +119,6 @@ def classify(cells: list[Cell]) -> list[Cell]:
 
 
 def _classify(items: list[tuple]) -> list[Cell]:
-    from .options import parse_step_line
-
     out: list[Cell] = []
     append = out.append
     current: str | None = None
@@ -164,8 +165,3 @@ def _is_control(source: str) -> bool:
     elif "load_ext" not in source:
         return False
     return not strip_control_lines(source).strip()
-
-
-def _with(cell: Cell, kind: str, step: str | None = None, step_line: str | None = None, body: str = "") -> Cell:
-    """A copy of the cell with its role (direct construction: dataclasses.replace is slow for 5,000 cells)."""
-    return Cell(cell.index, cell.source, cell.cell_type, cell.tags, kind, step, step_line, body, cell.extra)

@@ -11,17 +11,19 @@ import difflib
 import math
 import re
 import shlex
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import StepOptionError
 
-__all__ = ["StepOptions", "parse_step_line", "step_help", "STEP_NAME_RE", "parse_memory"]
+__all__ = ["STEP_NAME_RE", "StepOptions", "int_arg", "parse_memory", "parse_step_line", "step_help"]
 
 STEP_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
 _IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MEMORY_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)?\s*$", re.IGNORECASE)
+_N = TypeVar("_N", int, float)
 _MEMORY_UNITS = {"": 1, "B": 1, "K": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4}
 
 
@@ -60,12 +62,16 @@ class _Parser(argparse.ArgumentParser):
         raise StepOptionError(f"Bad %%step line: {message}.", hint="Run %%step? for the options.")
 
 
-def _float(kind: str, minimum: float, strict: bool = False, resource: bool = False):
+def _number(text: str, kind: str, cast: Callable[[str], _N], noun: str) -> _N:
+    try:
+        return cast(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{kind} must be {noun} (got {text!r})") from None
+
+
+def _float(kind: str, minimum: float, strict: bool = False, resource: bool = False) -> Callable[[str], float]:
     def convert(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{kind} must be a number (got {text!r})") from None
+        value = _number(text, kind, float, "a number")
         if not math.isfinite(value):
             raise argparse.ArgumentTypeError(f"{kind} must be a finite number (got {text!r})")
         if value < minimum or (strict and value == minimum):
@@ -81,12 +87,11 @@ def _float(kind: str, minimum: float, strict: bool = False, resource: bool = Fal
     return convert
 
 
-def _int(kind: str, minimum: int = 0):
+def int_arg(kind: str, minimum: int = 0) -> Callable[[str], int]:
+    """An argparse `type` for a whole number of at least `minimum` (`kind` names the option in errors)."""
+
     def convert(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{kind} must be a whole number (got {text!r})") from None
+        value = _number(text, kind, int, "a whole number")
         if value < minimum:
             raise argparse.ArgumentTypeError(f"{kind} must be {minimum} or more (got {text!r})")
         return value
@@ -150,7 +155,7 @@ def _build_parser() -> _Parser:
     parser.add_argument("--cpus", type=_float("--cpus", 0, resource=True), metavar="N",
                         help="CPUs (fractions below 1 allowed; 0 reserves none)")
     parser.add_argument("--memory", type=parse_memory, metavar="SIZE", help="memory, e.g. 4GB")
-    parser.add_argument("--retries", type=_int("--retries"), default=0, metavar="N",
+    parser.add_argument("--retries", type=int_arg("--retries"), default=0, metavar="N",
                         help="retry when the worker process dies")
     parser.add_argument("--timeout", type=_float("--timeout", 0, strict=True), metavar="SECONDS",
                         help="fail the step if it runs longer")

@@ -1,219 +1,88 @@
-"""From classified cells to a step graph: Step, Edge, Pipeline and the planning rules.
+"""The planner: from a notebook's classified cells to steps that know their inputs, outputs and code.
 
 The rules are PRODUCT.md section 3; docs/concepts.md explains them with
-examples. Building the plan is separate from running it: a Pipeline is plain
-data that the executor walks.
+examples. `Planner` walks a notebook's items in order: preamble cells (shared
+code and constants), parameters cells, and steps (a `%%step` cell with its
+continuation cells). For each step it takes what its cells define and use
+(`step_facts`), follows the values it changes in place (`aliases`), gathers
+the shared code it must replay and binds every name it reads to the nearest
+earlier definition (`symbols`), then records what later steps see. The edges
+follow from the inputs (`graph`).
 
 Re-planning is incremental at three levels: each cell's analysis is cached by
-its text (analysis.analyze_cell), each step's combined facts by its cells'
-texts (_step_facts), and the planner's state is checkpointed every
-_CHECKPOINT_EVERY steps, so a re-plan resumes from the last checkpoint before
-the first changed cell. Plans share Step objects with these checkpoints:
-treat a Pipeline's steps as read-only.
-
-This module holds the planner itself (`_Planner`, `build_plan`). The data model
-(Param, Step, Edge, Pipeline) and the cycle check are in `pipeline.py`, the
-per-step facts and `import *` names in `_step_analysis.py`, the checkpoints kept
-for re-planning in `_replan.py`. Two groups of `_Planner`'s methods live in
-mixins: name resolution and its errors in `_plan_resolve.py`, values changed in
-place (through calls and aliases) in `_plan_aliases.py`.
+its text (`cells.analyze_cell`), each step's combined facts by its cells'
+texts (`step_facts`), and the planner's state is checkpointed every
+`_CHECKPOINT_EVERY` items (`replan`), so a re-plan resumes from the last
+checkpoint before the first changed cell. Plans share Step objects with these
+checkpoints: treat a plan's steps as read-only.
 """
 
 from __future__ import annotations
 
-import gc
-from contextlib import contextmanager
-from typing import Any, Iterable
+import ast
+import dataclasses
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
-from .aliases import _AliasMixin
-from .symbols import _KNOWN_NAMES, _Def, _ResolveMixin
-from .replan import _MAX_TRACES, _STATE, _TRACES, _TRACES_LOCK, _copy_state, _signature, _Trace
-from .steps import _CellFailure, _star_defs, _star_names, _step_facts, _StepFacts
-from .cells import CellAnalysis, CellSyntaxError, SharedDef, analyze_cell
 from ..errors import PlanError
+from .aliases import AliasTracker, mutated_by_calls
+from .cells import CellAnalysis, analyze_cell
+from .compute import ComputeTargets, step_resources
+from .diagnostics import Reader, star_error, syntax_error, undefined_error
+from .graph import EdgeCache, check_acyclic, plan_edges
+from .model import Edge, Param, Step
 from .notebook import Cell
 from .options import parse_step_line
-from .model import Edge, Param, Pipeline, Step, _check_acyclic
+from .replan import TRACES, Checkpoint, Signature, Trace, signature
+from .shared import star_defs, star_names
+from .source import CellSyntaxError, to_python
+from .step_facts import CellFailure, StepFacts, step_facts
+from .symbols import KNOWN_NAMES, Definition, ReadMode, SymbolTable, UndefinedName
 
-__all__ = ["Step", "Edge", "Param", "Pipeline", "build_plan", "clear_caches", "DEFAULT_COMPUTE"]
+__all__ = ["PlannedSteps", "Planner", "clear_caches"]
 
-DEFAULT_COMPUTE: dict[str, dict[str, Any]] = {
-    "cpu": {"num_cpus": 1},
-    "gpu": {"num_cpus": 1, "num_gpus": 1},
-}
+_CHECKPOINT_EVERY = 64  # items (preamble cells, parameters cells, steps) between checkpoints; tests lower it
 
-
-# ---------------------------------------------------------------------------
-# building
-
-
-_CHECKPOINT_EVERY = 64  # items (preamble cells, parameters cells, steps) between checkpoints
+Item = Cell | list[Cell]  # a preamble or parameters cell, or the cells of one step
 
 
-class _Planner(_ResolveMixin, _AliasMixin):
-    def __init__(self, cells: list[Cell], notebook: str | None, compute: dict[str, dict]) -> None:
+class PlannedSteps(NamedTuple):
+    """What planning a notebook gives: the parts of a pipeline.Pipeline."""
+
+    steps: dict[str, Step]  # in notebook order
+    edges: list[Edge]
+    params: dict[str, Param]
+    warnings: list[str]
+
+
+class Planner:
+    """One planning of one notebook: `run` walks its items and returns the steps and edges.
+
+    The state a checkpoint saves (`replan.Checkpoint`) is the steps so far,
+    the parameters, the warnings, the latest opaque step, the symbol table and
+    the alias tracker; the planner owns them and replaces them on `restore`.
+    """
+
+    def __init__(self, cells: list[Cell], notebook: str | None, compute: ComputeTargets) -> None:
         self.cells = cells
         self.notebook = notebook
         self.compute = compute
-        self.table: dict[str, _Def] = {}
+        self.groups: list[list[Cell]] = []  # the cells of each step, for error messages
         self.steps: dict[str, Step] = {}
         self.params: dict[str, Param] = {}
         self.warnings: list[str] = []
-        self.shared_pos: dict[SharedDef, tuple[int, int]] = {}  # notebook order of shared code
-        self.groups: list[list[Cell]] = []
         self.last_opaque: str | None = None  # the latest opaque step
-        self.shared_names: set[str] = set()  # names whose nearest definition is shared code
-        self.shared_epoch = 0  # changes whenever a shared definition does
-        self.closures: dict[tuple[frozenset[str], int], tuple] = {}
-        # may-alias facts across steps: holder -> {(name it holds, step that produced that name)}
-        self.alias_of: dict[str, frozenset[tuple[str, str]]] = {}
-        self.held_by: dict[tuple[str, str], set[str]] = {}
-        self.edge_cache: dict[int, tuple[Step, list[Edge]]] = {}
+        self.symbols = SymbolTable()
+        self.aliases = AliasTracker()
+        self.edge_cache: EdgeCache = {}
 
-    # -- state checkpoints (incremental re-planning) --------------------------
-    # The state after planning items 0..i-1 depends only on those items, so a
-    # re-plan resumes from the latest checkpoint before the first changed item.
-    # Every object reachable from the state is treated as immutable once made
-    # (updates replace them), so a checkpoint is a set of shallow copies.
-    def snapshot(self) -> dict[str, Any]:
-        return _copy_state({key: getattr(self, key) for key in _STATE})
-
-    def restore(self, state: dict[str, Any]) -> None:
-        for key, value in _copy_state(state).items():
-            setattr(self, key, value)
-        self.closures = {}  # a cache keyed by shared_epoch, which goes back in time here
-
-    def converged(self, trace: "_Trace", signatures: list[tuple], index: int, planned: list[str]) -> bool:
-        """Does re-planning from `index` on repeat the previous plan? (Same items from here, same state.)"""
-        old = trace.checkpoints.get(index)
-        final = trace.checkpoints.get(len(signatures))
-        if old is None or final is None or len(trace.signatures) != len(signatures):
-            return False
-        if trace.signatures[index:] != signatures[index:]:
-            return False
-        if list(self.steps) != list(old["steps"]):
-            return False
-        for key in ("table", "shared_names", "shared_pos", "params", "warnings", "last_opaque", "alias_of",
-                    "held_by"):
-            if getattr(self, key) != old[key]:
-                return False
-        # a step planned again must not have been changed later on (an opaque step gaining outputs)
-        return all(final["steps"].get(n) is old["steps"].get(n) for n in planned)
-
-    def steps_order_last(self) -> str:
-        return next(reversed(self.steps))
-
-    # -- helpers -----------------------------------------------------------
-    def analyze(self, cell: Cell) -> CellAnalysis:
-        try:
-            return analyze_cell(cell.body)
-        except CellSyntaxError as exc:
-            raise self.syntax_error(cell, exc) from None
-
-    def syntax_error(self, cell: Cell, exc: SyntaxError) -> PlanError:
-        offset = 1 if cell.kind == "step" else 0
-        line = (exc.lineno or 1) + offset
-        where = f"step {cell.step!r}, " if cell.step else ""
-        return PlanError(
-            f"Syntax error in {where}cell {cell.index} line {line}: {exc.msg}.",
-            step=cell.step,
-            cell=cell.index,
-            hint="Fix the code in that cell; the plan is made from the saved notebook.",
-        )
-
-    def star_error(self, module: str, cell: Cell, exc: BaseException) -> PlanError:
-        where = f" (step {cell.step!r})" if cell.step else ""
-        return PlanError(
-            f"Cannot resolve `from {module} import *` in cell {cell.index}{where}: importing {module!r} "
-            f"failed ({type(exc).__name__}: {exc}).",
-            step=cell.step,
-            cell=cell.index,
-            variable="*",
-            hint=f"Install the module, or import the names you use explicitly: from {module} import a, b.",
-        )
-
-    def place(self, sdef: SharedDef, cell: Cell) -> SharedDef:
-        if sdef not in self.shared_pos:
-            self.shared_pos[sdef] = (cell.index, len(self.shared_pos))
-        return sdef
-
-    def is_shared(self, name: str) -> bool:
-        return name in self.shared_names
-
-    def define(self, name: str, definition: _Def) -> None:
-        self.table[name] = definition
-        if definition.kind == "shared":
-            self.shared_names.add(name)
-            self.shared_epoch += 1
-        elif name in self.shared_names:
-            self.shared_names.discard(name)
-            self.shared_epoch += 1
-
-    def register_shared(self, sdefs: Iterable[SharedDef], cell: Cell) -> None:
-        for sdef in sdefs:
-            if sdef.kind == "setup":
-                continue
-            if sdef.name == "*":
-                try:
-                    stars = _star_defs(sdef.module or "", sdef.source)
-                except Exception as exc:  # noqa: BLE001 - any import failure is a plan error
-                    raise self.star_error(sdef.module or "", cell, exc) from None
-                for star in stars:
-                    self.define(star.name, _Def("shared", cell.index, shared=[self.place(star, cell)]))
-                continue
-            if sdef.kind == "const" and sdef.free and not all(self.is_const(n) for n in sdef.free):
-                self.define(sdef.name, _Def("computed", cell.index))
-                continue
-            self.define(sdef.name, _Def("shared", cell.index, shared=[self.place(sdef, cell)]))
-
-    def is_const(self, name: str) -> bool:
-        found = self.table.get(name)
-        if found is None:
-            return False
-        return found.kind == "param" or (found.kind == "shared" and any(s.kind == "const" for s in found.shared))
-
-    def attach_setup(self, analysis: CellAnalysis, cell: Cell) -> set[str]:
-        """Preamble lines like `np.random.seed(0)` travel with the module they configure."""
-        handled = set()
-        for name, source in analysis.setup:
-            found = self.table.get(name)
-            if found is not None and found.kind == "shared":
-                sdef = self.place(SharedDef(name, "setup", source), cell)
-                self.define(name, _Def("shared", found.cell, shared=[*found.shared, sdef]))
-                handled.add(name)
-        return handled
-
-    # -- the walk ----------------------------------------------------------
-    def run(self) -> "Pipeline":
-        group: list[Cell] = []
-        order: list[Cell | list[Cell]] = []
-        for cell in self.cells:
-            if cell.kind == "step":
-                group = [cell]
-                self.groups.append(group)
-                order.append(group)
-            elif cell.kind == "continuation" and group:
-                group.append(cell)
-            elif cell.kind in ("preamble", "parameters"):
-                order.append(cell)
-        signatures = [_signature(item) for item in order]
+    # -- the walk --------------------------------------------------------------------
+    def run(self) -> PlannedSteps:
+        order = self.items()
+        signatures = [signature(item) for item in order]
         trace_key = (self.notebook, repr(sorted(self.compute.items())))
-        checkpoints: dict[int, dict[str, Any]] = {}
-        start = 0
-        with _TRACES_LOCK:
-            trace = _TRACES.get(trace_key)
-        if trace is not None:
-            same = 0
-            for old, new in zip(trace.signatures, signatures):
-                if old != new:
-                    break
-                same += 1
-            usable = [i for i in trace.checkpoints if i <= same]
-            self.edge_cache = trace.edges
-            if usable:
-                start = max(usable)
-                self.restore(trace.checkpoints[start])
-                checkpoints = {i: c for i, c in trace.checkpoints.items() if i <= start}
+        trace = TRACES.get(trace_key)
+        start, checkpoints = self.resume(trace, signatures)
         planned: list[str] = []  # steps planned in this run
         converged = False
         for i in range(start, len(order)):
@@ -224,8 +93,8 @@ class _Planner(_ResolveMixin, _AliasMixin):
                     fresh = {name: self.steps[name] for name in planned}
                     for index, state in trace.checkpoints.items():
                         if index >= i:
-                            checkpoints[index] = {**state, "steps": {n: fresh.get(n, s) for n, s in
-                                                                     state["steps"].items()}}
+                            checkpoints[index] = dataclasses.replace(
+                                state, steps={n: fresh.get(n, s) for n, s in state.steps.items()})
                     self.restore(checkpoints[len(order)])
                     converged = True
                     break
@@ -233,54 +102,108 @@ class _Planner(_ResolveMixin, _AliasMixin):
             item = order[i]
             if isinstance(item, list):
                 self.step_group(item)
-                planned.append(self.steps_order_last())
+                planned.append(next(reversed(self.steps)))
             elif item.kind == "preamble":
                 self.preamble(item)
             else:
                 self.parameters(item)
         if not converged and len(order) not in checkpoints:
             checkpoints[len(order)] = self.snapshot()
-        plan = self.finish()
-        with _TRACES_LOCK:
-            _TRACES[trace_key] = _Trace(signatures, checkpoints, self.edge_cache)
-            _TRACES.move_to_end(trace_key)
-            while len(_TRACES) > _MAX_TRACES:
-                _TRACES.popitem(last=False)
-        return plan
+        edges, self.edge_cache = plan_edges(self.steps, self.edge_cache)
+        check_acyclic(self.steps, edges)
+        TRACES.put(trace_key, Trace(signatures, checkpoints, self.edge_cache))
+        return PlannedSteps(self.steps, edges, self.params, self.warnings)
+
+    def items(self) -> list[Item]:
+        """The preamble and parameters cells and the steps, in notebook order (other cells take no part)."""
+        group: list[Cell] = []
+        order: list[Item] = []
+        for cell in self.cells:
+            if cell.kind == "step":
+                group = [cell]
+                self.groups.append(group)
+                order.append(group)
+            elif cell.kind == "continuation" and group:
+                group.append(cell)
+            elif cell.kind in ("preamble", "parameters"):
+                order.append(cell)
+        return order
+
+    # -- checkpoints (incremental re-planning) ------------------------------------------
+    def resume(self, trace: Trace | None, signatures: list[Signature]) -> tuple[int, dict[int, Checkpoint]]:
+        """Restore the latest checkpoint before the first changed item: its index and the checkpoints kept."""
+        if trace is None:
+            return 0, {}
+        same = 0
+        for old, new in zip(trace.signatures, signatures):
+            if old != new:
+                break
+            same += 1
+        self.edge_cache = trace.edges
+        usable = [i for i in trace.checkpoints if i <= same]
+        if not usable:
+            return 0, {}
+        start = max(usable)
+        self.restore(trace.checkpoints[start])
+        return start, {i: c for i, c in trace.checkpoints.items() if i <= start}
+
+    def snapshot(self) -> Checkpoint:
+        return Checkpoint(self.steps.copy(), self.params.copy(), self.warnings.copy(), self.last_opaque,
+                          self.symbols.copy(), self.aliases.copy())
+
+    def restore(self, checkpoint: Checkpoint) -> None:
+        self.steps = checkpoint.steps.copy()
+        self.params = checkpoint.params.copy()
+        self.warnings = checkpoint.warnings.copy()
+        self.last_opaque = checkpoint.last_opaque
+        self.symbols = checkpoint.symbols.copy()
+        self.aliases = checkpoint.aliases.copy()
+
+    def converged(self, trace: Trace, signatures: list[Signature], index: int, planned: list[str]) -> bool:
+        """Does re-planning from `index` on repeat the previous plan? (Same items from here, same state.)"""
+        old = trace.checkpoints.get(index)
+        final = trace.checkpoints.get(len(signatures))
+        if old is None or final is None or len(trace.signatures) != len(signatures):
+            return False
+        if trace.signatures[index:] != signatures[index:]:
+            return False
+        if list(self.steps) != list(old.steps):
+            return False
+        if not (self.symbols.same_as(old.symbols) and self.params == old.params and self.warnings == old.warnings
+                and self.last_opaque == old.last_opaque and self.aliases.same_as(old.aliases)):
+            return False
+        # a step planned again must not have been changed later on (an opaque step gaining outputs)
+        return all(final.steps.get(n) is old.steps.get(n) for n in planned)
+
+    # -- preamble and parameters ----------------------------------------------------------
+    def analyze(self, cell: Cell) -> CellAnalysis:
+        try:
+            return analyze_cell(cell.body)
+        except CellSyntaxError as exc:
+            raise syntax_error(cell, exc) from None
 
     def preamble(self, cell: Cell) -> None:
         analysis = self.analyze(cell)
-        self.register_shared(analysis.shared, cell)
-        handled = self.attach_setup(analysis, cell)
+        symbols = self.symbols
+        symbols.define_shared(analysis.shared, cell)
+        handled = symbols.attach_setup(analysis.setup, cell.index)
         for name in analysis.computed:
             if name not in handled:
-                self.define(name, _Def("computed", cell.index))
+                symbols.define(name, Definition("computed", cell.index))
         for name in analysis.mutated:
-            if name not in handled and not self.is_shared(name):
-                self.define(name, _Def("computed", cell.index))
+            if name not in handled and not symbols.is_shared(name):
+                symbols.define(name, Definition("computed", cell.index))
 
     def parameters(self, cell: Cell) -> None:
-        import ast
-
         analysis = self.analyze(cell)
-        self.register_shared([s for s in analysis.shared if s.kind != "const"], cell)
-        tree = ast.parse(_python_of(analysis.code)) if analysis.code.strip() else ast.Module(body=[], type_ignores=[])
-        sources: dict[str, tuple[str, Any]] = {}
-        for node in tree.body:
-            if isinstance(node, (ast.Assign, ast.AnnAssign)) and getattr(node, "value", None) is not None:
-                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                try:
-                    value = ast.literal_eval(node.value)
-                except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-                    value = None
-                for target in targets:
-                    if isinstance(target, ast.Name):
-                        sources[target.id] = (ast.unparse(node), value)
+        self.symbols.define_shared([s for s in analysis.shared if s.kind != "const"], cell)
+        sources = _parameter_sources(analysis.code)
         for name in analysis.defs:
             source, value = sources.get(name, ("", None))
             self.params[name] = Param(name, source, value)
-            self.define(name, _Def("param", cell.index))
+            self.symbols.define(name, Definition("param", cell.index))
 
+    # -- steps ------------------------------------------------------------------------------
     def step_group(self, cells: list[Cell]) -> None:
         head = cells[0]
         try:
@@ -305,94 +228,37 @@ class _Planner(_ResolveMixin, _AliasMixin):
         self.plan_step(step, cells)
         self.steps[step.name] = step
 
-    def facts(self, cells: list[Cell]) -> _StepFacts:
+    def facts(self, cells: list[Cell]) -> StepFacts:
         try:
-            return _step_facts(tuple(c.body for c in cells))
-        except _CellFailure as failure:
+            return step_facts(tuple(c.body for c in cells))
+        except CellFailure as failure:
             cell = cells[failure.offset]
             if failure.module is not None:
-                raise self.star_error(failure.module, cell, failure.error) from None
-            raise self.syntax_error(cell, failure.error) from None  # type: ignore[arg-type]
+                raise star_error(failure.module, cell, failure.error) from None
+            raise syntax_error(cell, failure.error) from None  # type: ignore[arg-type]
 
     def plan_step(self, step: Step, cells: list[Cell]) -> None:
         facts = self.facts(cells)
         at = step.cells  # cell offset within the step -> notebook cell index
-        table = self.table
+        symbols = self.symbols
         local_shared = facts.local_shared
-        shared_names = self.shared_names  # names whose nearest definition is shared code
+        shared_names = symbols.shared_names
 
         def shared(name: str) -> bool:
             return name in local_shared or name in shared_names
 
-        refs, defs, mutated = facts.refs, facts.defs, facts.mutated
-        if facts.ext_mutated:
-            modules = [n for n in facts.ext_mutated if n in shared_names]  # `np.random.seed(0)`: not a value
-            if modules:
-                defs = {n: None for n in defs if n not in modules}
-                mutated = mutated.difference(modules)
-        if facts.calls:  # `fill_missing(train)` where fill_missing changes its argument in place
-            changed = self.mutated_by_calls(facts, shared)
-            if changed:
-                refs = {**refs, **{n: o for n, o in changed.items() if n not in defs and n not in refs}}
-                defs = {**defs, **{n: None for n in changed if n not in defs}}
-                mutated = mutated.union(changed)
-        if mutated and (facts.aliases or self.alias_of):
-            refs, defs = self.mutate_through_aliases(facts, refs, defs, mutated, shared)
-
-        # shared code this step uses (rule 4: functions carry their free variables, transitively)
-        roots = facts.load_set.intersection(shared_names)
-        if local_shared:
-            roots = roots.union(n for n in local_shared if n in facts.loads)
-        free_refs: dict[str, str] = {}  # name -> the function or class that reads it
-        writes: dict[str, bool] = {}  # module globals changed by the functions called -> do they read it?
-        if roots:
-            closure = self.shared_closure(roots, local_shared)
-            step.shared = list(closure[0])
-            free_values, writes, names = closure[1], closure[2], closure[3]
-            early = [n for n in local_shared if n in refs and n in shared_names]
-            if early:  # called before this step redefines it: the earlier definition runs first
-                before = self.shared_closure(frozenset(early), {})
-                step.shared = self._ordered_shared({*before[0], *step.shared})
-                free_values = {**before[1], **free_values}
-                writes = {**before[2], **writes}
-                names = names | before[3]
-            step.shared_names = sorted(names)
-            for free, via in free_values.items():
-                if free not in defs or free in refs:
-                    free_refs[free] = via
-
-        # resolve the values it reads (rule 3: the nearest preceding definition)
-        inputs: dict[str, str] = {}
-        params: set[str] = set()
-        resolve = self.resolve
-        if step.options.inputs is not None:
-            for name in step.options.inputs:
-                if not shared(name):
-                    resolve(step, name, at[0], inputs, params, mode="strict")
-        else:
-            for name, offset in refs.items():
-                if name in local_shared or name in shared_names:
-                    continue
-                found = table.get(name)
-                if found is not None and found.kind == "step":  # the common case, inline
-                    inputs[name] = found.step  # type: ignore[assignment]
-                else:
-                    resolve(step, name, at[offset], inputs, params, mode="strict")
-            for name, offset in facts.soft_refs.items():
-                if name not in refs and not shared(name):
-                    resolve(step, name, at[offset], inputs, params, mode="soft")
-            for name, via in free_refs.items():
-                if name not in refs and name not in inputs:
-                    resolve(step, name, at[facts.loads.get(via, 0)], inputs, params, mode="free", via=via)
+        refs, defs = self.changes(facts, shared)
+        free_refs, writes = self.use_shared_code(step, facts, refs, defs)
+        inputs, params = self.bind_reads(step, facts, refs, free_refs, shared)
         from_calls = [
             w for w, reads in writes.items()
-            if not shared(w) and w not in _KNOWN_NAMES and (not reads or w in inputs or w in defs)
+            if not shared(w) and w not in KNOWN_NAMES and (not reads or w in inputs or w in defs)
         ] if writes else []
         if facts.opaque:
             offset, what = facts.opaque
             step.opaque = f"cell {at[offset]} {what}"
             if step.options.inputs is None:
-                for name, found in table.items():
+                for name, found in symbols.definitions.items():
                     if found.kind == "step" and not name.startswith("_"):
                         inputs.setdefault(name, found.step)  # type: ignore[arg-type]
             self.warnings.append(
@@ -418,181 +284,160 @@ class _Planner(_ResolveMixin, _AliasMixin):
             outputs = [n for n in defs if n[0] != "_" and n not in local_shared]
             outputs += [n for n in from_calls if n not in defs and n[0] != "_"]
         step.outputs = sorted(set(outputs))
-        step.resources = self.resources(step)
+        step.resources = step_resources(step, self.compute)
 
         # what later steps see
-        first = at[0]
         hidden = [n for n in defs if n not in local_shared and n not in step.outputs] if (
-            step.options.outputs is not None or facts.private) else ()
-        if hidden:
-            private = _Def("hidden", first, step=step.name, reason="private")
-            dropped = _Def("hidden", first, step=step.name, reason="not in --outputs")
-            for name in hidden:
-                table[name] = private if name[0] == "_" else dropped
-        produced = _Def("step", first, step=step.name)
-        for name in step.outputs:
-            table[name] = produced
-        if shared_names:
-            before = len(shared_names)
-            shared_names.difference_update(defs)
-            shared_names.difference_update(step.outputs)
-            if len(shared_names) != before:
-                self.shared_epoch += 1
-        for name, (sdef, offset) in local_shared.items():
-            table[name] = _Def("shared", at[offset], shared=[self.place(sdef, cells[offset])])
-            shared_names.add(name)
-        if local_shared:
-            self.shared_epoch += 1
-        self.record_aliases(step, facts, inputs)
+            step.options.outputs is not None or facts.private) else []
+        symbols.define_step(step.name, at, step.outputs, hidden, defs, local_shared)
+        aliases = self.aliases.record(step, facts, inputs)
+        if aliases:
+            step.aliases = aliases
         if step.opaque:
             self.last_opaque = step.name
 
-    def shared_closure(self, roots: frozenset[str], local_shared: dict[str, tuple[SharedDef, int]]
-                       ) -> tuple[tuple[SharedDef, ...], dict[str, str], dict[str, bool], frozenset[str]]:
-        """The shared code reachable from `roots`, the value names it reads, the globals it changes.
+    def changes(self, facts: StepFacts, shared: Callable[[str], bool]) -> tuple[dict[str, int], dict[str, None]]:
+        """The names the step reads and binds, counting the values it changes in place (calls, aliases).
 
-        Cached while no shared definition changes (steps after the preamble
-        mostly use the same imports and helpers).
+        Returns `facts.refs` and `facts.defs` themselves when nothing is added.
         """
-        key = (roots, self.shared_epoch)
-        if not local_shared:
-            cached = self.closures.get(key)
-            if cached is not None:
-                return cached
-        table, shared_names = self.table, self.shared_names
-        used: dict[int, SharedDef] = {}
-        free_values: dict[str, str] = {}
-        writes: dict[str, bool] = {}
-        pending = list(roots)
-        seen: set[str] = set()
-        while pending:
-            name = pending.pop()
-            if name in seen:
+        refs, defs, mutated = facts.refs, facts.defs, facts.mutated
+        if facts.ext_mutated:
+            shared_names = self.symbols.shared_names
+            modules = [n for n in facts.ext_mutated if n in shared_names]  # `np.random.seed(0)`: not a value
+            if modules:
+                defs = {n: None for n in defs if n not in modules}
+                mutated = mutated.difference(modules)
+        if facts.calls:  # `fill_missing(train)` where fill_missing changes its argument in place
+            changed = mutated_by_calls(facts, shared, self.symbols)
+            if changed:
+                refs = {**refs, **{n: o for n, o in changed.items() if n not in defs and n not in refs}}
+                defs = {**defs, **{n: None for n in changed if n not in defs}}
+                mutated = mutated.union(changed)
+        if mutated and (facts.aliases or self.aliases.alias_of):
+            refs, defs = self.aliases.mutate_through_aliases(facts, refs, defs, mutated, shared, self.symbols)
+        return refs, defs
+
+    def use_shared_code(self, step: Step, facts: StepFacts, refs: dict[str, int], defs: dict[str, None]
+                        ) -> tuple[dict[str, str], dict[str, bool]]:
+        """Set the shared code the step replays (rule 4: functions carry their free variables, transitively).
+
+        Returns the values that code reads (-> the function or class reading it)
+        and the module globals it changes (-> whether it also reads them).
+        """
+        symbols = self.symbols
+        local_shared = facts.local_shared
+        shared_names = symbols.shared_names
+        roots = facts.load_set.intersection(shared_names)
+        if local_shared:
+            roots = roots.union(n for n in local_shared if n in facts.loads)
+        if not roots:
+            return {}, {}
+        closure = symbols.shared_closure(roots, local_shared)
+        step.shared = list(closure.code)
+        free_values, writes, names = closure.free_values, closure.writes, closure.names
+        early = [n for n in local_shared if n in refs and n in shared_names]
+        if early:  # called before this step redefines it: the earlier definition runs first
+            before = symbols.shared_closure(frozenset(early), {})
+            step.shared = symbols.ordered_shared({*before.code, *step.shared})
+            free_values = {**before.free_values, **free_values}
+            writes = {**before.writes, **writes}
+            names = names | before.names
+        step.shared_names = sorted(names)
+        free_refs = {free: via for free, via in free_values.items() if free not in defs or free in refs}
+        return free_refs, writes
+
+    def bind_reads(self, step: Step, facts: StepFacts, refs: dict[str, int], free_refs: dict[str, str],
+                   shared: Callable[[str], bool]) -> tuple[dict[str, str], set[str]]:
+        """Bind the values the step reads (rule 3: the nearest preceding definition): its inputs
+        (-> the producing step) and its parameters."""
+        at = step.cells
+        inputs: dict[str, str] = {}
+        params: set[str] = set()
+        resolve = self.resolve
+        if step.options.inputs is not None:
+            for name in step.options.inputs:
+                if not shared(name):
+                    resolve(step, name, at[0], inputs, params, mode="strict")
+            return inputs, params
+        table, local_shared, shared_names = self.symbols.definitions, facts.local_shared, self.symbols.shared_names
+        for name, offset in refs.items():
+            if name in local_shared or name in shared_names:
                 continue
-            seen.add(name)
-            sdefs = [local_shared[name][0]] if name in local_shared else table[name].shared
-            for sdef in sdefs:
-                used[id(sdef)] = sdef
-                for free in sdef.free:
-                    if free in local_shared or free in shared_names:
-                        if free not in seen:
-                            pending.append(free)
-                    else:
-                        free_values.setdefault(free, name)
-                for w in sdef.global_writes:
-                    writes[w] = writes.get(w, False) or w in sdef.free
-        result = (tuple(self._ordered_shared(used.values())), free_values, writes, frozenset(seen))
-        if not local_shared:
-            self.closures[key] = result
-        return result
-
-    def _ordered_shared(self, sdefs: Iterable[SharedDef]) -> list[SharedDef]:
-        """Shared code in notebook order, each statement once."""
-        result, seen = [], set()
-        for sdef in sorted(sdefs, key=lambda d: self.shared_pos.get(d, (10**9, 0))):
-            key = (sdef.kind == "setup", sdef.source)
-            if key not in seen:
-                seen.add(key)
-                result.append(sdef)
-        return result
-
-    def resources(self, step: Step) -> dict[str, Any]:
-        options = step.options
-        target = options.compute or "cpu"
-        if target not in self.compute:
-            raise PlanError(
-                f"Step {step.name!r} asks for --compute {target}, which is not a known compute target.",
-                step=step.name, cell=step.cells[0], variable=target,
-                hint=f"Known targets: {', '.join(sorted(self.compute))}; define more in mlpipe.toml "
-                f"under [compute.{target}].",
-            )
-        spec = dict(self.compute[target])
-        if options.cpus is not None:
-            spec["num_cpus"] = options.cpus
-        if options.gpus is not None:
-            spec["num_gpus"] = options.gpus
-        if options.memory is not None:
-            spec["memory"] = options.memory
-        spec.setdefault("num_cpus", 1)
-        return {"compute": target, **spec}
-
-    def finish(self) -> "Pipeline":
-        """Edges from the steps' inputs, --after and opaque steps; checks --after targets and cycles."""
-        order = {name: i for i, name in enumerate(self.steps)}
-        old_cache, self.edge_cache = self.edge_cache, {}
-        edges: list[Edge] = []
-        for step in self.steps.values():
-            for after in step.options.after:
-                if after not in order:
-                    raise PlanError(
-                        f"Step {step.name!r} (cell {step.cells[0]}) runs --after {after!r}, but no step "
-                        f"is called {after!r}.",
-                        step=step.name, cell=step.cells[0], variable=after,
-                        hint=f"Steps are: {', '.join(self.steps)}.",
-                    )
-            simple = not step.opaque and not step.options.after
-            hit = old_cache.get(id(step)) if simple else None
-            if hit is not None and hit[0] is step:  # a Step object reused from a checkpoint
-                step_edges = hit[1]
+            found = table.get(name)  # the common cases inline; SymbolTable.binding decides the others
+            if found is None:
+                if name not in KNOWN_NAMES:
+                    resolve(step, name, at[offset], inputs, params, mode="strict")
+            elif found.kind == "step":
+                inputs[name] = found.step  # type: ignore[assignment]
+            elif found.kind == "param":
+                params.add(name)
             else:
-                incoming: dict[str, set[str]] = {}
-                for name, source in step.input_sources.items():
-                    incoming.setdefault(source, set()).add(name)
-                if step.opaque:
-                    for other in self.steps.values():
-                        if other.position < step.position:
-                            incoming.setdefault(other.name, set())
-                for after in step.options.after:
-                    incoming.setdefault(after, set())
-                step_edges = [Edge(source, step.name, tuple(sorted(incoming[source])))
-                              for source in sorted(incoming, key=order.__getitem__)]
-            if simple:
-                self.edge_cache[id(step)] = (step, step_edges)
-            edges.extend(step_edges)
-        _check_acyclic(self.steps, edges)
-        return Pipeline(self.steps, edges, self.params, self.notebook, self.warnings)
+                resolve(step, name, at[offset], inputs, params, mode="strict")
+        for name, offset in facts.soft_refs.items():
+            if name not in refs and not shared(name):
+                resolve(step, name, at[offset], inputs, params, mode="soft")
+        for name, via in free_refs.items():
+            if name not in refs and name not in inputs:
+                resolve(step, name, at[facts.loads.get(via, 0)], inputs, params, mode="free", via=via)
+        return inputs, params
+
+    def resolve(self, step: Step, name: str, cell: int, inputs: dict[str, str], params: set[str],
+                *, mode: ReadMode, via: str | None = None) -> None:
+        """Bind one name the step reads in notebook cell `cell` (through the function `via`, if given)."""
+        try:
+            found = self.symbols.binding(name, step.name, cell, mode=mode, via=via)
+        except UndefinedName:
+            self.undefined(step, name, Reader(step.name, cell, via), inputs, mode)
+            return
+        if found is None:
+            return
+        if found.kind == "step":
+            inputs[name] = found.step  # type: ignore[assignment]
+        else:
+            params.add(name)
+
+    def undefined(self, step: Step, name: str, reader: Reader, inputs: dict[str, str], mode: ReadMode) -> None:
+        """A name no earlier item defines: the latest opaque step's output, a warning, or an error."""
+        if self.last_opaque is not None:
+            old = self.steps[self.last_opaque]
+            opaque = dataclasses.replace(old, outputs=sorted({*old.outputs, name}))  # steps are never changed
+            self.steps[opaque.name] = opaque
+            self.symbols.define(name, Definition("step", opaque.cells[0], step=opaque.name))
+            inputs[name] = opaque.name
+            self.warnings.append(
+                f"{reader} uses {name!r}, which no step visibly defines; assuming the opaque step "
+                f"{opaque.name!r} does."
+            )
+            return
+        if mode == "free":
+            self.warnings.append(f"{reader} reads {name!r}, which no earlier cell defines.")
+            return
+        raise undefined_error(name, reader, step.cells[0], self.cells, self.groups)
 
 
-def _python_of(source: str) -> str:
-    from .cells import _to_python
-
-    return _to_python(source)
+def _parameter_sources(code: str) -> dict[str, tuple[str, Any]]:
+    """A parameters cell's assignments: name -> (the statement, its literal value or None)."""
+    tree = ast.parse(to_python(code)) if code.strip() else ast.Module(body=[], type_ignores=[])
+    sources: dict[str, tuple[str, Any]] = {}
+    for node in tree.body:
+        if isinstance(node, (ast.Assign, ast.AnnAssign)) and getattr(node, "value", None) is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            try:
+                value = ast.literal_eval(node.value)  # type: ignore[arg-type]
+            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+                value = None
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    sources[target.id] = (ast.unparse(node), value)
+    return sources
 
 
 def clear_caches() -> None:
-    """Forget every cached analysis (cells, steps, step lines, star imports): the next plan is cold."""
+    """Forget every cached analysis (cells, steps, step lines, star imports) and checkpoint: the next plan is cold."""
     analyze_cell.cache_clear()
-    _step_facts.cache_clear()
-    with _TRACES_LOCK:
-        _TRACES.clear()
-    _star_names.cache_clear()
-    _star_defs.cache_clear()
+    step_facts.cache_clear()
+    TRACES.clear()
+    star_names.cache_clear()
+    star_defs.cache_clear()
     parse_step_line.cache_clear()
-
-
-def build_plan(cells: list[Cell], *, notebook: str | None = None,
-               compute: dict[str, dict] | None = None) -> Pipeline:
-    """Plan classified cells (see notebook.classify)."""
-    targets = dict(DEFAULT_COMPUTE)
-    targets.update(compute or {})
-    with _gc_paused():
-        return _Planner(cells, notebook, targets).run()
-
-
-@contextmanager
-def _gc_paused():
-    """No cycle collection while planning.
-
-    Planning makes many short-lived objects (cells, AST nodes, intermediate
-    sets) and no reference cycles; collections in the middle would only walk
-    the planner's caches again and again. Whatever survives is collected as
-    usual afterwards.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()

@@ -1,13 +1,30 @@
-"""Plain-text views of a plan (CLI, terminal IPython)."""
+"""A plan as plain text: what `mlpipe plan`, `%pipeline plan` and a Pipeline's repr in terminal IPython show.
+
+Works on anything shaped like a Pipeline (`PlanLike`), so that `pipeline`
+can use it without this module knowing that class.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from .planner import Pipeline
+from .model import Edge, Param, Step
 
-__all__ = ["describe_plan"]
+__all__ = ["PlanLike", "describe_plan"]
+
+
+class PlanLike(Protocol):
+    """The read-only parts of a pipeline.Pipeline that a text view needs."""
+
+    notebook: str | None
+    steps: Mapping[str, Step]
+    edges: Sequence[Edge]
+    params: Mapping[str, Param]
+    warnings: Sequence[str]
+    learned: Mapping[str, Mapping[str, str]]
+
+    def edge_map(self) -> dict[str, list[Edge]]: ...
 
 
 def _cells(cells: list[int]) -> str:
@@ -27,7 +44,12 @@ def _resources(resources: dict) -> str:
     return ", ".join(parts)
 
 
-def describe_plan(plan: "Pipeline") -> str:
+def _learned(plan: PlanLike, source: str, variable: str) -> bool:
+    """Whether `source` hands on `variable` because of a fact learned at run time."""
+    return variable in plan.learned.get(source, {})
+
+
+def describe_plan(plan: PlanLike) -> str:
     lines = [f"Plan of {plan.notebook or 'the cells run in this kernel'}: "
              f"{len(plan.steps)} step{'s' if len(plan.steps) != 1 else ''}, {len(plan.edges)} "
              f"edge{'s' if len(plan.edges) != 1 else ''}"]
@@ -38,9 +60,11 @@ def describe_plan(plan: "Pipeline") -> str:
     for step in plan.steps.values():
         lines.append("")
         lines.append(f"step {step.name}  ({_cells(step.cells)}; {_resources(step.resources)})")
+        learned_here = plan.learned.get(step.name, {})
         for edge in incoming[step.name]:
             if edge.variables:
-                carried = ", ".join(edge.variables)
+                carried = ", ".join(f"{v} (learned)" if _learned(plan, edge.source, v) else v
+                                    for v in edge.variables)
             elif edge.source in step.options.after:
                 carried = "(order only, --after)"
             else:
@@ -52,6 +76,8 @@ def describe_plan(plan: "Pipeline") -> str:
             lines.append(f"  -> {', '.join(step.outputs)}")
         if step.opaque:
             lines.append(f"  opaque: {step.opaque}")
+        for variable, why in learned_here.items():
+            lines.append(f"  learned: defines {variable}: {why}")
     for warning in plan.warnings:
         lines.append(f"warning: {warning}")
     return "\n".join(lines)

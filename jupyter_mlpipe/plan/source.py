@@ -1,14 +1,20 @@
-"""Cell source to Python: remove pipeline control lines, translate IPython syntax, parse.
+"""A cell's text to Python: remove pipeline control lines, translate IPython syntax, parse.
 
-Split out of `analysis.py`: the text-level half of analysing a cell. IPython syntax
-(`%magic`, `!cmd`, `%%cell_magic`) is translated by a fast line-by-line pass when
-possible and by IPython's own transformer (imported on first use) otherwise.
+The text-level half of analysing a cell, kept apart from the AST passes
+(`cells`, `scope`) because the executor needs the same translation: a step's
+code is compared and bundled as the Python IPython would run. IPython syntax
+(`%magic`, `!cmd`, `%%cell_magic`) is translated by a fast line-by-line pass
+when possible and by IPython's own transformer (imported on first use)
+otherwise.
 """
 
 from __future__ import annotations
 
 import ast
 import re
+import warnings
+
+__all__ = ["CellSyntaxError", "SourceSegments", "parse_cell", "strip_control_lines", "to_python"]
 
 _NEEDS_IPYTHON = re.compile(r"^\s*[%!]|=\s*[%!]|\?\s*$", re.MULTILINE)
 _CONTROL_LINE = re.compile(r"^\s*%(pipeline\b|(re)?load_ext\s+jupyter_mlpipe\b).*$", re.MULTILINE)
@@ -76,8 +82,6 @@ def _fast_transform(source: str) -> str | None:
 
 
 def _transform_ipython(source: str) -> str:
-    import warnings
-
     from IPython.core.inputtransformer2 import TransformerManager
 
     with warnings.catch_warnings():
@@ -98,7 +102,7 @@ def _ast(code: str) -> ast.Module:
         raise err from None
 
 
-def _parse_cell(source: str) -> tuple[ast.Module, str]:
+def parse_cell(source: str) -> tuple[ast.Module, str]:
     """Parse a cell (IPython syntax allowed): the tree and the Python code it was made from."""
     ipython = _NEEDS_IPYTHON.search(source) is not None
     fast = _fast_transform(source) if ipython else None
@@ -124,10 +128,10 @@ def _parse_cell(source: str) -> tuple[ast.Module, str]:
     raise err from None
 
 
-def _to_python(source: str) -> str:
+def to_python(source: str) -> str:
     """The Python code IPython would run for `source` (unchanged when it has no IPython syntax)."""
     try:
-        return _parse_cell(source)[1]
+        return parse_cell(source)[1]
     except CellSyntaxError:
         if not _NEEDS_IPYTHON.search(source):
             return source
@@ -137,14 +141,10 @@ def _to_python(source: str) -> str:
             return source
 
 
-def _parse(source: str) -> ast.Module:
-    return _parse_cell(source)[0]
-
-
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 
 
-class _Segments:
+class SourceSegments:
     """`ast.get_source_segment` for many nodes of one source: the lines are split once."""
 
     def __init__(self, code: str) -> None:

@@ -7,10 +7,10 @@ conflict). Work that touches the disk or SQLite runs in a worker thread so the
 server's event loop never waits on it; ray and pyarrow are only imported by
 the runs themselves.
 
-    GET    plan?path=NB                          the plan (Pipeline.to_dict, notebook relative)
+    GET    plan?path=NB                          the plan (Pipeline.to_dict, notebook relative) + "layouts" + "looks"
     GET    runs?path=NB[&limit=50]               {"runs": [summary, ...]} newest first
     POST   runs  {"path", "params", "steps", "force"}   202 {"id", "status", "notebook", "steps"}
-    GET    runs/{id}[?path=NB][&plan=true]       the run: summary + "steps" {name: step} + "metrics"
+    GET    runs/{id}[?path=NB][&plan=true]       the run: summary + "steps" {name: step} + "metrics" + "looks"
     DELETE runs/{id}                             202 {"id", "status": "cancelling"}; 404; 409 finished
     GET    runs/{id}/steps/{step}/notebook[?path=NB]   the executed step notebook, as stored
 """
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 from typing import Any, Sequence
 
@@ -29,14 +30,17 @@ from jupyter_server.utils import url_path_join
 
 from ..queries import with_reused_metrics
 from ..errors import MlpipeError, RunNotFound
+from ..vocab import to_json
 from ..store.history import validate_run_id
 from ..plan.options import STEP_NAME_RE
 from .errors import ApiError, error_body, status_of
 from .paths import NotebookPath, inside, relative_to_root, resolve_notebook, scrub
-from .records import clean, run_detail, run_summary
+from .records import plan_view, run_detail, run_summary
 from .registry import RunRegistry
 
 __all__ = ["setup_handlers", "API_PREFIX"]
+
+log = logging.getLogger(__name__)
 
 API_PREFIX = "mlpipe/api"
 _POST_FIELDS = ("path", "params", "steps", "force")
@@ -69,7 +73,7 @@ class MlpipeHandler(APIHandler):
             body = error_body(exc)
             body["message"], body["hint"] = scrub(body["message"], self.root), scrub(body["hint"], self.root)
             self.set_header("Content-Type", "application/json")
-            self.finish(json.dumps(clean(body)))
+            self.finish(json.dumps(to_json(body)))
             return
         if isinstance(exc, tornado.web.HTTPError):
             self.set_header("Content-Type", "application/json")
@@ -152,6 +156,8 @@ class MlpipeHandler(APIHandler):
         try:
             listed = await sessions.list_sessions()
         except Exception:  # noqa: BLE001 - a session store that cannot be read: nothing to add
+            log.warning("mlpipe API: could not list the server's sessions; open notebooks are not searched",
+                        exc_info=True)
             return []
         found = []
         for session in listed:
@@ -202,13 +208,11 @@ class PlanHandler(MlpipeHandler):
         notebook = self.notebook_arg()
 
         def plan() -> dict[str, Any]:
-            from ..plan.planner import Pipeline
+            from ..api import plan as plan_of
 
-            data = Pipeline.from_notebook(notebook.real).to_dict()
-            data["notebook"] = notebook.relative
-            return data
+            return plan_view(plan_of(notebook.real).to_dict(), notebook.relative)
 
-        self.finish(json.dumps(clean(await asyncio.to_thread(plan))))
+        self.finish(json.dumps(await asyncio.to_thread(plan)))
 
 
 class RunsHandler(MlpipeHandler):
@@ -279,9 +283,7 @@ class RunHandler(MlpipeHandler):
             out = run_detail(record, self.root, live)
             if with_plan:
                 plan = (record or {}).get("plan") or (live.plan.to_dict() if live is not None else None)
-                if plan:
-                    plan = dict(plan, notebook=out["notebook"])
-                out["plan"] = clean(plan)
+                out["plan"] = plan_view(plan, out["notebook"]) if plan else None
             return out
 
         self.finish(json.dumps(await asyncio.to_thread(detail)))

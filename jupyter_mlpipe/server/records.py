@@ -5,31 +5,29 @@ browser: notebook paths relative to the Jupyter root (never absolute), reuse
 reasons without the raw key components, metrics as points, no NaN (JSON has
 none: it becomes null). For a run this server started, the in-memory Run is
 laid over the record, since it is the fresher of the two.
+
+A plan goes out with its graph already laid out (`layouts`, by
+`panel.layout.side_panel_layouts`: the side panel only draws it), and plans and
+runs carry the looks of the statuses (`looks`, from `vocab`).
 """
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from typing import Any
 
+from ..panel.layout import side_panel_layouts
+from ..vocab import looks_json, to_json
 from .paths import relative_to_root, scrub
 
-__all__ = ["run_summary", "run_detail", "step_detail", "clean"]
+__all__ = ["run_summary", "run_detail", "step_detail", "plan_view"]
 
 
-def clean(value: Any) -> Any:
-    """JSON-safe: NaN and infinities become None, tuples become lists, other odd values strings."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [clean(v) for v in value]
-    if value is None or isinstance(value, (str, int, bool)):
-        return value
-    return str(value)
+def plan_view(plan: dict[str, Any], notebook: str | None) -> dict[str, Any]:
+    """A plan (`Pipeline.to_dict()`) as `GET plan` returns it: its notebook relative to the root,
+    the graph laid out left to right and top to bottom (`layouts`), and the statuses' `looks`."""
+    return to_json(dict(plan, notebook=notebook, layouts=side_panel_layouts(plan), looks=looks_json()))
 
 
 def _options(options: dict | None) -> dict[str, Any]:
@@ -53,7 +51,7 @@ def run_summary(record: dict[str, Any], root: str, live: Any = None) -> dict[str
     }
     if live is not None:
         out.update(status=live.status, ended=live.ended, duration=live.duration, step_counts=live.counts())
-    return clean(out)
+    return to_json(out)
 
 
 def step_detail(name: str, record: dict[str, Any], root: str, now: float | None = None) -> dict[str, Any]:
@@ -69,7 +67,7 @@ def step_detail(name: str, record: dict[str, Any], root: str, now: float | None 
     path = record.get("notebook_path")
     relative = relative_to_root(path, root)
     error = record.get("error")
-    return clean({
+    return to_json({
         "name": name,
         "status": record.get("status"),
         "decision": reason.get("decision"),
@@ -123,8 +121,9 @@ def run_detail(record: dict[str, Any] | None, root: str, live: Any = None) -> di
         # the .mlpipe folder is hidden, so the Contents API will not serve these notebooks: this
         # endpoint does (the JupyterLab extension opens it through its read-only "mlpipe" drive)
         step["notebook_endpoint"] = f"runs/{out['id']}/steps/{name}/notebook" if step["has_notebook"] else None
-    out["metrics"] = clean(_metrics(record.get("metrics")))
+    out["metrics"] = to_json(_metrics(record.get("metrics")))
     if live is not None:
         out["step_counts"] = live.counts()
         out["error"] = None if live.error is None else scrub(str(live.error), root)
+    out["looks"] = looks_json()
     return out

@@ -36,7 +36,8 @@ class RunRegistry:
         with self._lock:
             self._runs[run.id] = run
             self._run_history[run.id] = history_path
-            self._histories.setdefault(history_path, run._history)
+            if run.history is not None:
+                self._histories.setdefault(history_path, run.history)
             finished = [rid for rid, r in self._runs.items() if r.done]
             for rid in finished[: max(0, len(finished) - _KEEP_FINISHED)]:
                 del self._runs[rid]

@@ -9,35 +9,44 @@ can be writing them.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import time
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .history import History
+    from .paths import Store
 
 __all__ = ["collect"]
+
+logger = logging.getLogger(__name__)
 
 _TMP_MIN_AGE_S = 3600.0  # a temporary file this old is not being written (with no live run)
 
 
-def _live_since(history: Any) -> float | None:
+def _live_since(history: History) -> float | None:
     """The start of the oldest run still in progress (its driver alive), or None."""
     starts = [r["started"] for r in history.list_runs(limit=10_000) if r.get("status") == "running"]
     return min(starts) if starts else None
 
 
-def collect(history: Any, store: Any, *, older_than: float | None = None, dry_run: bool = False) -> str:
+def collect(
+    history: History, store: Store, *, older_than: float | None = None, dry_run: bool = False
+) -> str:
     """Delete unreferenced artifacts (and runs older than `older_than` seconds, if given)."""
     from .artifacts import ArtifactStore
 
     forgotten: list[str] = []
     if older_than is not None:
-        forgotten = history.runs_older_than(older_than)
+        forgotten = history.gc.runs_older_than(older_than)
         if not dry_run:
-            history.delete_runs(forgotten)
+            history.gc.delete_runs(forgotten)
             for run_id in forgotten:
-                shutil.rmtree(store.run_dir(run_id), ignore_errors=True)
+                _remove_tree(store.run_dir(run_id))
     live_since = _live_since(history)
-    keep = history.referenced_digests()
+    keep = history.gc.referenced_digests()
     artifacts = ArtifactStore(store.artifacts_root)
     removed, freed, young = [], 0, 0
     for digest in list(artifacts.digests()):
@@ -52,11 +61,13 @@ def collect(history: Any, store: Any, *, older_than: float | None = None, dry_ru
         if not dry_run:
             artifacts.delete(digest)
     if removed and not dry_run:
-        history.delete_artifacts(removed)
+        history.gc.delete_artifacts(removed)
     stale_tmp = _stale_temporaries(store, live_since, dry_run)
     verb = "would remove" if dry_run else "removed"
-    text = (f"{verb} {len(removed)} unreferenced artifact(s) ({_size(freed)}); kept {len(keep)} that "
-            "recorded runs refer to")
+    text = (
+        f"{verb} {len(removed)} unreferenced artifact(s) ({_size(freed)});"
+        f" kept {len(keep)} that recorded runs refer to"
+    )
     if young:
         text += f" and {young} that a run in progress may still need"
     if older_than is not None:
@@ -66,17 +77,29 @@ def collect(history: Any, store: Any, *, older_than: float | None = None, dry_ru
     return text + "."
 
 
+def _remove_tree(path: os.PathLike) -> None:
+    """Remove a run's folder of executed notebooks; what cannot be removed is logged and left."""
+    shutil.rmtree(path, ignore_errors=True)
+    if os.path.lexists(path):
+        logger.warning("could not remove all of %s; left it in place", path)
+
+
 def _stat(path: str) -> tuple[int, float | None]:
+    """Size and modification time of a local artifact; (0, None) when remote or gone."""
     if "://" in path:
         return 0, None
     try:
         st = os.stat(path)
+    except FileNotFoundError:
+        return 0, None  # removed meanwhile (another gc)
     except OSError:
+        logger.warning("could not stat %s", path, exc_info=True)
         return 0, None
     return st.st_size, st.st_mtime
 
 
-def _stale_temporaries(store: Any, live_since: float | None, dry_run: bool) -> int:
+def _stale_temporaries(store: Store, live_since: float | None, dry_run: bool) -> int:
+    """Remove (or count, with `dry_run`) leftover `.part` files no live run can be writing."""
     root = str(store.artifacts_root)
     if "://" in root:
         return 0
@@ -87,7 +110,10 @@ def _stale_temporaries(store: Any, live_since: float | None, dry_run: bool) -> i
     count = 0
     try:
         entries = list(os.scandir(tmp))
+    except FileNotFoundError:
+        return 0  # nothing was ever written
     except OSError:
+        logger.warning("could not list %s", tmp, exc_info=True)
         return 0
     for entry in entries:
         try:
@@ -95,8 +121,10 @@ def _stale_temporaries(store: Any, live_since: float | None, dry_run: bool) -> i
                 count += 1
                 if not dry_run:
                     os.unlink(entry.path)
+        except FileNotFoundError:
+            continue  # finished (renamed into place) or removed meanwhile
         except OSError:
-            continue
+            logger.warning("could not remove %s", entry.path, exc_info=True)
     return count
 
 

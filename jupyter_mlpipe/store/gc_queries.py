@@ -1,13 +1,10 @@
-"""The run history's garbage-collection queries: what artifacts are still referenced, and forgetting old runs.
+"""The run history's queries for the garbage collector: what is still referenced, and forgetting.
 
-Split out of `history.py` to keep that module to recording and reading runs;
-`_GcQueries` is a base of `history.History` and is not used on its own. `gc.py`
-(`mlpipe gc`) is the caller: it asks for old runs, deletes them, and removes
-the artifacts no remaining step run or cache entry refers to.
-
-Attributes of the composed class it relies on: the transaction methods `_read`
-and `_write` (each takes a function of the connection) and `_host` (this
-machine's name, to tell a dead driver from a running one).
+`mlpipe gc` (`gc.py`) asks which artifacts a recorded step run or cache entry
+still refers to, which runs are old enough to forget, deletes those runs, and
+forgets the artifacts it removed. These statements touch every table, so they
+are kept apart from recording and reading runs; `History` owns a `GcQueries`
+and offers its methods under the same names.
 """
 
 from __future__ import annotations
@@ -16,12 +13,21 @@ import sqlite3
 import time
 from collections.abc import Iterable
 
-from .ids import _chunks, _pid_alive, _placeholders, validate_run_id
-from .schema import _collect_digests, _loads
+from .ids import pid_alive, validate_run_id
+from .schema import collect_digests, load_json
+from .sql import Transactions, chunks, placeholders
+
+__all__ = ["GcQueries"]
 
 
-class _GcQueries:
-    """`History`'s queries and deletions for the garbage collector, and the lookup of an artifact."""
+class GcQueries:
+    """The garbage collector's reads and deletions on one run history.
+
+    It needs only `history`'s transactions and host name (see `sql.Transactions`).
+    """
+
+    def __init__(self, history: Transactions) -> None:
+        self._history = history
 
     def referenced_digests(self) -> set[str]:
         """Every artifact digest that a recorded step run or cache entry still points to.
@@ -36,19 +42,19 @@ class _GcQueries:
                 "SELECT outputs, inputs FROM step_runs"
                 " WHERE outputs IS NOT NULL OR inputs IS NOT NULL"
             ):
-                _collect_digests(_loads(row["outputs"]), found)
-                inputs = _loads(row["inputs"])
+                collect_digests(load_json(row["outputs"]), found)
+                inputs = load_json(row["inputs"])
                 if isinstance(inputs, dict):
                     for value in inputs.values():
                         if isinstance(value, str):
                             found.add(value)
                         else:
-                            _collect_digests(value, found)
+                            collect_digests(value, found)
             for row in c.execute("SELECT outputs FROM cache WHERE outputs IS NOT NULL"):
-                _collect_digests(_loads(row["outputs"]), found)
-            return found
+                collect_digests(load_json(row["outputs"]), found)
+            return {digest.split("#", 1)[0] for digest in found}  # a member of a group keeps the group
 
-        return self._read(query)
+        return self._history.read_transaction(query)
 
     def delete_runs(self, run_ids: list[str]) -> None:
         """Delete runs with their step runs, metrics and the cache entries they made."""
@@ -57,8 +63,8 @@ class _GcQueries:
             return
 
         def delete(c: sqlite3.Connection) -> None:
-            for chunk in _chunks(ids):
-                marks = _placeholders(len(chunk))
+            for chunk in chunks(ids):
+                marks = placeholders(len(chunk))
                 for table, col in (
                     ("step_runs", "run_id"),
                     ("metrics", "run_id"),
@@ -67,7 +73,7 @@ class _GcQueries:
                 ):
                     c.execute(f"DELETE FROM {table} WHERE {col} IN ({marks})", chunk)
 
-        self._write(delete)
+        self._history.write_transaction(delete)
 
     def delete_artifacts(self, digests: Iterable[str]) -> None:
         """Forget the descriptions of artifacts the garbage collector removed."""
@@ -76,18 +82,11 @@ class _GcQueries:
             return
 
         def delete(c: sqlite3.Connection) -> None:
-            for chunk in _chunks(items):
-                marks = _placeholders(len(chunk))
+            for chunk in chunks(items):
+                marks = placeholders(len(chunk))
                 c.execute(f"DELETE FROM artifacts WHERE digest IN ({marks})", chunk)
 
-        self._write(delete)
-
-    def artifact(self, digest: str) -> dict | None:
-        """The recorded description of an artifact (format, type, size, summary, producer)."""
-        row = self._read(
-            lambda c: c.execute("SELECT * FROM artifacts WHERE digest = ?", (digest,)).fetchone()
-        )
-        return None if row is None else dict(row)
+        self._history.write_transaction(delete)
 
     def runs_older_than(self, seconds: float) -> list[str]:
         """Ids of finished runs that ended (or started) more than `seconds` ago, oldest first.
@@ -96,15 +95,16 @@ class _GcQueries:
         host (an interrupted run is as finished as a failed one).
         """
         cutoff = time.time() - seconds
-        rows = self._read(
+        rows = self._history.read_transaction(
             lambda c: c.execute(
                 "SELECT id, status, pid, host FROM runs WHERE COALESCE(ended, started) < ?"
                 " ORDER BY started, id",
                 (cutoff,),
             ).fetchall()
         )
+        host = self._history.host
         return [
             r["id"]
             for r in rows
-            if r["status"] != "running" or (r["host"] == self._host and not _pid_alive(r["pid"]))
+            if r["status"] != "running" or (r["host"] == host and not pid_alive(r["pid"]))
         ]

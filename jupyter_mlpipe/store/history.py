@@ -1,4 +1,4 @@
-"""The run history: one embedded SQLite database per store (`history.sqlite`).
+"""The run history: one embedded SQLite file per store (`history.sqlite`), and recording runs in it.
 
 Why SQLite: the history must survive the kernel, be readable by the CLI, the
 REST server and the panel while a run is writing it, and need no service. WAL
@@ -6,12 +6,10 @@ mode lets readers proceed during a write; `BEGIN IMMEDIATE` plus a busy
 timeout and a retry loop let two pipeline runs (two processes) write the same
 file. Transactions are short: one logical record each.
 
-JSON-shaped columns (params, plan, outputs, ...) are stored as TEXT and
-decoded on read, so that the schema does not chase every field a step reports.
-
-The schema, its migrations and the encoding of rows are in `history_schema.py`;
-run id checks and other helpers that need no database in `history_helpers.py`;
-the garbage collector's queries (a mixin of `History`) in `history_gc.py`.
+`History` owns the connection and its transactions, and records runs, steps,
+metrics, artifacts and cache entries. Reading them back (`HistoryReader`) and
+the garbage collector's queries (`GcQueries`) are given its transactions
+(`sql.Transactions`); `History` offers their methods under the same names.
 """
 
 from __future__ import annotations
@@ -24,27 +22,31 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from ..errors import MlpipeError, RunNotFound
-from .gc_queries import _GcQueries
-from .ids import _LIST_RUNS_HINT, _chunks, _is_locked, _pid_alive, _placeholders, validate_run_id
-from .schema import (
-    _CACHE_JSON,
-    _MIGRATIONS,
-    _RUN_JSON,
-    _STEP_COLUMNS,
-    _STEP_JSON,
-    SCHEMA_VERSION,
-    _dumps,
-    _row,
+from ..errors import MlpipeError
+from ..vocab import RunStatus, StepStatus
+from .facts import FactStore
+from .gc_queries import GcQueries
+from .history_reader import COMPARED_STATUSES, HistoryReader
+from .ids import pid_alive, run_not_found, validate_run_id
+from .records import (
+    FINISH_STATUSES,
+    INTERRUPTED,
+    RECORDED_RUN_STATUSES,
+    ArtifactInfo,
+    CacheEntry,
+    LastStepRun,
+    MetricPoint,
+    RunRecord,
+    RunSummary,
 )
+from .schema import MIGRATIONS, SCHEMA_VERSION, STEP_COLUMNS, STEP_JSON, dump_json
+from .sql import is_locked, placeholders
 
 __all__ = ["RUN_STATUSES", "SCHEMA_VERSION", "History", "validate_run_id"]
 
-RUN_STATUSES = ("running", "succeeded", "failed", "cancelled")
-"""Statuses a run is recorded with. `mark_interrupted` also stores "interrupted"."""
-
-_FINISH_STATUSES = ("succeeded", "failed", "cancelled")
-_INTERRUPTED = "interrupted"
+RUN_STATUSES = RECORDED_RUN_STATUSES
+"""Statuses a run is recorded with (`vocab.RUN_STATUSES` less "interrupted", which only
+`mark_interrupted` stores)."""
 
 _BUSY_TIMEOUT_MS = 30_000
 
@@ -53,10 +55,7 @@ _INHERITED: list[sqlite3.Connection] = []  # connections a forked child must not
 T = TypeVar("T")
 
 
-# --------------------------------------------------------------------------- History
-
-
-class History(_GcQueries):
+class History:
     """The run history of one store, backed by a SQLite file.
 
     One connection per object, guarded by a lock, so the scheduler thread of a
@@ -71,9 +70,29 @@ class History(_GcQueries):
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._pid = os.getpid()
-        self._host = socket.gethostname()
+        self.host = socket.gethostname()
+        """This machine's name: a run recorded here whose driver pid is gone was interrupted."""
         with self._lock:
             self._connection()
+
+    @property
+    def reader(self) -> HistoryReader:
+        """Reading runs, steps, metrics, cache entries and artifacts back.
+
+        Made on each use (as is `gc`): kept, it would make a reference cycle, and a History
+        dropped without `close()` would hold its connection open until the cyclic GC ran.
+        """
+        return HistoryReader(self)
+
+    @property
+    def facts(self) -> FactStore:
+        """What runs learned about each notebook (`facts.py`)."""
+        return FactStore(self)
+
+    @property
+    def gc(self) -> GcQueries:
+        """The garbage collector's queries (`gc.py`)."""
+        return GcQueries(self)
 
     # ---------------------------------------------------------------- connection
 
@@ -126,7 +145,7 @@ class History(_GcQueries):
             current = c.execute("PRAGMA user_version").fetchone()[0]  # re-read under the lock
             check(current)
             for target in range(current + 1, SCHEMA_VERSION + 1):
-                _MIGRATIONS[target](c)
+                MIGRATIONS[target](c)
             c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
         self._write_with(conn, upgrade)
@@ -163,7 +182,7 @@ class History(_GcQueries):
             try:
                 return fn()
             except sqlite3.OperationalError as exc:
-                if not _is_locked(exc):
+                if not is_locked(exc):
                     raise
                 if time.monotonic() >= deadline:
                     raise MlpipeError(
@@ -189,13 +208,13 @@ class History(_GcQueries):
 
         return self._retry(attempt)
 
-    def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """One short write transaction (`BEGIN IMMEDIATE`: take the write lock up front)."""
+    def write_transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn` in one short write transaction (`BEGIN IMMEDIATE`: the write lock up front)."""
         with self._lock:
             return self._write_with(self._connection(), fn)
 
-    def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """One read transaction, so that several SELECTs see the same snapshot."""
+    def read_transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn` in one read transaction, so that several SELECTs see the same snapshot."""
         with self._lock:
             conn = self._connection()
 
@@ -215,8 +234,10 @@ class History(_GcQueries):
         """A sortable, unique id safe in paths and URLs: UTC time + 6 random hex digits."""
         while True:
             run_id = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + os.urandom(3).hex()
-            exists = self._read(
-                lambda c: c.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone()
+            exists = self.read_transaction(
+                lambda c, run_id=run_id: c.execute(
+                    "SELECT 1 FROM runs WHERE id = ?", (run_id,)
+                ).fetchone()
             )
             if not exists:
                 return run_id
@@ -232,18 +253,9 @@ class History(_GcQueries):
     ) -> None:
         """Record a run as running, with the driver's pid and host (to detect a killed driver)."""
         validate_run_id(run_id)
-        row = (
-            run_id,
-            notebook,
-            time.time(),
-            "running",
-            _dumps(params),
-            _dumps(plan),
-            os.getpid(),
-            self._host,
-            _dumps(options),
-        )
-        self._write(
+        row = (run_id, notebook, time.time(), "running", dump_json(params), dump_json(plan),
+               os.getpid(), self.host, dump_json(options))
+        self.write_transaction(
             lambda c: c.execute(
                 "INSERT INTO runs (id, notebook, started, status, params, plan, pid, host, options)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -251,20 +263,21 @@ class History(_GcQueries):
             )
         )
 
-    def finish_run(self, run_id: str, status: str) -> None:
-        """Record the end of a run: its final status and end time."""
+    def finish_run(self, run_id: str, status: RunStatus, corrections: list[str] | None = None) -> None:
+        """Record the end of a run: its final status, end time, and what it corrected while it ran."""
         validate_run_id(run_id)
-        if status not in _FINISH_STATUSES:
-            raise ValueError(f"status must be one of {_FINISH_STATUSES!r} (got {status!r}).")
+        if status not in FINISH_STATUSES:
+            raise ValueError(f"status must be one of {FINISH_STATUSES!r} (got {status!r}).")
 
         def update(c: sqlite3.Connection) -> None:
             cur = c.execute(
-                "UPDATE runs SET status = ?, ended = ? WHERE id = ?", (status, time.time(), run_id)
+                "UPDATE runs SET status = ?, ended = ?, corrections = ? WHERE id = ?",
+                (status, time.time(), dump_json(corrections or []), run_id),
             )
             if cur.rowcount == 0:
-                raise self._not_found(run_id)
+                raise run_not_found(run_id, self.path)
 
-        self._write(update)
+        self.write_transaction(update)
 
     def record_step(self, run_id: str, step: str, **fields: Any) -> None:
         """Insert or update one step's row of a run; only the given fields change.
@@ -274,24 +287,24 @@ class History(_GcQueries):
         `duration` was ever given, the duration is filled in as their difference.
         """
         validate_run_id(run_id)
-        unknown = sorted(set(fields) - set(_STEP_COLUMNS))
+        unknown = sorted(set(fields) - set(STEP_COLUMNS))
         if unknown:
             raise TypeError(
                 f"record_step() got unknown field(s) {unknown}; "
-                f"known fields: {list(_STEP_COLUMNS)}."
+                f"known fields: {list(STEP_COLUMNS)}."
             )
-        cols = [c for c in _STEP_COLUMNS if c in fields]
+        cols = [c for c in STEP_COLUMNS if c in fields]
         values: list[Any] = []
         for col in cols:
             value = fields[col]
-            if col in _STEP_JSON:
-                value = _dumps(value)
+            if col in STEP_JSON:
+                value = dump_json(value)
             elif isinstance(value, (dict, list, tuple, set)):
                 raise TypeError(f"record_step() field {col!r} must be a scalar (got {value!r}).")
             values.append(value)
         names = ", ".join(["run_id", "step", *cols])
         update = ", ".join(f"{c} = excluded.{c}" for c in cols)
-        sql = f"INSERT INTO step_runs ({names}) VALUES ({_placeholders(len(cols) + 2)})"
+        sql = f"INSERT INTO step_runs ({names}) VALUES ({placeholders(len(cols) + 2)})"
         if cols:
             sql += f" ON CONFLICT (run_id, step) DO UPDATE SET {update}"
         else:
@@ -306,23 +319,14 @@ class History(_GcQueries):
                     (run_id, step),
                 )
 
-        self._write(upsert)
+        self.write_transaction(upsert)
 
     def record_artifact(self, ref: dict, *, run_id: str, step: str, variable: str) -> None:
         """Remember an artifact's description; the first run that produced it wins."""
         validate_run_id(run_id)
-        row = (
-            ref["digest"],
-            ref.get("format"),
-            ref.get("type_name"),
-            ref.get("size"),
-            ref.get("summary"),
-            run_id,
-            step,
-            variable,
-            time.time(),
-        )
-        self._write(
+        row = (ref["digest"], ref.get("format"), ref.get("type_name"), ref.get("size"),
+               ref.get("summary"), run_id, step, variable, time.time())
+        self.write_transaction(
             lambda c: c.execute(
                 "INSERT OR IGNORE INTO artifacts (digest, format, type_name, size, summary,"
                 " first_run_id, first_step, variable, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -341,15 +345,9 @@ class History(_GcQueries):
     ) -> None:
         """Append one metric point (NaN is stored as NULL by SQLite and read back as NaN)."""
         validate_run_id(run_id)
-        row = (
-            run_id,
-            step,
-            name,
-            float(value),
-            None if step_index is None else int(step_index),
-            time.time() if ts is None else float(ts),
-        )
-        self._write(
+        index = None if step_index is None else int(step_index)
+        row = (run_id, step, name, float(value), index, time.time() if ts is None else float(ts))
+        self.write_transaction(
             lambda c: c.execute(
                 "INSERT INTO metrics (run_id, step, name, value, step_index, ts)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
@@ -357,54 +355,15 @@ class History(_GcQueries):
             )
         )
 
-    def metrics(self, run_id: str, step: str | None = None, since_rowid: int = 0) -> list[dict]:
-        """Metric points of a run after `since_rowid`, oldest first, for incremental polling.
-
-        Each dict: rowid, run_id, step, name, value, step_index, ts. Pass the
-        largest rowid seen as `since_rowid` next time.
-        """
-        validate_run_id(run_id)
-        sql = (
-            "SELECT id AS rowid, run_id, step, name, value, step_index, ts FROM metrics"
-            " WHERE run_id = ? AND id > ?"
-        )
-        args: list[Any] = [run_id, int(since_rowid)]
-        if step is not None:
-            sql += " AND step = ?"
-            args.append(step)
-        sql += " ORDER BY id"
-        rows = self._read(lambda c: c.execute(sql, args).fetchall())
-        out = []
-        for row in rows:
-            data = dict(row)
-            if data["value"] is None:
-                data["value"] = float("nan")
-            out.append(data)
-        return out
-
     # ---------------------------------------------------------------- cache
-
-    def cache_get(self, key: str) -> dict | None:
-        """The cache entry of a step key, or None.
-
-        Keys: key, step, notebook, components, outputs, run_id, created.
-        """
-        row = self._read(
-            lambda c: c.execute(
-                "SELECT key, step, notebook, components, outputs, run_id, created FROM cache"
-                " WHERE key = ?",
-                (key,),
-            ).fetchone()
-        )
-        return None if row is None else _row(row, _CACHE_JSON)
 
     def cache_put(
         self, key: str, *, step: str, notebook: str, components: dict, outputs: dict, run_id: str
     ) -> None:
         """Store (or replace) what a step key produced, with the key's parts for `why`."""
         validate_run_id(run_id)
-        row = (key, step, notebook, _dumps(components), _dumps(outputs), run_id, time.time())
-        self._write(
+        row = (key, step, notebook, dump_json(components), dump_json(outputs), run_id, time.time())
+        self.write_transaction(
             lambda c: c.execute(
                 "INSERT OR REPLACE INTO cache (key, step, notebook, components, outputs, run_id,"
                 " created) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -414,154 +373,7 @@ class History(_GcQueries):
 
     def cache_delete(self, key: str) -> None:
         """Forget a cache entry (e.g. its artifacts turned out missing or corrupt)."""
-        self._write(lambda c: c.execute("DELETE FROM cache WHERE key = ?", (key,)))
-
-    def last_step_run(
-        self,
-        notebook: str,
-        step: str,
-        *,
-        before_run: str | None = None,
-        statuses: Iterable[str] = ("succeeded", "reused", "failed"),
-    ) -> dict | None:
-        """The most recent run of `step` in `notebook` with one of `statuses`, or None.
-
-        With `before_run`, only runs started before that one count: this is what
-        "why did this step run" compares a step's key against. The dict is the
-        step_run row plus `run_started`.
-        """
-        statuses = tuple(statuses)
-        if not statuses:
-            return None
-        sql = (
-            "SELECT s.*, r.started AS run_started FROM step_runs s JOIN runs r ON r.id = s.run_id"
-            f" WHERE r.notebook = ? AND s.step = ? AND s.status IN ({_placeholders(len(statuses))})"
-        )
-        args: list[Any] = [notebook, step, *statuses]
-        if before_run is not None:
-            validate_run_id(before_run)
-            sql += (
-                " AND (r.started, r.id) <"
-                " (SELECT started, id FROM runs WHERE id = ?)"
-            )
-            args.append(before_run)
-
-        def query(c: sqlite3.Connection) -> sqlite3.Row | None:
-            if before_run is not None and not c.execute(
-                "SELECT 1 FROM runs WHERE id = ?", (before_run,)
-            ).fetchone():
-                raise self._not_found(before_run)
-            return c.execute(sql + " ORDER BY r.started DESC, r.id DESC LIMIT 1", args).fetchone()
-
-        row = self._read(query)
-        return None if row is None else _row(row, _STEP_JSON)
-
-    # ---------------------------------------------------------------- queries
-
-    def _not_found(self, run_id: str) -> RunNotFound:
-        return RunNotFound(f"No run with id {run_id!r} in {self.path}.", hint=_LIST_RUNS_HINT)
-
-    def _present(self, run: dict[str, Any], now: float) -> dict[str, Any]:
-        """Report a 'running' run whose driver died on this host as 'interrupted'."""
-        if (
-            run["status"] == "running"
-            and run.get("host") == self._host
-            and not _pid_alive(run.get("pid"))
-        ):
-            run["status"] = _INTERRUPTED
-        if run.get("ended") is not None:
-            run["duration"] = run["ended"] - run["started"]
-        elif run["status"] == "running":
-            run["duration"] = now - run["started"]
-        else:
-            run["duration"] = None
-        return run
-
-    @staticmethod
-    def _step_counts(c: sqlite3.Connection, run_ids: list[str]) -> dict[str, dict[str, int]]:
-        counts: dict[str, dict[str, int]] = {rid: {} for rid in run_ids}
-        for chunk in _chunks(run_ids):
-            for row in c.execute(
-                "SELECT run_id, status, COUNT(*) AS n FROM step_runs"
-                f" WHERE run_id IN ({_placeholders(len(chunk))}) GROUP BY run_id, status",
-                chunk,
-            ):
-                counts[row["run_id"]][row["status"]] = row["n"]
-        return counts
-
-    def list_runs(self, notebook: str | None = None, limit: int = 50) -> list[dict]:
-        """Runs newest first (without their plan), each with `step_counts` and `duration`.
-
-        A 'running' run whose driver pid no longer exists on this host is
-        reported as 'interrupted'; the stored status is left alone (see
-        `mark_interrupted`). `duration` is the elapsed time for a running run
-        and None for an interrupted one.
-        """
-        sql = "SELECT id, notebook, started, ended, status, params, pid, host, options FROM runs"
-        args: list[Any] = []
-        if notebook is not None:
-            sql += " WHERE notebook = ?"
-            args.append(notebook)
-        sql += " ORDER BY started DESC, id DESC LIMIT ?"
-        args.append(int(limit))
-
-        def query(c: sqlite3.Connection) -> list[dict[str, Any]]:
-            runs = [_row(r, _RUN_JSON) for r in c.execute(sql, args)]
-            counts = self._step_counts(c, [r["id"] for r in runs])
-            for run in runs:
-                run["step_counts"] = counts[run["id"]]
-            return runs
-
-        now = time.time()
-        return [self._present(run, now) for run in self._read(query)]
-
-    def get_run(self, run_id: str) -> dict:
-        """One run in full: its fields, `steps` {step: step_run} and `metrics`.
-
-        `metrics` is {step: {name: [(step_index, value, ts), ...]}} in recording
-        order. Raises RunNotFound for an unknown or malformed id.
-        """
-        validate_run_id(run_id)
-
-        def query(c: sqlite3.Connection) -> dict[str, Any]:
-            row = c.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
-            if row is None:
-                raise self._not_found(run_id)
-            run = _row(row, _RUN_JSON)
-            steps: dict[str, dict] = {}
-            counts: dict[str, int] = {}
-            for srow in c.execute(
-                "SELECT * FROM step_runs WHERE run_id = ? ORDER BY rowid", (run_id,)
-            ):
-                srun = _row(srow, _STEP_JSON)
-                steps[srun["step"]] = srun
-                counts[srun["status"]] = counts.get(srun["status"], 0) + 1
-            metrics: dict[str, dict[str, list[tuple]]] = {}
-            for mrow in c.execute(
-                "SELECT step, name, value, step_index, ts FROM metrics WHERE run_id = ?"
-                " ORDER BY id",
-                (run_id,),
-            ):
-                value = float("nan") if mrow["value"] is None else mrow["value"]
-                metrics.setdefault(mrow["step"], {}).setdefault(mrow["name"], []).append(
-                    (mrow["step_index"], value, mrow["ts"])
-                )
-            run["steps"] = steps
-            run["step_counts"] = counts
-            run["metrics"] = metrics
-            return run
-
-        return self._present(self._read(query), time.time())
-
-    def latest_run(self, notebook: str) -> dict | None:
-        """The newest run of a notebook in full (as `get_run`), or None."""
-        row = self._read(
-            lambda c: c.execute(
-                "SELECT id FROM runs WHERE notebook = ? ORDER BY started DESC, id DESC LIMIT 1",
-                (notebook,),
-            ).fetchone()
-        )
-        return None if row is None else self.get_run(row["id"])
+        self.write_transaction(lambda c: c.execute("DELETE FROM cache WHERE key = ?", (key,)))
 
     def mark_interrupted(self) -> list[str]:
         """Store 'interrupted' for runs whose driver died on this host; return their ids.
@@ -572,15 +384,15 @@ class History(_GcQueries):
 
         def update(c: sqlite3.Connection) -> list[str]:
             rows = c.execute(
-                "SELECT id, pid FROM runs WHERE status = 'running' AND host = ?", (self._host,)
+                "SELECT id, pid FROM runs WHERE status = 'running' AND host = ?", (self.host,)
             ).fetchall()
-            dead = [r["id"] for r in rows if not _pid_alive(r["pid"])]
+            dead = [r["id"] for r in rows if not pid_alive(r["pid"])]
             for run_id in dead:
                 c.execute(
                     "UPDATE runs SET status = ?, ended = COALESCE(ended, MAX(started, COALESCE("
                     "(SELECT MAX(MAX(COALESCE(ended, 0), COALESCE(started, 0)))"
                     " FROM step_runs WHERE run_id = ?), 0))) WHERE id = ?",
-                    (_INTERRUPTED, run_id, run_id),
+                    (INTERRUPTED, run_id, run_id),
                 )
                 c.execute(
                     "UPDATE step_runs SET status = 'cancelled'"
@@ -589,4 +401,61 @@ class History(_GcQueries):
                 )
             return dead
 
-        return self._write(update)
+        return self.write_transaction(update)
+
+    # ---------------------------------------------------------------- reading (HistoryReader)
+
+    def list_runs(self, notebook: str | None = None, limit: int = 50) -> list[RunSummary]:
+        """Runs newest first, without their plan: see `HistoryReader.list_runs`."""
+        return self.reader.list_runs(notebook, limit)
+
+    def get_run(self, run_id: str) -> RunRecord:
+        """One run in full (steps, metrics); RunNotFound if unknown: see `HistoryReader.get_run`."""
+        return self.reader.get_run(run_id)
+
+    def latest_run(self, notebook: str) -> RunRecord | None:
+        """The newest run of a notebook in full, or None."""
+        return self.reader.latest_run(notebook)
+
+    def last_step_run(
+        self,
+        notebook: str,
+        step: str,
+        *,
+        before_run: str | None = None,
+        statuses: Iterable[StepStatus] = COMPARED_STATUSES,
+    ) -> LastStepRun | None:
+        """The latest run of a step with one of `statuses`: see `HistoryReader.last_step_run`."""
+        return self.reader.last_step_run(notebook, step, before_run=before_run, statuses=statuses)
+
+    def metrics(
+        self, run_id: str, step: str | None = None, since_rowid: int = 0
+    ) -> list[MetricPoint]:
+        """Metric points of a run after `since_rowid`, oldest first (incremental polling)."""
+        return self.reader.metrics(run_id, step, since_rowid)
+
+    def cache_get(self, key: str) -> CacheEntry | None:
+        """The cache entry of a step key, or None."""
+        return self.reader.cache_get(key)
+
+    def artifact(self, digest: str) -> ArtifactInfo | None:
+        """The recorded description of an artifact (format, type, size, summary, producer)."""
+        return self.reader.artifact(digest)
+
+    # -------------------------------------------------------- garbage collection (GcQueries)
+
+    def referenced_digests(self) -> set[str]:
+        """Every artifact digest a recorded step run or cache entry still points to."""
+        return self.gc.referenced_digests()
+
+    def runs_older_than(self, seconds: float) -> list[str]:
+        """Ids of finished runs that ended more than `seconds` ago, oldest first."""
+        return self.gc.runs_older_than(seconds)
+
+    def delete_runs(self, run_ids: list[str]) -> None:
+        """Delete runs with their step runs, metrics and the cache entries they made."""
+        self.gc.delete_runs(run_ids)
+
+    def delete_artifacts(self, digests: Iterable[str]) -> None:
+        """Forget the descriptions of artifacts the garbage collector removed."""
+        self.gc.delete_artifacts(digests)

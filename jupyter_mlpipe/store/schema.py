@@ -1,8 +1,10 @@
 """The run history's SQLite schema, and how values go in and out of its rows.
 
-Split out of `history.py`: the tables and their migrations (`SCHEMA_VERSION` is
-stored in `PRAGMA user_version`), which columns hold JSON, and the encoding of
-those columns (TEXT written with `json.dumps`, decoded on read).
+The tables and their migrations live here (`SCHEMA_VERSION` is stored in
+`PRAGMA user_version`, so an old file is upgraded and a newer one refused), with
+which columns hold JSON. JSON-shaped columns (params, plan, outputs, ...) are
+TEXT written with `dump_json` and decoded on read (`row_dict`), so that the
+schema does not chase every field a step reports.
 """
 
 from __future__ import annotations
@@ -12,11 +14,28 @@ import sqlite3
 from collections.abc import Callable, Iterable
 from typing import Any
 
-SCHEMA_VERSION = 1
+from ..vocab import to_json
+from .facts import create_facts_table
+
+__all__ = [
+    "CACHE_JSON",
+    "MIGRATIONS",
+    "RUN_JSON",
+    "SCHEMA_VERSION",
+    "STEP_COLUMNS",
+    "STEP_JSON",
+    "collect_digests",
+    "dump_json",
+    "json_default",
+    "load_json",
+    "row_dict",
+]
+
+SCHEMA_VERSION = 2
 """The newest schema this code knows; stored in `PRAGMA user_version`."""
 
-_RUN_JSON = ("params", "plan", "options")
-_STEP_COLUMNS = (
+RUN_JSON = ("params", "plan", "options", "corrections")
+STEP_COLUMNS = (
     "status",
     "key",
     "reason",
@@ -31,8 +50,14 @@ _STEP_COLUMNS = (
     "inputs",
     "warnings",
 )
-_STEP_JSON = ("reason", "error", "resources", "outputs", "inputs", "warnings")
-_CACHE_JSON = ("components", "outputs")
+STEP_JSON = ("reason", "error", "resources", "outputs", "inputs", "warnings")
+CACHE_JSON = ("components", "outputs")
+
+
+def _add_learning(conn: sqlite3.Connection) -> None:
+    """Version 2: what runs learned (the facts table) and what each run corrected (runs.corrections)."""
+    create_facts_table(conn)
+    conn.execute("ALTER TABLE runs ADD COLUMN corrections TEXT")
 
 
 def _create_v1(conn: sqlite3.Connection) -> None:
@@ -118,51 +143,55 @@ _V1_SCHEMA = """
 
 
 # version -> function that brings the schema from version-1 to version.
-_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _create_v1}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _create_v1, 2: _add_learning}
 
 
-def _json_default(value: Any) -> Any:
-    """Encode what json cannot: numpy scalars/arrays, sets, paths, the rest as str.
+def json_default(value: Any) -> Any:
+    """`json.dumps(default=...)`: numpy scalars and arrays, sets, the rest as `to_json` says.
 
     The history describes a run; a numpy float in a resources dict must not make
-    the driver fail while recording it.
+    the driver fail while recording it. Unlike `to_json`, NaN stays NaN (SQLite
+    stores it, and metrics read it back as NaN), and numpy arrays stay numbers.
     """
-    for attr in ("item", "tolist"):  # numpy scalars, arrays
+    for attr in ("item", "tolist"):  # numpy scalars, then arrays (`item` refuses those)
         method = getattr(value, attr, None)
         if callable(method):
             try:
                 return method()
             except (TypeError, ValueError):
-                pass
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    return str(value)
+                continue  # not a scalar: try the next way
+    if isinstance(value, (set, frozenset)):
+        return list(value)  # json encodes the items, asking here again for numpy ones
+    return to_json(value)  # a path, a date, anything else: the vocabulary's plain form (its str)
 
 
-def _dumps(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, default=_json_default, allow_nan=True)
+def dump_json(value: Any) -> str | None:
+    """A JSON column's TEXT (None stays NULL); never fails on a non-JSON value."""
+    return None if value is None else json.dumps(value, default=json_default, allow_nan=True)
 
 
-def _loads(text: str | None) -> Any:
+def load_json(text: str | None) -> Any:
+    """A JSON column's value (NULL is None)."""
     return None if text is None else json.loads(text)
 
 
-def _row(row: sqlite3.Row, json_columns: Iterable[str] = ()) -> dict[str, Any]:
+def row_dict(row: sqlite3.Row, json_columns: Iterable[str] = ()) -> dict[str, Any]:
+    """A row as a dict, its JSON columns decoded."""
     data = dict(row)
     for col in json_columns:
         if col in data:
-            data[col] = _loads(data[col])
+            data[col] = load_json(data[col])
     return data
 
 
-def _collect_digests(value: Any, out: set[str]) -> None:
+def collect_digests(value: Any, out: set[str]) -> None:
     """Every string under a "digest" key, at any depth (artifact dicts may nest parts)."""
     if isinstance(value, dict):
         for key, item in value.items():
             if key == "digest" and isinstance(item, str):
                 out.add(item)
             else:
-                _collect_digests(item, out)
+                collect_digests(item, out)
     elif isinstance(value, list):
         for item in value:
-            _collect_digests(item, out)
+            collect_digests(item, out)

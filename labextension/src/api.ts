@@ -3,22 +3,72 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-import { IEdgeInput, IStepInput } from './layout';
+import { ILooks } from './states';
 
-export interface IPlanStep extends IStepInput {
+export interface IPlanStep {
+  name: string;
   cells: number[];
+  resources?: { compute?: string | null; num_gpus?: number | null; [key: string]: unknown };
   inputs?: string[];
   outputs?: string[];
   params?: string[];
   options?: Record<string, unknown>;
 }
 
+export interface IPlanEdge {
+  from: string;
+  to: string;
+  variables?: string[];
+}
+
+/** LR: sources on the left; TB: sources on top (a narrow side panel). */
+export type Direction = 'LR' | 'TB';
+
+/** A step's box in a laid-out graph (top-left corner at x, y). */
+export interface ILayoutNode {
+  name: string;
+  compute: string;
+  num_gpus?: number;
+  cell?: number;
+  layer: number;
+  order: number;
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/** An edge of a laid-out graph: its points and the SVG path through them. */
+export interface ILayoutEdge {
+  from: string;
+  to: string;
+  variables: string[];
+  points: [number, number][];
+  path: string;
+  reversed: boolean;
+}
+
+/** A graph laid out by the server (`jupyter_mlpipe/panel/layout.py`, the only layout). */
+export interface ILayout {
+  direction: Direction;
+  nodes: ILayoutNode[];
+  edges: ILayoutEdge[];
+  width: number;
+  height: number;
+  layers: number;
+  crossings: number;
+}
+
 export interface IPlan {
   notebook?: string;
   steps: IPlanStep[];
-  edges: IEdgeInput[];
+  edges: IPlanEdge[];
   params?: Record<string, unknown>;
   warnings?: string[];
+  /** The graph laid out left to right and top to bottom: the side panel draws the one that fits. */
+  layouts?: Record<Direction, ILayout>;
+  /** Icon, label and colour of each status (`jupyter_mlpipe/vocab.py`). */
+  looks?: ILooks;
 }
 
 export interface IRunSummary {
@@ -50,6 +100,7 @@ export interface IRunDetail {
   status: string;
   steps: Record<string, IStepRun>;
   metrics?: unknown;
+  looks?: ILooks;
 }
 
 /** An error answered by the server: its message, and what to do about it. */

@@ -8,7 +8,7 @@ import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import * as api from './api';
-import { isActive } from './states';
+import { isActive, setLooks } from './states';
 
 const POLL_MS = 1000;
 /** How often to look for runs started elsewhere (`%pipeline run` in the kernel, `mlpipe run`). */
@@ -67,6 +67,7 @@ export class PipelineModel implements IDisposable {
     try {
       this._plan = await api.getPlan(this._path);
       this._planError = null;
+      setLooks(this._plan.looks);
     } catch (error) {
       this._plan = null;
       this._planError =
@@ -98,6 +99,7 @@ export class PipelineModel implements IDisposable {
       if (this._watching !== id || this._disposed) {
         return;
       }
+      setLooks(run.looks);
       this._run = run;
     } catch {
       // the run may not be recorded yet: try again on the next tick

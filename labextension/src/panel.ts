@@ -6,8 +6,7 @@
 import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
-import { IRunSummary } from './api';
-import { Direction, edgePath, ILayout, layoutGraph } from './layout';
+import { Direction, ILayout, IPlan, IRunSummary } from './api';
 import { PipelineModel } from './model';
 import { badgeStatus } from './badges';
 import { countsText, formatDuration, isActive, stateLook } from './states';
@@ -155,15 +154,12 @@ export class PipelinePanel extends Widget {
       if (!plan.steps.length) {
         parts.push(el('div', { class: 'mlp-empty' }, 'No steps yet: start a cell with %%step NAME (or use "mlpipe: Make this cell a step").'));
       } else {
-        // left to right as in the run panel when it fits, else top to bottom (a narrow sidebar)
-        let graph = layoutGraph(plan.steps, plan.edges, 'LR');
-        const room = this.node.clientWidth - 12;
-        if (room > 0 && graph.width > room) {
-          graph = layoutGraph(plan.steps, plan.edges, 'TB');
-        }
-        this._direction = graph.direction;
-        this._lrWidth = graph.direction === 'LR' ? graph.width : layoutGraph(plan.steps, plan.edges, 'LR').width;
-        parts.push(this._graph(graph, model));
+        const graph = this._pickLayout(plan);
+        parts.push(
+          graph
+            ? this._graph(graph, model)
+            : el('div', { class: 'mlp-empty' }, 'The server sent no graph layout: restart Jupyter after updating jupyter-mlpipe.')
+        );
       }
       for (const warning of plan.warnings ?? []) {
         parts.push(el('div', { class: 'mlp-warning' }, `⚠ ${warning}`));
@@ -176,6 +172,23 @@ export class PipelinePanel extends Widget {
     }
     parts.push(this._runsList(model.runs, model));
     this.node.replaceChildren(...parts);
+  }
+
+  /**
+   * The server's layout to draw: left to right as in the run panel when it
+   * fits, else top to bottom (a narrow sidebar).
+   */
+  private _pickLayout(plan: IPlan): ILayout | null {
+    const lr = plan.layouts?.LR;
+    const tb = plan.layouts?.TB;
+    if (!lr || !tb) {
+      return null;
+    }
+    const room = this.node.clientWidth - 12;
+    const graph = room > 0 && lr.width > room ? tb : lr;
+    this._direction = graph.direction;
+    this._lrWidth = lr.width;
+    return graph;
   }
 
   private _graph(graph: ILayout, model: PipelineModel): HTMLElement {
@@ -196,14 +209,14 @@ export class PipelinePanel extends Widget {
       const title = svg('title', {}, `${edge.from} → ${edge.to}: ${edge.variables.join(', ')}`);
       canvas.appendChild(
         svg('g', { class: 'mlp-edge', 'data-from': edge.from, 'data-to': edge.to },
-          svg('path', { d: edgePath(edge.points, graph.direction), 'marker-end': 'url(#mlp-side-arrow)' }), title)
+          svg('path', { d: edge.path, 'marker-end': 'url(#mlp-side-arrow)' }), title)
       );
     }
     for (const node of graph.nodes) {
       const status = badgeStatus(model, node.name);
       const look = stateLook(status);
       const duration = formatDuration(model.stepRun(node.name)?.duration ?? null);
-      const gpus = node.numGpus ? ` ×${node.numGpus}` : '';
+      const gpus = node.num_gpus ? ` ×${node.num_gpus}` : '';
       const sub = `${node.compute}${gpus} · ${look.label}${duration ? ' · ' + duration : ''}`;
       const { x, y, width: w, height: h } = node;
       const g = svg('g', {

@@ -1,6 +1,7 @@
 /**
- * Step and run states: one colour, icon and label each, the same as the
- * in-notebook run panel (`jupyter_mlpipe/panel/panel.css`, `progress.ICONS`).
+ * Step and run states: one colour, icon and label each. `jupyter_mlpipe/vocab.py`
+ * defines them; the REST API sends them (`looks`, given to `setLooks`) and the
+ * table below is what is shown until then (tests/test_vocab.py checks it agrees).
  */
 
 export type Status =
@@ -33,6 +34,15 @@ export const STATUSES: readonly Status[] = [
   'cancelled'
 ];
 
+/** A status's look as the server sends it. */
+export interface ILook {
+  icon: string;
+  label: string;
+  color: string;
+}
+
+export type ILooks = Record<string, ILook>;
+
 const LOOKS: Record<DisplayStatus, [string, string, string]> = {
   pending: ['·', 'pending', '#8c959f'],
   running: ['▶', 'running', '#1f6feb'],
@@ -45,10 +55,22 @@ const LOOKS: Record<DisplayStatus, [string, string, string]> = {
   excluded: ['–', 'not in this run', '#afb8c1']
 };
 
+/** Take the looks the server sent (`vocab.looks_json()`) for the statuses this front end styles. */
+export function setLooks(looks: ILooks | null | undefined): void {
+  const text = (value: unknown, fallback: string): string =>
+    typeof value === 'string' && value ? value : fallback;
+  for (const [status, look] of Object.entries(looks ?? {})) {
+    if (Object.prototype.hasOwnProperty.call(LOOKS, status) && look && typeof look === 'object') {
+      const [icon, label, color] = LOOKS[status as DisplayStatus];
+      LOOKS[status as DisplayStatus] = [text(look.icon, icon), text(look.label, label), text(look.color, color)];
+    }
+  }
+}
+
 /** The look of a status; an unknown status reads as itself with a `?`. */
 export function stateLook(status: string | null | undefined): IStateLook {
   const key = (status ?? 'notrun') as DisplayStatus;
-  const look = LOOKS[key];
+  const look = Object.prototype.hasOwnProperty.call(LOOKS, key) ? LOOKS[key] : undefined;
   if (!look) {
     return { status: 'excluded', icon: '?', label: String(status), color: LOOKS.excluded[2] };
   }

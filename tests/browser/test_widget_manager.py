@@ -170,7 +170,7 @@ def test_a_50_step_plan_with_a_20_wide_fan_out_renders_legibly(browser, site, ar
     edge label overlaps a node or another label, for 50 steps with 20 in parallel."""
     _vendored()
     from jupyter_mlpipe.panel import show_plan
-    from jupyter_mlpipe.plan.planner import Pipeline
+    from jupyter_mlpipe.plan import Pipeline
 
     cells = ["%%step load\ndata = list(range(100))"]
     cells += [f"%%step model_{i:02d}\nscore_{i:02d} = sum(data) * {i}" for i in range(20)]
@@ -209,7 +209,7 @@ def test_the_panel_takes_the_colours_of_a_dark_vs_code_theme(browser, site):
     """VS Code gives its webviews the theme as --vscode-* variables; JupyterLab's --jp-* come first."""
     _vendored()
     from jupyter_mlpipe.panel import show_plan
-    from jupyter_mlpipe.plan.planner import Pipeline
+    from jupyter_mlpipe.plan import Pipeline
 
     plan = Pipeline.from_sources(["%%step load\nx = 1", "%%step train\ny = x + 1"])
     dark = ("--vscode-editor-background: #1e1e1e; --vscode-editor-foreground: #d4d4d4; "

@@ -1,4 +1,4 @@
-import { countsText, formatDuration, isActive, stateLook, STATUSES } from '../states';
+import { countsText, formatDuration, isActive, setLooks, stateLook, STATUSES } from '../states';
 
 describe('stateLook', () => {
   it('gives every status its own icon, label and colour', () => {
@@ -19,6 +19,25 @@ describe('stateLook', () => {
   it('reads a missing status as not run, an unknown one as itself', () => {
     expect(stateLook(null)).toMatchObject({ status: 'notrun', label: 'not run yet' });
     expect(stateLook('weird')).toMatchObject({ icon: '?', label: 'weird' });
+  });
+});
+
+describe('setLooks', () => {
+  it('takes the looks the server sends for the statuses it knows, and only those', () => {
+    const before = stateLook('failed');
+    setLooks({
+      failed: { icon: 'X', label: 'broke', color: '#000000' },
+      interrupted: { icon: '⚡', label: 'interrupted', color: '#57606a' },
+      constructor: { icon: '!', label: 'no', color: '#111111' }
+    });
+    expect(stateLook('failed')).toEqual({ status: 'failed', icon: 'X', label: 'broke', color: 'var(--mlp-failed, #000000)' });
+    expect(stateLook('interrupted')).toMatchObject({ icon: '?', label: 'interrupted' });
+    expect(stateLook('constructor')).toMatchObject({ icon: '?', label: 'constructor' });
+    setLooks({ failed: { icon: '', label: before.label, color: '' } });
+    expect(stateLook('failed').icon).toBe('X'); // an empty field keeps what was there
+    setLooks({ failed: { icon: before.icon, label: before.label, color: '#cf222e' } });
+    setLooks(undefined);
+    expect(stateLook('failed')).toEqual(before);
   });
 });
 

@@ -1,35 +1,25 @@
-"""What the cells of one step define and use, combined and cached by their texts (and `import *` names).
+"""What the cells of one step define and use, combined, before looking at the rest of the notebook.
 
-Split out of `plan.py`: the pure half of planning a step, before the planner
-looks at the rest of the notebook, so that re-planning an edited notebook only
-recombines the cells of the steps that changed.
+The pure half of planning a step: it depends only on the texts of the step's
+cells, so it is cached by them, and re-planning an edited notebook recombines
+only the cells of the steps that changed. The planner then resolves these facts
+against what earlier items defined (`symbols`).
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .cells import CellSyntaxError, SharedDef, _fs, analyze_cell
+from .cells import analyze_cell
+from .nodes import frozen_names
+from .shared import SharedDef, star_defs
+from .source import CellSyntaxError
+
+__all__ = ["CellFailure", "StepFacts", "step_facts"]
 
 
-@lru_cache(maxsize=512)
-def _star_names(module: str) -> tuple[str, ...]:
-    """The names `from MODULE import *` binds (its __all__, else its public names)."""
-    mod = importlib.import_module(module)
-    names = getattr(mod, "__all__", None)
-    if names is None:
-        names = [n for n in dir(mod) if not n.startswith("_")]
-    return tuple(str(n) for n in names)
-
-
-@lru_cache(maxsize=4096)
-def _star_defs(module: str, source: str) -> tuple[SharedDef, ...]:
-    return tuple(SharedDef(name, "import", source) for name in _star_names(module))
-
-
-class _CellFailure(Exception):
+class CellFailure(Exception):
     """A cell of a step could not be analysed: syntax error or unresolvable star import."""
 
     def __init__(self, offset: int, error: BaseException, module: str | None = None) -> None:
@@ -40,7 +30,7 @@ class _CellFailure(Exception):
 
 
 @dataclass(frozen=True)
-class _StepFacts:
+class StepFacts:
     """What the cells of one step define and use, before looking at the rest of the notebook.
 
     Pure (cell sources in, facts out) and cached, so re-planning an edited
@@ -64,7 +54,8 @@ class _StepFacts:
 
 
 @lru_cache(maxsize=8192)
-def _step_facts(bodies: tuple[str, ...]) -> _StepFacts:
+def step_facts(bodies: tuple[str, ...]) -> StepFacts:
+    """Combine the analyses of a step's cells (their bodies, in order). Raises CellFailure."""
     refs: dict[str, int] = {}
     soft: dict[str, int] = {}
     defs: dict[str, None] = {}
@@ -81,7 +72,7 @@ def _step_facts(bodies: tuple[str, ...]) -> _StepFacts:
         try:
             analysis = analyze_cell(body)
         except CellSyntaxError as exc:
-            raise _CellFailure(offset, exc) from None
+            raise CellFailure(offset, exc) from None
         for name in analysis.refs:
             if name not in bound and name not in refs:
                 refs[name] = offset
@@ -93,9 +84,9 @@ def _step_facts(bodies: tuple[str, ...]) -> _StepFacts:
                 continue
             if sdef.name == "*":
                 try:
-                    entries: tuple[SharedDef, ...] = _star_defs(sdef.module or "", sdef.source)
+                    entries: tuple[SharedDef, ...] = star_defs(sdef.module or "", sdef.source)
                 except Exception as exc:  # noqa: BLE001 - any import failure is a plan error
-                    raise _CellFailure(offset, exc, module=sdef.module or "") from None
+                    raise CellFailure(offset, exc, module=sdef.module or "") from None
             else:
                 entries = (sdef,)
             for entry in entries:
@@ -124,10 +115,10 @@ def _step_facts(bodies: tuple[str, ...]) -> _StepFacts:
         if opaque is None and analysis.opaque:
             opaque = (offset, analysis.opaque)
         calls.extend((offset, f, args) for f, args in analysis.calls)
-    return _StepFacts(
-        refs=refs, soft_refs=soft, defs=defs, mutated=_fs(mutated), ext_mutated=_fs(ext),
+    return StepFacts(
+        refs=refs, soft_refs=soft, defs=defs, mutated=frozen_names(mutated), ext_mutated=frozen_names(ext),
         loads=loads, local_shared=local_shared, aliases={k: frozenset(v) for k, v in aliases.items()},
-        opaque=opaque, load_set=_fs(loads),
+        opaque=opaque, load_set=frozen_names(loads),
         outputs=tuple(n for n in defs if n[0] != "_" and n not in local_shared), calls=tuple(calls),
         private=tuple(n for n in defs if n[0] == "_"),
     )
