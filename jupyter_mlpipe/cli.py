@@ -83,7 +83,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 def _run_json(run: RunView) -> dict[str, Any]:
     return {
         "id": run.id, "notebook": run.notebook, "status": run.status, "duration": run.duration,
-        "params": run.params,
+        "params": run.params, "corrections": list(run.corrections),
         "steps": {name: {"status": s.status, "duration": s.duration, "error": s.error,
                          "notebook_path": s.notebook_path,
                          "reason": (s.reason or {}).get("summary"), "outputs": s.outputs}

@@ -124,6 +124,7 @@ class RunView(Protocol):
     status: str
     started: float
     ended: float | None
+    corrections: list[str]
 
     @property
     def steps(self) -> Mapping[str, StepView]: ...

@@ -58,6 +58,7 @@ class RecordedRun:
         self.steps: dict[str, StepRun] = {name: _step_of(name, data)
                                           for name, data in (record.get("steps") or {}).items()}
         self.metrics: dict[str, dict[str, list]] = record.get("metrics") or {}
+        self.corrections: list[str] = list(record.get("corrections") or [])
         self.listeners: list[Any] = []  # a recorded run tells nobody anything; kept for code that looks
         self._store = store
         self._artifacts: ArtifactStore | None = None

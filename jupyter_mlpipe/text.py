@@ -57,6 +57,9 @@ def run_summary(run: RunView, *, step_lines: bool = True) -> str:
     lines = [progress_line(run)]
     if step_lines:
         lines += [step_line(step) for step in run.steps.values()]
+    if run.corrections:
+        lines.append("corrected while running (the plan did not show it; the next plan knows it):")
+        lines += [f"  {correction}" for correction in run.corrections]
     for step in run.steps.values():
         if step.error:
             lines.append("")

@@ -11,6 +11,8 @@ import math
 from typing import Any, Literal, TypedDict, get_args
 
 __all__ = [
+    "CARRIED_RANDOM",
+    "CARRIED_SETTINGS",
     "StepStatus",
     "RunStatus",
     "DisplayStatus",
@@ -109,3 +111,10 @@ def to_json(value: Any) -> Any:
         if plain is not value:
             return to_json(plain)
     return str(value)
+
+
+CARRIED_RANDOM = ("@random", "@numpy.random", "@torch.random")
+"""Random generators carried from step to step: read only by the steps that draw or seed."""
+CARRIED_SETTINGS = ("@environ", "@cwd", "@sys.path", "@pandas.options", "@numpy.printoptions",
+                    "@sklearn.config", "@warnings.filters", "@recursionlimit")
+"""Process settings carried from step to step: every step after one that changes them reads them."""

@@ -161,6 +161,12 @@ def build_bundle(plan: Pipeline, step: Step) -> NotebookNode:
         if cell is not None:
             meta["cell"] = cell
         cells.append(new_code_cell(text, metadata={"mlpipe": meta}))
+    cells.append(new_code_cell(
+        "# Set the process state this step starts from (random generators, settings).\n"
+        "from jupyter_mlpipe.execute.runtime import carry_state as _mlpipe_carry\n"
+        "_mlpipe_carry()",
+        metadata={"mlpipe": {"role": "load"}},
+    ))
     for position, (index, body) in enumerate(step.code):
         text = strip_control_lines(body)
         if position == 0:

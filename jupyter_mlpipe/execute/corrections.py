@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 
 from ..plan import Pipeline, Step
 from ..store.sharing import split_ref
+from ..plan.learned import reads_random_state
+from .carried import RANDOM, SETTINGS, is_carried
 
 if TYPE_CHECKING:  # pragma: no cover
     from .run import StepRun
@@ -90,7 +92,11 @@ class Corrections:
 
     # -- learning ------------------------------------------------------------
     def learn(self, name: str, variable: str, reason: str) -> list[str]:
-        """Step `name` defines `variable` too; returns the later steps that now read it from `name`."""
+        """Step `name` defines `variable` too; returns the later steps that now read it from `name`.
+
+        A carried state (`@numpy.random`, `@environ`, ...) is read by the step that changes it, and by
+        every later step that changes it too; a setting (`carried.SETTINGS`) by every later step.
+        """
         step = self.steps[name]
         if variable in step.outputs:
             return []
@@ -102,29 +108,48 @@ class Corrections:
             step, outputs=[*step.outputs, variable], input_sources=sources,
             inputs=step.inputs if variable in step.inputs or source is None else [*step.inputs, variable])
         rerouted = []
+        mine = self.position[name]
         for later, other in self.steps.items():
+            if self.position[later] <= mine:
+                continue
             reader = other.input_sources.get(variable)
-            if self.position[later] > self.position[name] and reader is not None \
-                    and self.position.get(reader, -1) < self.position[name]:
+            reads = reader is not None or (is_carried(variable) and (
+                variable in other.outputs or variable in SETTINGS
+                or (variable in RANDOM and reads_random_state(other))))
+            if reads and (reader is None or self.position.get(reader, -1) < mine):
                 self.steps[later] = dataclasses.replace(
-                    other, input_sources={**other.input_sources, variable: name})
+                    other, input_sources={**other.input_sources, variable: name},
+                    inputs=other.inputs if variable in other.inputs else [*other.inputs, variable])
                 rerouted.append(later)
         self.notes.append(f"{reason} (learned at run time)")
         return rerouted
 
     def stale(self, name: str, states: Mapping[str, StepRun]) -> list[tuple[str, str]]:
-        """Steps after `name` that consumed a value `name` now gives differently: (step, variable)."""
+        """Steps that read a value that is not the one at their place in the notebook: (step, variable).
+
+        Checked for the steps after `name` and `name` itself (which may have just learned that it
+        reads a state an earlier step sets): a value it reads now comes from elsewhere, or a value
+        it consumed (by name, or as a hidden member of a group) has a newer version from `name`.
+        """
         outputs = states[name].outputs
         found = []
         for later, sr in states.items():
-            if self.position[later] <= self.position[name] or sr.status in ("pending", "skipped", "cancelled"):
+            if self.position[later] < self.position[name] or sr.status in ("pending", "skipped", "cancelled"):
                 continue
             consumed = {**sr.inputs, **sr.hidden}
-            for variable, ref in consumed.items():
-                if variable in outputs and outputs[variable]["digest"] != ref \
-                        and self.reaching(variable, later) == name:
+            for variable, source in self.steps[later].input_sources.items():
+                if source in states and states[source].status in ("succeeded", "reused") and \
+                        consumed.get(variable) != states[source].outputs.get(variable, {}).get("digest"):
                     found.append((later, variable))
                     break
+            else:
+                if later == name:
+                    continue
+                for variable, ref in consumed.items():
+                    if variable in outputs and outputs[variable]["digest"] != ref \
+                            and self.reaching(variable, later) == name:
+                        found.append((later, variable))
+                        break
         return found
 
     def count_rerun(self, name: str) -> bool:

@@ -155,7 +155,7 @@ class Run:
         names: list[str] = []
         for step in self.steps:
             if step not in sources:
-                names += [n for n in self.steps[step].outputs if n not in names]
+                names += [n for n in self.steps[step].outputs if n not in names and not n.startswith("@")]
         return names
 
     # -- control -----------------------------------------------------------

@@ -20,6 +20,7 @@ from ..plan import Pipeline, Step
 from ..store.paths import Store
 from ..vocab import DONE, FINISHED, STEP_STATUSES, ErrorInfo, RunStatus, StepStatus, to_json
 from .backend import Backend, Finished
+from .carried import is_carried
 from .corrections import MAX_RERUNS, Corrections
 from .decision import ReuseDecider
 from .failures import crash_message, error_info, failure_message, first_line, lost_message, timeout_message
@@ -252,12 +253,16 @@ class _Driver:
             for later in self.corrections.learn(name, variable, reason):
                 if run.steps[later].status == "pending":
                     run.corrections.append(f"{later} waits for {name}: {reason} (learned at run time)")
+            kind = "state" if is_carried(variable) else "changed"
             try:
-                self.history.facts.add(run.notebook, name, variable, kind="changed", reason=reason, run_id=run.id)
+                self.history.facts.add(run.notebook, name, variable, kind=kind, reason=reason, run_id=run.id)
             except Exception:  # noqa: BLE001 - the run is still right; the next plan learns it again
                 logger.warning("could not record what step %r taught the plan", name, exc_info=True)
         for later, variable in self.corrections.stale(name, run.steps):
-            why = learned.get(variable) or f"{name} gave a new {variable!r}"
+            source = self.corrections.steps[later].input_sources.get(variable, name)
+            why = learned.get(variable) if source == name and later != name else None
+            if why is None:
+                why = f"it reads {variable!r} as step {source!r} leaves it"
             self.rerun(later, f"{later} re-ran: {why} (learned at run time)")
 
     def rerun(self, name: str, why: str) -> None:

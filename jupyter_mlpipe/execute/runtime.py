@@ -16,11 +16,12 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .carried import CarriedStates
     from .step_values import StepValues
     from ..store.artifacts import ArtifactStore
     from ..store.history import History
 
-__all__ = ["begin_step", "end_step", "take_result", "log_metric", "log_metrics", "interactive_metrics",
+__all__ = ["begin_step", "carry_state", "end_step", "take_result", "log_metric", "log_metrics", "interactive_metrics",
            "current_context"]
 
 logger = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ logger = logging.getLogger(__name__)
 _CONTEXT: dict[str, Any] | None = None
 _RESULT: dict[str, Any] | None = None
 _VALUES: StepValues | None = None
+_STATES: CarriedStates | None = None
 _STORES: dict[str, ArtifactStore] = {}
 _INTERACTIVE_METRICS: list[dict[str, Any]] = []
 _WARNED_INTERACTIVE = False
@@ -48,29 +50,59 @@ def current_context() -> dict[str, Any] | None:
 
 def begin_step(ns: dict, store: str, inputs: dict[str, str], *, step: str, run_id: str,
                context: dict[str, Any] | None = None) -> None:
-    """Load the step's inputs into its namespace (verified against their digests), with their sharing.
+    """Load the step's inputs into its namespace (verified against their digests), with their sharing;
+    set the process state it starts from (random generators, settings: `carried`).
 
     `context["hidden"]` names values that share objects with the inputs but that
     the step does not read by name: they are loaded beside them, not bound.
     """
-    global _CONTEXT, _RESULT, _VALUES
+    global _CONTEXT, _RESULT, _VALUES, _STATES
+    import os
+
+    from .carried import CarriedStates, is_carried
     from .step_values import StepValues
 
     _RESULT = None
     _CONTEXT = {"step": step, "run_id": run_id, "store": store, "inputs": dict(inputs), **(context or {})}
-    _VALUES = StepValues(_store(store), step)
+    artifacts = _store(store)
+    _VALUES = StepValues(artifacts, step)
     _VALUES.load(ns, inputs, dict(_CONTEXT.get("hidden") or {}))
+    _STATES = CarriedStates(os.getcwd())
+    _STATES.incoming = {name: artifacts.get(ref) for name, ref in inputs.items() if is_carried(name)}
+
+
+def carry_state() -> None:
+    """Set the process state the step starts from; note it, to see what the step's own code changes.
+
+    Called after the shared code (imports, the preamble's setup calls) has run, so that what importing
+    a library does to the environment is not taken for a change the step made, and a seed the
+    preamble replays does not override the state the notebook has at this step.
+    """
+    if _STATES is not None:
+        _STATES.begin(_STATES.incoming)
 
 
 def end_step(ns: dict, outputs: list[str], required: list[str]) -> None:
-    """Save the step's values with their sharing; report what it changed that the plan did not expect."""
+    """Save the step's values with their sharing, and the process state it changed; report what it
+    changed that the plan did not expect."""
     global _RESULT, _VALUES
-    from .step_values import StepValues
+    from .step_values import Learned, StepValues
 
     context = _CONTEXT or {}
-    values = _VALUES or StepValues(_store(context.get("store", "")), context.get("step") or "?")
+    step = context.get("step") or "?"
+    values = _VALUES or StepValues(_store(context.get("store", "")), step)
     _VALUES = None
     saved, learned, warnings = values.finish(ns, outputs, required, refuse=_refuse_open_files)
+    if _STATES is not None:
+        changed = _STATES.end()
+        for name in [n for n in outputs if n.startswith("@") and n not in changed]:
+            changed[name] = (_STATES.unchanged(name), "")  # the plan says it changes it; not this time
+        for name, (value, note) in changed.items():
+            ref = values.artifacts.put(value, variable=name, step=step).to_dict()
+            if name in outputs:
+                saved[name] = ref
+            else:
+                learned[name] = Learned(ref=ref, reason=f"{step} {note}")
     for warning in warnings:
         print(f"mlpipe warning: {warning}", file=sys.stderr)
     for name, fact in learned.items():
@@ -91,9 +123,12 @@ def _refuse_open_files(value: Any, name: str, step: str | None) -> None:
 
 
 def take_result() -> dict[str, Any] | None:
-    """The last save cell's result ({"outputs", "warnings"}), once; the step's context is cleared."""
-    global _RESULT, _CONTEXT
-    result, _RESULT, _CONTEXT = _RESULT, None, None
+    """The last save cell's result ({"outputs", "learned", "warnings"}), once; the step's context is
+    cleared and the process state it changed put back."""
+    global _RESULT, _CONTEXT, _STATES
+    if _STATES is not None:
+        _STATES.restore()
+    result, _RESULT, _CONTEXT, _STATES = _RESULT, None, None, None
     return result
 
 

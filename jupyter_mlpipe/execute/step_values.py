@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 from ..errors import StepFailed
 from ..store.sharing import SharedGroup, split_ref
+from .carried import is_carried
 from .identity import SharingWalk, group_by_sharing
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -63,6 +64,8 @@ class StepValues:
     def load(self, ns: dict[str, Any], inputs: dict[str, str], hidden: dict[str, str]) -> None:
         """Bind the inputs in `ns`; load the hidden members beside them; a group is loaded once."""
         for name, ref in [*inputs.items(), *hidden.items()]:
+            if is_carried(name):
+                continue  # process state, not a value: `carried` applies it
             digest, member = split_ref(ref)
             if member is None:
                 value = self.artifacts.get(digest)
@@ -85,6 +88,8 @@ class StepValues:
         origin: dict[str, str | None] = {}
         warnings: list[str] = []
         for name in outputs:
+            if is_carried(name):
+                continue
             if name not in ns:
                 if name in required:
                     raise StepFailed(
@@ -98,7 +103,13 @@ class StepValues:
             if isinstance(value, types.ModuleType):
                 continue
             if refuse is not None:
-                refuse(value, name, step)
+                try:
+                    refuse(value, name, step)
+                except UnstorableValue as exc:
+                    if name in required:
+                        raise
+                    warnings.append(f"{name!r} was not stored ({exc.type_name}); no later step reads it.")
+                    continue
             tracked[name] = value
             loaded = self.loaded.get(name)
             origin[name] = loaded.ref if loaded is not None and loaded.value is value else None

@@ -14,16 +14,27 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Protocol
 
+from ..vocab import CARRIED_RANDOM, CARRIED_SETTINGS
 from .graph import check_acyclic, plan_edges
 from .model import Step
 
-__all__ = ["LearnedFact", "apply_facts", "reaching_step"]
+__all__ = ["LearnedFact", "apply_facts", "reaching_step", "reads_random_state"]
+
 
 
 class LearnedFact(Protocol):
     """A learned definition (a `store.facts.Fact` row satisfies it)."""
 
     def __getitem__(self, key: str) -> str: ...
+
+
+_READS_RANDOM_STATE = ("get_state", "getstate", "get_rng_state", "get_bit_generator")
+
+
+def reads_random_state(step: Step) -> bool:
+    """A step that reads a generator's state (`np.random.get_state()`) needs it as it is at its place,
+    although it draws nothing (a run cannot see such a read; the code can)."""
+    return any(token in body for _, body in step.code for token in _READS_RANDOM_STATE)
 
 
 def reaching_step(steps: Mapping[str, Step], variable: str, before: str) -> str | None:
@@ -61,17 +72,22 @@ def apply_facts(pipeline: object, facts: Iterable[LearnedFact]) -> object:
             if variable in step.outputs:
                 continue
             source = reaching_step(steps, variable, name)
-            if source is None:
+            if source is None and not variable.startswith("@"):
                 continue
-            inputs = list(step.inputs) if variable in step.inputs else [*step.inputs, variable]
-            steps[name] = dataclasses.replace(
-                step, inputs=inputs, input_sources={**step.input_sources, variable: source},
-                outputs=[*step.outputs, variable])
+            sources = dict(step.input_sources) if source is None else {**step.input_sources, variable: source}
+            inputs = list(step.inputs) if variable in step.inputs or source is None else [*step.inputs, variable]
+            steps[name] = dataclasses.replace(step, inputs=inputs, input_sources=sources,
+                                              outputs=[*step.outputs, variable])
             learned.setdefault(name, {})[variable] = reason
             for later, other in steps.items():
                 reader = other.input_sources.get(variable)
-                if position[later] > position[name] and reader is not None and position[reader] < position[name]:
-                    steps[later] = dataclasses.replace(other, input_sources={**other.input_sources, variable: name})
+                reads = reader is not None or (variable.startswith("@") and (
+                    variable in other.outputs or variable in CARRIED_SETTINGS
+                    or (variable in CARRIED_RANDOM and reads_random_state(other))))
+                if position[later] > position[name] and reads and (reader is None or position[reader] < position[name]):
+                    steps[later] = dataclasses.replace(
+                        other, input_sources={**other.input_sources, variable: name},
+                        inputs=other.inputs if variable in other.inputs else [*other.inputs, variable])
     if not learned:
         return pipeline
     edges, _ = plan_edges(steps, {})

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ArtifactCorrupt, ArtifactMissing
+from ..errors import ArtifactCorrupt, ArtifactMissing, UnstorableValue
 from .codec import (
     ARROW_FORMATS,
     FORMATS,
@@ -254,7 +254,17 @@ class ArtifactStore:
 
     def put_group(self, members: dict[str, Any], *, step: str | None = None) -> dict[str, ArtifactRef]:
         """Store values that share objects as one artifact; a reference (`DIGEST#NAME`) for each."""
-        group = self.put(SharedGroup(members), variable=", ".join(members), step=step)
+        try:
+            group = self.put(SharedGroup(members), variable=", ".join(members), step=step)
+        except UnstorableValue:
+            for name, value in members.items():  # name the value that cannot be stored, not the group
+                try:
+                    encode(value, variable=name, step=step)
+                except UnstorableValue as exc:
+                    others = ", ".join(repr(n) for n in members if n != name)
+                    exc.message += f" (It shares objects with {others}, so they are stored together.)"
+                    raise exc from None
+            raise
         return {name: ArtifactRef(member_ref(group.digest, name), "group-member", type_name(type(value)),
                                   group.size, summarize(value))
                 for name, value in members.items()}

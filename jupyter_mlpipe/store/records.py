@@ -91,6 +91,7 @@ class RunRecord(RunSummary):
     """A run in full, as `History.get_run` gives it."""
 
     plan: dict[str, Any] | None
+    corrections: list[str] | None  # what the run corrected while it ran (schema 2)
     steps: dict[str, StepRecord]  # in recording order
     metrics: Metrics
 
