@@ -116,5 +116,5 @@ def to_json(value: Any) -> Any:
 CARRIED_RANDOM = ("@random", "@numpy.random", "@torch.random")
 """Random generators carried from step to step: read only by the steps that draw or seed."""
 CARRIED_SETTINGS = ("@environ", "@cwd", "@sys.path", "@pandas.options", "@numpy.printoptions",
-                    "@sklearn.config", "@warnings.filters", "@recursionlimit")
+                    "@sklearn.config", "@warnings.filters", "@recursionlimit", "@code")
 """Process settings carried from step to step: every step after one that changes them reads them."""

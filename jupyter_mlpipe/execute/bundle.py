@@ -164,7 +164,7 @@ def build_bundle(plan: Pipeline, step: Step) -> NotebookNode:
     cells.append(new_code_cell(
         "# Set the process state this step starts from (random generators, settings).\n"
         "from jupyter_mlpipe.execute.runtime import carry_state as _mlpipe_carry\n"
-        "_mlpipe_carry()",
+        "_mlpipe_carry(globals())",
         metadata={"mlpipe": {"role": "load"}},
     ))
     for position, (index, body) in enumerate(step.code):

@@ -253,6 +253,70 @@ def _merge(incoming: Any, changes: Any, name: str) -> Any:
     return {**incoming, **changes}
 
 
+# -- changes to shared code: class and function attributes, attributes set on imported modules ---------
+
+_NOT_TRACKED_MODULES = frozenset({"sys", "os", "builtins", "random", "warnings"})  # carried as settings
+_DELETED = "<deleted>"
+
+
+def _fingerprint(value: Any) -> Any:
+    try:
+        from ..store.sharing import dumps
+
+        return dumps(value, protocol=5)
+    except Exception:  # noqa: BLE001 - not picklable: compared by identity
+        return ("id", id(value))
+
+
+def code_snapshot(ns: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Attributes of the notebook's classes and functions (by content) and of imported modules (by identity)."""
+    import types
+
+    main = ns.get("__name__", "__main__")
+    out: dict[str, dict[str, Any]] = {}
+    for name, obj in list(ns.items()):
+        if name.startswith("_"):
+            continue
+        if isinstance(obj, type) and obj.__module__ == main:
+            out[name] = {k: _fingerprint(v) for k, v in vars(obj).items()
+                         if not (k.startswith("__") and k.endswith("__"))}
+        elif isinstance(obj, types.FunctionType) and obj.__module__ == main:
+            out[name] = {k: _fingerprint(v) for k, v in vars(obj).items()}
+        elif isinstance(obj, types.ModuleType) and obj.__name__ not in _NOT_TRACKED_MODULES:
+            # submodules that a package loads lazily (numpy.ma) are imports, not changes
+            out["module:" + obj.__name__] = {k: id(v) for k, v in vars(obj).items()
+                                             if not k.startswith("__") and not isinstance(v, types.ModuleType)}
+    return out
+
+
+def code_changes(ns: dict[str, Any], before: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """What the step set on shared code: {owner: {attribute: new value or "<deleted>"}}."""
+    after = code_snapshot(ns)
+    changes: dict[str, dict[str, Any]] = {}
+    for owner, attrs in after.items():
+        old = before.get(owner)
+        if old is None:
+            continue  # defined by the step itself: a value, not a change to shared code
+        obj = sys.modules.get(owner[7:]) if owner.startswith("module:") else ns.get(owner)
+        for attr in set(attrs) | set(old):
+            if attrs.get(attr, _MISSING) != old.get(attr, _MISSING):
+                changes.setdefault(owner, {})[attr] = getattr(obj, attr, _DELETED) if attr in attrs else _DELETED
+    return changes
+
+
+def apply_code(ns: dict[str, Any], patches: dict[str, dict[str, Any]]) -> None:
+    for owner, attrs in patches.items():
+        obj = sys.modules.get(owner[7:]) if owner.startswith("module:") else ns.get(owner)
+        if obj is None:
+            continue
+        for attr, value in attrs.items():
+            if value == _DELETED if isinstance(value, str) else False:
+                if hasattr(obj, attr):
+                    delattr(obj, attr)
+            else:
+                setattr(obj, attr, value)
+
+
 def _same(a: Any, b: Any) -> bool:
     try:
         return pickle.dumps(a) == pickle.dumps(b)
@@ -267,10 +331,48 @@ class CarriedStates:
         self.base = base
         self.incoming: dict[str, Any] = {}
         self.before: dict[str, Any] = {}
+        self.code_before: dict[str, dict[str, Any]] | None = None
+        self.module_values: dict[str, dict[str, Any]] = {}
+        self.module_touched: dict[str, set[str]] = {}  # module -> attributes set by patches or the step
         self.original: dict[str, Any] = {name: _safe(kind.snapshot, base) for name, kind in KINDS.items()}
         """The worker's own state before the step (and its shared code): put back after it."""
 
+    def begin_code(self, ns: dict[str, Any]) -> None:
+        """After the shared code ran: apply the changes earlier steps made to it, note it as it is."""
+        import types
+
+        self.module_values = {obj.__name__: dict(vars(obj)) for obj in list(ns.values())
+                              if isinstance(obj, types.ModuleType) and obj.__name__ not in _NOT_TRACKED_MODULES}
+        patches = self.incoming.get("@code")
+        for owner, attrs in (patches or {}).items():
+            if owner.startswith("module:"):
+                self.module_touched.setdefault(owner[7:], set()).update(attrs)
+        if patches:
+            try:
+                apply_code(ns, patches)
+            except Exception:  # noqa: BLE001 - a class the step does not define: nothing to patch
+                logger.warning("could not apply earlier changes to shared code", exc_info=True)
+        self.code_before = code_snapshot(ns)
+
+    def end_code(self, ns: dict[str, Any]) -> dict[str, tuple[Any, str]]:
+        if self.code_before is None:
+            return {}
+        changes = code_changes(ns, self.code_before)
+        for owner, attrs in changes.items():
+            if owner.startswith("module:"):
+                self.module_touched.setdefault(owner[7:], set()).update(attrs)
+        if not changes:
+            return {}
+        merged = {k: dict(v) for k, v in (self.incoming.get("@code") or {}).items()}
+        for owner, attrs in changes.items():
+            merged.setdefault(owner, {}).update(attrs)
+        names = ", ".join(f"{o.removeprefix('module:')}.{a}" for o, attrs in changes.items() for a in attrs)
+        return {"@code": (merged, f"changes shared code ({names})")}
+
     def begin(self, values: dict[str, Any]) -> None:
+        # a relative sys.path entry ('lib') is resolved once and cached per process: not across notebooks
+        for key in [k for k in sys.path_importer_cache if isinstance(k, str) and not os.path.isabs(k)]:
+            del sys.path_importer_cache[key]
         if "numpy" not in sys.modules:
             try:  # seeded in an earlier step, numpy must be there to take the state
                 import numpy  # noqa: F401
@@ -292,6 +394,8 @@ class CarriedStates:
         """What to hand on for a state this step is known to change but did not change this time."""
         if name in self.incoming:
             return self.incoming[name]
+        if name == "@code":
+            return {}
         kind = KINDS[name]
         if kind.diff is None:
             return self.before.get(name)
@@ -315,6 +419,14 @@ class CarriedStates:
 
     def restore(self) -> None:
         """Put the worker's own state back (env, cwd, sys.path and warnings the engine restores itself)."""
+        for module_name, attrs in self.module_touched.items():  # attributes set on imported modules
+            module = sys.modules.get(module_name)
+            saved = self.module_values.get(module_name, {})
+            for attr in attrs if module is not None else ():
+                if attr in saved:
+                    setattr(module, attr, saved[attr])
+                elif hasattr(module, attr):
+                    delattr(module, attr)
         for name in ("@random", "@numpy.random", "@torch.random", "@pandas.options", "@numpy.printoptions",
                      "@sklearn.config", "@recursionlimit"):
             original = self.original.get(name)

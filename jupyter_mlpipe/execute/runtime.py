@@ -71,7 +71,7 @@ def begin_step(ns: dict, store: str, inputs: dict[str, str], *, step: str, run_i
     _STATES.incoming = {name: artifacts.get(ref) for name, ref in inputs.items() if is_carried(name)}
 
 
-def carry_state() -> None:
+def carry_state(ns: dict | None = None) -> None:
     """Set the process state the step starts from; note it, to see what the step's own code changes.
 
     Called after the shared code (imports, the preamble's setup calls) has run, so that what importing
@@ -80,6 +80,8 @@ def carry_state() -> None:
     """
     if _STATES is not None:
         _STATES.begin(_STATES.incoming)
+        if ns is not None:
+            _STATES.begin_code(ns)
 
 
 def end_step(ns: dict, outputs: list[str], required: list[str]) -> None:
@@ -94,7 +96,7 @@ def end_step(ns: dict, outputs: list[str], required: list[str]) -> None:
     _VALUES = None
     saved, learned, warnings = values.finish(ns, outputs, required, refuse=_refuse_open_files)
     if _STATES is not None:
-        changed = _STATES.end()
+        changed = {**_STATES.end(), **_STATES.end_code(ns)}
         for name in [n for n in outputs if n.startswith("@") and n not in changed]:
             changed[name] = (_STATES.unchanged(name), "")  # the plan says it changes it; not this time
         for name, (value, note) in changed.items():
