@@ -16,7 +16,7 @@ from fidelity.corpus import all_cases
 
 pytestmark = pytest.mark.slow
 
-CASES = all_cases(("identity",))
+CASES = all_cases()
 
 
 @pytest.fixture(scope="module")

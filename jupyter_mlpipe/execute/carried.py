@@ -334,6 +334,7 @@ class CarriedStates:
         self.code_before: dict[str, dict[str, Any]] | None = None
         self.module_values: dict[str, dict[str, Any]] = {}
         self.module_touched: dict[str, set[str]] = {}  # module -> attributes set by patches or the step
+        self.files: Any = None  # files.FileAccess while the step runs
         self.original: dict[str, Any] = {name: _safe(kind.snapshot, base) for name, kind in KINDS.items()}
         """The worker's own state before the step (and its shared code): put back after it."""
 
@@ -369,6 +370,32 @@ class CarriedStates:
         names = ", ".join(f"{o.removeprefix('module:')}.{a}" for o, attrs in changes.items() for a in attrs)
         return {"@code": (merged, f"changes shared code ({names})")}
 
+    def begin_files(self) -> None:
+        """Write back the files earlier steps left (as they left them); then watch this step's."""
+        from .files import FILE_PREFIX, FileAccess, materialize, watch
+
+        for name, state in self.incoming.items():
+            if name.startswith(FILE_PREFIX):
+                try:
+                    materialize(self.base, name[len(FILE_PREFIX):], state)
+                except OSError:
+                    logger.warning("could not restore %s as an earlier step left it", name, exc_info=True)
+        self.files = FileAccess(self.base)
+        watch(self.files)
+
+    def end_files(self) -> dict[str, tuple[Any, str]]:
+        from .files import FILE_PREFIX, state_of, watch
+
+        watch(None)
+        if self.files is None:
+            return {}
+        handed: dict[str, tuple[Any, str]] = {}
+        for rel, access in sorted(self.files.touched.items()):
+            name = FILE_PREFIX + rel
+            verb = "writes" if access == "write" else "reads"
+            handed[name] = (state_of(self.base, rel, access, self.incoming.get(name)), f"{verb} {rel!r}")
+        return handed
+
     def begin(self, values: dict[str, Any]) -> None:
         # a relative sys.path entry ('lib') is resolved once and cached per process: not across notebooks
         for key in [k for k in sys.path_importer_cache if isinstance(k, str) and not os.path.isabs(k)]:
@@ -396,6 +423,10 @@ class CarriedStates:
             return self.incoming[name]
         if name == "@code":
             return {}
+        if name.startswith("@file:"):
+            from .files import state_of
+
+            return state_of(self.base, name[len("@file:"):], "read", None)
         kind = KINDS[name]
         if kind.diff is None:
             return self.before.get(name)
@@ -419,6 +450,9 @@ class CarriedStates:
 
     def restore(self) -> None:
         """Put the worker's own state back (env, cwd, sys.path and warnings the engine restores itself)."""
+        from .files import watch
+
+        watch(None)
         for module_name, attrs in self.module_touched.items():  # attributes set on imported modules
             module = sys.modules.get(module_name)
             saved = self.module_values.get(module_name, {})

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from ..plan import Pipeline, Step
 from ..store.sharing import split_ref
-from ..plan.learned import reads_random_state
+from ..plan.learned import mentions_file, reads_random_state
 from .carried import RANDOM, SETTINGS, is_carried
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -115,7 +115,7 @@ class Corrections:
             reader = other.input_sources.get(variable)
             reads = reader is not None or (is_carried(variable) and (
                 variable in other.outputs or variable in SETTINGS
-                or (variable in RANDOM and reads_random_state(other))))
+                or (variable in RANDOM and reads_random_state(other)) or mentions_file(other, variable)))
             if reads and (reader is None or self.position.get(reader, -1) < mine):
                 self.steps[later] = dataclasses.replace(
                     other, input_sources={**other.input_sources, variable: name},

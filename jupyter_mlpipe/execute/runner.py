@@ -21,6 +21,7 @@ from ..store.paths import Store
 from ..vocab import DONE, FINISHED, STEP_STATUSES, ErrorInfo, RunStatus, StepStatus, to_json
 from .backend import Backend, Finished
 from .carried import is_carried
+from .files import FILE_PREFIX, file_key
 from .corrections import MAX_RERUNS, Corrections
 from .decision import ReuseDecider
 from .failures import crash_message, error_info, failure_message, first_line, lost_message, timeout_message
@@ -62,6 +63,7 @@ class _Driver:
         self.corrections = Corrections(run.plan, list(run.steps))
         self.running: list[str] = []  # submitted to the backend, not finished
         self.outdated: set[str] = set()  # running, but what they read changed meanwhile: run again
+        self.failed_touches: dict[str, list[str]] = {}  # failed step -> the files it had touched
         self.backend_ready = False
         self.decider = ReuseDecider(history=history, artifacts=lambda: run.artifacts, run_id=run.id,
                                     notebook=run.notebook, params=run.params, base=run.store.base,
@@ -88,7 +90,9 @@ class _Driver:
             return
         sr.inputs, sr.hidden = visible, hidden
         required = self.required(name)
-        decision = self.decider.decide(step, input_digests={**visible, **hidden}, required=required)
+        outside = {v: "file:" + file_key(str(run.store.base / v[len(FILE_PREFIX):])) for v in step.outputs
+                   if v.startswith(FILE_PREFIX) and v not in step.input_sources}  # data files it reads
+        decision = self.decider.decide(step, input_digests={**visible, **hidden, **outside}, required=required)
         sr.key, sr.reason = decision.key, decision.reason
         if decision.reused:
             sr.status = "reused"
@@ -235,6 +239,11 @@ class _Driver:
             self.correct(name, {v: fact["reason"] for v, fact in learned.items()})
             return
         info: ErrorInfo = result["error"]
+        stale = self.touched_too_early(name, result.get("touched") or [])
+        if stale:  # it failed on a file an earlier step writes: not its own error, yet
+            self.rerun(name, f"{name} re-ran: it touches {stale[len(FILE_PREFIX):]!r}, which an earlier step "
+                             "writes (learned at run time)")
+            return
         if info.get("ename") == "Timeout":
             message = timeout_message(name, self.plan.steps[name].options.timeout or 0, info, stuck=False)
             if sr.notebook_path:
@@ -258,12 +267,29 @@ class _Driver:
                 self.history.facts.add(run.notebook, name, variable, kind=kind, reason=reason, run_id=run.id)
             except Exception:  # noqa: BLE001 - the run is still right; the next plan learns it again
                 logger.warning("could not record what step %r taught the plan", name, exc_info=True)
+        for later, touched in list(self.failed_touches.items()):  # failed on a file this step writes
+            written = next((v for v in touched if v in learned and self.corrections.position[later]
+                            > self.corrections.position[name]), None)
+            if written is not None and run.steps[later].status == "failed":
+                del self.failed_touches[later]
+                self.corrections.learn(later, written, f"{later} touches {written[len(FILE_PREFIX):]!r}")
+                self.rerun(later, f"{later} re-ran: {learned[written]} (learned at run time)")
         for later, variable in self.corrections.stale(name, run.steps):
             source = self.corrections.steps[later].input_sources.get(variable, name)
             why = learned.get(variable) if source == name and later != name else None
             if why is None:
                 why = f"it reads {variable!r} as step {source!r} leaves it"
             self.rerun(later, f"{later} re-ran: {why} (learned at run time)")
+
+    def touched_too_early(self, name: str, touched: list[str]) -> str | None:
+        """A file the failed step `name` touched that an earlier step turns out to write, if any."""
+        for variable in touched:
+            before = self.corrections.reaching(variable, name)
+            if before is not None:
+                self.corrections.learn(name, variable, f"{name} touches {variable[len(FILE_PREFIX):]!r}")
+                return variable
+        self.failed_touches[name] = touched
+        return None
 
     def rerun(self, name: str, why: str) -> None:
         """Step `name` read a value that is not the notebook's at its place: run it again."""

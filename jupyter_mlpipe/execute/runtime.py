@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..store.artifacts import ArtifactStore
     from ..store.history import History
 
-__all__ = ["begin_step", "carry_state", "end_step", "take_result", "log_metric", "log_metrics", "interactive_metrics",
+__all__ = ["begin_step", "carry_state", "end_step", "take_result", "take_touched", "log_metric", "log_metrics", "interactive_metrics",
            "current_context"]
 
 logger = logging.getLogger(__name__)
@@ -30,6 +30,7 @@ _CONTEXT: dict[str, Any] | None = None
 _RESULT: dict[str, Any] | None = None
 _VALUES: StepValues | None = None
 _STATES: CarriedStates | None = None
+_TOUCHED: list[str] = []
 _STORES: dict[str, ArtifactStore] = {}
 _INTERACTIVE_METRICS: list[dict[str, Any]] = []
 _WARNED_INTERACTIVE = False
@@ -82,6 +83,7 @@ def carry_state(ns: dict | None = None) -> None:
         _STATES.begin(_STATES.incoming)
         if ns is not None:
             _STATES.begin_code(ns)
+        _STATES.begin_files()
 
 
 def end_step(ns: dict, outputs: list[str], required: list[str]) -> None:
@@ -96,7 +98,7 @@ def end_step(ns: dict, outputs: list[str], required: list[str]) -> None:
     _VALUES = None
     saved, learned, warnings = values.finish(ns, outputs, required, refuse=_refuse_open_files)
     if _STATES is not None:
-        changed = {**_STATES.end(), **_STATES.end_code(ns)}
+        changed = {**_STATES.end_files(), **_STATES.end(), **_STATES.end_code(ns)}
         for name in [n for n in outputs if n.startswith("@") and n not in changed]:
             changed[name] = (_STATES.unchanged(name), "")  # the plan says it changes it; not this time
         for name, (value, note) in changed.items():
@@ -126,12 +128,22 @@ def _refuse_open_files(value: Any, name: str, step: str | None) -> None:
 
 def take_result() -> dict[str, Any] | None:
     """The last save cell's result ({"outputs", "learned", "warnings"}), once; the step's context is
-    cleared and the process state it changed put back."""
-    global _RESULT, _CONTEXT, _STATES
+    cleared and the process state it changed put back. A step that failed before its save cell
+    leaves no result, but the files it touched are kept for `take_touched` (it may have failed
+    because an earlier step had not written them yet)."""
+    global _RESULT, _CONTEXT, _STATES, _TOUCHED
+    _TOUCHED = []
     if _STATES is not None:
+        if _RESULT is None and _STATES.files is not None:
+            _TOUCHED = ["@file:" + rel for rel in _STATES.files.touched]
         _STATES.restore()
     result, _RESULT, _CONTEXT, _STATES = _RESULT, None, None, None
     return result
+
+
+def take_touched() -> list[str]:
+    """The files (as `@file:PATH` states) a step that failed had touched."""
+    return list(_TOUCHED)
 
 
 def log_metric(name: str, value: float, step: int | None = None) -> None:

@@ -42,5 +42,6 @@ class StepResult(TypedDict, total=False):
     learned: dict[str, Any]  # variable -> {"ref", "reason"}: what it defined that the plan did not expect
     warnings: list[str]
     error: ErrorInfo  # (failed)
+    touched: list[str]  # (failed) the files it touched, as `@file:PATH` states
     pid: int
     cuda_visible_devices: str | None

@@ -61,6 +61,7 @@ def run_step_task(task: StepTask) -> StepResult:
                              cwd=task["cwd"])
     except (Exception, StepTimeout) as exc:  # noqa: BLE001 - user errors are data for the driver
         runtime.take_result()
+        touched = runtime.take_touched()
         error = _error_of(exc, task)
         if alarm.fired:
             error["ename"] = "Timeout"
@@ -70,6 +71,7 @@ def run_step_task(task: StepTask) -> StepResult:
             "started": started,
             "ended": time.time(),
             "error": error,
+            "touched": touched,
             "pid": os.getpid(),
             "cuda_visible_devices": gpu_env,
         }

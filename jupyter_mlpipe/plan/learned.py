@@ -18,7 +18,7 @@ from ..vocab import CARRIED_RANDOM, CARRIED_SETTINGS
 from .graph import check_acyclic, plan_edges
 from .model import Step
 
-__all__ = ["LearnedFact", "apply_facts", "reaching_step", "reads_random_state"]
+__all__ = ["LearnedFact", "apply_facts", "mentions_file", "reaching_step", "reads_random_state"]
 
 
 
@@ -35,6 +35,16 @@ def reads_random_state(step: Step) -> bool:
     """A step that reads a generator's state (`np.random.get_state()`) needs it as it is at its place,
     although it draws nothing (a run cannot see such a read; the code can)."""
     return any(token in body for _, body in step.code for token in _READS_RANDOM_STATE)
+
+
+def mentions_file(step: Step, variable: str) -> bool:
+    """A step whose code names the path of a carried file (`@file:PATH`) may look at it without opening
+    it (`os.path.exists('out.csv')`, which no audit event reports): it reads it too."""
+    if not variable.startswith("@file:"):
+        return False
+    path = variable[len("@file:"):]
+    quoted = (f"'{path}'", f'"{path}"')
+    return any(q in body for _, body in step.code for q in quoted)
 
 
 def reaching_step(steps: Mapping[str, Step], variable: str, before: str) -> str | None:
@@ -83,7 +93,8 @@ def apply_facts(pipeline: object, facts: Iterable[LearnedFact]) -> object:
                 reader = other.input_sources.get(variable)
                 reads = reader is not None or (variable.startswith("@") and (
                     variable in other.outputs or variable in CARRIED_SETTINGS
-                    or (variable in CARRIED_RANDOM and reads_random_state(other))))
+                    or (variable in CARRIED_RANDOM and reads_random_state(other))
+                    or mentions_file(other, variable)))
                 if position[later] > position[name] and reads and (reader is None or position[reader] < position[name]):
                     steps[later] = dataclasses.replace(
                         other, input_sources={**other.input_sources, variable: name},

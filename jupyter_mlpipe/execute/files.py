@@ -1,0 +1,144 @@
+"""Files a step reads and writes in the notebook's folder, seen at run time and carried like values.
+
+A notebook writes `out.csv` in one cell and reads it in a later one; run as a
+pipeline, the two steps would have no edge, could run in either order, and on a
+cluster the reader might not see the file. Python's audit hooks (PEP 578) report
+every `open`, `os.rename`, `os.remove`, `os.mkdir`, `os.listdir`, `shutil.rmtree`
+... of the step; each path inside the notebook's folder becomes a carried state
+`@file:PATH` that every step touching it reads and defines, so the steps that
+touch a path run in notebook order (the run learns it the first time, the next
+plan knows it). A written file's content is handed on through the store and
+written back before the next step that touches it (so a worker on another node
+gets it too); a file only read, and never written by the notebook, is handed on
+as its content hash, which makes a changed data file re-run its readers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from typing import Any, Literal
+
+__all__ = ["FILE_PREFIX", "FileAccess", "file_key", "materialize", "state_of", "watch"]
+
+FILE_PREFIX = "@file:"
+Access = Literal["read", "write"]
+_IGNORED_PARTS = (".mlpipe", "__pycache__", ".ipynb_checkpoints", ".git")
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+
+
+class FileAccess:
+    """The paths one running step touched under `base`, with how."""
+
+    def __init__(self, base: str) -> None:
+        self.base = os.path.realpath(base)
+        self.touched: dict[str, Access] = {}
+
+    def note(self, path: Any, access: Access) -> None:
+        if isinstance(path, bytes):
+            path = os.fsdecode(path)
+        if not isinstance(path, str) or not path:
+            return
+        full = os.path.realpath(os.path.join(os.getcwd(), path))
+        if not full.startswith(self.base + os.sep):
+            return
+        rel = os.path.relpath(full, self.base)
+        if any(part in _IGNORED_PARTS for part in rel.split(os.sep)) or rel.endswith((".pyc", ".ipynb")):
+            return
+        if self.touched.get(rel) != "write":
+            self.touched[rel] = access
+        if access == "write":  # a new or removed entry changes what its folders list
+            parent = os.path.dirname(rel)
+            while parent:
+                self.touched[parent] = "write"
+                parent = os.path.dirname(parent)
+
+
+_ACTIVE: FileAccess | None = None
+_HOOKED = False
+
+
+def _hook(event: str, args: tuple) -> None:
+    access = _ACTIVE
+    if access is None:
+        return
+    if event == "open":
+        path, mode, flags = (args + (None, None, None))[:3]
+        writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or \
+            (mode is None and isinstance(flags, int) and flags & _WRITE_FLAGS)
+        access.note(path, "write" if writing else "read")
+    elif event in ("os.rename", "os.replace"):
+        access.note(args[0], "write")
+        access.note(args[1], "write")
+    elif event in ("os.remove", "os.unlink", "os.rmdir", "os.mkdir", "shutil.rmtree", "os.truncate",
+                   "shutil.copyfile", "shutil.copytree", "shutil.move"):
+        access.note(args[0], "write")
+        if event in ("shutil.copyfile", "shutil.copytree", "shutil.move") and len(args) > 1:
+            access.note(args[1], "write")
+    elif event in ("os.listdir", "os.scandir"):
+        access.note(args[0] if args and args[0] is not None else ".", "read")
+
+
+def watch(access: FileAccess | None) -> None:
+    """Start (or, with None, stop) noting the running step's file accesses."""
+    global _ACTIVE, _HOOKED
+    if not _HOOKED and access is not None:
+        sys.addaudithook(_hook)  # once per process: audit hooks cannot be removed
+        _HOOKED = True
+    _ACTIVE = access
+
+
+def file_key(path: str) -> str:
+    """The content hash of a file for a cache key ('missing', 'dir' for those)."""
+    if os.path.isdir(path):
+        return "dir"
+    try:
+        digest = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
+    except FileNotFoundError:
+        return "missing"
+
+
+def state_of(base: str, rel: str, access: Access, incoming: dict | None) -> dict:
+    """What a step hands on for a path: the content it wrote, or what it found."""
+    full = os.path.join(base, rel)
+    if access == "read" and incoming is not None:
+        return incoming
+    if os.path.isdir(full):
+        return {"kind": "dir"}
+    if not os.path.exists(full):
+        return {"kind": "missing"}
+    if access == "read":  # never written by the notebook: its content is a fact of the outside world
+        return {"kind": "external", "hash": file_key(full)}
+    with open(full, "rb") as fh:
+        return {"kind": "file", "data": fh.read()}
+
+
+def materialize(base: str, rel: str, state: dict) -> None:
+    """Make the path what an earlier step left it (a worker elsewhere, or a step that ran in between)."""
+    full = os.path.join(base, rel)
+    kind = state.get("kind")
+    if kind == "dir":
+        os.makedirs(full, exist_ok=True)
+    elif kind == "missing":
+        if os.path.isdir(full):
+            import shutil
+
+            shutil.rmtree(full, ignore_errors=True)
+        elif os.path.exists(full):
+            os.remove(full)
+    elif kind == "file":
+        data = state["data"]
+        try:
+            with open(full, "rb") as fh:
+                if fh.read() == data:
+                    return
+        except OSError:
+            pass
+        os.makedirs(os.path.dirname(full) or ".", exist_ok=True)
+        with open(full, "wb") as fh:
+            fh.write(data)
