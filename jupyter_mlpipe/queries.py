@@ -417,12 +417,13 @@ def why_text(record: RunRecord, step: str) -> str:
     status = data.get("status")
     head = f"Run {record['id']}: step {step!r} {status}."
     decision = reason.get("decision")
+    learned = _learned_lines(record, step)
     if decision == "reused":
         return f"{head}\nNothing in its key changed since run {reason.get('from_run')}: code, shared code, " \
                "inputs, parameters, --deps files and package versions are the same, so its stored outputs " \
-               "were reused."
+               "were reused." + learned
     if decision == "skipped":
-        return f"{head}\nIt did not run: {reason.get('summary')}."
+        return f"{head}\nIt did not run: {reason.get('summary')}." + learned
     lines = [head, f"It ran because {reason.get('summary', 'it had no stored result')}."]
     changes = [c for c in reason.get("changes") or [] if c]
     if changes and changes != ["this step never ran before"]:
@@ -430,4 +431,25 @@ def why_text(record: RunRecord, step: str) -> str:
         lines += [f"  - {change}" for change in changes]
     elif not changes:
         lines.append("Nothing in its key changed, but no stored result could be used.")
-    return "\n".join(lines)
+    return "\n".join(lines) + learned
+
+
+def _learned_lines(record: RunRecord, step: str) -> str:
+    """What earlier runs learned about this step and its inputs, and what this run corrected for it."""
+    plan = record.get("plan") or {}
+    learned = plan.get("learned") or {}
+    lines = [f"  - it defines {variable!r}: {why}" for variable, why in (learned.get(step) or {}).items()]
+    for edge in plan.get("edges") or []:
+        if edge.get("to") != step:
+            continue
+        for variable in edge.get("variables") or []:
+            why = (learned.get(edge.get("from")) or {}).get(variable)
+            if why:
+                lines.append(f"  - it reads {variable!r} from {edge['from']!r}: {why}")
+    corrected = [c for c in record.get("corrections") or [] if c.startswith(f"{step} ")]
+    text = ""
+    if lines:
+        text += "\nLearned at run time (the code does not show it; `mlpipe plan` marks it):\n" + "\n".join(lines)
+    if corrected:
+        text += "\nCorrected while this run ran:\n" + "\n".join(f"  - {c}" for c in corrected)
+    return text

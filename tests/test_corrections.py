@@ -48,6 +48,8 @@ def test_an_alias_made_in_one_step_and_changed_in_another_gives_the_notebook_val
     assert again["last"] == 0
     assert again.corrections == []  # nothing left to learn
     assert {s.status for s in again.steps.values()} <= {"reused", "succeeded"}
+    why = mlpipe_cli("why", str(path), "change").stdout
+    assert "it reads 'a' from 'alias': alias made 'b' share objects with 'a'" in why, why
 
 
 def test_a_step_that_already_read_the_old_value_runs_again(ray_address, notebook):

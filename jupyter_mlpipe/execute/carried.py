@@ -23,6 +23,7 @@ import logging
 import os
 import pickle
 import sys
+import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -257,6 +258,7 @@ def _merge(incoming: Any, changes: Any, name: str) -> Any:
 
 _NOT_TRACKED_MODULES = frozenset({"sys", "os", "builtins", "random", "warnings"})  # carried as settings
 _DELETED = "<deleted>"
+_SLOTS = (types.MemberDescriptorType, types.GetSetDescriptorType)  # a class's own machinery, not settings
 
 
 def _fingerprint(value: Any) -> Any:
@@ -279,7 +281,7 @@ def code_snapshot(ns: dict[str, Any]) -> dict[str, dict[str, Any]]:
             continue
         if isinstance(obj, type) and obj.__module__ == main:
             out[name] = {k: _fingerprint(v) for k, v in vars(obj).items()
-                         if not (k.startswith("__") and k.endswith("__"))}
+                         if not (k.startswith("__") and k.endswith("__")) and not isinstance(v, _SLOTS)}
         elif isinstance(obj, types.FunctionType) and obj.__module__ == main:
             out[name] = {k: _fingerprint(v) for k, v in vars(obj).items()}
         elif isinstance(obj, types.ModuleType) and obj.__name__ not in _NOT_TRACKED_MODULES:
