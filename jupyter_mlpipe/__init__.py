@@ -7,7 +7,6 @@ pulls in none of ray, pyarrow, pandas or papermill.
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import Any
 
 from .errors import (
@@ -22,6 +21,7 @@ from .errors import (
     StepOptionError,
     UnstorableValue,
 )
+from .lazy import lazy_names
 
 __version__ = "0.1.0"
 
@@ -61,17 +61,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'jupyter_mlpipe' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_names(__name__, globals(), _LAZY, __all__)
 
 
 def load_ipython_extension(ipython: Any) -> None:

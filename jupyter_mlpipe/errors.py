@@ -7,6 +7,7 @@ without parsing the message.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
@@ -24,12 +25,19 @@ __all__ = [
 ]
 
 
+_carries = dataclass(eq=False, repr=False, kw_only=True)
+"""An error class as a dataclass of the data it carries: keyword-only fields after the message.
+Identity equality and `Exception`'s repr are kept."""
+
+
+@_carries
 class MlpipeError(Exception):
     """Base of every error jupyter-mlpipe raises on purpose."""
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
-        self.message = message
-        self.hint = hint
+    message: str = field(kw_only=False)
+    hint: str | None = None
+
+    def __post_init__(self) -> None:
         super().__init__(self.__str__())
 
     def __str__(self) -> str:
@@ -44,22 +52,13 @@ class MlpipeError(Exception):
         return data
 
 
+@_carries
 class PlanError(MlpipeError):
     """The notebook cannot be turned into a step graph."""
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        step: str | None = None,
-        cell: int | None = None,
-        variable: str | None = None,
-        hint: str | None = None,
-    ) -> None:
-        self.step = step
-        self.cell = cell
-        self.variable = variable
-        super().__init__(message, hint=hint)
+    step: str | None = None
+    cell: int | None = None
+    variable: str | None = None
 
 
 class StepOptionError(PlanError):
@@ -70,30 +69,20 @@ class ConfigError(MlpipeError):
     """The mlpipe configuration (mlpipe.toml, environment) is invalid."""
 
 
+@_carries
 class UnstorableValue(MlpipeError):
     """A step produced a value that cannot be written to the artifact store."""
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        variable: str,
-        step: str | None = None,
-        type_name: str | None = None,
-        hint: str | None = None,
-    ) -> None:
-        self.variable = variable
-        self.step = step
-        self.type_name = type_name
-        super().__init__(message, hint=hint)
+    variable: str
+    step: str | None = None
+    type_name: str | None = None
 
 
+@_carries
 class ArtifactError(MlpipeError):
     """Base for problems reading an artifact back."""
 
-    def __init__(self, message: str, *, digest: str, hint: str | None = None) -> None:
-        self.digest = digest
-        super().__init__(message, hint=hint)
+    digest: str
 
 
 class ArtifactCorrupt(ArtifactError):
@@ -104,40 +93,25 @@ class ArtifactMissing(ArtifactError):
     """No artifact is stored under that address."""
 
 
+@_carries
 class InfeasibleRequest(MlpipeError):
     """A step asks for resources that the Ray cluster can never provide."""
 
-    def __init__(
-        self, message: str, *, step: str, requested: dict, available: dict, hint: str | None = None
-    ) -> None:
-        self.step = step
-        self.requested = requested
-        self.available = available
-        super().__init__(message, hint=hint)
+    step: str
+    requested: dict
+    available: dict
 
 
+@_carries
 class StepFailed(MlpipeError):
     """A step raised, timed out or its worker died."""
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        step: str,
-        cell: int | None = None,
-        ename: str | None = None,
-        evalue: str | None = None,
-        traceback: str | None = None,
-        notebook_path: str | None = None,
-        hint: str | None = None,
-    ) -> None:
-        self.step = step
-        self.cell = cell
-        self.ename = ename
-        self.evalue = evalue
-        self.traceback = traceback
-        self.notebook_path = notebook_path
-        super().__init__(message, hint=hint)
+    step: str
+    cell: int | None = None
+    ename: str | None = None
+    evalue: str | None = None
+    traceback: str | None = None
+    notebook_path: str | None = None
 
 
 class RunNotFound(MlpipeError):

@@ -11,7 +11,6 @@ records (`History` dicts, `RunRow`, `RunComparison`); `text` renders them.
 from __future__ import annotations
 
 import logging
-import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -21,7 +20,7 @@ from .errors import MlpipeError, RunNotFound
 from .store.history import History
 from .store.ids import LIST_RUNS_HINT, RUN_ID_RE
 from .store.paths import Store, open_history
-from .vocab import FINISHED, to_json
+from .vocab import FINISHED, finite_number, to_json
 
 __all__ = [
     "RunComparison",
@@ -290,21 +289,12 @@ def listed_with_rows(items: Iterable[dict[str, Any]], records: Iterable[RunRecor
 # --------------------------------------------------------------------------- comparing
 
 
-def _finite(value: Any) -> float | None:
-    """A number for JSON: None for what is not one, and for NaN and infinities."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
 def _last_metrics(record: RunRecord) -> dict[str, float | None]:
     last: dict[str, float | None] = {}
     for step, names in (record.get("metrics") or {}).items():
         for name, points in names.items():
             if points:
-                last[f"{step}.{name}"] = _finite(points[-1][1])
+                last[f"{step}.{name}"] = finite_number(points[-1][1])
     return last
 
 
@@ -319,7 +309,7 @@ def run_row(record: RunRecord) -> RunRow:
         "id": record["id"],
         "started": record.get("started"),
         "status": record.get("status"),
-        "duration": _finite(record.get("duration")),
+        "duration": finite_number(record.get("duration")),
         "params": to_json(record.get("params") or {}),
         "metrics": _last_metrics(record),
         "counts": counts,

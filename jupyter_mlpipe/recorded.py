@@ -7,17 +7,14 @@ the text views and `run["name"]` read it as they read a live `execute.runner.Run
 
 from __future__ import annotations
 
-import time
-from collections import Counter
 from typing import Any
 
 from .execute.failures import failure_message
-from .execute.run import StepRun
+from .execute.run import RunViewBase, StepRun
 from .plan import Pipeline
 from .queries import RunRecord
 from .store.artifacts import ArtifactStore
 from .store.paths import Store
-from .text import run_summary
 
 __all__ = ["RecordedRun"]
 
@@ -36,7 +33,7 @@ def _step_of(name: str, data: dict[str, Any]) -> StepRun:
     return step
 
 
-class RecordedRun:
+class RecordedRun(RunViewBase):
     """A finished (or interrupted) run loaded from the run history.
 
     `record` is its `History.get_run` dict (the panel draws the recorded plan from it);
@@ -64,52 +61,11 @@ class RecordedRun:
         self._artifacts: ArtifactStore | None = None
 
     # -- where it lives ----------------------------------------------------
-    @property
-    def store(self) -> Store:
-        """Where the run's notebooks and artifacts live."""
-        return self._store
-
     history = None  # as `Run.history` says of a run read back from the history: nothing records it now
-
-    @property
-    def artifacts(self) -> ArtifactStore:
-        if self._artifacts is None:
-            self._artifacts = ArtifactStore(self._store.artifacts_root)
-        return self._artifacts
-
-    # -- values ------------------------------------------------------------
-    def producer_of(self, name: str) -> str | None:
-        """The last step (in notebook order) of this run that stored `name`."""
-        return next((step for step in reversed(self.steps) if name in self.steps[step].outputs), None)
-
-    def __getitem__(self, name: str) -> Any:
-        """A value this run stored, read from the artifact store."""
-        step = self.producer_of(name)
-        if step is None:
-            stored = sorted({v for s in self.steps.values() for v in s.outputs})
-            raise KeyError(f"No step of run {self.id} produced {name!r}. Values: {', '.join(stored) or '(none)'}.")
-        return self.artifacts.get(self.steps[step].outputs[name]["digest"])
-
-    def values(self, names: list[str]) -> dict[str, Any]:
-        return {name: self[name] for name in names}
 
     # -- reading -----------------------------------------------------------
     def wait(self, timeout: float | None = None) -> RecordedRun:
         return self
-
-    def counts(self) -> dict[str, int]:
-        """How many steps ended in each status."""
-        return dict(Counter(step.status for step in self.steps.values()))
-
-    @property
-    def duration(self) -> float:
-        return (self.ended or time.time()) - self.started
-
-    def summary(self) -> str:
-        return run_summary(self)
-
-    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
-        p.text(run_summary(self))
 
     def __repr__(self) -> str:
         return f"<RecordedRun {self.id} {self.status}: {self.counts()}>"

@@ -26,6 +26,7 @@ __all__ = [
     "RUN_LOOKS",
     "looks_json",
     "ErrorInfo",
+    "finite_number",
     "to_json",
 ]
 
@@ -89,6 +90,15 @@ class ErrorInfo(TypedDict, total=False):
     traceback: str | None
     cell: int | None
     role: Literal["parameters", "load", "shared", "step", "save"] | None
+
+
+def finite_number(value: Any) -> float | None:
+    """A number for JSON: None for what is not one (`float()` refuses it), and for NaN and infinities."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def to_json(value: Any) -> Any:

@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..store.artifacts import ArtifactStore
     from ..store.history import History
 
-__all__ = ["Event", "Listener", "Run", "StepRun"]
+__all__ = ["Event", "Listener", "Run", "RunViewBase", "StepRun"]
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +87,76 @@ class StepRun:
         }
 
 
-class Run:
+class RunViewBase:
+    """What a live `Run` and a `recorded.RecordedRun` share: reading a run (`queries.RunView`).
+
+    A subclass sets `id`, `status`, `started`, `ended`, `steps` and `_store`, and
+    `_artifacts` to None.
+    """
+
+    id: str
+    status: str
+    started: float
+    ended: float | None
+    steps: dict[str, StepRun]
+    _store: Store
+    _artifacts: ArtifactStore | None
+
+    # -- where it lives ----------------------------------------------------
+    @property
+    def store(self) -> Store:
+        """Where the run's notebooks, history and artifacts live."""
+        return self._store
+
+    # -- values ------------------------------------------------------------
+    @property
+    def artifacts(self) -> ArtifactStore:
+        if self._artifacts is None:
+            from ..store.artifacts import ArtifactStore
+
+            self._artifacts = ArtifactStore(self._store.artifacts_root)
+        return self._artifacts
+
+    def producer_of(self, name: str) -> str | None:
+        """The last step (in notebook order) of this run that produced `name`."""
+        for step in reversed(list(self.steps)):
+            if name in self.steps[step].outputs:
+                return step
+        return None
+
+    def __getitem__(self, name: str) -> Any:
+        """A value this run stored, read from the artifact store."""
+        step = self.producer_of(name)
+        if step is None:
+            known = sorted({v for s in self.steps.values() for v in s.outputs})
+            raise KeyError(f"No step of run {self.id} produced {name!r}. Values: {', '.join(known) or '(none)'}.")
+        return self.artifacts.get(self.steps[step].outputs[name]["digest"])
+
+    def values(self, names: list[str]) -> dict[str, Any]:
+        return {name: self[name] for name in names}
+
+    # -- reading -----------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        """How many steps are in each status."""
+        counts: dict[str, int] = {}
+        for step in self.steps.values():
+            counts[step.status] = counts.get(step.status, 0) + 1
+        return counts
+
+    @property
+    def duration(self) -> float:
+        return (self.ended or time.time()) - self.started
+
+    def summary(self) -> str:
+        from ..text import run_summary
+
+        return run_summary(self)
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(self.summary())
+
+
+class Run(RunViewBase):
     """A pipeline run: its steps' states, and the values they produced (`run["name"]`)."""
 
     def __init__(self, run_id: str, plan: Pipeline, params: dict[str, Any], selected: list[str],
@@ -114,41 +183,11 @@ class Run:
 
     # -- where it lives ----------------------------------------------------
     @property
-    def store(self) -> Store:
-        """Where the run's notebooks, history and artifacts live."""
-        return self._store
-
-    @property
     def history(self) -> History | None:
         """The run history this run is recorded in (None for a run read back from it)."""
         return self._history
 
     # -- values ------------------------------------------------------------
-    @property
-    def artifacts(self) -> ArtifactStore:
-        if self._artifacts is None:
-            from ..store.artifacts import ArtifactStore
-
-            self._artifacts = ArtifactStore(self._store.artifacts_root)
-        return self._artifacts
-
-    def producer_of(self, name: str) -> str | None:
-        """The last step (in notebook order) of this run that produced `name`."""
-        for step in reversed(list(self.steps)):
-            if name in self.steps[step].outputs:
-                return step
-        return None
-
-    def __getitem__(self, name: str) -> Any:
-        step = self.producer_of(name)
-        if step is None:
-            known = sorted({v for s in self.steps.values() for v in s.outputs})
-            raise KeyError(f"No step of run {self.id} produced {name!r}. Values: {', '.join(known) or '(none)'}.")
-        return self.artifacts.get(self.steps[step].outputs[name]["digest"])
-
-    def values(self, names: list[str]) -> dict[str, Any]:
-        return {name: self[name] for name in names}
-
     def final_values(self) -> list[str]:
         """Names defined by the run's final steps (those no other selected step depends on)."""
         sources = {e.source for e in self.plan.edges if e.target in self.steps}
@@ -174,24 +213,6 @@ class Run:
     @property
     def cancel_requested(self) -> bool:
         return self._cancel.is_set()
-
-    def counts(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for step in self.steps.values():
-            counts[step.status] = counts.get(step.status, 0) + 1
-        return counts
-
-    @property
-    def duration(self) -> float:
-        return (self.ended or time.time()) - self.started
-
-    def summary(self) -> str:
-        from ..text import run_summary
-
-        return run_summary(self)
-
-    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
-        p.text(self.summary())
 
     def __repr__(self) -> str:
         return f"<Run {self.id} {self.status}: {self.counts()}>"

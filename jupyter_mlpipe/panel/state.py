@@ -13,7 +13,7 @@ import re
 import time
 from typing import Any
 
-from ..vocab import FINISHED, look_of, to_json
+from ..vocab import FINISHED, finite_number, look_of, to_json
 
 __all__ = [
     "run_state",
@@ -28,15 +28,6 @@ MAX_POINTS = 500  # per metric series sent to the front end (the history keeps a
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _TAIL_LINES = 20
 _TAIL_MAX_BYTES = 20 * 1024 * 1024
-
-
-def _num(value: Any) -> float | None:
-    """JSON has no NaN or infinity: the front end gets null for them."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 def strip_ansi(text: str | None) -> str | None:
@@ -201,8 +192,8 @@ class MetricBuffer:
 
     def add(self, step: str, name: str, index: Any, value: Any) -> None:
         points = self.series.setdefault(step, {}).setdefault(name, [])
-        x = _num(index)
-        points.append([len(points) if x is None else x, _num(value)])
+        x = finite_number(index)
+        points.append([len(points) if x is None else x, finite_number(value)])
 
     def poll(self, history: Any, run_id: str) -> int:
         """Read the points logged since the last poll; returns how many arrived."""

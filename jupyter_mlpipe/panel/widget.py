@@ -37,7 +37,28 @@ log = logging.getLogger(__name__)
 DEFAULT_INTERVAL = 0.2  # seconds between two updates: at most 5 a second
 
 
-class RunPanel(anywidget.AnyWidget):
+class _MlpipeWidget(anywidget.AnyWidget):
+    """What the run panel and the runs table share: the style, the status looks, a text summary."""
+
+    _css = _CSS
+
+    looks = t.Dict(
+        help="Icon, label and colour of each status: {status: {icon, label, color}} (`vocab.looks_json`)."
+    ).tag(sync=True)
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("looks", looks_json())
+        super().__init__(**kwargs)
+
+    def text(self) -> str:
+        """What a terminal shows (and a saved notebook keeps) as text/plain."""
+        raise NotImplementedError
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return _with_text(super()._repr_mimebundle_(**kwargs), self.text())
+
+
+class RunPanel(_MlpipeWidget):
     """A pipeline's graph, its run's states, step details and metrics, updated live.
 
     Use `RunPanel.listener` as a run listener, or `follow(run)`; `show_plan(plan)`
@@ -45,7 +66,6 @@ class RunPanel(anywidget.AnyWidget):
     """
 
     _esm = _PANEL_ESM
-    _css = _CSS
 
     graph = t.Dict(
         help="The laid-out graph: {nodes: [{name, compute, layer, order, x, y, width, height}], "
@@ -65,13 +85,9 @@ class RunPanel(anywidget.AnyWidget):
     selected = t.Unicode(
         None, allow_none=True, help="The step whose details are shown; set by the front end when a node is clicked."
     ).tag(sync=True)
-    looks = t.Dict(
-        help="Icon, label and colour of each status: {status: {icon, label, color}} (`vocab.looks_json`)."
-    ).tag(sync=True)
 
     def __init__(self, plan: Any = None, *, history: Any = None, min_interval: float = DEFAULT_INTERVAL,
                  **kwargs: Any) -> None:
-        kwargs.setdefault("looks", looks_json())
         super().__init__(**kwargs)
         self.min_interval = float(min_interval)
         self.updates = 0  # trait updates sent (each one comm message)
@@ -268,9 +284,6 @@ class RunPanel(anywidget.AnyWidget):
             return self._plan_text
         return f"pipeline: {len(self.graph.get('nodes', []))} steps"
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return _with_text(super()._repr_mimebundle_(**kwargs), self.text())
-
 
 def _plan_text(plan: Any) -> str | None:
     if hasattr(plan, "describe"):
@@ -379,11 +392,10 @@ def make_display_listener(*, history: Any = None, min_interval: float = DEFAULT_
 # ---------------------------------------------------------------------- runs table
 
 
-class RunsTable(anywidget.AnyWidget):
+class RunsTable(_MlpipeWidget):
     """The runs of a notebook; choose two to see what differs (parameters, metrics, steps)."""
 
     _esm = _RUNS_ESM
-    _css = _CSS
 
     rows = t.List(
         help="One per run, newest first: {id, started, status, duration, params, metrics (last values, "
@@ -395,14 +407,10 @@ class RunsTable(anywidget.AnyWidget):
     comparison = t.Dict(
         help="What differs between the two selected runs: {a, b, params, metrics, steps, steps_differ}."
     ).tag(sync=True)
-    looks = t.Dict(
-        help="Icon, label and colour of each status: {status: {icon, label, color}} (`vocab.looks_json`)."
-    ).tag(sync=True)
 
     def __init__(self, records: list[dict[str, Any]] | None = None, **kwargs: Any) -> None:
         from ..queries import run_row
 
-        kwargs.setdefault("looks", looks_json())
         super().__init__(**kwargs)
         self._records = list(records or [])
         self.rows = [run_row(r) for r in self._records]
@@ -425,9 +433,6 @@ class RunsTable(anywidget.AnyWidget):
             return "No runs yet: %pipeline run starts one."
         text = runs_table(self._records)
         return f"{text}\n\n{comparison_text(self.comparison)}" if self.comparison else text
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return _with_text(super()._repr_mimebundle_(**kwargs), self.text())
 
 
 def runs_table_widget(history: Any, notebook: str | None = None, *, limit: int = 30) -> RunsTable:

@@ -243,21 +243,7 @@ def parse_step_line(line: str) -> StepOptions:
                               hint="Use cpu, gpu or a name defined in mlpipe.toml.")
     if ns.name in ns.after:
         raise StepOptionError(f"Step {ns.name!r} cannot run --after itself.", step=ns.name)
-    return StepOptions(
-        name=ns.name,
-        compute=ns.compute,
-        gpus=ns.gpus,
-        cpus=ns.cpus,
-        memory=ns.memory,
-        retries=ns.retries,
-        timeout=ns.timeout,
-        no_cache=ns.no_cache,
-        inputs=ns.inputs,
-        outputs=ns.outputs,
-        after=ns.after,
-        deps=ns.deps,
-        defer=ns.defer,
-    )
+    return StepOptions(**vars(ns))  # the parser's destinations are StepOptions' fields
 
 
 def _suggest_name(name: str) -> str:

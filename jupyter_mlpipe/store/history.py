@@ -14,31 +14,22 @@ the garbage collector's queries (`GcQueries`) are given its transactions
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from ..errors import MlpipeError
-from ..vocab import RunStatus, StepStatus
+from ..vocab import RunStatus
 from .facts import FactStore
 from .gc_queries import GcQueries
-from .history_reader import COMPARED_STATUSES, HistoryReader
+from .history_reader import HistoryReader
 from .ids import pid_alive, run_not_found, validate_run_id
-from .records import (
-    FINISH_STATUSES,
-    INTERRUPTED,
-    RECORDED_RUN_STATUSES,
-    ArtifactInfo,
-    CacheEntry,
-    LastStepRun,
-    MetricPoint,
-    RunRecord,
-    RunSummary,
-)
+from .records import FINISH_STATUSES, INTERRUPTED, RECORDED_RUN_STATUSES
 from .schema import MIGRATIONS, SCHEMA_VERSION, STEP_COLUMNS, STEP_JSON, dump_json
 from .sql import is_locked, placeholders
 
@@ -53,6 +44,19 @@ _BUSY_TIMEOUT_MS = 30_000
 _INHERITED: list[sqlite3.Connection] = []  # connections a forked child must not close
 
 T = TypeVar("T")
+P = ParamSpec("P")
+
+
+def _offered(helper: str, method: Callable[Concatenate[Any, P], T]) -> Callable[Concatenate[History, P], T]:
+    """`History`'s method of the same name, signature and docstring as `method` of its `helper`
+    (`reader`, `gc`): it calls that method of `History.<helper>`."""
+    name = method.__name__
+
+    @functools.wraps(method)
+    def offered(self: History, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return getattr(getattr(self, helper), name)(*args, **kwargs)
+
+    return offered
 
 
 class History:
@@ -405,57 +409,17 @@ class History:
 
     # ---------------------------------------------------------------- reading (HistoryReader)
 
-    def list_runs(self, notebook: str | None = None, limit: int = 50) -> list[RunSummary]:
-        """Runs newest first, without their plan: see `HistoryReader.list_runs`."""
-        return self.reader.list_runs(notebook, limit)
-
-    def get_run(self, run_id: str) -> RunRecord:
-        """One run in full (steps, metrics); RunNotFound if unknown: see `HistoryReader.get_run`."""
-        return self.reader.get_run(run_id)
-
-    def latest_run(self, notebook: str) -> RunRecord | None:
-        """The newest run of a notebook in full, or None."""
-        return self.reader.latest_run(notebook)
-
-    def last_step_run(
-        self,
-        notebook: str,
-        step: str,
-        *,
-        before_run: str | None = None,
-        statuses: Iterable[StepStatus] = COMPARED_STATUSES,
-    ) -> LastStepRun | None:
-        """The latest run of a step with one of `statuses`: see `HistoryReader.last_step_run`."""
-        return self.reader.last_step_run(notebook, step, before_run=before_run, statuses=statuses)
-
-    def metrics(
-        self, run_id: str, step: str | None = None, since_rowid: int = 0
-    ) -> list[MetricPoint]:
-        """Metric points of a run after `since_rowid`, oldest first (incremental polling)."""
-        return self.reader.metrics(run_id, step, since_rowid)
-
-    def cache_get(self, key: str) -> CacheEntry | None:
-        """The cache entry of a step key, or None."""
-        return self.reader.cache_get(key)
-
-    def artifact(self, digest: str) -> ArtifactInfo | None:
-        """The recorded description of an artifact (format, type, size, summary, producer)."""
-        return self.reader.artifact(digest)
+    list_runs = _offered("reader", HistoryReader.list_runs)
+    get_run = _offered("reader", HistoryReader.get_run)
+    latest_run = _offered("reader", HistoryReader.latest_run)
+    last_step_run = _offered("reader", HistoryReader.last_step_run)
+    metrics = _offered("reader", HistoryReader.metrics)
+    cache_get = _offered("reader", HistoryReader.cache_get)
+    artifact = _offered("reader", HistoryReader.artifact)
 
     # -------------------------------------------------------- garbage collection (GcQueries)
 
-    def referenced_digests(self) -> set[str]:
-        """Every artifact digest a recorded step run or cache entry still points to."""
-        return self.gc.referenced_digests()
-
-    def runs_older_than(self, seconds: float) -> list[str]:
-        """Ids of finished runs that ended more than `seconds` ago, oldest first."""
-        return self.gc.runs_older_than(seconds)
-
-    def delete_runs(self, run_ids: list[str]) -> None:
-        """Delete runs with their step runs, metrics and the cache entries they made."""
-        self.gc.delete_runs(run_ids)
-
-    def delete_artifacts(self, digests: Iterable[str]) -> None:
-        """Forget the descriptions of artifacts the garbage collector removed."""
-        self.gc.delete_artifacts(digests)
+    referenced_digests = _offered("gc", GcQueries.referenced_digests)
+    runs_older_than = _offered("gc", GcQueries.runs_older_than)
+    delete_runs = _offered("gc", GcQueries.delete_runs)
+    delete_artifacts = _offered("gc", GcQueries.delete_artifacts)
