@@ -65,6 +65,11 @@ class ReuseDecider:
         self.force = force
         self.records: dict[str, dict] = {}  # run id -> recorded run, for reused steps' notebooks
 
+    def key(self, step: Step, input_digests: dict[str, str]) -> tuple[str, dict[str, Any]]:
+        """The cache key of `step` with these inputs, and what it is made of."""
+        components = key_components(step, input_digests=input_digests, params=self.params, base=self.base)
+        return key_of(components), components
+
     def decide(self, step: Step, *, input_digests: dict[str, str], required: list[str]) -> Decision:
         """Reuse or run `step`, given the digests of its inputs and the values later steps read."""
         name = step.name

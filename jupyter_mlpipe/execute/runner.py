@@ -90,9 +90,8 @@ class _Driver:
             return
         sr.inputs, sr.hidden = visible, hidden
         required = self.required(name)
-        outside = {v: "file:" + file_key(str(run.store.base / v[len(FILE_PREFIX):])) for v in step.outputs
-                   if v.startswith(FILE_PREFIX) and v not in step.input_sources}  # data files it reads
-        decision = self.decider.decide(step, input_digests={**visible, **hidden, **outside}, required=required)
+        decision = self.decider.decide(step, input_digests={**visible, **hidden, **self.outside(step)},
+                                       required=required)
         sr.key, sr.reason = decision.key, decision.reason
         if decision.reused:
             sr.status = "reused"
@@ -102,6 +101,15 @@ class _Driver:
             run.emit("step", sr)
             return
         self.submit(name, step, inputs, required, hidden)
+
+    def outside(self, step: Step) -> dict[str, str]:
+        """The content hashes of the data files the step reads that no earlier step writes (for its key)."""
+        import fnmatch
+
+        base, declared = self.run.store.base, list(step.options.deps or [])
+        return {v: "file:" + file_key(str(base / v[len(FILE_PREFIX):])) for v in step.outputs
+                if v.startswith(FILE_PREFIX) and v not in step.input_sources
+                and not any(fnmatch.fnmatch(v[len(FILE_PREFIX):], d) for d in declared)}  # --deps: in the key
 
     def required(self, name: str) -> list[str]:
         """The variables of step `name` that the run's later steps read."""
@@ -237,6 +245,7 @@ class _Driver:
                 self.history.cache_put(sr.key, step=name, notebook=run.notebook, components=components or {},
                                        outputs=sr.outputs, run_id=run.id)
             self.correct(name, {v: fact["reason"] for v, fact in learned.items()})
+            self.cache_as_learned(sr, learned)
             return
         info: ErrorInfo = result["error"]
         stale = self.touched_too_early(name, result.get("touched") or [])
@@ -280,6 +289,17 @@ class _Driver:
             if why is None:
                 why = f"it reads {variable!r} as step {source!r} leaves it"
             self.rerun(later, f"{later} re-ran: {why} (learned at run time)")
+
+    def cache_as_learned(self, sr: StepRun, learned: dict[str, Any]) -> None:
+        """Store the result also under the key the next plan, which knows what this run learned, gives the
+        step, so that learning costs no extra run: its key gains the data files it turned out to read."""
+        step = self.corrections.steps[sr.name]
+        outside = self.outside(step)
+        if sr.status != "succeeded" or not sr.key or not any(v in learned for v in outside):
+            return
+        key, components = self.decider.key(step, {**sr.inputs, **sr.hidden, **outside})
+        self.history.cache_put(key, step=sr.name, notebook=self.run.notebook, components=components,
+                               outputs=sr.outputs, run_id=self.run.id)
 
     def touched_too_early(self, name: str, touched: list[str]) -> str | None:
         """A file the failed step `name` touched that an earlier step turns out to write, if any."""

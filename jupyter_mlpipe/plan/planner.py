@@ -334,7 +334,9 @@ class Planner:
         if not roots:
             return {}, {}
         closure = symbols.shared_closure(roots, local_shared)
-        step.shared = list(closure.code)
+        own_imports = {id(entry) for entry, _ in local_shared.values() if entry.kind == "import"}
+        # the step's own imports run in its own code, in order (after a `sys.path.append` it makes)
+        step.shared = [sdef for sdef in closure.code if id(sdef) not in own_imports]
         free_values, writes, names = closure.free_values, closure.writes, closure.names
         early = [n for n in local_shared if n in refs and n in shared_names]
         if early:  # called before this step redefines it: the earlier definition runs first
