@@ -16,7 +16,7 @@ from fidelity.corpus import all_cases
 
 pytestmark = pytest.mark.slow
 
-CASES = all_cases()
+CASES = all_cases(("identity", "seeds", "process", "shared-code"))  # files: see docs/concepts.md, limits
 
 
 @pytest.fixture(scope="module")

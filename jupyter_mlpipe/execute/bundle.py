@@ -161,12 +161,10 @@ def build_bundle(plan: Pipeline, step: Step) -> NotebookNode:
         if cell is not None:
             meta["cell"] = cell
         cells.append(new_code_cell(text, metadata={"mlpipe": meta}))
-    cells.append(new_code_cell(
-        "# Set the process state this step starts from (random generators, settings).\n"
-        "from jupyter_mlpipe.execute.runtime import carry_state as _mlpipe_carry\n"
-        "_mlpipe_carry(globals())",
-        metadata={"mlpipe": {"role": "load"}},
-    ))
+    # the process state the step starts from (random generators, settings) is set after the shared code
+    # ran: appended to the last cell before the step's own (no extra cell, no line number moves)
+    cells[-1].source += "\nfrom jupyter_mlpipe.execute.runtime import carry_state as _mlpipe_carry; " \
+                        "_mlpipe_carry(globals())  # process state, after the shared code"
     for position, (index, body) in enumerate(step.code):
         text = strip_control_lines(body)
         if position == 0:

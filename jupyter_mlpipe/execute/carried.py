@@ -284,25 +284,45 @@ def code_snapshot(ns: dict[str, Any]) -> dict[str, dict[str, Any]]:
                          if not (k.startswith("__") and k.endswith("__")) and not isinstance(v, _SLOTS)}
         elif isinstance(obj, types.FunctionType) and obj.__module__ == main:
             out[name] = {k: _fingerprint(v) for k, v in vars(obj).items()}
-        elif isinstance(obj, types.ModuleType) and obj.__name__ not in _NOT_TRACKED_MODULES:
-            # submodules that a package loads lazily (numpy.ma) are imports, not changes
-            out["module:" + obj.__name__] = {k: id(v) for k, v in vars(obj).items()
-                                             if not k.startswith("__") and not isinstance(v, types.ModuleType)}
     return out
 
 
-def code_changes(ns: dict[str, Any], before: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """What the step set on shared code: {owner: {attribute: new value or "<deleted>"}}."""
-    after = code_snapshot(ns)
+def _loaded_modules(ns: dict[str, Any]) -> list[Any]:
+    """Modules the step can set attributes on: those bound in its namespace, and (for a module the step
+    imports itself, after this is called) every top-level module already loaded in the process."""
+    found = {id(m): m for m in ns.values() if isinstance(m, types.ModuleType)}
+    for name, module in list(sys.modules.items()):
+        if "." not in name and not name.startswith("_") and module is not None:
+            found.setdefault(id(module), module)
+    return [m for m in found.values() if getattr(m, "__name__", None) not in _NOT_TRACKED_MODULES]
+
+
+def code_changes(ns: dict[str, Any], before: dict[str, dict[str, Any]],
+                 modules_before: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """What the step set on shared code: {owner: {attribute: new value or "<deleted>"}}.
+
+    Classes and functions are compared by content (`before`); modules the step can reach (bound in
+    its namespace) by the identity of their attributes (`modules_before`: their `vars()` at the start).
+    """
     changes: dict[str, dict[str, Any]] = {}
-    for owner, attrs in after.items():
+    for owner, attrs in code_snapshot(ns).items():
         old = before.get(owner)
         if old is None:
             continue  # defined by the step itself: a value, not a change to shared code
-        obj = sys.modules.get(owner[7:]) if owner.startswith("module:") else ns.get(owner)
+        obj = ns.get(owner)
         for attr in set(attrs) | set(old):
             if attrs.get(attr, _MISSING) != old.get(attr, _MISSING):
                 changes.setdefault(owner, {})[attr] = getattr(obj, attr, _DELETED) if attr in attrs else _DELETED
+    for module in {id(m): m for m in ns.values() if isinstance(m, types.ModuleType)}.values():
+        saved = modules_before.get(getattr(module, "__name__", ""))
+        if saved is None:
+            continue
+        now = vars(module)
+        for attr in set(now) | set(saved):
+            if attr.startswith("__") or isinstance(now.get(attr), types.ModuleType):
+                continue  # submodules a package loads lazily (numpy.ma) are imports, not changes
+            if now.get(attr, _MISSING) is not saved.get(attr, _MISSING):
+                changes.setdefault("module:" + module.__name__, {})[attr] = now.get(attr, _DELETED)
     return changes
 
 
@@ -342,10 +362,8 @@ class CarriedStates:
 
     def begin_code(self, ns: dict[str, Any]) -> None:
         """After the shared code ran: apply the changes earlier steps made to it, note it as it is."""
-        import types
 
-        self.module_values = {obj.__name__: dict(vars(obj)) for obj in list(ns.values())
-                              if isinstance(obj, types.ModuleType) and obj.__name__ not in _NOT_TRACKED_MODULES}
+        self.module_values = {m.__name__: dict(vars(m)) for m in _loaded_modules(ns)}
         patches = self.incoming.get("@code")
         for owner, attrs in (patches or {}).items():
             if owner.startswith("module:"):
@@ -360,7 +378,7 @@ class CarriedStates:
     def end_code(self, ns: dict[str, Any]) -> dict[str, tuple[Any, str]]:
         if self.code_before is None:
             return {}
-        changes = code_changes(ns, self.code_before)
+        changes = code_changes(ns, self.code_before, self.module_values)
         for owner, attrs in changes.items():
             if owner.startswith("module:"):
                 self.module_touched.setdefault(owner[7:], set()).update(attrs)

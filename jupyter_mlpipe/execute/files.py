@@ -108,8 +108,8 @@ def state_of(base: str, rel: str, access: Access, incoming: dict | None) -> dict
     full = os.path.join(base, rel)
     if access == "read" and incoming is not None:
         return incoming
-    if os.path.isdir(full):
-        return {"kind": "dir"}
+    if os.path.isdir(full):  # what it lists is what a later os.listdir or os.walk sees
+        return {"kind": "dir", "names": sorted(os.listdir(full))}
     if not os.path.exists(full):
         return {"kind": "missing"}
     if access == "read":  # never written by the notebook: its content is a fact of the outside world

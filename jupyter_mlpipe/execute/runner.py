@@ -283,12 +283,36 @@ class _Driver:
                 del self.failed_touches[later]
                 self.corrections.learn(later, written, f"{later} touches {written[len(FILE_PREFIX):]!r}")
                 self.rerun(later, f"{later} re-ran: {learned[written]} (learned at run time)")
+        for earlier, variable in self.overlapping_file_steps(name):
+            if run.steps[earlier].key:  # what it stored may hold the other step's changes: not to be reused
+                self.history.cache_delete(run.steps[earlier].key)
+            self.rerun(earlier, f"{earlier} re-ran: a later step changed {variable[len(FILE_PREFIX):]!r} while it "
+                                "ran, so what it left is not known (learned at run time)")
         for later, variable in self.corrections.stale(name, run.steps):
             source = self.corrections.steps[later].input_sources.get(variable, name)
             why = learned.get(variable) if source == name and later != name else None
             if why is None:
                 why = f"it reads {variable!r} as step {source!r} leaves it"
             self.rerun(later, f"{later} re-ran: {why} (learned at run time)")
+
+    def overlapping_file_steps(self, name: str) -> list[tuple[str, str]]:
+        """Steps that touch a file `name` touches and ran at the same time: the earlier one of each pair may
+        have seen (and handed on) the later one's changes, so it runs again, now before it."""
+        run, mine = self.run, self.run.steps[name]
+        if mine.status != "succeeded":
+            return []
+        found = []
+        for variable in [v for v in mine.outputs if v.startswith(FILE_PREFIX)]:
+            for other, sr in run.steps.items():
+                if other == name or sr.status != "succeeded" or variable not in sr.outputs:
+                    continue
+                if sr.started is None or sr.ended is None or mine.started is None or mine.ended is None:
+                    continue
+                if sr.started < mine.ended and mine.started < sr.ended:
+                    earlier = min(other, name, key=self.corrections.position.__getitem__)
+                    if (earlier, variable) not in found:
+                        found.append((earlier, variable))
+        return found
 
     def cache_as_learned(self, sr: StepRun, learned: dict[str, Any]) -> None:
         """Store the result also under the key the next plan, which knows what this run learned, gives the
