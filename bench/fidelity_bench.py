@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import importlib.util
 import os
 import sys
 import tempfile
@@ -46,6 +47,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for case in all_cases():
             if args.k not in case.id:
+                continue
+            if case.requires and importlib.util.find_spec(case.requires) is None:
                 continue
             for grouped in variants:
                 folder = Path(tmp) / f"{case.id}-{int(grouped)}"

@@ -9,6 +9,8 @@ process. A run may correct itself or refuse loudly; it may never say
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 
 from fidelity import harness
@@ -33,6 +35,8 @@ def _ids(case: harness.Case) -> str:
 @pytest.mark.parametrize("grouped", [False, True], ids=["per-cell", "grouped"])
 @pytest.mark.parametrize("case", CASES, ids=_ids)
 def test_case(case, grouped, oracle, ray_address, tmp_path):
+    if case.requires and importlib.util.find_spec(case.requires) is None:
+        pytest.skip(f"{case.requires} is not installed")
     results = harness.check_notebook(case, tmp_path / case.id, oracle, grouped=grouped)
     problems = [r for r in results if r.outcome in ("silent", "oracle-failed")]
     assert not problems, "\n".join(

@@ -34,6 +34,7 @@ class Case:
     expect: Literal["same", "refuse"] = "same"
     files: tuple[tuple[str, str], ...] = ()  # files in the notebook's folder before the run
     category: str = ""
+    requires: str | None = None  # a package the case needs (skipped without it)
 
 
 @dataclass
@@ -53,7 +54,7 @@ def cases_from(rows: list[tuple], preamble: str, category: str) -> list[Case]:
         ident, cells, check, *rest = row
         extra = rest[0] if rest else {}
         out.append(Case(ident, tuple(cells), check, preamble, extra.get("expect", "same"),
-                        tuple(extra.get("files", {}).items()), category))
+                        tuple(extra.get("files", {}).items()), category, extra.get("requires")))
     return out
 
 

@@ -51,6 +51,8 @@ SEEDS = [
     ("seed_random_instance", ["r = random.Random(5)", "x = r.random()", "y = r.random()"], "round(x, 8), round(y, 8)"),
     ("seed_draw_loop", ["np.random.seed(14)", "vals = []\nfor _ in range(3):\n    vals.append(float(np.random.rand()))", "more = float(np.random.rand())"],
      "[round(v, 8) for v in vals], round(more, 8)"),
+    ("seed_torch", ["import torch\ntorch.manual_seed(0)", "import torch\nt = torch.rand(3).tolist()"],
+     "[round(v, 6) for v in t]", {"requires": "torch"}),
     ("seed_state_saved", ["np.random.seed(15)", "state = np.random.get_state()", "a = np.random.rand()", "np.random.set_state(state)\nb = np.random.rand()"],
      "a == b"),
 ]
