@@ -64,6 +64,8 @@ class _Driver:
         self.running: list[str] = []  # submitted to the backend, not finished
         self.outdated: set[str] = set()  # running, but what they read changed meanwhile: run again
         self.failed_touches: dict[str, list[str]] = {}  # failed step -> the files it had touched
+        self.must_run: set[str] = set()  # steps whose stored result is not to be trusted in this run
+        self.learned_keys: dict[str, str] = {}  # step -> the key `cache_as_learned` stored its result under
         self.backend_ready = False
         self.decider = ReuseDecider(history=history, artifacts=lambda: run.artifacts, run_id=run.id,
                                     notebook=run.notebook, params=run.params, base=run.store.base,
@@ -93,13 +95,17 @@ class _Driver:
         decision = self.decider.decide(step, input_digests={**visible, **hidden, **self.outside(step)},
                                        required=required)
         sr.key, sr.reason = decision.key, decision.reason
-        if decision.reused:
+        if decision.reused and name in self.must_run:  # what it stored may hold another step's changes
+            sr.reason = {**sr.reason, "decision": "ran", "changes": [],
+                         "summary": "a later step changed a file it touched while it ran: it runs again"}
+        elif decision.reused:
             sr.status = "reused"
             sr.outputs = decision.outputs
             sr.started = sr.ended = time.time()
             sr.notebook_path = decision.notebook_path
             run.emit("step", sr)
             return
+        self.must_run.discard(name)
         self.submit(name, step, inputs, required, hidden)
 
     def outside(self, step: Step) -> dict[str, str]:
@@ -284,8 +290,7 @@ class _Driver:
                 self.corrections.learn(later, written, f"{later} touches {written[len(FILE_PREFIX):]!r}")
                 self.rerun(later, f"{later} re-ran: {learned[written]} (learned at run time)")
         for earlier, variable in self.overlapping_file_steps(name):
-            if run.steps[earlier].key:  # what it stored may hold the other step's changes: not to be reused
-                self.history.cache_delete(run.steps[earlier].key)
+            self.distrust(earlier)
             self.rerun(earlier, f"{earlier} re-ran: a later step changed {variable[len(FILE_PREFIX):]!r} while it "
                                 "ran, so what it left is not known (learned at run time)")
         for later, variable in self.corrections.stale(name, run.steps):
@@ -322,13 +327,26 @@ class _Driver:
         if sr.status != "succeeded" or not sr.key or not any(v in learned for v in outside):
             return
         key, components = self.decider.key(step, {**sr.inputs, **sr.hidden, **outside})
+        self.learned_keys[sr.name] = key
         self.history.cache_put(key, step=sr.name, notebook=self.run.notebook, components=components,
                                outputs=sr.outputs, run_id=self.run.id)
+
+    def distrust(self, name: str) -> None:
+        """What step `name` stored may hold another step's changes to a file: never reuse it."""
+        for key in (self.run.steps[name].key, self.learned_keys.pop(name, None)):
+            if key:
+                self.history.cache_delete(key)
+        self.must_run.add(name)
 
     def touched_too_early(self, name: str, touched: list[str]) -> str | None:
         """A file the failed step `name` touched that an earlier step turns out to write, if any."""
         for variable in touched:
             before = self.corrections.reaching(variable, name)
+            if before is not None and self.run.steps[before].status == "reused" and before not in self.must_run:
+                # the earlier step's stored file may be one a concurrent step changed: make it again first
+                self.distrust(before)
+                self.rerun(before, f"{before} re-ran: {name} failed on {variable[len(FILE_PREFIX):]!r}, which "
+                                   f"{before} left (learned at run time)")
             if before is not None:
                 self.corrections.learn(name, variable, f"{name} touches {variable[len(FILE_PREFIX):]!r}")
                 return variable
