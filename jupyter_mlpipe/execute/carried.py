@@ -30,13 +30,12 @@ from typing import Any
 
 from ..vocab import CARRIED_RANDOM, CARRIED_SETTINGS
 
-__all__ = ["CARRIED", "RANDOM", "SETTINGS", "Carried", "CarriedStates", "is_carried"]
+__all__ = ["RANDOM", "SETTINGS", "Carried", "CarriedStates", "is_carried"]
 
 logger = logging.getLogger(__name__)
 
 RANDOM = CARRIED_RANDOM
 SETTINGS = CARRIED_SETTINGS
-CARRIED = RANDOM + SETTINGS
 
 
 def is_carried(name: str) -> bool:

@@ -44,7 +44,6 @@ class Corrections:
         self.order_only = {name: [e.source for e in edges if not e.variables and e.source in self.steps]
                            for name, edges in plan.edge_map().items() if name in self.steps}
         self.reruns: dict[str, int] = {}
-        self.notes: list[str] = []
 
     # -- the graph as it is now ----------------------------------------------
     def deps(self, name: str) -> set[str]:
@@ -91,7 +90,7 @@ class Corrections:
         return hidden
 
     # -- learning ------------------------------------------------------------
-    def learn(self, name: str, variable: str, reason: str) -> list[str]:
+    def learn(self, name: str, variable: str) -> list[str]:
         """Step `name` defines `variable` too; returns the later steps that now read it from `name`.
 
         A carried state (`@numpy.random`, `@environ`, ...) is read by the step that changes it, and by
@@ -121,7 +120,6 @@ class Corrections:
                     other, input_sources={**other.input_sources, variable: name},
                     inputs=other.inputs if variable in other.inputs else [*other.inputs, variable])
                 rerouted.append(later)
-        self.notes.append(f"{reason} (learned at run time)")
         return rerouted
 
     def stale(self, name: str, states: Mapping[str, StepRun]) -> list[tuple[str, str]]:

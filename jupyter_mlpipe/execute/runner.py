@@ -274,7 +274,7 @@ class _Driver:
         for variable, reason in learned.items():
             if variable in self.corrections.steps[name].outputs:
                 continue
-            for later in self.corrections.learn(name, variable, reason):
+            for later in self.corrections.learn(name, variable):
                 if run.steps[later].status == "pending":
                     run.corrections.append(f"{later} waits for {name}: {reason} (learned at run time)")
             kind = "state" if is_carried(variable) else "changed"
@@ -287,7 +287,7 @@ class _Driver:
                             > self.corrections.position[name]), None)
             if written is not None and run.steps[later].status == "failed":
                 del self.failed_touches[later]
-                self.corrections.learn(later, written, f"{later} touches {written[len(FILE_PREFIX):]!r}")
+                self.corrections.learn(later, written)
                 self.rerun(later, f"{later} re-ran: {learned[written]} (learned at run time)")
         for earlier, variable in self.overlapping_file_steps(name):
             self.distrust(earlier)
@@ -348,7 +348,7 @@ class _Driver:
                 self.rerun(before, f"{before} re-ran: {name} failed on {variable[len(FILE_PREFIX):]!r}, which "
                                    f"{before} left (learned at run time)")
             if before is not None:
-                self.corrections.learn(name, variable, f"{name} touches {variable[len(FILE_PREFIX):]!r}")
+                self.corrections.learn(name, variable)
                 return variable
         self.failed_touches[name] = touched
         return None
