@@ -29,6 +29,8 @@ def test_an_alias_made_in_one_step_and_changed_in_another_gives_the_notebook_val
     run = jupyter_mlpipe.run(path)
     assert run.status == "succeeded"
     assert run["last"] == 0 and run["a"] == [1, 2, 3, 0]
+    pulled = run.values(["a", "b"])  # what `%pipeline run` brings into the kernel: still one list
+    assert pulled["a"] is pulled["b"]
     assert any("alias made 'b' share objects with 'a'" in c for c in run.corrections), run.corrections
     record = _history(path).get_run(run.id)
     assert record["corrections"] == run.corrections

@@ -133,7 +133,23 @@ class RunViewBase:
         return self.artifacts.get(self.steps[step].outputs[name]["digest"])
 
     def values(self, names: list[str]) -> dict[str, Any]:
-        return {name: self[name] for name in names}
+        """Several values at once; members of one stored group load together, so values that shared
+        objects in the pipeline share them here too (`b = a` stays one list in the kernel)."""
+        from ..store.sharing import split_ref
+
+        groups: dict[str, Any] = {}
+        out: dict[str, Any] = {}
+        for name in names:
+            step = self.producer_of(name)
+            digest = self.steps[step].outputs[name]["digest"] if step is not None else ""
+            group, member = split_ref(digest)
+            if member is None:
+                out[name] = self[name]
+                continue
+            if group not in groups:
+                groups[group] = self.artifacts.get_group(group)
+            out[name] = groups[group].members[member]
+        return out
 
     # -- reading -----------------------------------------------------------
     def counts(self) -> dict[str, int]:
