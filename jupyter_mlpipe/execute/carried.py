@@ -38,6 +38,11 @@ RANDOM = CARRIED_RANDOM
 SETTINGS = CARRIED_SETTINGS
 
 
+_LIST_DIFFS = ("@sys.path", "@warnings.filters")  # handed on as {"front", "added", "removed"} lists
+_RESTORED_HERE = ("@random", "@numpy.random", "@torch.random", "@pandas.options", "@numpy.printoptions",
+                  "@sklearn.config", "@recursionlimit")  # the engine itself restores env, cwd, path, warnings
+
+
 def is_carried(name: str) -> bool:
     return name.startswith("@")
 
@@ -245,7 +250,7 @@ def _merge(incoming: Any, changes: Any, name: str) -> Any:
     """The changes so far: what came in, then this step's on top."""
     if incoming is None:
         return changes
-    if name in ("@sys.path", "@warnings.filters"):
+    if name in _LIST_DIFFS:
         merged = {k: list(incoming.get(k, [])) for k in ("front", "added", "removed")}
         for key in ("front", "added", "removed"):
             merged[key] += [x for x in changes.get(key, []) if x not in merged[key]]
@@ -364,7 +369,7 @@ class CarriedStates:
         kind = KINDS[name]
         if kind.diff is None:
             return self.before.get(name)
-        return {"front": [], "added": [], "removed": []} if name in ("@sys.path", "@warnings.filters") else {}
+        return {"front": [], "added": [], "removed": []} if name in _LIST_DIFFS else {}
 
     def end(self) -> dict[str, tuple[Any, str]]:
         """What the step changed: name -> (the value to hand on, a note for people)."""
@@ -395,8 +400,7 @@ class CarriedStates:
                     setattr(module, attr, saved[attr])
                 elif hasattr(module, attr):
                     delattr(module, attr)
-        for name in ("@random", "@numpy.random", "@torch.random", "@pandas.options", "@numpy.printoptions",
-                     "@sklearn.config", "@recursionlimit"):
+        for name in _RESTORED_HERE:
             original = self.original.get(name)
             if original is None:
                 continue
