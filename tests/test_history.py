@@ -110,7 +110,7 @@ def test_file_created_with_wal_and_version(db_path, hist):
     assert db_path.exists()
     conn = raw(db_path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"runs", "step_runs", "artifacts", "cache", "metrics", "facts"} <= tables
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
@@ -168,7 +168,34 @@ def test_a_version_1_file_gains_the_facts_table_and_keeps_its_runs(db_path):
         facts = h.facts.of("nb")
     assert [(f["step"], f["variable"], f["reason"]) for f in facts] == [
         ("s3", "a", "s3 changed 'a' through its alias 'b'")]
-    assert raw(db_path).execute("PRAGMA user_version").fetchone()[0] == 2
+    assert raw(db_path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_a_version_2_file_gains_the_run_origin_columns(db_path):
+    """Schema 3: runs of published pipelines carry pipeline, version and trigger; older runs read None."""
+    from jupyter_mlpipe.store.schema import MIGRATIONS
+
+    db_path.parent.mkdir(parents=True)
+    conn = raw(db_path)
+    MIGRATIONS[1](conn)
+    MIGRATIONS[2](conn)
+    conn.execute("PRAGMA user_version = 2")
+    conn.execute("INSERT INTO runs (id, notebook, started, status) VALUES ('20260101-000000-aaaaaa', 'nb', 1, 'succeeded')")
+    conn.commit()
+    conn.close()
+    with History(db_path) as h:
+        (old,) = h.list_runs()
+        assert (old["pipeline"], old["pipeline_version"], old["trigger"]) == (None, None, None)
+        run_id = h.new_run_id()
+        h.start_run(run_id, notebook="nb", params={}, plan={},
+                    origin={"pipeline": "daily", "version": 2, "trigger": {"kind": "schedule", "schedule": "s1"}})
+        assert [r["id"] for r in h.list_runs(pipeline="daily")] == [run_id]
+        assert [r["id"] for r in h.list_runs(trigger="schedule")] == [run_id]
+        assert h.list_runs(trigger="rest") == []
+        got = h.get_run(run_id)
+        assert (got["pipeline"], got["pipeline_version"], got["trigger"]) == (
+            "daily", 2, {"kind": "schedule", "schedule": "s1"})
+    assert raw(db_path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
 
 
 def test_closed_history_refuses_use(db_path):

@@ -29,7 +29,7 @@ from .facts import FactStore
 from .gc_queries import GcQueries
 from .history_reader import HistoryReader
 from .ids import pid_alive, run_not_found, validate_run_id
-from .records import FINISH_STATUSES, INTERRUPTED, RECORDED_RUN_STATUSES
+from .records import FINISH_STATUSES, INTERRUPTED, RECORDED_RUN_STATUSES, RunOrigin
 from .schema import MIGRATIONS, SCHEMA_VERSION, STEP_COLUMNS, STEP_JSON, dump_json
 from .sql import is_locked, placeholders
 
@@ -254,15 +254,18 @@ class History:
         params: dict,
         plan: dict,
         options: dict | None = None,
+        origin: RunOrigin | None = None,
     ) -> None:
-        """Record a run as running, with the driver's pid and host (to detect a killed driver)."""
+        """Record a run as running, with the driver's pid and host (to detect a killed driver);
+        `origin`: the published pipeline, version and trigger it runs for."""
         validate_run_id(run_id)
         row = (run_id, notebook, time.time(), "running", dump_json(params), dump_json(plan),
-               os.getpid(), self.host, dump_json(options))
+               os.getpid(), self.host, dump_json(options), origin["pipeline"] if origin else None,
+               origin["version"] if origin else None, dump_json(origin["trigger"]) if origin else None)
         self.write_transaction(
             lambda c: c.execute(
-                "INSERT INTO runs (id, notebook, started, status, params, plan, pid, host, options)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO runs (id, notebook, started, status, params, plan, pid, host, options,"
+                " pipeline, pipeline_version, trigger) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
         )

@@ -44,19 +44,29 @@ class HistoryReader:
 
     # ---------------------------------------------------------------- runs
 
-    def list_runs(self, notebook: str | None = None, limit: int = 50) -> list[RunSummary]:
+    def list_runs(self, notebook: str | None = None, limit: int = 50, *, pipeline: str | None = None,
+                  trigger: str | None = None) -> list[RunSummary]:
         """Runs newest first (without their plan), each with `step_counts` and `duration`.
+
+        `pipeline` keeps the runs of that published pipeline, `trigger` those whose trigger
+        has that kind ("schedule", "rest", ...; see `records.Trigger`).
 
         A 'running' run whose driver pid no longer exists on this host is
         reported as 'interrupted'; the stored status is left alone (see
         `History.mark_interrupted`). `duration` is the elapsed time for a running
         run and None for an interrupted one.
         """
-        sql = "SELECT id, notebook, started, ended, status, params, pid, host, options FROM runs"
+        sql = ("SELECT id, notebook, started, ended, status, params, pid, host, options, pipeline,"
+               " pipeline_version, trigger FROM runs")
+        where: list[str] = []
         args: list[Any] = []
-        if notebook is not None:
-            sql += " WHERE notebook = ?"
-            args.append(notebook)
+        for condition, value in (("notebook = ?", notebook), ("pipeline = ?", pipeline),
+                                 ("json_extract(trigger, '$.kind') = ?", trigger)):
+            if value is not None:
+                where.append(condition)
+                args.append(value)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY started DESC, id DESC LIMIT ?"
         args.append(int(limit))
 

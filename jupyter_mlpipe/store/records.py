@@ -8,7 +8,7 @@ ends and the REST server that read them. Statuses are the vocabulary's
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict
 
 from ..vocab import RUN_STATUSES as ALL_RUN_STATUSES
 from ..vocab import RunStatus, StepStatus
@@ -22,9 +22,12 @@ __all__ = [
     "LastStepRun",
     "MetricPoint",
     "Metrics",
+    "RunOrigin",
     "RunRecord",
     "RunSummary",
     "StepRecord",
+    "Trigger",
+    "TriggerKind",
 ]
 
 INTERRUPTED: RunStatus = "interrupted"
@@ -39,6 +42,31 @@ FINISH_STATUSES: tuple[RunStatus, ...] = tuple(
     s for s in RECORDED_RUN_STATUSES if s != "running"
 )
 """The statuses `finish_run` accepts."""
+
+
+TriggerKind = Literal["cli", "kernel", "rest", "schedule", "api"]
+"""What started a run of a published pipeline: `mlpipe published NAME --run`, `%pipeline`, a REST call,
+a schedule, or the Python API."""
+
+
+class Trigger(TypedDict, total=False):
+    """What triggered a published pipeline's run (the `runs.trigger` column, schema 3)."""
+
+    kind: TriggerKind
+    schedule: str  # the schedule's id (kind "schedule")
+    fire_time: float  # when the schedule was due (kind "schedule")
+    key: str  # the API key's id (kind "rest" with a pipeline key)
+    user: str  # the Jupyter user (kind "rest" with Jupyter credentials)
+    tags: dict[str, str]  # the trigger's tags ({"tags": ...} of the REST call)
+    changed: list[str]  # the files that fired an on-change schedule
+
+
+class RunOrigin(TypedDict):
+    """A run of a published pipeline: which pipeline, which version, what triggered it."""
+
+    pipeline: str
+    version: int
+    trigger: Trigger
 
 
 class StepRecord(TypedDict):
@@ -85,6 +113,9 @@ class RunSummary(TypedDict):
     options: dict[str, Any] | None
     step_counts: dict[str, int]  # status -> how many steps
     duration: float | None  # elapsed so far while running; None when interrupted
+    pipeline: str | None  # the published pipeline it ran (schema 3); None for a run of the notebook
+    pipeline_version: int | None
+    trigger: Trigger | None
 
 
 class RunRecord(RunSummary):

@@ -31,10 +31,10 @@ __all__ = [
     "row_dict",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The newest schema this code knows; stored in `PRAGMA user_version`."""
 
-RUN_JSON = ("params", "plan", "options", "corrections")
+RUN_JSON = ("params", "plan", "options", "corrections", "trigger")
 STEP_COLUMNS = (
     "status",
     "key",
@@ -58,6 +58,14 @@ def _add_learning(conn: sqlite3.Connection) -> None:
     """Version 2: what runs learned (the facts table) and what each run corrected (runs.corrections)."""
     create_facts_table(conn)
     conn.execute("ALTER TABLE runs ADD COLUMN corrections TEXT")
+
+
+def _add_origin(conn: sqlite3.Connection) -> None:
+    """Version 3: a run of a published pipeline names it, its version and what triggered it."""
+    conn.execute("ALTER TABLE runs ADD COLUMN pipeline TEXT")
+    conn.execute("ALTER TABLE runs ADD COLUMN pipeline_version INTEGER")
+    conn.execute("ALTER TABLE runs ADD COLUMN trigger TEXT")
+    conn.execute("CREATE INDEX IF NOT EXISTS runs_pipeline ON runs (pipeline, started)")
 
 
 def _create_v1(conn: sqlite3.Connection) -> None:
@@ -143,7 +151,7 @@ _V1_SCHEMA = """
 
 
 # version -> function that brings the schema from version-1 to version.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _create_v1, 2: _add_learning}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _create_v1, 2: _add_learning, 3: _add_origin}
 
 
 def json_default(value: Any) -> Any:
