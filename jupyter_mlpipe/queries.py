@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol, TypedDict, TypeVar
@@ -413,8 +414,8 @@ def why_text(record: RunRecord, step: str) -> str:
                "inputs, parameters, --deps files and package versions are the same, so its stored outputs " \
                "were reused." + learned
     if decision == "skipped":
-        return f"{head}\nIt did not run: {reason.get('summary')}." + learned
-    lines = [head, f"It ran because {reason.get('summary', 'it had no stored result')}."]
+        return f"{head}\nIt did not run: {_sentence(reason.get('summary') or '')}." + learned
+    lines = [head, f"It ran because {_sentence(reason.get('summary') or 'it had no stored result')}."]
     changes = [c for c in reason.get("changes") or [] if c]
     if changes and changes != ["this step never ran before"]:
         lines.append("What changed since its previous run:")
@@ -422,6 +423,15 @@ def why_text(record: RunRecord, step: str) -> str:
     elif not changes:
         lines.append("Nothing in its key changed, but no stored result could be used.")
     return "\n".join(lines) + learned
+
+
+def _sentence(summary: str) -> str:
+    """A reason's summary as the end of a sentence: no colon left dangling before `;` or the end.
+
+    Runs recorded before the code change's headline lost its colon summarised it as
+    `the code changed:; ...`.
+    """
+    return re.sub(r"\s*:\s*(?=;|$)", "", summary.strip()).rstrip(".")
 
 
 def _learned_lines(record: RunRecord, step: str) -> str:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
 from conftest import write_notebook
+
+TESTS = Path(__file__).resolve().parent
 
 pytestmark = pytest.mark.slow
 
@@ -77,6 +81,21 @@ def test_unsaved_edit_is_reported(tmp_path, monkeypatch):
     _execute(nb, tmp_path, timeout=120)
     text = "\n".join(_outputs(nb))
     assert "differs from the saved notebook" in text
+
+
+def test_edits_saved_after_the_cell_ran_are_no_unsaved_edits(tmp_path, monkeypatch):
+    """Run a step cell, then edit it and save (here a cell writes the file), then plan: no false warning."""
+    path = tmp_path / "k.ipynb"
+    edited = ["%load_ext jupyter_mlpipe", "%%step a\nx = 2  # edited and saved", "%pipeline plan"]
+    save = (f"import sys, time\nfrom pathlib import Path\nsys.path.insert(0, {str(TESTS)!r})\n"
+            f"from conftest import write_notebook\ntime.sleep(0.1)\nwrite_notebook(Path({str(path)!r}), {edited!r})")
+    write_notebook(path, ["%load_ext jupyter_mlpipe", "%%step a\nx = 1", save, "%pipeline plan"])
+    monkeypatch.setenv("JPY_SESSION_NAME", str(path))
+    nb = nbformat.read(path, as_version=4)
+    _execute(nb, tmp_path, timeout=120)
+    text = "\n".join(_outputs(nb))
+    assert f"Plan of {path}" in text
+    assert "differs from the saved notebook" not in text and "unsaved" not in text
 
 
 def test_background_run_leaves_the_kernel_free_while_the_panel_updates(tmp_path, ray_address, monkeypatch):

@@ -136,7 +136,8 @@ def explain(components: dict[str, Any], previous: dict[str, Any] | None) -> list
         diff = difflib.unified_diff(previous.get("code", "").splitlines(), components["code"].splitlines(),
                                     "before", "now", lineterm="", n=1)
         lines = [line for line in diff][2:14]
-        changes.append("the code changed:\n" + "\n".join("    " + line for line in lines))
+        # the first line is the change's headline (run summaries join headlines); the diff follows it
+        changes.append("\n".join(["the code changed", *("    " + line for line in lines)]))
     if components["shared"] != previous.get("shared"):
         changes.append("shared code it uses (imports, functions, classes, constants) changed")
     changes += _dict_changes("input", components["inputs"], previous.get("inputs", {}),

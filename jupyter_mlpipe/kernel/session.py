@@ -9,6 +9,7 @@ the plan is made from the cells executed in this kernel, in execution order.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,13 @@ __all__ = ["KernelSession", "PlanSource", "find_notebook_path", "session_of"]
 
 @dataclass
 class RegisteredStep:
+    """A `%%step` cell as it last ran in this kernel, and when (seconds since the epoch)."""
+
     name: str
     line: str
     body: str
     execution_count: int | None
+    ran_at: float = field(default_factory=time.time)
 
 
 @dataclass
@@ -91,8 +95,9 @@ class KernelSession:
 
         path = self.notebook_path()
         if path is not None:
+            saved_at = path.stat().st_mtime  # before reading: a save in between is then not missed
             plan = plan_of(path)
-            notes = self.unsaved_notes(plan)
+            notes = self.unsaved_notes(plan, saved_at)
             return PlanSource(plan, str(path), notes)
         cells = self.executed_cells()
         plan = Pipeline.from_sources(cells)
@@ -107,9 +112,17 @@ class KernelSession:
         history = list(getattr(self.shell.history_manager, "input_hist_raw", []))[1:]
         return [src for src in history if src.strip()]
 
-    def unsaved_notes(self, plan: Any) -> list[str]:
+    def unsaved_notes(self, plan: Any, saved_at: float) -> list[str]:
+        """Steps whose last run in this kernel has edits the saved notebook (saved at `saved_at`) lacks.
+
+        Only a step cell run *after* the last save can hold such edits. One saved after it ran is at
+        least as new as the kernel's copy: when they differ, the editor's text was saved and the cell
+        not re-run, and the plan rightly uses the saved text, so that is no reason to warn.
+        """
         notes = []
         for name, registered in self.steps.items():
+            if registered.ran_at <= saved_at:
+                continue
             step = plan.steps.get(name)
             if step is None:
                 notes.append(
