@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     gc.add_argument("--older-than", default=None, metavar="AGE",
                     help="also forget runs older than AGE (e.g. 30d, 12h, 90m)")
     gc.add_argument("--dry-run", action="store_true", help="say what would be removed")
+    from .publish.cli import add_commands
+
+    add_commands(sub)  # publish, published, keys, schedule, serve
     return parser
 
 
@@ -185,9 +188,11 @@ _COMMANDS = {"plan": _cmd_plan, "run": _cmd_run, "why": _cmd_why, "runs": _cmd_r
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from .publish.cli import COMMANDS as PUBLISH_COMMANDS
+
     args = build_parser().parse_args(argv)
     try:
-        return _COMMANDS[args.command](args)
+        return {**_COMMANDS, **PUBLISH_COMMANDS}[args.command](args)
     except MlpipeError as exc:
         if getattr(args, "json", False):
             print(json.dumps(exc.to_dict()))

@@ -22,6 +22,9 @@ __all__ = [
     "InfeasibleRequest",
     "StepFailed",
     "RunNotFound",
+    "PublishError",
+    "ParamError",
+    "ScheduleError",
 ]
 
 
@@ -116,3 +119,36 @@ class StepFailed(MlpipeError):
 
 class RunNotFound(MlpipeError):
     """No run with that id is recorded in the store."""
+
+
+@_carries
+class PublishError(MlpipeError):
+    """A published pipeline, version or API key that does not exist or cannot be used as asked."""
+
+    pipeline: str | None = None
+    version: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "pipeline": self.pipeline, "version": self.version}
+
+
+@_carries
+class ParamError(MlpipeError):
+    """A parameter value refused before a run: an unknown name, or a value of the wrong type."""
+
+    param: str
+    expected: str | None = None
+    got: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "param": self.param, "expected": self.expected, "got": self.got}
+
+
+@_carries
+class ScheduleError(MlpipeError):
+    """A schedule that cannot be made or found: a bad cron expression, interval or time zone."""
+
+    schedule: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "schedule": self.schedule}

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import MlpipeError
 from ..queries import shown_runs, why
 from ..text import runs_text
+from .publishing import HANDLERS as PUBLISH_HANDLERS
 from .session import session_of
 
 if TYPE_CHECKING:
@@ -138,4 +139,4 @@ def _recorded_run(shell: Any, run_id: str | None) -> RecordedRun | None:
     return load_run(run_id, path)
 
 
-_HANDLERS = {"plan": _plan, "show": _show, "run": _run, "why": _why, "runs": _runs}
+_HANDLERS = {"plan": _plan, "show": _show, "run": _run, "why": _why, "runs": _runs, **PUBLISH_HANDLERS}

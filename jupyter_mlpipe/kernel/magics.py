@@ -62,6 +62,9 @@ def pipeline_parser() -> argparse.ArgumentParser:
                       help="two runs to compare (ids, or a unique part such as the last six characters)")
     show = sub.add_parser("show", help="show the plan and the last run", add_help=False)
     show.add_argument("run_id", nargs="?", default=None)
+    from .publishing import add_commands
+
+    add_commands(sub)  # publish, schedule
     return parser
 
 
