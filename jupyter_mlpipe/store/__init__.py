@@ -6,6 +6,7 @@ notebook's store through `paths`.
 - `paths`: where a notebook's runs live; `open_history`, the one way to open them.
 - `artifacts`: the content-addressed store (`ArtifactStore.put/get/verify`, atomic writes).
 - `codec`: a value to bytes and back (Arrow IPC or cloudpickle); unstorable values.
+- `digests`: content digests, BLAKE3 for new artifacts, sha256 of older versions still read.
 - `arrow_values`: which pandas/numpy/polars/pyarrow values go as Arrow, and back exactly.
 - `history`: `History`, the SQLite file (connection, transactions) and recording runs.
 - `history_reader`: reading runs, steps, metrics and cache entries back.

@@ -1,6 +1,6 @@
-"""The content-addressed artifact store: values passed between steps, stored under their sha256.
+"""The content-addressed artifact store: values passed between steps, stored under their hash.
 
-A value is stored under the sha256 of its encoded bytes (`codec.py`), so an
+A value is stored under the digest of its encoded bytes (`codec.py`), so an
 identical value is stored once and a consumer can tell that its input did not
 change from the address alone. Writes go to a unique temporary file that is
 renamed into place, so a reader never sees a partial file and concurrent
@@ -8,13 +8,16 @@ writers of the same value all succeed; reads re-hash the bytes before decoding
 them, so a damaged file is reported, never loaded. The root is a local folder
 or any pyarrow filesystem URI.
 
+New values are addressed by BLAKE3 (``b3-`` + hex); sha256 digests (bare hex)
+that older versions wrote stay readable, each verified with its own algorithm
+(`digests.py` has the format and why).
+
 Nothing here imports pyarrow, pandas, numpy, polars or cloudpickle at module
 level: loading the IPython extension must stay fast.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
@@ -38,6 +41,14 @@ from .codec import (
     type_name,
     write_body,
 )
+from .digests import (
+    CURRENT,
+    algorithm_of,
+    check_algorithm,
+    hash_bytes,
+    hex_part,
+    is_digest,
+)
 from .sharing import SharedGroup, member_ref, split_ref
 
 if TYPE_CHECKING:
@@ -55,7 +66,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_DIGEST_RE = re.compile(r"^[0-9a-f]{64}$")
 _URI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]+://")
 
 
@@ -79,22 +89,23 @@ class ArtifactRef:
         return cls(**{f.name: d[f.name] for f in fields(cls)})
 
 
-def _check_digest(digest: str) -> None:
-    if not isinstance(digest, str) or not _DIGEST_RE.match(digest):
-        raise ValueError(f"not a sha256 hex digest: {digest!r}")
-
-
 class ArtifactStore:
     """A directory (local or any pyarrow filesystem) of immutable, content-addressed values.
 
-    Layout: ``<root>/artifacts/<2 hex>/<digest>``, temporary files in ``<root>/tmp/``.
+    Layout: ``<root>/artifacts/<2 hex>/<digest>``, temporary files in ``<root>/tmp/``;
+    the two hex digits are the first of the hash itself (after a ``b3-`` prefix),
+    so BLAKE3 and sha256 artifacts spread over the same 256 folders.
     A value is written to a unique temporary file and renamed into place, so a
     reader never sees a partial file at its address and concurrent writers of
     the same value all succeed.
+
+    `algorithm` is what new values are addressed with (BLAKE3; sha256 only to
+    measure or to write as older versions did); reading accepts either.
     """
 
-    def __init__(self, root: str | os.PathLike) -> None:
+    def __init__(self, root: str | os.PathLike, *, algorithm: str = CURRENT) -> None:
         self.root = os.fspath(root)
+        self.algorithm = check_algorithm(algorithm)
         self._fs: pyarrow.fs.FileSystem | None = None
         self._base = ""
         self._local = False
@@ -122,9 +133,9 @@ class ArtifactStore:
 
     def _path(self, digest: str) -> str:
         digest = split_ref(digest)[0]  # a group member lives in its group's file
-        _check_digest(digest)
+        fan_out = hex_part(digest)[:2]  # ValueError for anything that is not a digest
         self._filesystem()
-        return f"{self._base}/artifacts/{digest[:2]}/{digest}"
+        return f"{self._base}/artifacts/{fan_out}/{digest}"
 
     def path_of(self, digest: str) -> str:
         """Where the artifact lives, for messages (a URI for remote filesystems)."""
@@ -151,7 +162,7 @@ class ArtifactStore:
         tmp = f"{tmp_dir}/{uuid.uuid4().hex}.part"
         try:
             with fs.open_output_stream(tmp) as out:
-                sink = HashingSink(out)
+                sink = HashingSink(out, algorithm=self.algorithm)
                 write_body(enc, sink)
             digest = sink.hexdigest()
             final = self._path(digest)
@@ -272,7 +283,7 @@ class ArtifactStore:
     def _load(self, digest: str, verify: bool) -> Any:
         data = self._read(digest)
         if verify:
-            actual = hashlib.sha256(data).hexdigest()
+            actual = hash_bytes(data, algorithm_of(digest))
             if actual != digest:
                 raise self._corrupt(digest, f"its bytes hash to {actual}")
         try:
@@ -281,12 +292,12 @@ class ArtifactStore:
             raise self._corrupt(digest, str(exc)) from exc
 
     def verify(self, digest: str) -> bool:
-        """Re-hash the stored bytes: False if missing or not matching the address."""
+        """Re-hash the stored bytes with the digest's algorithm: False if missing or not matching."""
         try:
             data = self._read(digest)
         except ArtifactMissing:
             return False
-        return hashlib.sha256(data).hexdigest() == digest
+        return hash_bytes(data, algorithm_of(digest)) == digest
 
     def digests(self) -> Iterator[str]:
         """Every stored digest (in no particular order)."""
@@ -300,7 +311,7 @@ class ArtifactStore:
             name = info.base_name
             if (
                 info.type == pafs.FileType.File
-                and _DIGEST_RE.match(name)
-                and info.path.rsplit("/", 2)[-2] == name[:2]
+                and is_digest(name)
+                and info.path.rsplit("/", 2)[-2] == hex_part(name)[:2]
             ):
                 yield name

@@ -6,6 +6,8 @@ bytes are self-describing, the Arrow schema metadata (`mlpipe.format`) or the
 pickle magic says how to decode them, so a reader needs no side table. The
 bytes are hashed while they are written (`HashingSink`), so storing a value
 costs one pass over its memory for the hash and one for the write, in parallel.
+The hash is BLAKE3 unless told otherwise (`digests.py` says why, and how a
+digest names its algorithm).
 
 A value that cannot be encoded (an open file, a lock, a generator) raises
 `UnstorableValue` naming the variable and the step, never a raw pickling error.
@@ -16,7 +18,6 @@ level: loading the IPython extension must stay fast.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from . import sharing
 from ..errors import UnstorableValue
 from .arrow_values import ARROW_FORMATS, format_of, from_arrow, to_arrow
+from .digests import CURRENT, Hasher
 
 if TYPE_CHECKING:
     import pyarrow
@@ -95,13 +97,17 @@ def deserialize(format: str | None, data: Any) -> Any:
     return value
 
 
-def content_hash(value: Any, *, variable: str = "?", step: str | None = None) -> str:
+def content_hash(
+    value: Any, *, variable: str = "?", step: str | None = None, algorithm: str = CURRENT
+) -> str:
     """The digest `put` would give this value, without writing or copying it.
 
-    Used to notice that a step mutated one of its inputs in place.
+    Used to notice that a step mutated one of its inputs in place. To compare
+    with a digest an older version made, pass its algorithm
+    (`digests.algorithm_of(digest)`): the same bytes have one digest per algorithm.
     """
     enc = encode(value, variable=variable, step=step)
-    sink = HashingSink()
+    sink = HashingSink(algorithm=algorithm)
     write_body(enc, sink)
     return sink.hexdigest()
 
@@ -202,11 +208,11 @@ class HashingSink:
 
     Arrow hands over its column buffers without copying them, so hashing a
     table costs one pass over its memory and storing it one more, done in
-    parallel (hashlib and pyarrow both release the GIL).
+    parallel (the hashers and pyarrow all release the GIL).
     """
 
-    def __init__(self, out: Any = None) -> None:
-        self._hasher = hashlib.sha256()
+    def __init__(self, out: Any = None, *, algorithm: str = CURRENT) -> None:
+        self._hasher = Hasher(algorithm)
         self._out = out
         self._pool: ThreadPoolExecutor | None = None
         self.size = 0
@@ -241,7 +247,8 @@ class HashingSink:
             self._pool = None
 
     def hexdigest(self) -> str:
-        return self._hasher.hexdigest()
+        """The digest of what passed, in the store's format (`digests.py`: prefixed for BLAKE3)."""
+        return self._hasher.digest()
 
 
 def _write_ipc(table: pyarrow.Table, stream: Any) -> None:
