@@ -91,6 +91,7 @@ def add_commands(sub: Any) -> None:
     serve.add_argument("--max-queued", type=int, default=10, metavar="N",
                        help="runs waiting for a slot before triggers get 429 (default: 10)")
     serve.add_argument("--no-schedules", action="store_true", help="do not fire schedules in this server")
+    serve.add_argument("--allow-root", action="store_true", help="run as root (Jupyter refuses to by default)")
 
 
 def add_schedule_command(sub: Any, *, workspace_flag: bool) -> None:
@@ -257,7 +258,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .serve import serve
 
     return serve(args.root, port=args.port, ip=args.ip, max_runs=args.max_runs, max_queued=args.max_queued,
-                 schedules=not args.no_schedules)
+                 schedules=not args.no_schedules, allow_root=args.allow_root)
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {

@@ -20,8 +20,9 @@ def _jupyter_server_extension_points() -> list[dict[str, str]]:
 def _load_jupyter_server_extension(serverapp: Any) -> None:
     """Add the mlpipe routes to the server's web application."""
     from .handlers import API_PREFIX, setup_handlers
+    from .pipelines import pipeline_routes
 
-    setup_handlers(serverapp.web_app)
+    setup_handlers(serverapp.web_app, extra_routes=pipeline_routes)
     serverapp.log.info("jupyter_mlpipe.server: REST API at %s%s/", serverapp.base_url, API_PREFIX)
 
 

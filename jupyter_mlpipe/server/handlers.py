@@ -21,7 +21,7 @@ import asyncio
 import json
 import logging
 import os
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import tornado.web
 from jupyter_server.auth.decorator import authorized
@@ -356,13 +356,17 @@ class NotFoundHandler(MlpipeHandler):
     def get(self) -> None:
         raise ApiError(404, f"No such endpoint: {self.request.method} {self.request.path}.",
                        hint="Endpoints: GET plan?path=NOTEBOOK, GET runs?path=NOTEBOOK, POST runs, "
-                       "GET/DELETE runs/{id}, GET runs/{id}/steps/{step}/notebook.", error="NotFound")
+                       "GET/DELETE runs/{id}, GET runs/{id}/steps/{step}/notebook, GET pipelines, "
+                       "GET pipelines/{name}, GET/POST pipelines/{name}/runs.", error="NotFound")
 
     post = put = patch = delete = get
 
 
-def setup_handlers(web_app: tornado.web.Application) -> None:
-    """Register the routes (and one registry) on the server's tornado application."""
+def setup_handlers(web_app: tornado.web.Application,
+                   extra_routes: Callable[[dict[str, Any], str], list[tuple[str, Any]]] | None = None) -> None:
+    """Register the routes (and one registry) on the server's tornado application.
+
+    `extra_routes(settings, base)` adds routes that come first (the published pipelines' `pipelines.py`)."""
     settings = web_app.settings
     root = os.path.expanduser(settings.get("server_root_dir") or os.getcwd())
     settings.setdefault("mlpipe_registry", RunRegistry(root))
@@ -374,4 +378,6 @@ def setup_handlers(web_app: tornado.web.Application) -> None:
         (url_path_join(base, r"runs/(?P<run_id>[^/]+)/steps/(?P<step>[^/]+)/notebook"), StepNotebookHandler),
         (base.rstrip("/") + r"(?:/.*)?", NotFoundHandler),
     ]
+    if extra_routes is not None:
+        routes = [*extra_routes(settings, base), *routes]
     web_app.add_handlers(".*$", routes)

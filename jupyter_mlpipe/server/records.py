@@ -48,6 +48,9 @@ def run_summary(record: dict[str, Any], root: str, live: Any = None) -> dict[str
         "options": _options(record.get("options")),
         "step_counts": record.get("step_counts") or {},
         "live": live is not None,
+        "pipeline": record.get("pipeline"),  # a published pipeline's run: its name, version and trigger
+        "pipeline_version": record.get("pipeline_version"),
+        "trigger": record.get("trigger"),
     }
     if live is not None:
         out.update(status=live.status, ended=live.ended, duration=live.duration, step_counts=live.counts())
