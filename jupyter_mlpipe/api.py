@@ -67,6 +67,7 @@ def plan(path: str | os.PathLike, *, store: str | None = None, compute: dict[str
 
 def run(path: str | os.PathLike, params: dict[str, Any] | None = None, *, steps: list[str] | None = None,
         force: bool = False, address: str | None = None, store: str | None = None, background: bool = False,
+        private_ray: bool | None = None,
         listeners: list[Listener] | None = None) -> Run:
     """Run a notebook's pipeline (or `steps` and what they need); returns the Run.
 
@@ -87,7 +88,8 @@ def run(path: str | os.PathLike, params: dict[str, Any] | None = None, *, steps:
     if steps:
         pipeline.upstream(steps)  # validates the names before anything is recorded
     history = History(where.history_path)
-    options = RunOptions(steps=list(steps) if steps else None, force=force, address=address or config.ray_address)
+    options = RunOptions(steps=list(steps) if steps else None, force=force,
+                         **config.run_options(address, private_ray))
     return start_run(pipeline, params=values, store=where, history=history, options=options,
                      background=background, listeners=listeners)
 

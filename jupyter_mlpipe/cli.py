@@ -1,7 +1,7 @@
 """The `mlpipe` command: plan, run and inspect notebooks headless.
 
-Exit status: 0 success, 1 a step failed (or the run was cancelled), 2 usage,
-plan and configuration errors.
+Exit status: 0 success, 1 a step failed (or the run was cancelled, or Ray could
+not be reached or went away), 2 usage, plan and configuration errors.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import MlpipeError
+from .errors import MlpipeError, RayUnavailable
 from .plan.options import int_arg
 from .queries import RunView, compare, list_runs, listed_with_rows, shown_runs, why
 from .store.paths import open_history
@@ -45,7 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
                      help="override a parameter (a Python literal, else a string)")
     run.add_argument("--address", default=None, help="Ray cluster address (default: MLPIPE_RAY_ADDRESS, "
-                     "else an embedded local Ray)")
+                     "[ray] address, else the local Ray head shared by this machine's processes)")
+    run.add_argument("--private-ray", action="store_true",
+                     help="start a Ray of this process's own instead of using the shared local head")
     run.add_argument("--force", action="store_true", help="rerun every step, reuse nothing")
     run.add_argument("--json", action="store_true", help="print the run as JSON")
     why = sub.add_parser("why", help="why a step ran or was reused in the last run")
@@ -69,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     gc.add_argument("--older-than", default=None, metavar="AGE",
                     help="also forget runs older than AGE (e.g. 30d, 12h, 90m)")
     gc.add_argument("--dry-run", action="store_true", help="say what would be removed")
+    ray = sub.add_parser("ray", help="the local Ray head this machine's kernels and commands share")
+    ray.add_argument("action", choices=["status", "start", "stop"], help="status: is it running, where, who uses "
+                     "it; start: start it now; stop: stop it (connected runs fail)")
+    ray.add_argument("--json", action="store_true")
     from .publish.cli import add_commands
 
     add_commands(sub)  # publish, published, keys, schedule, serve
@@ -100,7 +106,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     params = dict(parse_param(p) for p in args.param)
     listeners = [] if args.json else [TextProgress(stream=sys.stdout)]
     result = run(args.notebook, params, steps=args.steps or None, force=args.force, address=args.address,
-                 listeners=listeners)
+                 private_ray=args.private_ray or None, listeners=listeners)
     if args.json:
         print(json.dumps(_run_json(result), indent=2, default=str))
     else:
@@ -183,8 +189,36 @@ def _cmd_gc(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_ray(args: argparse.Namespace) -> int:
+    import time
+
+    from .execute import ray_head
+
+    if args.action == "stop":
+        info = ray_head.stop_head()
+        print(json.dumps({"stopped": info}) if args.json else
+              f"stopped the local Ray head at {info['address']}" if info else "no local Ray head was running")
+        return EXIT_OK
+    if args.action == "start":
+        ray_head.ensure_head()
+    info = ray_head.read_head()
+    users = ray_head.clients() if info else []
+    if args.json:
+        print(json.dumps({"running": info is not None, "head": info, "clients": users,
+                          "home": str(ray_head.head_home())}))
+    elif info is None:
+        print(f"no local Ray head is running (its files: {ray_head.head_home()}); the next run starts one")
+    else:
+        up = time.time() - info["started"]
+        print(f"local Ray head at {info['address']} (Ray {info['ray_version']}), up {up / 60:.1f} min, "
+              f"stops after {info['idle_minutes']:g} idle minutes\n"
+              f"  connected processes: {', '.join(map(str, users)) or 'none'}\n"
+              f"  supervisor pid {info['pid']}; files and logs: {ray_head.head_home()}")
+    return EXIT_OK
+
+
 _COMMANDS = {"plan": _cmd_plan, "run": _cmd_run, "why": _cmd_why, "runs": _cmd_runs, "show": _cmd_show,
-             "gc": _cmd_gc}
+             "gc": _cmd_gc, "ray": _cmd_ray}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -197,7 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "json", False):
             print(json.dumps(exc.to_dict()))
         print(f"mlpipe: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_FAILED if isinstance(exc, RayUnavailable) else EXIT_USAGE
     except KeyboardInterrupt:
         print("mlpipe: interrupted", file=sys.stderr)
         return EXIT_FAILED

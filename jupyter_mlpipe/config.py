@@ -1,8 +1,8 @@
-"""mlpipe.toml: compute targets, the store location and the Ray address.
+"""mlpipe.toml: compute targets, the store location and which Ray to use.
 
 One place, documented in docs/configuration.md: the nearest `mlpipe.toml` in
 the notebook's folder or one of its parents. Environment variables win over
-the file (MLPIPE_RAY_ADDRESS, MLPIPE_STORE).
+the file (MLPIPE_RAY_ADDRESS, MLPIPE_STORE, MLPIPE_PRIVATE_RAY, MLPIPE_RAY_IDLE_MINUTES).
 """
 
 from __future__ import annotations
@@ -28,6 +28,15 @@ class Config:
     compute: dict[str, dict[str, Any]] = field(default_factory=dict)
     store: str | None = None
     ray_address: str | None = None
+    ray_private: bool = False
+    ray_token_file: str | None = None
+    ray_idle_minutes: float | None = None
+
+    def run_options(self, address: str | None = None, private: bool | None = None) -> dict[str, Any]:
+        """The Ray part of `RunOptions`, with what the caller was told (flags) winning over config."""
+        return {"address": address or self.ray_address,
+                "private_ray": self.ray_private if private is None else private,
+                "ray_token_file": self.ray_token_file, "ray_idle_minutes": self.ray_idle_minutes}
 
 
 def _find(folder: Path) -> Path | None:
@@ -53,7 +62,7 @@ def load_config(folder: str | os.PathLike) -> Config:
         if unknown:
             raise ConfigError(
                 f"{path}: unknown section or key {sorted(unknown)[0]!r}.",
-                hint="Known: [compute.NAME], store = PATH_OR_URI, [ray] address = ...",
+                hint="Known: [compute.NAME], store = PATH_OR_URI, [ray] (address, token_file, idle_minutes, private).",
             )
         for name, spec in (data.get("compute") or {}).items():
             if not isinstance(spec, dict):
@@ -70,7 +79,44 @@ def load_config(folder: str | os.PathLike) -> Config:
             if not isinstance(store, str):
                 raise ConfigError(f"{path}: store must be a path or URI string.")
             config.store = store if "://" in store or os.path.isabs(store) else str(path.parent / store)
-        config.ray_address = (data.get("ray") or {}).get("address")
+        _read_ray(path, data.get("ray") or {}, config)
     config.store = os.environ.get("MLPIPE_STORE") or config.store
     config.ray_address = os.environ.get("MLPIPE_RAY_ADDRESS") or config.ray_address
+    if os.environ.get("MLPIPE_PRIVATE_RAY"):
+        config.ray_private = os.environ["MLPIPE_PRIVATE_RAY"].lower() not in ("0", "false", "no", "")
+    if os.environ.get("MLPIPE_RAY_IDLE_MINUTES"):
+        config.ray_idle_minutes = _minutes(os.environ["MLPIPE_RAY_IDLE_MINUTES"], "MLPIPE_RAY_IDLE_MINUTES")
     return config
+
+
+_RAY_KEYS = {"address": str, "token_file": str, "idle_minutes": (int, float), "private": bool}
+
+
+def _read_ray(path: Path, ray: Any, config: Config) -> None:
+    if not isinstance(ray, dict):
+        raise ConfigError(f"{path}: [ray] must be a table.", hint="[ray]\naddress = \"host:6379\"")
+    for key, value in ray.items():
+        kind = _RAY_KEYS.get(key)
+        if kind is None:
+            raise ConfigError(f"{path}: [ray] has unknown key {key!r}.",
+                              hint=f"Allowed: {', '.join(sorted(_RAY_KEYS))}.")
+        if not isinstance(value, kind) or (kind != bool and isinstance(value, bool)):
+            raise ConfigError(f"{path}: [ray] {key} = {value!r} has the wrong type.",
+                              hint='address and token_file are strings, idle_minutes a number, private true/false.')
+    config.ray_address = ray.get("address")
+    config.ray_private = bool(ray.get("private", False))
+    token = ray.get("token_file")
+    config.ray_token_file = None if token is None else str(path.parent / Path(token).expanduser())
+    if "idle_minutes" in ray:
+        config.ray_idle_minutes = _minutes(ray["idle_minutes"], f"{path}: [ray] idle_minutes")
+
+
+def _minutes(value: Any, where: str) -> float:
+    try:
+        minutes = float(value)
+    except (TypeError, ValueError):
+        minutes = -1.0
+    if minutes <= 0:
+        raise ConfigError(f"{where} must be a positive number of minutes, not {value!r}.",
+                          hint="For example 30 (the default), or 0.5 for thirty seconds.")
+    return minutes

@@ -20,6 +20,7 @@ __all__ = [
     "ArtifactCorrupt",
     "ArtifactMissing",
     "InfeasibleRequest",
+    "RayUnavailable",
     "StepFailed",
     "RunNotFound",
     "PublishError",
@@ -103,6 +104,13 @@ class InfeasibleRequest(MlpipeError):
     step: str
     requested: dict
     available: dict
+
+
+@_carries
+class RayUnavailable(MlpipeError):
+    """Ray could not be started or reached, or it stopped while a run needed it."""
+
+    address: str | None = None
 
 
 @_carries

@@ -89,7 +89,7 @@ class ErrorInfo(TypedDict, total=False):
     evalue: str
     traceback: str | None
     cell: int | None
-    role: Literal["parameters", "load", "shared", "step", "save"] | None
+    role: Literal["parameters", "load", "shared", "step", "save", "internal"] | None
 
 
 def finite_number(value: Any) -> float | None:

@@ -16,6 +16,18 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 os.environ["MLPIPE_RAY_PRESTART"] = "0"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def local_ray_home(tmp_path_factory):
+    """The shared local Ray head of the suite's processes that run without a cluster address lives here,
+    not in the user's cache folder, and is stopped at the end."""
+    home = tmp_path_factory.mktemp("rayhome")
+    os.environ["MLPIPE_RAY_HOME"] = str(home)
+    yield home
+    from jupyter_mlpipe.execute.ray_head import stop_head
+
+    stop_head()
+
+
 @pytest.fixture(scope="session")
 def ray_address():
     """A real local Ray (2 CPUs, one fake GPU) shared by every test that runs steps.

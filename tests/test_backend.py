@@ -21,7 +21,7 @@ def no_ray(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the in-process backend must not start Ray")
 
-    monkeypatch.setattr(ray_backend, "ensure_ray", refuse)
+    monkeypatch.setattr(ray_backend.ray_connect, "connect", refuse)
 
 
 def drive(path, *, listeners=(), backend: Backend | None = None, **options):

@@ -137,7 +137,7 @@ def test_quickstart(ray_address, tmp_path):
 
 
 def test_quickstart_as_a_newcomer_runs_it(tmp_path):
-    """No cluster, default settings: the kernel warms up an embedded Ray when the first %%step cell runs."""
+    """No cluster, default settings: the kernel starts the shared local Ray head when the first %%step cell runs."""
     path = copy_notebook("quickstart.ipynb", tmp_path)
     env = {k: v for k, v in os.environ.items() if k not in ("MLPIPE_RAY_ADDRESS", "RAY_ADDRESS")}
     env = {**env, "MLPIPE_RAY_ADDRESS": None, "RAY_ADDRESS": None, "MLPIPE_RAY_PRESTART": "1"}
@@ -192,7 +192,8 @@ def _machine_has_gpu() -> bool:
 
 @pytest.mark.skipif(_machine_has_gpu(), reason="this machine has a GPU: nothing is refused")
 def test_gpu_notebook_without_a_gpu_shows_the_refusal(tmp_path):
-    """On an embedded Ray without a GPU, the run cell shows why nothing ran; `mlpipe run` refuses too."""
+    """On a machine without a GPU, the run cell shows why nothing ran; `mlpipe run` refuses too, before any Ray
+    is started."""
     path = copy_notebook("gpu.ipynb", tmp_path)
     no_cluster = {"MLPIPE_RAY_ADDRESS": None, "RAY_ADDRESS": None}
     env = {k: v for k, v in os.environ.items() if k not in no_cluster}
@@ -202,11 +203,14 @@ def test_gpu_notebook_without_a_gpu_shows_the_refusal(tmp_path):
     assert "'train'" in shown and "no GPU" in shown, shown
     assert "Nothing was submitted" in shown
 
+    fresh_home = tmp_path / "ray-home"
     result = subprocess.run([os.path.join(os.path.dirname(os.sys.executable), "mlpipe"), "run", str(path)],
-                            capture_output=True, text=True, timeout=240, env=env)
+                            capture_output=True, text=True, timeout=240,
+                            env={**env, "MLPIPE_RAY_HOME": str(fresh_home)})
     assert result.returncode != 0
     message = result.stdout + result.stderr
     assert "'train'" in message and "no GPU" in message, message
+    assert not (fresh_home / "head.json").exists()  # refused before a Ray head was started
 
 
 def test_parameters(ray_address, tmp_path):

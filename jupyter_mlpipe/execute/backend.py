@@ -62,6 +62,9 @@ class Backend(Protocol):
     def cancel(self, name: str) -> None:
         """Stop step `name` if it still runs (killing its worker if need be) and forget it."""
 
+    def close(self) -> None:
+        """The run is over: let go of what `start` took (a connection to the cluster)."""
+
 
 class InProcessBackend:
     """Runs steps in this process, one at a time, as the driver waits for them: no Ray.
@@ -97,3 +100,6 @@ class InProcessBackend:
 
     def cancel(self, name: str) -> None:
         self.queue.pop(name, None)
+
+    def close(self) -> None:
+        """Nothing was taken."""

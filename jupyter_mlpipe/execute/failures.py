@@ -10,6 +10,8 @@ word it the same way.
 
 from __future__ import annotations
 
+import os
+
 from ..vocab import ErrorInfo
 
 __all__ = ["crash_message", "error_info", "failure_message", "first_line", "lost_message", "timeout_message"]
@@ -31,13 +33,15 @@ def failure_message(name: str, info: ErrorInfo, notebook_path: str | None) -> st
     elif info.get("role") == "load":
         where = " while loading its inputs"
     ename, evalue = info.get("ename"), info.get("evalue")
-    if info.get("role") in ("save", "load") and ename in _OWN_ERRORS:
+    if info.get("role") == "internal":  # the machinery around the step's notebook: not the user's code
+        text = f"Step {name!r} could not be run: {evalue}"
+    elif info.get("role") in ("save", "load") and ename in _OWN_ERRORS:
         text = f"Step {name!r} failed{where}: {evalue}"
     else:
         text = f"Step {name!r} failed{where}: {ename}: {evalue}"
     if info.get("traceback"):
         text += "\n" + str(info["traceback"])
-    if notebook_path:
+    if notebook_path and os.path.exists(notebook_path):  # never point at a notebook that was not written
         text += f"\nExecuted notebook: {notebook_path}"
     return text
 

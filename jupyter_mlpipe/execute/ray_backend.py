@@ -1,111 +1,34 @@
-"""The Ray backend: each step a Ray task in a warm worker, with its resource request.
+"""The Ray backend: each step a Ray task with its resource request, or a call to a warm executor.
 
-Ray is started lazily (or warmed up in the background while the user edits), in
-a thread that lives as long as the process. Ray waits forever for resources that
-do not exist, so every request is checked against the nodes the cluster has
-before anything is submitted. `RayBackend` is what a real run's driver submits
-to (see `backend.Backend`).
+`RayBackend` is what a real run's driver submits to (see `backend.Backend`). It
+connects to Ray for the length of the run (`ray_connect`: the shared local head,
+a cluster, or a private Ray). Ray waits forever for resources that do not exist,
+so every request is checked against the nodes the cluster has before anything
+is submitted; with no cluster address, against what this machine has before
+Ray is even started. Default-shaped steps run in warm step executors
+(`executors`), the others as plain tasks with exactly what they asked for.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InfeasibleRequest, MlpipeError
+from ..errors import InfeasibleRequest, RayUnavailable
+from . import ray_connect
 from .backend import Finished, Resources
+from .executors import ExecutorPool, fits_executor, idle_seconds
+from .ray_head import local_resources
 from .task import StepResult, StepTask
 
 if TYPE_CHECKING:  # pragma: no cover
     from ray import ObjectRef
 
-__all__ = ["RayBackend", "ensure_ray", "warm_up", "check_feasible", "cluster_summary", "submit"]
+__all__ = ["RayBackend", "check_feasible", "cluster_summary", "submit"]
 
 logger = logging.getLogger(__name__)
-
-_LOCK = threading.Lock()
-_OWNER: threading.Thread | None = None
-_READY = threading.Event()
-_ERROR: BaseException | None = None
-
-
-def _start(address: str | None) -> None:
-    """ray.init in the calling thread; raises one MlpipeError for any failure."""
-    import ray
-
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    kwargs: dict[str, Any] = {"log_to_driver": False, "logging_level": "ERROR", "configure_logging": True}
-    try:
-        if address:
-            ray.init(address=address, **kwargs)
-        else:
-            # Workers inherit the driver's environment: a fixed hash seed makes sets of
-            # strings pickle in the same order in every worker, so their digests (and the
-            # cache keys of the steps that read them) are stable across sessions.
-            os.environ.setdefault("PYTHONHASHSEED", "0")
-            ray.init(address="local", include_dashboard=False, **kwargs)
-    except Exception as exc:  # noqa: BLE001 - Ray raises many kinds; the user needs one message
-        where = f"the Ray cluster at {address!r}" if address else "an embedded local Ray"
-        raise MlpipeError(
-            f"Could not start {where}: {type(exc).__name__}: {exc}",
-            hint="Check MLPIPE_RAY_ADDRESS / --address, or unset it to use an embedded local Ray.",
-        ) from exc
-
-
-def _own(address: str | None) -> None:
-    """The thread that starts Ray lives as long as the process.
-
-    Ray's local processes are started with PR_SET_PDEATHSIG, which fires when the
-    *thread* that started them exits: a warm-up or background-run thread that
-    returned would take the embedded Ray down with it.
-    """
-    global _ERROR
-    try:
-        _start(address)
-    except BaseException as exc:  # noqa: BLE001 - handed to the thread that waits
-        _ERROR = exc
-        _READY.set()
-        return
-    _READY.set()
-    threading.Event().wait()
-
-
-def _launch(address: str | None) -> None:
-    global _OWNER, _ERROR
-    with _LOCK:
-        if _OWNER is not None and (_OWNER.is_alive() or not _READY.is_set()):
-            return
-        _ERROR = None
-        _READY.clear()
-        _OWNER = threading.Thread(target=_own, args=(address,), name="mlpipe-ray", daemon=True)
-        _OWNER.start()
-
-
-def ensure_ray(address: str | None = None) -> None:
-    """Connect to `address`, or start an embedded local Ray, once per process."""
-    import ray
-
-    if ray.is_initialized():
-        return
-    _launch(address)
-    _READY.wait()
-    if _ERROR is not None:
-        error = _ERROR
-        with _LOCK:
-            global _OWNER
-            _OWNER = None  # a later call may try again
-        raise error
-
-
-def warm_up(address: str | None = None) -> None:
-    """Start Ray in the background so the first run does not wait for it."""
-    import ray
-
-    if not ray.is_initialized():
-        _launch(address)
 
 
 def _node_resources() -> list[dict[str, float]]:
@@ -191,24 +114,60 @@ def _remote(func: Callable) -> Any:
 
 
 class RayBackend:
-    """Steps as Ray tasks (see `backend.Backend`): on the cluster at `address`, or an embedded local Ray."""
+    """Steps on Ray (see `backend.Backend`): the local head by default, the cluster at `address`, or a
+    private Ray embedded in this process."""
 
-    def __init__(self, address: str | None = None) -> None:
+    def __init__(self, address: str | None = None, *, private: bool = False, token_file: str | None = None,
+                 idle_minutes: float | None = None) -> None:
         self.address = address
+        self.private = private
+        self.token_file = token_file
+        self.idle_minutes = idle_minutes
         self.refs: dict[str, ObjectRef] = {}  # running step -> its task's result
+        self.submitted: dict[str, tuple[StepTask, Resources, int, int]] = {}  # step -> task, request, retries,
+        # and how many attempts its start marker showed when it was submitted
+        self.on_executor: dict[str, int] = {}  # step -> the index of the executor running it
+        self.pool: ExecutorPool | None = None
+        self.connected = False
+        self.gone: RayUnavailable | None = None  # the cluster stopped answering during the run
 
     def start(self, requests: dict[str, Resources]) -> None:
-        ensure_ray(self.address)
+        if not self.address and ray_connect.using()[0] is None and not _ray_initialized():
+            # refuse what this machine can never hold before Ray is started at all (milliseconds)
+            check_feasible(requests, [local_resources() | {"memory": float("inf")}])
+        ray_connect.connect(self.address, private=self.private, token_file=self.token_file,
+                            idle_minutes=self.idle_minutes)
+        self.connected = True
         check_feasible(requests)
+        cpus = int(cluster_summary(_node_resources()).get("CPU", 0))
+        self.pool = ExecutorPool(cpus if idle_seconds() > 0 else 0)
+        if self.pool.size:
+            self.pool.retire_stale()
+
+    def close(self) -> None:
+        if self.connected:
+            self.connected = False
+            ray_connect.release()
 
     def submit(self, name: str, task: StepTask, resources: Resources, retries: int) -> None:
         from .worker import run_step_task
 
+        self.submitted[name] = (task, resources, retries, _attempts(task))
+        slot = self.pool.acquire(name) if self.pool and fits_executor(resources, retries) else None
+        if slot is not None:
+            index, handle = slot
+            self.on_executor[name] = index
+            self.refs[name] = handle.run.remote(task)
+            return
+        if self.pool and float(resources.get("num_cpus") or 0):
+            self.pool.retire_idle()  # an idle executor must not hold the CPU this task waits for
         self.refs[name] = submit(run_step_task, task, resources, retries)
 
     def wait(self, timeout: float) -> list[Finished]:
         import ray
 
+        if self.gone is not None:
+            raise self.gone
         if not self.refs:
             return []
         by_ref = {ref: name for name, ref in self.refs.items()}
@@ -222,29 +181,82 @@ class RayBackend:
         for ref in ready:
             name = by_ref[ref]
             del self.refs[name]
-            finished.append(self._outcome(name, ref))
+            outcome = self._outcome(name, ref)
+            if outcome is not None:
+                finished.append(outcome)
         return finished
 
-    def _outcome(self, name: str, ref: ObjectRef) -> Finished:
+    def _outcome(self, name: str, ref: ObjectRef) -> Finished | None:
         import ray
 
+        index = self.on_executor.pop(name, None)
         try:
-            return Finished(name, "returned", result=ray.get(ref))
+            result = ray.get(ref)
         except ray.exceptions.TaskCancelledError:
+            self._free(index)
             return Finished(name, "cancelled")
         except ray.exceptions.RayTaskError as exc:  # the task body itself raised: a bug on our side
+            self._free(index)
             cause = exc.cause if getattr(exc, "cause", None) is not None else exc
             return Finished(name, "crashed", error=cause)
         except Exception as exc:  # noqa: BLE001 - worker death, OOM, lost node, ...
+            self._free(index, dead=True)
+            if not ray_connect.head_alive():
+                raise self._lost_cluster(name) from exc
+            task, resources, retries, attempts = self.submitted[name]
+            if index is not None and _attempts(task) == attempts:
+                # the executor went away before the step began (it retired or idled out): run it elsewhere
+                logger.info("step %r: its executor exited before the step began; submitting it again", name)
+                self.submit(name, task, resources, retries)
+                return None
             return Finished(name, "lost", error=exc)
+        self._free(index)
+        return Finished(name, "returned", result=result)
+
+    def _free(self, index: int | None, *, dead: bool = False) -> None:
+        if index is not None and self.pool is not None:
+            (self.pool.forget if dead else self.pool.release)(index)
+
+    def _lost_cluster(self, name: str) -> RayUnavailable:
+        kind, address = ray_connect.using()
+        where = "The local Ray head" if kind == "local" else f"The Ray cluster at {address}"
+        self.gone = RayUnavailable(
+            f"{where} stopped answering while step {name!r} ran (was it stopped or killed?). The run was "
+            "stopped; the steps that finished before are kept.",
+            address=address,
+            hint="Run again: the finished steps are reused" + (
+                " and a new local head is started." if kind == "local" else "."))
+        return self.gone
 
     def cancel(self, name: str) -> None:
         import ray
 
         ref = self.refs.pop(name, None)
-        if ref is None:
+        index = self.on_executor.pop(name, None)
+        if ref is None or self.gone is not None:
             return
         try:
-            ray.cancel(ref, force=True)
+            if index is not None and self.pool is not None:  # an actor's call cannot be force-cancelled
+                handle = self.pool.handles.get(index)
+                self.pool.forget(index)
+                if handle is not None:
+                    ray.kill(handle, no_restart=True)
+            else:
+                ray.cancel(ref, force=True)
         except Exception:  # noqa: BLE001 - it finished meanwhile: nothing left to stop
             logger.debug("could not cancel the task of step %r", name, exc_info=True)
+
+
+def _ray_initialized() -> bool:
+    import sys
+
+    ray = sys.modules.get("ray")
+    return bool(ray is not None and ray.is_initialized())
+
+
+def _attempts(task: StepTask) -> int:
+    """How many attempts the step's start marker shows (a worker appends one line per attempt)."""
+    try:
+        return len([line for line in Path(task["started_marker"]).read_text().splitlines() if line.strip()])
+    except OSError:
+        return 0

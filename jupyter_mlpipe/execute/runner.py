@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InfeasibleRequest
+from ..errors import InfeasibleRequest, RayUnavailable
 from ..plan import Pipeline, Step
 from ..store.paths import Store
 from ..vocab import DONE, FINISHED, STEP_STATUSES, ErrorInfo, RunStatus, StepStatus, to_json
@@ -45,11 +45,18 @@ _TIMEOUT_GRACE_S = 5.0  # how long after its --timeout a step that did not stop 
 
 @dataclass
 class RunOptions:
-    """What the user asked of a run: which steps (and what they need), --force, the Ray address."""
+    """What the user asked of a run: which steps (and what they need), --force, which Ray (see `ray_connect`)."""
 
     steps: list[str] | None = None
     force: bool = False
     address: str | None = None
+    private_ray: bool = False
+    ray_token_file: str | None = None
+    ray_idle_minutes: float | None = None
+
+    def backend(self) -> RayBackend:
+        return RayBackend(self.address, private=self.private_ray, token_file=self.ray_token_file,
+                          idle_minutes=self.ray_idle_minutes)
 
 
 class _Driver:
@@ -407,7 +414,7 @@ def start_run(plan: Pipeline, *, params: dict[str, Any], store: Store, history: 
     for sr in run.steps.values():
         history.record_step(run_id, sr.name, status="pending", resources=sr.resources, attempts=0)
     run.emit("start")
-    driver = _Driver(run, options, backend if backend is not None else RayBackend(options.address), history)
+    driver = _Driver(run, options, backend if backend is not None else options.backend(), history)
 
     def drive() -> None:
         status: RunStatus = "failed"
@@ -423,9 +430,17 @@ def start_run(plan: Pipeline, *, params: dict[str, Any], store: Store, history: 
                 sr = run.steps[exc.step]
                 sr.fail(str(exc), error_info("InfeasibleRequest", exc.message))
                 run.emit("step", sr)
+            if isinstance(exc, RayUnavailable):  # the steps it held were lost with it
+                for name in driver.running:
+                    run.steps[name].fail(str(exc), error_info("RayUnavailable", exc.message))
+                    run.emit("step", run.steps[name])
+                driver.running.clear()
             driver.cancel_all()
         finally:
-            run.end(status)
+            try:
+                run.end(status)
+            finally:
+                driver.backend.close()
 
     if background:
         threading.Thread(target=drive, name=f"mlpipe-run-{run_id}", daemon=True).start()

@@ -48,6 +48,7 @@ def run_step_task(task: StepTask) -> StepResult:
     # step's time, so the --timeout clock (and the driver's start marker) begins after it.
     register_engine()
     get_shell()
+    _stand_somewhere()
     started = time.time()
     marker = task.get("started_marker")
     if marker:
@@ -62,7 +63,7 @@ def run_step_task(task: StepTask) -> StepResult:
     except (Exception, StepTimeout) as exc:  # noqa: BLE001 - user errors are data for the driver
         runtime.take_result()
         touched = runtime.take_touched()
-        error = _error_of(exc, task)
+        error = _error_of(exc, task) if _in_notebook(exc) else _internal_error(exc, task)
         if alarm.fired:
             error["ename"] = "Timeout"
             error["evalue"] = f"the step ran longer than --timeout {task.get('timeout'):g} s"
@@ -86,6 +87,39 @@ def run_step_task(task: StepTask) -> StepResult:
         "pid": os.getpid(),
         "cuda_visible_devices": gpu_env,
     }
+
+
+def _stand_somewhere() -> None:
+    """A step never depends on where its worker stood before: a folder deleted since (the notebook
+    folder of an earlier run) would make every later step fail with a FileNotFoundError naming no file."""
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        import tempfile
+
+        os.chdir(tempfile.gettempdir())
+
+
+def _in_notebook(exc: BaseException) -> bool:
+    """Whether the error came from the step's notebook (its code, or our load and save cells in it)."""
+    return isinstance(exc, StepTimeout) or type(exc).__name__ == "PapermillExecutionError" \
+        or hasattr(exc, "ename")
+
+
+def _internal_error(exc: BaseException, task: StepTask) -> ErrorInfo:
+    """Something failed around the step's notebook, before or after its cells: say what, with our traceback."""
+    import socket
+    import traceback
+
+    where = task["cwd"]
+    if not os.path.isdir(where):
+        evalue = (f"the notebook's folder {where} does not exist on {socket.gethostname()}, where the step was "
+                  "to run: share it with every Ray node at the same path, or give the step a runtime_env "
+                  f"working_dir ({type(exc).__name__}: {exc})")
+    else:
+        evalue = f"jupyter-mlpipe could not run the step's notebook: {type(exc).__name__}: {exc}"
+    return {"ename": "StepMachineryError", "evalue": evalue, "cell": None, "role": "internal",
+            "traceback": "".join(traceback.format_exception(exc))}
 
 
 class _Alarm:

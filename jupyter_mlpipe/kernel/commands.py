@@ -50,7 +50,7 @@ def _run(shell: Any, args: argparse.Namespace) -> Any:
     params = dict(parse_param(p) for p in args.param)
     listeners = [session.display_listener()]
     result = run(path, params, steps=args.steps or None, force=args.force, address=args.address,
-                 background=args.background, listeners=listeners)
+                 private_ray=args.private_ray or None, background=args.background, listeners=listeners)
     session.last_run = result
     if args.background:
         print(f"run {result.id} started in the background; its handle is `_mlpipe_run` "

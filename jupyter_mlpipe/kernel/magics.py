@@ -54,6 +54,7 @@ def pipeline_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-pull", action="store_true", help="bring no values back")
     run.add_argument("--force", action="store_true", help="rerun every step, reuse nothing")
     run.add_argument("--address", default=None, help="Ray cluster address")
+    run.add_argument("--private-ray", action="store_true", help="a Ray of this kernel's own, not the shared head")
     why = sub.add_parser("why", help="why STEP ran or was reused in the last run", add_help=False)
     why.add_argument("step", metavar="STEP")
     runs = sub.add_parser("runs", help="list this notebook's runs; with two run ids, what differs between them",

@@ -59,10 +59,11 @@ class KernelSession:
         if os.environ.get("MLPIPE_RAY_PRESTART", "1") == "0":
             return
         from ..config import load_config
-        from ..execute.ray_backend import warm_up
+        from ..execute.ray_connect import warm_up
 
         path = self.notebook_path()
-        warm_up(load_config(path.parent if path else self.start_dir).ray_address)
+        config = load_config(path.parent if path else self.start_dir)
+        warm_up(config.ray_address, private=config.ray_private, idle_minutes=config.ray_idle_minutes)
 
     def display_listener(self) -> Any:
         """The live run panel where widgets render; text updated in place elsewhere."""
