@@ -78,14 +78,14 @@ class Server:
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 text = response.read().decode()
-                return response.status, json.loads(text) if text else {}, dict(response.headers)
+                return response.status, json.loads(text) if text else {}, {k.lower(): v for k, v in response.headers.items()}
         except urllib.error.HTTPError as exc:
             text = exc.read().decode()
             try:
                 payload = json.loads(text) if text else {}
             except ValueError:
                 payload = {"text": text}
-            return exc.code, payload, dict(exc.headers)
+            return exc.code, payload, {k.lower(): v for k, v in exc.headers.items()}
 
     def wait_run(self, run_id: str, *, key: str | None = None, timeout: float = 120) -> dict:
         deadline = time.time() + timeout

@@ -86,11 +86,21 @@ class PublishedHandler(MlpipeHandler):
         value = value.strip()
         return value if scheme.lower() == "bearer" and value.startswith("mlp_") else None
 
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        # headers go here: send_error cleared those set before
+        if status_code == 401:
+            self.set_header("WWW-Authenticate", 'Bearer realm="mlpipe"')
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, ApiError) and "retry_after" in exc.extra:
+            self.set_header("Retry-After", str(exc.extra["retry_after"]))
+        super().write_error(status_code, **kwargs)
+
     def check_xsrf_cookie(self) -> None:
-        # a key comes in a header, which a cross-site form cannot set: there is no cookie to protect
-        # (tornado asks once before `prepare` has authenticated: the base class defers that call too)
+        # XSRF protects cookie logins. A request that is not logged in and carries a key (a header a
+        # cross-site form cannot set) or no cookie at all has nothing to protect: it gets its 401 from
+        # `principal`. (Tornado asks once before `prepare` has authenticated: the base defers that call too.)
         user = getattr(self, "_jupyter_current_user", False)
-        if user is False or (user is None and self.bearer_key() is not None):
+        if user is False or (user is None and (self.bearer_key() is not None or not self.request.cookies)):
             return None
         return super().check_xsrf_cookie()
 
@@ -104,14 +114,12 @@ class PublishedHandler(MlpipeHandler):
             return {"kind": "jupyter", "user": getattr(user, "username", None), "key": None}
         key = self.bearer_key()
         if key is None:
-            self.set_header("WWW-Authenticate", 'Bearer realm="mlpipe"')
             raise ApiError(401, "This request carries no credentials.", error="Unauthorized",
                            hint="Send a pipeline API key as 'Authorization: Bearer mlp_...' (mlpipe keys create "
                            "NAME), or the Jupyter server's token.")
         try:
             info = Keys(self.service.workspace).check(key)
         except KeyRefused as exc:
-            self.set_header("WWW-Authenticate", 'Bearer realm="mlpipe", error="invalid_token"')
             raise ApiError(401, exc.message, hint=exc.hint, error="Unauthorized") from None
         return {"kind": "key", "user": None, "key": info}
 
@@ -236,7 +244,6 @@ class PipelineRunsHandler(PublishedHandler):
         try:
             prepared, state = await asyncio.to_thread(accept)
         except QueueFull as exc:
-            self.set_header("Retry-After", str(exc.retry_after))
             raise ApiError(429, exc.message, hint=exc.hint, error="TooManyRuns", retry_after=exc.retry_after) from None
         except ParamError as exc:
             raise ApiError(400, exc.message, hint=exc.hint, error="BadParameter", param=exc.param,
