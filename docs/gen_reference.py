@@ -21,6 +21,16 @@ server's root; absolute paths, `..` and symlinks out of the root are refused.
 | `DELETE runs/{run_id}` | 202: cancels a run this server started; 404 unknown, 409 finished |
 | `GET runs/{run_id}/steps/{step}/notebook[?path=NB]` | the executed step notebook |
 
+Published pipelines (docs/publishing.md): these also accept a pipeline API key
+(`Authorization: Bearer mlp_...`), which reaches its own pipeline and that pipeline's runs only.
+
+| request | answer |
+|---|---|
+| `GET pipelines` | `{"pipelines": [...]}`: versions with their parameters, default, state, schedules, last run |
+| `GET pipelines/{name}` | one pipeline, with its recent runs |
+| `GET pipelines/{name}/runs[?limit=&trigger=]` | `{"runs": [...]}`, newest first, each with `pipeline`, `pipeline_version`, `trigger` |
+| `POST pipelines/{name}/runs` `{"params", "version", "tags"}` | 202 `{"run_id", "name", "version", "url", "status"}`; 400 bad parameter, 401/403 key, 404, 409 disabled, 429 queue full (Retry-After) |
+
 Without `?path=`, a run is looked for in the run histories the server has seen and in those of the
 notebooks open in its sessions. Errors are JSON: `{"error", "message", "hint", ...}`.
 """
@@ -39,6 +49,10 @@ def render() -> str:
     for name, subparser in sub.choices.items():
         parts.append(f"## `mlpipe {name}`\n")
         parts.append("```text\n" + subparser.format_help().rstrip() + "\n```\n")
+        nested = next((a for a in subparser._actions if a.__class__.__name__ == "_SubParsersAction"), None)
+        for action, subsub in (nested.choices.items() if nested else []):  # keys create, schedule add, ...
+            parts.append(f"### `mlpipe {name} {action}`\n")
+            parts.append("```text\n" + subsub.format_help().rstrip() + "\n```\n")
     parts.append("Exit status of `mlpipe`: 0 success, 1 a step failed or the run was cancelled, "
                  "2 usage, plan and configuration errors.\n")
     parts.append(REST)

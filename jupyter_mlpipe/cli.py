@@ -15,7 +15,7 @@ from typing import Any
 
 from .errors import MlpipeError, RayUnavailable
 from .plan.options import int_arg
-from .queries import RunView, compare, list_runs, listed_with_rows, shown_runs, why
+from .queries import RunView, compare, list_runs, listed_with_rows, recorded_run, shown_runs, why
 from .store.paths import open_history
 from .text import TextProgress, comparison_text, run_summary, runs_table
 
@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"), default=None,
                       help="what differs between two runs: parameters, metrics, which steps ran "
                       "(ids, or a unique part such as the last six characters)")
+    runs.add_argument("--pipeline", default=None, metavar="NAME", help="only the runs of published pipeline NAME")
+    runs.add_argument("--trigger", default=None, choices=["cli", "kernel", "rest", "schedule", "api"],
+                      help="only the published runs with this kind of trigger")
     show = sub.add_parser("show", help="show one run's steps")
     show.add_argument("run_id", metavar="RUN_ID", help="a run id, or a unique part of it (its last six characters)")
     show.add_argument("--store", default=".", metavar="PATH",
@@ -145,14 +148,18 @@ def _cmd_runs(args: argparse.Namespace) -> int:
         comparison = compare(args.notebook, *args.compare)
         print(json.dumps(comparison, indent=2, default=str) if args.json else comparison_text(comparison))
         return EXIT_OK
-    items = list_runs(args.notebook, limit=args.limit)
+    items = list_runs(args.notebook, limit=args.limit, pipeline=args.pipeline, trigger=args.trigger)
     if not items and not Path(args.notebook).is_file():  # a typo, not a notebook without runs
         raise MlpipeError(f"No notebook at {args.notebook!r} and no runs recorded for it.",
                           hint="Check the path: mlpipe runs path/to/notebook.ipynb.")
     if not items:
         print("[]" if args.json else f"No runs of {args.notebook} yet.")
         return EXIT_OK
-    records = shown_runs(args.notebook, limit=args.limit).records
+    if args.pipeline or args.trigger:  # the runs that passed the filter, however old
+        history, _ = open_history(args.notebook, hint=NO_HISTORY_HINT)
+        records = [recorded_run(history, item["id"]) for item in items]
+    else:
+        records = shown_runs(args.notebook, limit=args.limit).records
     if args.json:  # each run as listed, with the metrics' last values and how many steps were reused
         print(json.dumps(listed_with_rows(items, records), indent=2, default=str))
     else:

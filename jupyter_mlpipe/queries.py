@@ -163,10 +163,13 @@ def _history_if_any(path: str | os.PathLike) -> History | None:
     return history
 
 
-def list_runs(path: str | os.PathLike, limit: int = 50) -> list[dict[str, Any]]:
-    """The recorded runs of a notebook (`History.list_runs` rows), newest first; [] before its first run."""
+def list_runs(path: str | os.PathLike, limit: int = 50, *, pipeline: str | None = None,
+              trigger: str | None = None) -> list[dict[str, Any]]:
+    """The recorded runs of a notebook (`History.list_runs` rows), newest first; [] before its first run.
+    `pipeline`, `trigger`: only the runs of that published pipeline, or with that kind of trigger."""
     history = _history_if_any(path)
-    return [] if history is None else history.list_runs(notebook_key(path), limit=limit)
+    return [] if history is None else history.list_runs(notebook_key(path), limit=limit, pipeline=pipeline,
+                                                        trigger=trigger)
 
 
 def recorded_run(history: History, run_id: str) -> RunRecord:

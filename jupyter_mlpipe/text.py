@@ -125,23 +125,35 @@ def _columns(rows: list[tuple]) -> str:
 
 def runs_table(records: Iterable[RunRecord]) -> str:
     """The runs as text (`History.get_run` records): status, duration, reuse, parameters, last metrics."""
+    records = list(records)
     rows = [run_row(r) for r in records]
     params = list(dict.fromkeys(k for r in rows for k in r["params"]))
     metrics = list(dict.fromkeys(k for r in rows for k in r["metrics"]))
     hidden = len(metrics) - MAX_METRIC_COLUMNS
     metrics = metrics[:MAX_METRIC_COLUMNS]
-    table = [("run", "started", "status", "duration", "reused", *params, *metrics)]
-    for r in rows:
+    published = [_published(r) for r in records] if any(r.get("pipeline") for r in records) else None
+    table = [("run", "started", "status", "duration", "reused", *(["published"] if published else []),
+              *params, *metrics)]
+    for index, r in enumerate(rows):
         started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["started"])) if r.get("started") else "-"
         duration = _duration(r["duration"]) if r.get("duration") is not None else "-"
         total = sum(r["counts"].values())
         table.append((r["id"], started, r.get("status") or "?", duration, f"{r['reused']}/{total}",
+                      *([published[index]] if published else []),
                       *(_value(r["params"][p]) if p in r["params"] else "-" for p in params),
                       *(_value(r["metrics"].get(m)) for m in metrics)))
     text = _columns(table)
     if hidden > 0:
         text += f"\n({hidden} more metrics: mlpipe runs NOTEBOOK --json lists them all)"
     return text
+
+
+def _published(record: Any) -> str:
+    """`daily v2 (schedule)` for a run of a published pipeline, '-' for a run of the notebook."""
+    if not record.get("pipeline"):
+        return "-"
+    kind = (record.get("trigger") or {}).get("kind", "?")
+    return f"{record['pipeline']} v{record.get('pipeline_version')} ({kind})"
 
 
 def comparison_text(comparison: RunComparison) -> str:

@@ -109,6 +109,11 @@ def test_a_published_run_runs_the_snapshot_reuses_and_is_marked(ray_address, tmp
     live = run_notebook(nb, {"n": 5})
     assert live.steps["load"].status == "reused" and live.steps["total"].status == "succeeded"
     assert live["total"] == 5000.0
+    table = mlpipe_cli("runs", str(nb)).stdout
+    assert "published" in table and "daily v1 (api)" in table, table
+    filtered = json.loads(mlpipe_cli("runs", str(nb), "--pipeline", "daily", "--trigger", "api", "--json").stdout)
+    assert [r["id"] for r in filtered] == [again.id, run.id]
+    assert mlpipe_cli("runs", str(nb), "--trigger", "schedule", "--json").stdout.strip() == "[]"
     Registry(workspace).set_enabled("daily", False)
     with pytest.raises(PublishError, match="disabled"):
         run_published(workspace, "daily")
