@@ -195,3 +195,29 @@ def test_the_cli_publishes_lists_and_changes(tmp_path):
     assert bad.returncode == 2 and "--every: 'soon' is not a duration" in bad.stderr
     bad = mlpipe_cli("publish", str(nb), "--name", "no way", cwd=tmp_path)
     assert bad.returncode == 2 and "is not a pipeline name" in bad.stderr
+
+
+def test_pipeline_publish_and_schedule_in_a_kernel(tmp_path):
+    """`%pipeline publish` snapshots the saved notebook the kernel belongs to; `%pipeline schedule` acts on
+    its workspace (an IPython shell told its notebook as Jupyter Server tells kernels: JPY_SESSION_NAME)."""
+    import subprocess
+    import sys
+
+    nb = chain_notebook(tmp_path)
+    code = (
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "ip = InteractiveShell.instance()\n"
+        "ip.run_line_magic('load_ext', 'jupyter_mlpipe')\n"
+        "ip.run_cell('%pipeline publish kern --description \"from the kernel\"')\n"
+        "ip.run_cell('%pipeline schedule add kern --every 1h -p n=2')\n"
+        "ip.run_cell('%pipeline schedule list')\n"
+        "ip.run_cell('%pipeline publish \"no way\"')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120,
+                         env={**os.environ, "JPY_SESSION_NAME": str(nb), "MLPIPE_RAY_PRESTART": "0"})
+    text = out.stdout + out.stderr
+    assert "kern v1" in text, text
+    assert "every 1h" in text and "UsageError" in text and "is not a pipeline name" in text
+    info = Registry(workspace_of(nb)).pipeline("kern")
+    assert info["versions"][0]["description"] == "from the kernel"
+    assert Schedules(workspace_of(nb)).list("kern")[0]["params"] == {"n": 2}
