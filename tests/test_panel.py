@@ -617,7 +617,7 @@ def test_the_front_end_files_ship_with_the_widget():
     from jupyter_mlpipe.panel import RunPanel, RunsTable
 
     assert "export default { render }" in RunPanel._esm
-    assert ".mlp-state-failed" in RunPanel._css and RunsTable._css == RunPanel._css
+    assert ".mlpw-state-failed" in RunPanel._css and RunsTable._css == RunPanel._css
     assert "export default { render }" in RunsTable._esm
 
 
@@ -674,7 +674,7 @@ const cleanup = mod.default.render({ model, el: host });
 const out = {};
 const nodes = host.findAll((n) => n.attrs && n.attrs["data-step"]);
 out.nodes = nodes.map((n) => [n.attrs["data-step"], n.attrs.class, n.textContent]);
-out.edges = host.findAll((n) => n.attrs && n.attrs.class === "mlp-edge" && n.attrs["data-from"]).length;
+out.edges = host.findAll((n) => n.attrs && n.attrs.class === "mlpw-edge" && n.attrs["data-from"]).length;
 out.paths = host.findAll((n) => n.tagName === "path" && n.attrs["marker-end"]).map((n) => n.attrs.d);
 out.runline = host.children[0].children[1].textContent;
 out.announced = host.children[0].children[0].textContent;
@@ -723,7 +723,7 @@ def test_front_end_renders_a_run_against_a_fake_dom(comm_log, tmp_path):
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     classes = {name: cls for name, cls, _ in out["nodes"]}
-    assert classes["load"] == "mlp-node mlp-state-succeeded" and "mlp-state-running" in classes["s1"]
+    assert classes["load"] == "mlpw-node mlpw-state-succeeded" and "mlpw-state-running" in classes["s1"]
     texts = {name: text for name, _, text in out["nodes"]}
     assert "✓" in texts["load"] and "succeeded" in texts["load"]  # icon and label, not only colour
     assert "▶" in texts["s1"] and "running" in texts["s1"]

@@ -28,9 +28,10 @@ LAB_CSS = ROOT / "labextension" / "style" / "base.css"
 PANEL_JS = [ROOT / "jupyter_mlpipe" / "panel" / name for name in ("panel.js", "runs.js")]
 
 
-def css_colours(path: Path) -> dict[str, str]:
-    """The `--mlp-STATUS: #rrggbb` custom properties a style sheet defines."""
-    return dict(re.findall(r"--mlp-([a-z]+):\s*(#[0-9a-fA-F]{6})\s*;", path.read_text(encoding="utf-8")))
+def css_colours(path: Path, prefix: str) -> dict[str, str]:
+    """The `--PREFIX-STATUS: #rrggbb` custom properties a style sheet defines."""
+    pattern = rf"--{prefix}-([a-z]+):\s*(#[0-9a-fA-F]{{6}})\s*;"
+    return dict(re.findall(pattern, path.read_text(encoding="utf-8")))
 
 
 def test_statuses_and_their_subsets():
@@ -81,16 +82,16 @@ def test_states_ts_agrees_with_the_vocabulary():
     assert tuple(re.findall(r"'(\w+)'", status_type.group(1))) == STEP_STATUSES
 
 
-@pytest.mark.parametrize("sheet, needed", [
-    (PANEL_CSS, set(STEP_STATUSES) | {"excluded"}),  # the run panel never shows "not run yet"
-    (LAB_CSS, set(LOOKS)),
+@pytest.mark.parametrize("sheet, prefix, needed", [
+    (PANEL_CSS, "mlpw", set(STEP_STATUSES) | {"excluded"}),  # the run panel never shows "not run yet"
+    (LAB_CSS, "mlp", set(LOOKS)),
 ])
-def test_the_style_sheets_agree_with_the_vocabulary(sheet, needed):
-    colours = css_colours(sheet)
-    assert needed <= set(colours), f"{sheet.name} lacks --mlp-{sorted(needed - set(colours))}"
+def test_the_style_sheets_agree_with_the_vocabulary(sheet, prefix, needed):
+    colours = css_colours(sheet, prefix)
+    assert needed <= set(colours), f"{sheet.name} lacks --{prefix}-{sorted(needed - set(colours))}"
     for status, colour in colours.items():
         if status in LOOKS:
-            assert colour.lower() == LOOKS[status]["color"], f"{sheet.name}: --mlp-{status}"
+            assert colour.lower() == LOOKS[status]["color"], f"{sheet.name}: --{prefix}-{status}"
 
 
 def test_the_widgets_javascript_restates_no_icons():

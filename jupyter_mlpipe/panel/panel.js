@@ -111,9 +111,9 @@ export function linePlot(points, width = 220, height = 56) {
     pen = true;
   }
   // CSS variables work in style, not in SVG presentation attributes
-  plot.appendChild(svg("path", { d, style: "fill: none; stroke: var(--mlp-accent); stroke-width: 1.5" }));
+  plot.appendChild(svg("path", { d, style: "fill: none; stroke: var(--mlpw-accent); stroke-width: 1.5" }));
   const last = finite[finite.length - 1];
-  plot.appendChild(svg("circle", { cx: sx(last[0]), cy: sy(last[1]), r: 2.5, style: "fill: var(--mlp-accent)" }));
+  plot.appendChild(svg("circle", { cx: sx(last[0]), cy: sy(last[1]), r: 2.5, style: "fill: var(--mlpw-accent)" }));
   plot.appendChild(svg("title", {}, `min ${fmtNumber(y0)} · max ${fmtNumber(y1)} · ${points.length} points`));
   return plot;
 }
@@ -131,13 +131,13 @@ function stateOf(states, name, looks) {
 }
 
 function render({ model, el: host }) {
-  const root = el("div", { class: "mlp-root", "data-testid": "mlpipe-run-panel" });
-  const runLine = el("div", { class: "mlp-runline", "data-testid": "mlpipe-runline" });
+  const root = el("div", { class: "mlpw-root", "data-testid": "mlpipe-run-panel" });
+  const runLine = el("div", { class: "mlpw-runline", "data-testid": "mlpipe-runline" });
   // announced to screen readers only when the run's status changes, not at every tick
-  const announce = el("span", { class: "mlp-sr-only", role: "status", "aria-live": "polite" });
-  const graphWrap = el("div", { class: "mlp-graph" });
-  const details = el("div", { class: "mlp-details", "data-testid": "mlpipe-step-details" });
-  root.append(announce, runLine, el("div", { class: "mlp-body" }, graphWrap, details));
+  const announce = el("span", { class: "mlpw-sr-only", role: "status", "aria-live": "polite" });
+  const graphWrap = el("div", { class: "mlpw-graph" });
+  const details = el("div", { class: "mlpw-details", "data-testid": "mlpipe-step-details" });
+  root.append(announce, runLine, el("div", { class: "mlpw-body" }, graphWrap, details));
   host.appendChild(root);
 
   let clockOffset = 0; // browser clock minus kernel clock
@@ -145,7 +145,7 @@ function render({ model, el: host }) {
   let edgeEls = [];
   let fit = false;
   let detailsKey = null;
-  const arrowId = `mlp-arrow-${Math.random().toString(36).slice(2, 10)}`;
+  const arrowId = `mlpw-arrow-${Math.random().toString(36).slice(2, 10)}`;
 
   const now = () => Date.now() / 1000 - clockOffset;
   const looks = () => model.get("looks") || {};
@@ -172,17 +172,17 @@ function render({ model, el: host }) {
     nodeEls = {};
     edgeEls = [];
     if (!graph.nodes.length) {
-      graphWrap.appendChild(el("div", { class: "mlp-muted", style: "padding: 8px" }, "No steps: mark cells with %%step."));
+      graphWrap.appendChild(el("div", { class: "mlpw-muted", style: "padding: 8px" }, "No steps: mark cells with %%step."));
       return;
     }
     const canvas = svg("svg", {
       width: graph.width, height: graph.height, viewBox: `0 0 ${graph.width} ${graph.height}`,
       role: "group", "aria-label": `pipeline graph, ${graph.nodes.length} steps`,
     });
-    const edgeLayer = svg("g", { class: "mlp-edges" });
-    const labelLayer = svg("g", { class: "mlp-labels" });
+    const edgeLayer = svg("g", { class: "mlpw-edges" });
+    const labelLayer = svg("g", { class: "mlpw-labels" });
     for (const edge of graph.edges) {
-      const g = svg("g", { class: "mlp-edge", "data-from": edge.from, "data-to": edge.to });
+      const g = svg("g", { class: "mlpw-edge", "data-from": edge.from, "data-to": edge.to });
       g.appendChild(svg("path", { d: edge.path, "marker-end": `url(#${arrowId})` }));
       g.appendChild(svg("title", {}, `${edge.from} → ${edge.to}: ${edge.variables.join(", ")}`));
       edgeLayer.appendChild(g);
@@ -191,46 +191,46 @@ function render({ model, el: host }) {
       if (label && label.text) {
         text = svg("text", { x: label.x, y: label.y, "text-anchor": label.anchor },
           label.text, svg("title", {}, label.full));
-        labelLayer.appendChild(svg("g", { class: "mlp-edge" }, text));
+        labelLayer.appendChild(svg("g", { class: "mlpw-edge" }, text));
       }
       edgeEls.push({ edge, g, label: text ? text.parentNode : null });
     }
     const defs = svg("defs", {},
       svg("marker", { id: arrowId, viewBox: "0 0 8 8", refX: 8, refY: 4, markerWidth: 7, markerHeight: 7, orient: "auto" },
-        svg("path", { d: "M0,0 L8,4 L0,8 z", style: "fill: var(--mlp-fg2); fill-opacity: 0.7" })));
-    const nodeLayer = svg("g", { class: "mlp-nodes" });
+        svg("path", { d: "M0,0 L8,4 L0,8 z", style: "fill: var(--mlpw-fg2); fill-opacity: 0.7" })));
+    const nodeLayer = svg("g", { class: "mlpw-nodes" });
     for (const node of graph.nodes) {
       const { x, y, width: w, height: h } = node;
-      const icon = svg("text", { x: x + 15, y: y + 21, class: "mlp-icon", "text-anchor": "middle", "aria-hidden": "true" });
-      const sub = svg("text", { x: x + 26, y: y + 39, class: "mlp-sub" });
+      const icon = svg("text", { x: x + 15, y: y + 21, class: "mlpw-icon", "text-anchor": "middle", "aria-hidden": "true" });
+      const sub = svg("text", { x: x + 26, y: y + 39, class: "mlpw-sub" });
       const title = svg("title", {});
       const g = svg("g", {
-        class: "mlp-node", tabindex: 0, role: "button", "data-step": node.name,
+        class: "mlpw-node", tabindex: 0, role: "button", "data-step": node.name,
         onclick: () => select(node.name),
         onkeydown: (ev) => { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); select(node.name); } },
         onmouseenter: () => highlight(node.name, true),
         onmouseleave: () => highlight(node.name, false),
       },
         title,
-        svg("rect", { class: "mlp-box", x, y, width: w, height: h, rx: 5 }),
-        svg("rect", { class: "mlp-band", x: x + 1, y: y + 1, width: 5, height: h - 2, rx: 2 }),
+        svg("rect", { class: "mlpw-box", x, y, width: w, height: h, rx: 5 }),
+        svg("rect", { class: "mlpw-band", x: x + 1, y: y + 1, width: 5, height: h - 2, rx: 2 }),
         icon,
-        svg("text", { x: x + 26, y: y + 21, class: "mlp-name" }, truncate(node.name, 21)),
+        svg("text", { x: x + 26, y: y + 21, class: "mlpw-name" }, truncate(node.name, 21)),
         sub);
       nodeLayer.appendChild(g);
       nodeEls[node.name] = { node, g, icon, sub, title };
     }
     canvas.append(defs, edgeLayer, nodeLayer, labelLayer);
     graphWrap.appendChild(canvas);
-    graphWrap.classList.toggle("mlp-fit", fit);
+    graphWrap.classList.toggle("mlpw-fit", fit);
     updateNodes();
   }
 
   function highlight(name, on) {
     for (const { edge, g, label } of edgeEls) {
       const hot = on && (edge.from === name || edge.to === name);
-      g.classList.toggle("mlp-hot", hot);
-      if (label) label.classList.toggle("mlp-hot", hot);
+      g.classList.toggle("mlpw-hot", hot);
+      if (label) label.classList.toggle("mlpw-hot", hot);
     }
   }
 
@@ -239,7 +239,7 @@ function render({ model, el: host }) {
     const selected = model.get("selected");
     for (const [name, { node, g, icon, sub, title }] of Object.entries(nodeEls)) {
       const st = stateOf(states, name, looks());
-      g.setAttribute("class", `mlp-node mlp-state-${st.status}${selected === name ? " mlp-selected" : ""}`);
+      g.setAttribute("class", `mlpw-node mlpw-state-${st.status}${selected === name ? " mlpw-selected" : ""}`);
       g.setAttribute("data-status", st.status);
       icon.textContent = iconOf(st);
       const gpus = node.num_gpus ? ` ×${node.num_gpus}` : "";
@@ -259,12 +259,12 @@ function render({ model, el: host }) {
     root.setAttribute("data-run-status", run.id ? run.status || "" : "");
     const fitButton = el("button", {
       type: "button", title: "fit the graph to the panel's width, or show it at full size",
-      onclick: () => { fit = !fit; graphWrap.classList.toggle("mlp-fit", fit); fitButton.textContent = fit ? "100%" : "fit"; },
+      onclick: () => { fit = !fit; graphWrap.classList.toggle("mlpw-fit", fit); fitButton.textContent = fit ? "100%" : "fit"; },
     }, fit ? "100%" : "fit");
     if (!run.id) {
-      runLine.append(el("span", { class: "mlp-title" }, "pipeline plan"),
-        el("span", { class: "mlp-muted" }, `${graph.nodes.length} steps, ${(graph.edges || []).length} edges, not run`),
-        el("span", { class: "mlp-spacer" }), fitButton);
+      runLine.append(el("span", { class: "mlpw-title" }, "pipeline plan"),
+        el("span", { class: "mlpw-muted" }, `${graph.nodes.length} steps, ${(graph.edges || []).length} edges, not run`),
+        el("span", { class: "mlpw-spacer" }), fitButton);
       return;
     }
     const counts = run.counts || {};
@@ -272,20 +272,20 @@ function render({ model, el: host }) {
     const statusIcon = Object.prototype.hasOwnProperty.call(looks(), run.status) ? looks()[run.status].icon : "";
     const spoken = `run ${run.id} ${run.status}`;
     if (announce.textContent !== spoken) announce.textContent = spoken;
-    runLine.append(el("span", { class: "mlp-title" }, `${statusIcon} run ${run.id} · ${run.status}`));
-    runLine.append(el("span", { class: "mlp-count" }, `${run.finished || 0}/${total} done`));
+    runLine.append(el("span", { class: "mlpw-title" }, `${statusIcon} run ${run.id} · ${run.status}`));
+    runLine.append(el("span", { class: "mlpw-count" }, `${run.finished || 0}/${total} done`));
     for (const status of ORDER) {
       if (!counts[status]) continue;
-      runLine.append(el("span", { class: `mlp-count mlp-chip mlp-seg-${status}` },
+      runLine.append(el("span", { class: `mlpw-count mlpw-chip mlpw-seg-${status}` },
         `${lookOf(looks(), status).icon} ${counts[status]} ${status}`));
     }
     const elapsed = run.status === "running" && run.started ? now() - run.started : run.elapsed;
-    runLine.append(el("span", { class: "mlp-elapsed", "data-role": "elapsed" }, fmtDuration(elapsed)));
-    runLine.append(el("span", { class: "mlp-spacer" }), fitButton);
-    const bar = el("div", { class: "mlp-progress", role: "progressbar", "aria-valuemin": 0, "aria-valuemax": total, "aria-valuenow": run.finished || 0 });
+    runLine.append(el("span", { class: "mlpw-elapsed", "data-role": "elapsed" }, fmtDuration(elapsed)));
+    runLine.append(el("span", { class: "mlpw-spacer" }), fitButton);
+    const bar = el("div", { class: "mlpw-progress", role: "progressbar", "aria-valuemin": 0, "aria-valuemax": total, "aria-valuenow": run.finished || 0 });
     for (const status of ORDER) {
       if (!counts[status] || status === "pending") continue;
-      bar.appendChild(el("div", { class: `mlp-seg-${status}`, style: `width: ${(100 * counts[status]) / Math.max(total, 1)}%`, title: `${counts[status]} ${status}` }));
+      bar.appendChild(el("div", { class: `mlpw-seg-${status}`, style: `width: ${(100 * counts[status]) / Math.max(total, 1)}%`, title: `${counts[status]} ${status}` }));
     }
     runLine.appendChild(bar);
   }
@@ -308,14 +308,14 @@ function render({ model, el: host }) {
     const parts = [];
     const time = timeText(st);
     parts.push(el("h3", {},
-      el("span", { class: `mlp-chip mlp-seg-${st.status}` }, `${iconOf(st)} ${st.label || st.status}`),
+      el("span", { class: `mlpw-chip mlpw-seg-${st.status}` }, `${iconOf(st)} ${st.label || st.status}`),
       el("span", {}, name),
-      el("span", { class: "mlp-muted", "data-role": "step-time" }, time),
-      el("button", { class: "mlp-close", type: "button", title: "close", "aria-label": "close details", onclick: () => select(name) }, "×")));
+      el("span", { class: "mlpw-muted", "data-role": "step-time" }, time),
+      el("button", { class: "mlpw-close", type: "button", title: "close", "aria-label": "close details", onclick: () => select(name) }, "×")));
     const res = st.resources || {};
     const resText = [node.compute, res.num_cpus ? `${res.num_cpus} cpu` : "", res.num_gpus ? `${res.num_gpus} gpu` : "",
       res.memory ? `${fmtSize(res.memory)} memory` : ""].filter(Boolean).join(" · ");
-    parts.push(el("div", { class: "mlp-muted" }, resText, st.attempts > 1 ? ` · ${st.attempts} attempts` : ""));
+    parts.push(el("div", { class: "mlpw-muted" }, resText, st.attempts > 1 ? ` · ${st.attempts} attempts` : ""));
     if (st.reason) {
       const r = st.reason;
       const decision = { reused: "Reused", ran: "Ran", skipped: "Skipped" }[r.decision] || r.decision || "";
@@ -331,7 +331,7 @@ function render({ model, el: host }) {
       parts.push(el("h4", {}, "Error"));
       const text = e.traceback ? `${e.traceback}` : (e.message || `${e.ename}: ${e.evalue}`);
       const head = e.ename ? `${e.ename}: ${e.evalue ?? ""}${e.cell !== null && e.cell !== undefined ? `  (cell ${e.cell})` : ""}` : "";
-      parts.push(el("pre", { class: "mlp-error" }, head && !text.includes(head) ? `${head}\n${text}` : text));
+      parts.push(el("pre", { class: "mlpw-error" }, head && !text.includes(head) ? `${head}\n${text}` : text));
     }
     if (st.output_tail && st.output_tail.length) {
       parts.push(el("h4", {}, "Output (last lines)"));
@@ -344,8 +344,8 @@ function render({ model, el: host }) {
       for (const m of metricNames) {
         const pts = metrics[m];
         const last = pts.length ? pts[pts.length - 1][1] : null;
-        box.appendChild(el("div", { class: "mlp-metric", "data-metric": m },
-          el("div", { class: "mlp-metric-name" }, `${m} = ${fmtNumber(last)}`), linePlot(pts)));
+        box.appendChild(el("div", { class: "mlpw-metric", "data-metric": m },
+          el("div", { class: "mlpw-metric-name" }, `${m} = ${fmtNumber(last)}`), linePlot(pts)));
       }
       parts.push(box);
     }
@@ -370,9 +370,9 @@ function render({ model, el: host }) {
       const href = notebookHref((model.get("run") || {}).id, name, config ? config.textContent : null);
       parts.push(el("h4", {}, "Executed notebook"));
       parts.push(href
-        ? el("div", {}, el("a", { class: "mlp-nblink", href, target: "_blank", rel: "noopener", title: st.notebook_path },
+        ? el("div", {}, el("a", { class: "mlpw-nblink", href, target: "_blank", rel: "noopener", title: st.notebook_path },
           `Open ${name}.ipynb (read-only)`))
-        : el("div", {}, el("code", { class: "mlp-nbpath" }, st.notebook_path)));
+        : el("div", {}, el("code", { class: "mlpw-nbpath" }, st.notebook_path)));
     }
     details.setAttribute("data-step", name);
     details.setAttribute("data-status", st.status);

@@ -47,10 +47,10 @@ function render({ model, el: host }) {
     const looks = model.get("looks") || {};
     return Object.prototype.hasOwnProperty.call(looks, status) ? looks[status].icon : "";
   };
-  const root = el("div", { class: "mlp-root mlp-runs", "data-testid": "mlpipe-runs-table" });
-  const head = el("div", { class: "mlp-runline" });
-  const wrap = el("div", { class: "mlp-table-wrap" });
-  const compare = el("div", { class: "mlp-compare", "aria-live": "polite" });
+  const root = el("div", { class: "mlpw-root mlpw-runs", "data-testid": "mlpipe-runs-table" });
+  const head = el("div", { class: "mlpw-runline" });
+  const wrap = el("div", { class: "mlpw-table-wrap" });
+  const compare = el("div", { class: "mlpw-compare", "aria-live": "polite" });
   root.append(head, wrap, compare);
   host.appendChild(root);
 
@@ -65,9 +65,9 @@ function render({ model, el: host }) {
   function drawTable() {
     const rows = model.get("rows") || [];
     const selected = model.get("selected") || [];
-    head.replaceChildren(el("span", { class: "mlp-title" }, `${rows.length} runs`),
-      el("span", { class: "mlp-muted" }, "choose two runs to see what differs"));
-    if (!rows.length) { wrap.replaceChildren(el("div", { class: "mlp-muted", style: "padding: 8px" }, "No runs yet: %pipeline run starts one.")); return; }
+    head.replaceChildren(el("span", { class: "mlpw-title" }, `${rows.length} runs`),
+      el("span", { class: "mlpw-muted" }, "choose two runs to see what differs"));
+    if (!rows.length) { wrap.replaceChildren(el("div", { class: "mlpw-muted", style: "padding: 8px" }, "No runs yet: %pipeline run starts one.")); return; }
     const params = [...new Set(rows.flatMap((r) => Object.keys(r.params || {})))];
     const metrics = [...new Set(rows.flatMap((r) => Object.keys(r.metrics || {})))].slice(0, MAX_METRIC_COLUMNS);
     const header = el("tr", {}, el("th", {}, ""), el("th", {}, "run"), el("th", {}, "started"), el("th", {}, "status"),
@@ -76,7 +76,7 @@ function render({ model, el: host }) {
     const body = rows.map((r) => {
       const picked = selected.includes(r.id);
       const total = Object.values(r.counts || {}).reduce((a, b) => a + b, 0);
-      return el("tr", { class: picked ? "mlp-picked" : null, "data-run": r.id, onclick: () => pick(r.id) },
+      return el("tr", { class: picked ? "mlpw-picked" : null, "data-run": r.id, onclick: () => pick(r.id) },
         el("td", {}, el("input", { type: "checkbox", "aria-label": `compare run ${r.id}`, checked: picked ? "checked" : null,
           onclick: (ev) => { ev.stopPropagation(); pick(r.id); } })),
         el("td", {}, r.id), el("td", {}, fmtTime(r.started)),
@@ -92,23 +92,23 @@ function render({ model, el: host }) {
     const selected = model.get("selected") || [];
     const c = model.get("comparison") || {};
     if (selected.length !== 2) { compare.replaceChildren(); return; }
-    if (!(selected.includes(c.a) && selected.includes(c.b) && c.a !== c.b)) { compare.replaceChildren(el("span", { class: "mlp-muted" }, "comparing… (the kernel answers when it is idle)")); return; }
+    if (!(selected.includes(c.a) && selected.includes(c.b) && c.a !== c.b)) { compare.replaceChildren(el("span", { class: "mlpw-muted" }, "comparing… (the kernel answers when it is idle)")); return; }
     const parts = [el("div", {}, el("b", {}, `${c.a}`), " → ", el("b", {}, `${c.b}`))];
     const params = Object.entries(c.params || {});
     parts.push(el("h4", {}, "Parameters"));
     parts.push(params.length ? el("table", {}, el("tbody", {}, params.map(([k, [a, b]]) =>
-      el("tr", { class: "mlp-diff" }, el("td", {}, k), el("td", {}, fmtValue(a)), el("td", {}, "→"), el("td", {}, fmtValue(b))))))
-      : el("div", { class: "mlp-muted" }, "same parameters"));
+      el("tr", { class: "mlpw-diff" }, el("td", {}, k), el("td", {}, fmtValue(a)), el("td", {}, "→"), el("td", {}, fmtValue(b))))))
+      : el("div", { class: "mlpw-muted" }, "same parameters"));
     const metrics = Object.entries(c.metrics || {});
     parts.push(el("h4", {}, "Metrics (last values)"));
     parts.push(metrics.length ? el("table", {}, el("tbody", {}, metrics.map(([k, [a, b, d]]) =>
       el("tr", {}, el("td", {}, k), el("td", {}, fmtValue(a)), el("td", {}, "→"), el("td", {}, fmtValue(b)),
-        el("td", { class: "mlp-muted" }, d === null || d === undefined ? "" : `(${d > 0 ? "+" : ""}${fmtValue(d)})`)))))
-      : el("div", { class: "mlp-muted" }, "same metrics"));
+        el("td", { class: "mlpw-muted" }, d === null || d === undefined ? "" : `(${d > 0 ? "+" : ""}${fmtValue(d)})`)))))
+      : el("div", { class: "mlpw-muted" }, "same metrics"));
     const steps = Object.entries(c.steps || {});
     parts.push(el("h4", {}, "Steps"));
     parts.push(el("table", {}, el("tbody", {}, steps.map(([name, [a, b]]) =>
-      el("tr", { class: a !== b ? "mlp-diff" : null }, el("td", {}, name),
+      el("tr", { class: a !== b ? "mlpw-diff" : null }, el("td", {}, name),
         el("td", {}, a ? `${icon(a)} ${a}` : "not in run"), el("td", {}, "→"),
         el("td", {}, b ? `${icon(b)} ${b}` : "not in run"))))));
     compare.replaceChildren(...parts);

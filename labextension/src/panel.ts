@@ -59,7 +59,7 @@ export class PipelinePanel extends Widget {
   constructor(private _actions: IPanelActions) {
     super();
     this.id = 'mlpipe-side-panel';
-    this.addClass('mlp-side-panel');
+    this.addClass('mlps-panel');
     this.title.caption = 'Pipeline (jupyter-mlpipe)';
     this.title.label = 'Pipeline';
     this.node.tabIndex = -1;
@@ -110,23 +110,23 @@ export class PipelinePanel extends Widget {
     const model = this._model;
     const parts: Node[] = [];
     if (!model) {
-      parts.push(el('div', { class: 'mlp-empty' }, 'Open a notebook to see its pipeline.'));
+      parts.push(el('div', { class: 'mlps-empty' }, 'Open a notebook to see its pipeline.'));
       this.node.replaceChildren(...parts);
       return;
     }
     const name = model.path.split('/').pop() ?? model.path;
     const run = model.run;
-    const runButton = el('button', { class: 'jp-mod-styled jp-mod-accept mlp-run-button', type: 'button' }, '▶ Run pipeline');
+    const runButton = el('button', { class: 'jp-mod-styled jp-mod-accept mlps-run-button', type: 'button' }, '▶ Run pipeline');
     runButton.addEventListener('click', () => this._actions.run());
     if (run && isActive(run.status)) {
       runButton.setAttribute('disabled', 'true');
     }
-    const refresh = el('button', { class: 'jp-mod-styled mlp-refresh', type: 'button', title: 'Re-read the plan and the runs' }, '⟳');
+    const refresh = el('button', { class: 'jp-mod-styled mlps-refresh', type: 'button', title: 'Re-read the plan and the runs' }, '⟳');
     refresh.addEventListener('click', () => void model.refresh());
     parts.push(
-      el('div', { class: 'mlp-side-header' },
-        el('span', { class: 'mlp-side-title', title: model.path }, `Pipeline · ${name}`),
-        el('span', { class: 'mlp-spacer' }), refresh, runButton)
+      el('div', { class: 'mlps-header' },
+        el('span', { class: 'mlps-title', title: model.path }, `Pipeline · ${name}`),
+        el('span', { class: 'mlps-spacer' }), refresh, runButton)
     );
     if (run) {
       const look = stateLook(run.status);
@@ -135,37 +135,37 @@ export class PipelinePanel extends Widget {
         counts[step.status] = (counts[step.status] ?? 0) + 1;
       }
       parts.push(
-        el('div', { class: `mlp-side-runline mlp-state-${look.status}`, 'data-mlp-run': run.id, 'data-mlp-status': run.status },
-          el('span', { class: 'mlp-chip' }, `${look.icon} ${look.label}`),
+        el('div', { class: `mlps-runline mlps-state-${look.status}`, 'data-mlp-run': run.id, 'data-mlp-status': run.status },
+          el('span', { class: 'mlps-chip' }, `${look.icon} ${look.label}`),
           ` run ${run.id} `,
-          el('span', { class: 'mlp-muted' }, countsText(counts)))
+          el('span', { class: 'mlps-muted' }, countsText(counts)))
       );
     }
     if (model.planError) {
       const error = model.planError;
       parts.push(
-        el('div', { class: 'mlp-plan-error', role: 'alert' },
+        el('div', { class: 'mlps-plan-error', role: 'alert' },
           el('strong', {}, 'The plan has a problem: '), error.message,
-          ...(error.hint ? [el('div', { class: 'mlp-muted' }, error.hint)] : []))
+          ...(error.hint ? [el('div', { class: 'mlps-muted' }, error.hint)] : []))
       );
     }
     const plan = model.plan;
     if (plan) {
       if (!plan.steps.length) {
-        parts.push(el('div', { class: 'mlp-empty' }, 'No steps yet: start a cell with %%step NAME (or use "mlpipe: Make this cell a step").'));
+        parts.push(el('div', { class: 'mlps-empty' }, 'No steps yet: start a cell with %%step NAME (or use "mlpipe: Make this cell a step").'));
       } else {
         const graph = this._pickLayout(plan);
         parts.push(
           graph
             ? this._graph(graph, model)
-            : el('div', { class: 'mlp-empty' }, 'The server sent no graph layout: restart Jupyter after updating jupyter-mlpipe.')
+            : el('div', { class: 'mlps-empty' }, 'The server sent no graph layout: restart Jupyter after updating jupyter-mlpipe.')
         );
       }
       for (const warning of plan.warnings ?? []) {
-        parts.push(el('div', { class: 'mlp-warning' }, `⚠ ${warning}`));
+        parts.push(el('div', { class: 'mlps-warning' }, `⚠ ${warning}`));
       }
     } else if (!model.planError) {
-      parts.push(el('div', { class: 'mlp-empty' }, 'Reading the plan…'));
+      parts.push(el('div', { class: 'mlps-empty' }, 'Reading the plan…'));
     }
     if (this._selected && plan?.steps.some(s => s.name === this._selected)) {
       parts.push(this._details(this._selected, model));
@@ -193,7 +193,7 @@ export class PipelinePanel extends Widget {
 
   private _graph(graph: ILayout, model: PipelineModel): HTMLElement {
     const canvas = svg('svg', {
-      class: 'mlp-graph-svg',
+      class: 'mlps-graph-svg',
       width: graph.width,
       height: graph.height,
       viewBox: `0 0 ${graph.width} ${graph.height}`,
@@ -201,15 +201,15 @@ export class PipelinePanel extends Widget {
       'aria-label': `pipeline graph, ${graph.nodes.length} steps`
     });
     const marker = svg('marker', {
-      id: 'mlp-side-arrow', viewBox: '0 0 10 10', refX: 9, refY: 5,
+      id: 'mlps-arrow', viewBox: '0 0 10 10', refX: 9, refY: 5,
       markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse'
-    }, svg('path', { d: 'M0,0 L10,5 L0,10 z', class: 'mlp-arrow' }));
+    }, svg('path', { d: 'M0,0 L10,5 L0,10 z', class: 'mlps-arrow' }));
     canvas.appendChild(svg('defs', {}, marker));
     for (const edge of graph.edges) {
       const title = svg('title', {}, `${edge.from} → ${edge.to}: ${edge.variables.join(', ')}`);
       canvas.appendChild(
-        svg('g', { class: 'mlp-edge', 'data-from': edge.from, 'data-to': edge.to },
-          svg('path', { d: edge.path, 'marker-end': 'url(#mlp-side-arrow)' }), title)
+        svg('g', { class: 'mlps-edge', 'data-from': edge.from, 'data-to': edge.to },
+          svg('path', { d: edge.path, 'marker-end': 'url(#mlps-arrow)' }), title)
       );
     }
     for (const node of graph.nodes) {
@@ -220,7 +220,7 @@ export class PipelinePanel extends Widget {
       const sub = `${node.compute}${gpus} · ${look.label}${duration ? ' · ' + duration : ''}`;
       const { x, y, width: w, height: h } = node;
       const g = svg('g', {
-        class: `mlp-node mlp-state-${status}${this._selected === node.name ? ' mlp-selected' : ''}`,
+        class: `mlps-node mlps-state-${status}${this._selected === node.name ? ' mlps-selected' : ''}`,
         tabindex: 0,
         role: 'button',
         'data-step': node.name,
@@ -228,11 +228,11 @@ export class PipelinePanel extends Widget {
         'aria-label': `step ${node.name}: ${look.label}`
       },
       svg('title', {}, `${node.name} (${node.compute}${gpus}): ${look.label}${duration ? ', ' + duration : ''}`),
-      svg('rect', { class: 'mlp-box', x, y, width: w, height: h, rx: 5 }),
-      svg('rect', { class: 'mlp-band', x: x + 1, y: y + 1, width: 5, height: h - 2, rx: 2 }),
-      svg('text', { x: x + 15, y: y + 21, class: 'mlp-icon', 'text-anchor': 'middle', 'aria-hidden': 'true' }, look.icon),
-      svg('text', { x: x + 26, y: y + 21, class: 'mlp-name' }, truncate(node.name, 21)),
-      svg('text', { x: x + 26, y: y + 39, class: 'mlp-sub' }, truncate(sub, 26)));
+      svg('rect', { class: 'mlps-box', x, y, width: w, height: h, rx: 5 }),
+      svg('rect', { class: 'mlps-band', x: x + 1, y: y + 1, width: 5, height: h - 2, rx: 2 }),
+      svg('text', { x: x + 15, y: y + 21, class: 'mlps-icon', 'text-anchor': 'middle', 'aria-hidden': 'true' }, look.icon),
+      svg('text', { x: x + 26, y: y + 21, class: 'mlps-name' }, truncate(node.name, 21)),
+      svg('text', { x: x + 26, y: y + 39, class: 'mlps-sub' }, truncate(sub, 26)));
       const choose = (): void => {
         this._selected = node.name;
         this._actions.selectStep(node.name);
@@ -248,25 +248,25 @@ export class PipelinePanel extends Widget {
       });
       canvas.appendChild(g);
     }
-    return el('div', { class: 'mlp-side-graph' }, canvas);
+    return el('div', { class: 'mlps-graph' }, canvas);
   }
 
   private _details(name: string, model: PipelineModel): HTMLElement {
     const stepRun = model.stepRun(name);
     const look = stateLook(badgeStatus(model, name));
     const rows: Node[] = [
-      el('div', { class: 'mlp-details-title' },
-        el('span', { class: `mlp-chip mlp-state-${look.status}` }, `${look.icon} ${look.label}`), ` ${name}`)
+      el('div', { class: 'mlps-details-title' },
+        el('span', { class: `mlps-chip mlps-state-${look.status}` }, `${look.icon} ${look.label}`), ` ${name}`)
     ];
     const duration = formatDuration(stepRun?.duration ?? null);
     if (duration) {
-      rows.push(el('div', { class: 'mlp-muted' }, `took ${duration}`));
+      rows.push(el('div', { class: 'mlps-muted' }, `took ${duration}`));
     }
     if (stepRun?.error) {
       const error = typeof stepRun.error === 'string' ? stepRun.error : JSON.stringify(stepRun.error, null, 1);
-      rows.push(el('pre', { class: 'mlp-error' }, truncate(error, 2000)));
+      rows.push(el('pre', { class: 'mlps-error' }, truncate(error, 2000)));
     }
-    const open = el('button', { class: 'jp-mod-styled mlp-open-notebook', type: 'button' }, 'Open executed notebook');
+    const open = el('button', { class: 'jp-mod-styled mlps-open-notebook', type: 'button' }, 'Open executed notebook');
     const run = model.run?.id;
     // the server says where it serves the notebook (null: none on disk); older servers only gave its path
     const hasNotebook = stepRun?.notebook_endpoint !== undefined ? !!stepRun.notebook_endpoint : !!stepRun?.notebook_path;
@@ -280,26 +280,26 @@ export class PipelinePanel extends Widget {
       open.title = 'This step has no executed notebook in the watched run.';
     }
     rows.push(open);
-    return el('div', { class: 'mlp-details', 'data-step': name }, ...rows);
+    return el('div', { class: 'mlps-details', 'data-step': name }, ...rows);
   }
 
   private _runsList(runs: IRunSummary[], model: PipelineModel): HTMLElement {
-    const box = el('div', { class: 'mlp-side-runs' }, el('h3', {}, 'Recent runs'));
+    const box = el('div', { class: 'mlps-runs' }, el('h3', {}, 'Recent runs'));
     if (!runs.length) {
-      box.appendChild(el('div', { class: 'mlp-empty' }, 'No runs yet.'));
+      box.appendChild(el('div', { class: 'mlps-empty' }, 'No runs yet.'));
       return box;
     }
-    const list = el('ul', { class: 'mlp-runs-list' });
+    const list = el('ul', { class: 'mlps-runs-list' });
     for (const run of runs.slice(0, 20)) {
       const look = stateLook(run.status);
       const item = el('li', {
-        class: `mlp-run-item mlp-state-${look.status}${model.run?.id === run.id ? ' mlp-selected' : ''}`,
+        class: `mlps-run-item mlps-state-${look.status}${model.run?.id === run.id ? ' mlps-selected' : ''}`,
         tabindex: '0', role: 'button', 'data-run': run.id, title: `show run ${run.id}`
       },
-      el('span', { class: 'mlp-chip' }, `${look.icon} ${look.label}`),
-      el('span', { class: 'mlp-run-id' }, run.id),
-      el('span', { class: 'mlp-muted' }, [when(run.started), formatDuration(run.duration ?? null)].filter(Boolean).join(' · ')),
-      el('span', { class: 'mlp-muted mlp-run-counts' }, countsText(run.step_counts)));
+      el('span', { class: 'mlps-chip' }, `${look.icon} ${look.label}`),
+      el('span', { class: 'mlps-run-id' }, run.id),
+      el('span', { class: 'mlps-muted' }, [when(run.started), formatDuration(run.duration ?? null)].filter(Boolean).join(' · ')),
+      el('span', { class: 'mlps-muted mlps-run-counts' }, countsText(run.step_counts)));
       const show = (): void => void model.watch(run.id);
       item.addEventListener('click', show);
       item.addEventListener('keydown', (event: KeyboardEvent) => {

@@ -113,31 +113,31 @@ def test_run_all_shows_the_live_panel_and_step_details(page, jupyter, artifacts)
     assert run_id and run_id in runline.inner_text()
 
     # every node: succeeded, shown by an icon and a label, not only by colour
-    nodes = panel.locator("g.mlp-node[data-step]")
+    nodes = panel.locator("g.mlpw-node[data-step]")
     assert sorted(nodes.evaluate_all("els => els.map(e => e.dataset.step)")) == sorted(STEPS)
     for name in STEPS:
-        node = panel.locator(f"g.mlp-node[data-step='{name}']")
+        node = panel.locator(f"g.mlpw-node[data-step='{name}']")
         assert node.get_attribute("data-status") == "succeeded"
-        assert node.locator("text.mlp-icon").text_content() == "✓"
-        assert "succeeded" in node.locator("text.mlp-sub").text_content()
+        assert node.locator("text.mlpw-icon").text_content() == "✓"
+        assert "succeeded" in node.locator("text.mlpw-sub").text_content()
         assert "succeeded" in node.get_attribute("aria-label")
     # the fan-out: load feeds both other steps, edges labelled with the variable
-    edges = panel.locator("g.mlp-edge[data-from='load']")
+    edges = panel.locator("g.mlpw-edge[data-from='load']")
     assert sorted(edges.evaluate_all("els => els.map(e => e.dataset.to)")) == ["stats", "train"]
-    assert "data" in panel.locator("g.mlp-labels").text_content()
+    assert "data" in panel.locator("g.mlpw-labels").text_content()
     page.screenshot(path=str(artifacts / f"{app}-run-succeeded.png"), full_page=False)
 
     # click the step that logged metrics: its details, a plot of the metric
-    panel.locator("g.mlp-node[data-step='train']").click()
+    panel.locator("g.mlpw-node[data-step='train']").click()
     details = panel.locator("[data-testid='mlpipe-step-details'][data-step='train']")
     details.wait_for(timeout=10_000)
     assert details.get_attribute("data-status") == "succeeded"
-    assert panel.locator("g.mlp-node[data-step='train']").get_attribute("aria-pressed") == "true"
+    assert panel.locator("g.mlpw-node[data-step='train']").get_attribute("aria-pressed") == "true"
     head = details.locator("h3").inner_text()
     assert "✓ succeeded" in head and "train" in head
-    metric = details.locator(".mlp-metric[data-metric='loss']")
+    metric = details.locator(".mlpw-metric[data-metric='loss']")
     metric.wait_for(timeout=15_000)  # metrics arrive with the run's last update
-    assert metric.locator(".mlp-metric-name").inner_text().startswith("loss = ")
+    assert metric.locator(".mlpw-metric-name").inner_text().startswith("loss = ")
     path_d = metric.locator("svg path").get_attribute("d")
     assert path_d.count("L") == 11  # 12 points, one line
     outputs = details.locator("h4:text-is('Outputs') + table")
@@ -146,7 +146,7 @@ def test_run_all_shows_the_live_panel_and_step_details(page, jupyter, artifacts)
     inputs = details.locator("h4:text-is('Inputs') + table")
     assert "data" in inputs.inner_text() and "load" in inputs.inner_text()
     # the link to the executed step notebook opens it, read-only and without a kernel, in a new tab
-    link = details.locator("h4:text-is('Executed notebook') + div a.mlp-nblink")
+    link = details.locator("h4:text-is('Executed notebook') + div a.mlpw-nblink")
     assert link.inner_text() == "Open train.ipynb (read-only)"
     href = link.evaluate("a => a.href")
     route = "lab/tree" if app == "lab" else "notebooks"
@@ -157,13 +157,13 @@ def test_run_all_shows_the_live_panel_and_step_details(page, jupyter, artifacts)
         _docs_image(panel, artifacts)
 
     # another step: its printed output
-    panel.locator("g.mlp-node[data-step='load']").click()
+    panel.locator("g.mlpw-node[data-step='load']").click()
     details = panel.locator("[data-testid='mlpipe-step-details'][data-step='load']")
     details.wait_for(timeout=10_000)
     assert "loaded 20 rows" in details.locator("h4:text-is('Output (last lines)') + pre").inner_text()
-    assert details.locator(".mlp-metric").count() == 0
+    assert details.locator(".mlpw-metric").count() == 0
     # the close button hides the details again
-    details.locator("button.mlp-close").click()
+    details.locator("button.mlpw-close").click()
     panel.locator("[data-testid='mlpipe-step-details'][data-step='']").wait_for(state="attached", timeout=10_000)
     assert panel.locator("[data-testid='mlpipe-step-details']").is_hidden()
 
@@ -179,7 +179,7 @@ def test_run_all_shows_the_live_panel_and_step_details(page, jupyter, artifacts)
     shown.wait_for(timeout=60_000)
     assert shown.get_attribute("data-run-id") == run_2
     assert shown.get_attribute("data-run-status") == "succeeded"
-    assert shown.locator("g.mlp-node[data-status='succeeded']").count() == 3
+    assert shown.locator("g.mlpw-node[data-status='succeeded']").count() == 3
     # `%pipeline runs`: the table of this notebook's runs, newest first; pick both to compare them
     table = page.locator("[data-testid='mlpipe-runs-table']").first
     table.locator(f"tr[data-run='{run_id}']").wait_for(timeout=60_000)
@@ -188,8 +188,8 @@ def test_run_all_shows_the_live_panel_and_step_details(page, jupyter, artifacts)
     assert "succeeded" in rows.first.inner_text() and "40" in rows.first.inner_text()
     for rid in (run_id, run_2):
         table.locator(f"tr[data-run='{rid}'] input[type='checkbox']").click()
-    assert table.locator("tr.mlp-picked").count() == 2
-    compare = table.locator(".mlp-compare")
+    assert table.locator("tr.mlpw-picked").count() == 2
+    compare = table.locator(".mlpw-compare")
     compare.locator("h4:text-is('Parameters')").wait_for(timeout=60_000)  # the kernel answers when idle
     assert f"{run_id} → {run_2}" in compare.inner_text()
     params = compare.locator("h4:text-is('Parameters') + table tr")
@@ -203,16 +203,99 @@ def test_run_all_shows_the_live_panel_and_step_details(page, jupyter, artifacts)
     table.screenshot(path=str(artifacts / f"{app}-runs-compared.png"))
     # `%pipeline runs NEW OLD`: a second table, opened with those two chosen, compared oldest first
     chosen = page.locator("[data-testid='mlpipe-runs-table']").nth(1)
-    chosen.locator(".mlp-compare h4:text-is('Parameters')").wait_for(timeout=60_000)
-    assert chosen.locator("tr.mlp-picked").count() == 2
+    chosen.locator(".mlpw-compare h4:text-is('Parameters')").wait_for(timeout=60_000)
+    assert chosen.locator("tr.mlpw-picked").count() == 2
     assert chosen.locator("input[type='checkbox']:checked").count() == 2
-    assert f"{run_id} → {run_2}" in chosen.locator(".mlp-compare").inner_text()
-    params = chosen.locator(".mlp-compare h4:text-is('Parameters') + table tr")
+    assert f"{run_id} → {run_2}" in chosen.locator(".mlpw-compare").inner_text()
+    params = chosen.locator(".mlpw-compare h4:text-is('Parameters') + table tr")
     assert re.sub(r"\s+", " ", params.first.inner_text()).strip() == "n 20 → 40"
 
     assert not _widget_errors(page.console_messages)
     print(f"{app}: opened with the kernel idle in {opened:.1f} s, ran all in {ran:.1f} s "
           f"({attempts + 1} run-all attempt(s))")
+
+
+PAINTED = """els => els.map(e => {
+  const s = getComputedStyle(e), r = e.getBoundingClientRect();
+  return {fill: s.fill, stroke: s.stroke, strokeOpacity: Number(s.strokeOpacity), text: e.textContent,
+          x: r.x, y: r.y, width: r.width, height: r.height};
+})"""
+
+
+def _rgb(hex_colour: str) -> str:
+    n = int(hex_colour[1:], 16)
+    return f"rgb({n >> 16 & 255}, {n >> 8 & 255}, {n & 255})"
+
+
+def _inside(box: dict, viewport: dict) -> bool:
+    return (box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= viewport["width"]
+            and box["y"] + box["height"] <= viewport["height"])
+
+
+def test_the_side_panel_beside_a_run_panel_keeps_its_colours_names_and_edges(page, jupyter, artifacts):
+    """Both front ends on one page at 1440x900: the widget's styles (loaded into the page's head)
+    do not reach the JupyterLab side panel's graph or its step details, nor the other way round."""
+    from jupyter_mlpipe.vocab import LOOKS
+
+    if jupyter.app != "lab":
+        pytest.skip("the side panel is JupyterLab's (Notebook 7 has no right sidebar for it)")
+    viewport = {"width": 1440, "height": 900}
+    page.set_viewport_size(viewport)
+    write_notebook(jupyter.root / "beside.ipynb", [
+        "%load_ext jupyter_mlpipe",
+        "%%step load\ndata = list(range(10))",
+        "%%step train\nmodel = sum(data)",
+        "%%step stats\nscore = model * 2",
+        "%pipeline run",
+    ])  # a chain: its graph fits the side panel's width (a fan-out's does not yet: issue 18, item 5)
+    _open(page, jupyter, "beside.ipynb")
+    _run_all(page)
+    widget = page.locator("[data-testid='mlpipe-run-panel'][data-run-status='succeeded']").first
+    widget.wait_for(timeout=RUN_TIMEOUT_MS)
+
+    page.get_by_role("tab", name="Pipeline (jupyter-mlpipe)").click()
+    side = page.locator("#mlpipe-side-panel")
+    side.wait_for(timeout=30_000)
+    side.locator("button[title='Re-read the plan and the runs']").click()
+    side.locator("g[data-step][data-status='succeeded']").nth(2).wait_for(timeout=60_000)
+    assert widget.is_visible()
+
+    succeeded = _rgb(LOOKS["succeeded"]["color"])
+    background = side.evaluate("e => getComputedStyle(e).backgroundColor")
+    assert background not in ("rgb(0, 0, 0)", "rgba(0, 0, 0, 0)")
+    boxes = side.locator("g[data-step] rect:first-of-type").evaluate_all(PAINTED)
+    bands = side.locator("g[data-step] rect:nth-of-type(2)").evaluate_all(PAINTED)
+    names = side.locator("g[data-step] text:nth-of-type(2)").evaluate_all(PAINTED)
+    assert [n["text"] for n in names] == ["load", "train", "stats"]
+    for box, band, name in zip(boxes, bands, names):
+        assert box["fill"] == background, (name["text"], box)  # not black
+        assert box["stroke"] == succeeded and band["fill"] == succeeded, (name["text"], box, band)
+        assert name["fill"] not in (box["fill"], "none") and name["width"] > 10, name
+        assert box["x"] <= name["x"] and name["x"] + name["width"] <= box["x"] + box["width"] + 1, name
+        assert _inside(box, viewport), box
+    edges = side.locator("g[data-from] path").evaluate_all(PAINTED)
+    assert len(edges) == 2
+    for edge in edges:
+        assert edge["stroke"] not in ("none", background) and edge["strokeOpacity"] > 0.3, edge
+        assert edge["width"] + edge["height"] > 10 and _inside(edge, viewport), edge
+
+    # the step details span the side panel: its button stays on one line
+    side.locator("g[data-step='train']").click()
+    details = side.locator("div[data-step='train']")
+    details.wait_for(timeout=10_000)
+    button = details.locator("button", has_text="Open executed notebook").bounding_box()
+    details_box = details.bounding_box()
+    assert details_box["width"] > 0.8 * side.bounding_box()["width"], details_box
+    assert button["height"] < 36 and button["x"] + button["width"] <= details_box["x"] + details_box["width"]
+    assert _inside(button, viewport), button
+
+    # and the widget keeps its own look
+    widget_background = widget.evaluate("e => getComputedStyle(e).backgroundColor")
+    for box in widget.locator("g[data-step] rect:first-of-type").evaluate_all(PAINTED):
+        assert box["fill"] == widget_background and box["stroke"] == succeeded, box
+    widget.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / "lab-side-panel-beside-run-panel.png"))
+    assert not _widget_errors(page.console_messages)
 
 
 def _check_executed_notebook(page, link, jupyter, run_id, artifacts):

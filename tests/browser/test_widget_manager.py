@@ -110,26 +110,26 @@ def test_a_run_panel_renders_and_responds_in_the_standalone_widget_manager(brows
         page.goto(f"{base}/index.html")
         shown = page.locator(f"[data-testid='mlpipe-run-panel'][data-run-id='{run.id}'][data-run-status='failed']")
         shown.wait_for(timeout=60_000)
-        states = dict(shown.locator("g.mlp-node[data-step]").evaluate_all(
+        states = dict(shown.locator("g.mlpw-node[data-step]").evaluate_all(
             "els => els.map(e => [e.dataset.step, e.dataset.status])"))
         assert states == {"load": "succeeded", "train": "succeeded", "report": "failed"}
-        assert shown.locator("g.mlp-node[data-step='report'] text.mlp-icon").text_content() == "✗"
-        assert "data" in shown.locator("g.mlp-labels").text_content()
+        assert shown.locator("g.mlpw-node[data-step='report'] text.mlpw-icon").text_content() == "✗"
+        assert "data" in shown.locator("g.mlpw-labels").text_content()
 
         # the details of a step, its metric plot, and its executed notebook as a path (no Jupyter page here)
-        shown.locator("g.mlp-node[data-step='train']").click()
+        shown.locator("g.mlpw-node[data-step='train']").click()
         details = shown.locator("[data-testid='mlpipe-step-details'][data-step='train']")
         details.wait_for(timeout=10_000)
-        assert details.locator(".mlp-metric[data-metric='loss'] svg path").get_attribute("d").count("L") == 5
-        assert details.locator("a.mlp-nblink").count() == 0
-        path = details.locator("h4:text-is('Executed notebook') + div code.mlp-nbpath").inner_text()
+        assert details.locator(".mlpw-metric[data-metric='loss'] svg path").get_attribute("d").count("L") == 5
+        assert details.locator("a.mlpw-nblink").count() == 0
+        path = details.locator("h4:text-is('Executed notebook') + div code.mlpw-nbpath").inner_text()
         assert path == run.steps["train"].notebook_path and Path(path).is_file()
 
         # the failed step: the user's traceback
-        shown.locator("g.mlp-node[data-step='report']").click()
+        shown.locator("g.mlpw-node[data-step='report']").click()
         details = shown.locator("[data-testid='mlpipe-step-details'][data-step='report']")
         details.wait_for(timeout=10_000)
-        assert "ZeroDivisionError" in details.locator("pre.mlp-error").inner_text()
+        assert "ZeroDivisionError" in details.locator("pre.mlpw-error").inner_text()
         shown.screenshot(path=str(artifacts / "standalone-widget-manager.png"))
     finally:
         page.close()
@@ -185,11 +185,11 @@ def test_a_50_step_plan_with_a_20_wide_fan_out_renders_legibly(browser, site, ar
     try:
         _render(page, site, show_plan(plan))
         panel = page.locator("[data-testid='mlpipe-run-panel']")
-        panel.locator("g.mlp-node[data-step]").nth(49).wait_for(timeout=60_000)
-        assert panel.locator("g.mlp-node[data-step]").count() == 50
-        assert panel.locator("g.mlp-node[data-status='pending']").count() == 50
-        nodes = page.evaluate(BOXES, "g.mlp-node rect.mlp-box")
-        labels = page.evaluate(BOXES, "g.mlp-labels text")
+        panel.locator("g.mlpw-node[data-step]").nth(49).wait_for(timeout=60_000)
+        assert panel.locator("g.mlpw-node[data-step]").count() == 50
+        assert panel.locator("g.mlpw-node[data-status='pending']").count() == 50
+        nodes = page.evaluate(BOXES, "g.mlpw-node rect.mlpw-box")
+        labels = page.evaluate(BOXES, "g.mlpw-labels text")
         assert len(nodes) == 50 and labels
         assert not _overlaps(nodes), _overlaps(nodes)[:5]
         assert not _overlaps(labels, pad=0.5), _overlaps(labels, pad=0.5)[:5]
@@ -198,7 +198,7 @@ def test_a_50_step_plan_with_a_20_wide_fan_out_renders_legibly(browser, site, ar
         fan = [b for b in nodes if b["name"].startswith("model_")]
         assert len({round(b["x"]) for b in fan}) == 1 and len({round(b["y"]) for b in fan}) == 20
         # every node's name is drawn whole
-        names = panel.locator("g.mlp-node text.mlp-name").all_text_contents()
+        names = panel.locator("g.mlpw-node text.mlpw-name").all_text_contents()
         assert sorted(names) == sorted(plan.steps)
         panel.screenshot(path=str(artifacts / "standalone-50-steps.png"))
     finally:
@@ -222,7 +222,7 @@ def test_the_panel_takes_the_colours_of_a_dark_vs_code_theme(browser, site):
                                            "rgb(212, 212, 212)")]:
             _render(page, site, show_plan(plan), body_style=style)
             root = page.locator("[data-testid='mlpipe-run-panel']")
-            root.locator("g.mlp-node[data-step='train']").wait_for(timeout=60_000)
+            root.locator("g.mlpw-node[data-step='train']").wait_for(timeout=60_000)
             seen = root.evaluate("e => [getComputedStyle(e).backgroundColor, getComputedStyle(e).color]")
             assert seen == [background, colour], (style, seen)
     finally:

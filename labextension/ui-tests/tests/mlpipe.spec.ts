@@ -81,14 +81,14 @@ test.describe('jupyter-mlpipe in JupyterLab', () => {
     await execute(page, 'mlpipe:show-plan');
     const panel = sidePanel(page);
     await expect(panel).toBeVisible();
-    const nodes = panel.locator('.mlp-node');
+    const nodes = panel.locator('.mlps-node');
     await expect(nodes).toHaveCount(4);
     expect(await nodes.evaluateAll(ns => ns.map(n => n.getAttribute('data-step')))).toEqual(STEPS);
-    await expect(panel.locator('.mlp-edge')).toHaveCount(4);
+    await expect(panel.locator('.mlps-edge')).toHaveCount(4);
 
-    await panel.locator('.mlp-node[data-step="train"]').click();
+    await panel.locator('.mlps-node[data-step="train"]').click();
     await expect(page.locator('.jp-Notebook .jp-Cell.jp-mod-active .mlp-badge-step')).toHaveAttribute('data-mlp-step', 'train');
-    await expect(panel.locator('.mlp-details[data-step="train"]')).toBeVisible();
+    await expect(panel.locator('.mlps-details[data-step="train"]')).toBeVisible();
     await panel.screenshot({ path: path.join(SHOTS, 'side-panel.png') });
   });
 
@@ -121,23 +121,23 @@ test.describe('jupyter-mlpipe in JupyterLab', () => {
 
   test('"Run pipeline" runs it and the badges turn succeeded', async ({ page }) => {
     await execute(page, 'mlpipe:show-plan');
-    await expect(sidePanel(page).locator('.mlp-node')).toHaveCount(4);
+    await expect(sidePanel(page).locator('.mlps-node')).toHaveCount(4);
     await execute(page, 'mlpipe:run-pipeline');
     // the first run starts a local Ray: allow it time
     const done = page.locator('.jp-Notebook .mlp-badge-step[data-mlp-status="succeeded"]');
     await expect(done).toHaveCount(4, { timeout: 180000 });
     await expect(page.locator('.mlp-badge-step .mlp-badge-duration')).toHaveCount(4);
     const panel = sidePanel(page);
-    await expect(panel.locator('.mlp-node[data-status="succeeded"]')).toHaveCount(4);
-    await expect(panel.locator('.mlp-run-item')).toHaveCount(1);
-    await expect(panel.locator('.mlp-side-runline')).toHaveAttribute('data-mlp-status', 'succeeded');
-    await panel.locator('.mlp-node[data-step="evaluate"]').click();
-    await expect(panel.locator('.mlp-open-notebook')).toBeEnabled();
+    await expect(panel.locator('.mlps-node[data-status="succeeded"]')).toHaveCount(4);
+    await expect(panel.locator('.mlps-run-item')).toHaveCount(1);
+    await expect(panel.locator('.mlps-runline')).toHaveAttribute('data-mlp-status', 'succeeded');
+    await panel.locator('.mlps-node[data-step="evaluate"]').click();
+    await expect(panel.locator('.mlps-open-notebook')).toBeEnabled();
     await panel.screenshot({ path: path.join(SHOTS, 'side-panel-after-run.png') });
     await page.screenshot({ path: path.join(SHOTS, 'lab-after-run.png') });
     // the executed notebook of the step (in the hidden .mlpipe folder) opens in a new tab,
     // read-only, through the extension's "mlpipe" drive
-    await panel.locator('.mlp-open-notebook').click();
+    await panel.locator('.mlps-open-notebook').click();
     await expect(page.locator('.jp-NotebookPanel')).toHaveCount(2);
     const tab = page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab', { hasText: 'evaluate.ipynb' });
     await expect(tab).toBeVisible();
@@ -154,7 +154,7 @@ test.describe('jupyter-mlpipe in JupyterLab', () => {
     await expect(page.locator('.jp-Dialog')).toHaveCount(0);
     // no badges on the record, and the side panel still shows the pipeline it came from
     await expect(executed.locator('.mlp-badge-step')).toHaveCount(0);
-    await expect(panel.locator('.mlp-node[data-status="succeeded"]')).toHaveCount(4);
+    await expect(panel.locator('.mlps-node[data-status="succeeded"]')).toHaveCount(4);
     await page.screenshot({ path: path.join(SHOTS, 'executed-notebook.png') });
   });
 });
