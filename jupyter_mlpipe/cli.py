@@ -7,6 +7,7 @@ not be reached or went away), 2 usage, plan and configuration errors.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
@@ -108,8 +109,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     params = dict(parse_param(p) for p in args.param)
     listeners = [] if args.json else [TextProgress(stream=sys.stdout)]
-    result = run(args.notebook, params, steps=args.steps or None, force=args.force, address=args.address,
-                 private_ray=args.private_ray or None, listeners=listeners)
+    # Ray prints what its workers report (a worker that died, ...) on stdout: --json keeps stdout for the JSON
+    with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+        result = run(args.notebook, params, steps=args.steps or None, force=args.force, address=args.address,
+                     private_ray=args.private_ray or None, listeners=listeners)
     if args.json:
         print(json.dumps(_run_json(result), indent=2, default=str))
     else:

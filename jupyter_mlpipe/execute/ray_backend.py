@@ -12,6 +12,7 @@ Ray is even started. Default-shaped steps run in warm step executors
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -130,6 +131,7 @@ class RayBackend:
         self.pool: ExecutorPool | None = None
         self.connected = False
         self.gone: RayUnavailable | None = None  # the cluster stopped answering during the run
+        self.checked = 0.0  # when `_unblock` last looked
 
     def start(self, requests: dict[str, Resources]) -> None:
         if not self.address and ray_connect.using()[0] is None and not _ray_initialized():
@@ -170,6 +172,7 @@ class RayBackend:
             raise self.gone
         if not self.refs:
             return []
+        self._unblock()
         by_ref = {ref: name for name, ref in self.refs.items()}
         # return as soon as one step finishes (a chain must not pay the poll interval per step),
         # then take every other one that is ready too
@@ -212,6 +215,20 @@ class RayBackend:
             return Finished(name, "lost", error=exc)
         self._free(index)
         return Finished(name, "returned", result=result)
+
+    def _unblock(self) -> None:
+        """A plain task still waiting for a CPU that an idle executor of ours holds gets it (checked once a
+        second: executors keep their CPU while they wait for the next step)."""
+        pool = self.pool
+        if pool is None or not pool.handles or time.time() - self.checked < 1.0:
+            return
+        self.checked = time.time()
+        if all(index in pool.in_use for index in pool.handles):
+            return
+        waiting = [n for n in self.refs if n not in self.on_executor
+                   and _attempts(self.submitted[n][0]) == self.submitted[n][3]]
+        if waiting:
+            pool.retire_idle()
 
     def _free(self, index: int | None, *, dead: bool = False) -> None:
         if index is not None and self.pool is not None:

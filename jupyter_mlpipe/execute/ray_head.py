@@ -48,6 +48,7 @@ HEAD_FILE = "head.json"
 _READY_LINE = "Ray runtime started"
 _START_TIMEOUT_S = 120.0
 _STOP_GRACE_S = 15.0
+_DRAIN_S = 3.0
 
 
 class HeadInfo(TypedDict):
@@ -310,8 +311,8 @@ def supervise(home: Path, port: int, idle_minutes: float) -> int:
             (home / HEAD_FILE).unlink()
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(ray.pid, signal.SIGTERM)
-    try:
-        ray.wait(_STOP_GRACE_S)
+    try:  # Ray drains for up to 30 s; nothing of ours needs that (the runs using it are over or lost)
+        ray.wait(_DRAIN_S)
     except subprocess.TimeoutExpired:
         _kill_group(ray.pid)
     return 0
