@@ -73,7 +73,7 @@ def check_params(specs: dict[str, ParamSpec], values: dict[str, Any] | None) -> 
                 f"Parameter {name!r} must be {_article(spec['type'])} {spec['type']} (its default is "
                 f"{spec['default']!r}); got {value!r}, {_article(_type_name(value))} {_type_name(value)}.",
                 param=name, expected=spec["type"], got=_type_name(value),
-                hint=f"Send a {spec['type']}, e.g. {{\"{name}\": {_example(spec)}}}.")
+                hint=f"Send {_article(spec['type'])} {spec['type']}, e.g. {{\"{name}\": {_example(spec)}}}.")
     return values
 
 

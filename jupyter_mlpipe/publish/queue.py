@@ -107,6 +107,19 @@ class RunQueue:
         with self._lock:
             return self._running.get(run_id)
 
+    def drain(self, timeout: float = 30.0) -> None:
+        """Drop the waiting runs, cancel the running ones and wait for them (a server shutting down)."""
+        with self._lock:
+            for prepared in self._waiting:
+                self._states[prepared.run_id] = "failed"
+                self._errors[prepared.run_id] = "the server stopped before the run started"
+            self._waiting.clear()
+            running = list(self._running.values())
+        for run in running:
+            run.cancel()
+        for run in running:
+            run.wait(timeout)
+
     def active(self, run_id: str) -> bool:
         """True while the run waits or goes."""
         return self.state(run_id) in ("queued", "running")

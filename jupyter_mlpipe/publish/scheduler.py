@@ -68,7 +68,12 @@ class Scheduler:
                                         daemon=True)
         self._thread.start()
 
+    def request_stop(self) -> None:
+        """Stop after the current tick, without waiting (the lease expires by itself)."""
+        self._stop.set()
+
     def stop(self) -> None:
+        """Stop, wait for the thread, and hand the lease over."""
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import weakref
 import json
 import logging
 import os
@@ -66,7 +67,9 @@ class PublishService:
 
             self.scheduler = Scheduler(self.workspace, self.queue)
             self.scheduler.start()
-            atexit.register(self.stop)  # hand the schedules' lease over at once
+            atexit.register(self.scheduler.stop)  # at exit: hand the schedules' lease over at once
+            # a server app that goes away (tests start many) takes its scheduler's thread with it
+            weakref.finalize(self, self.scheduler.request_stop)
 
     def stop(self) -> None:
         if self.scheduler is not None:
