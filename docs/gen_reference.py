@@ -26,7 +26,8 @@ Published pipelines (docs/publishing.md): these also accept a pipeline API key
 
 | request | answer |
 |---|---|
-| `GET pipelines` | `{"pipelines": [...]}`: versions with their parameters, default, state, schedules, last run |
+| `GET pipelines[?path=NB]` | `{"pipelines": [...]}`: versions with their parameters, default, state, schedules, last run (`path`: those published from NB) |
+| `POST pipelines` `{"path", "name", "description"}` | 201 `{"name", "version", "default"}`: publish NB (Jupyter credentials only; 409 when NB's workspace is not the server's) |
 | `GET pipelines/{name}` | one pipeline, with its recent runs |
 | `GET pipelines/{name}/runs[?limit=&trigger=]` | `{"runs": [...]}`, newest first, each with `pipeline`, `pipeline_version`, `trigger` |
 | `POST pipelines/{name}/runs` `{"params", "version", "tags"}` | 202 `{"run_id", "name", "version", "url", "status"}`; 400 bad parameter, 401/403 key, 404, 409 disabled, 429 queue full (Retry-After) |

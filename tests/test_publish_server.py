@@ -172,3 +172,34 @@ def test_the_jupyter_extension_serves_the_same_routes(jp_fetch, jp_asyncio_loop,
     assert status == 200 and body["name"] == "lab" and body["runs"] == []
     status, body = get("plan", headers={"Authorization": f"Bearer {key}"})
     assert status == 403
+
+
+def test_publishing_from_the_browser(jp_fetch, jp_asyncio_loop, jp_root_dir):
+    """`POST pipelines` (what the side panel's "Publish this pipeline" sends): Jupyter credentials only."""
+    nb = chain_notebook(jp_root_dir)
+    (jp_root_dir / "sub").mkdir()
+    chain_notebook(jp_root_dir / "sub")
+
+    def call(method, *parts, body=None, headers=None, params=None):
+        kwargs = {"body": json.dumps(body)} if body is not None else {}
+        response = jp_asyncio_loop.run_until_complete(
+            jp_fetch("mlpipe", "api", *parts, method=method, headers=headers, params=params, raise_error=False,
+                     **kwargs))
+        return response.code, json.loads(response.body.decode())
+
+    status, made = call("POST", "pipelines", body={"path": "pipe.ipynb", "name": "web", "description": "d"})
+    assert (status, made) == (201, {"name": "web", "version": 1, "default": 1})
+    status, listed = call("GET", "pipelines", params={"path": "pipe.ipynb"})
+    assert [p["name"] for p in listed["pipelines"]] == ["web"]
+    assert listed["pipelines"][0]["versions"][0]["path"] == "pipe.ipynb"
+    status, listed = call("GET", "pipelines", params={"path": "sub/pipe.ipynb"})
+    assert listed["pipelines"] == []
+    status, body = call("POST", "pipelines", body={"path": "sub/pipe.ipynb", "name": "web"})
+    assert status == 409 and body["error"] == "OtherWorkspace" and "mlpipe.toml" in body["hint"]
+    status, body = call("POST", "pipelines", body={"path": "pipe.ipynb", "name": "bad name"})
+    assert status == 400 and "not a pipeline name" in body["message"]
+    key = Keys(workspace_at(jp_root_dir)).create("web")["key"]
+    status, body = call("POST", "pipelines", body={"path": "pipe.ipynb", "name": "web"},
+                        headers={"Authorization": f"Bearer {key}"})
+    assert status == 403 and "cannot publish" in body["message"]
+    assert [v["version"] for v in Registry(workspace_at(nb.parent)).pipeline("web")["versions"]] == [1]

@@ -1,6 +1,7 @@
 """REST handlers for published pipelines under `{base_url}mlpipe/api/`, with pipeline API keys.
 
-    GET   pipelines                        {"pipelines": [pipeline, ...]} (a key sees its own pipeline only)
+    GET   pipelines[?path=NB]              {"pipelines": [pipeline, ...]} (a key sees its own pipeline only)
+    POST  pipelines  {"path", "name", "description"}   201 {"name", "version", "default"} (not with a key)
     GET   pipelines/NAME                   the pipeline: versions (with parameters), default, state, schedules
     GET   pipelines/NAME/runs[?limit=&trigger=]   {"runs": [summary, ...]} newest first
     POST  pipelines/NAME/runs  {"params", "version", "tags"}  202 {"run_id", "name", "version", "url", "status"}
@@ -39,6 +40,7 @@ from ..publish.schedules import Schedules
 from ..publish.workspace import Workspace, workspace_at
 from .errors import ApiError
 from .handlers import MlpipeHandler, RunHandler
+from .paths import relative_to_root
 from .records import run_detail, run_summary
 
 __all__ = ["PublishService", "pipeline_routes"]
@@ -155,6 +157,7 @@ class PublishedHandler(MlpipeHandler):
                 params, env = {}, {"error": exc.message}
             versions.append({"version": item["version"], "created": item["created"],
                              "description": item["description"], "notebook": item["notebook"],
+                             "path": relative_to_root(workspace.resolve(item["notebook"]), self.root),
                              "params": params, "environment": env})
         runs = pipeline_runs(workspace, name, limit=max(1, with_runs))
         out = {"name": name, "default": info["default"], "enabled": info["enabled"], "created": info["created"],
@@ -178,13 +181,56 @@ class PipelinesHandler(PublishedHandler):
     async def get(self) -> None:
         who = self.principal("read", "contents")
 
+        notebook = self.notebook_arg(required=False) if who["key"] is None else None
+
         def listing() -> list[dict[str, Any]]:
             names = Registry(self.service.workspace).names()
             if who["key"] is not None:
                 names = [n for n in names if n == who["key"]["pipeline"]]
-            return [self.pipeline_view(n) for n in names]
+            views = [self.pipeline_view(n) for n in names]
+            if notebook is not None:  # ?path=NB: the pipelines published from that notebook
+                views = [v for v in views if any(x["path"] == notebook.relative for x in v["versions"])]
+            return views
 
         self.finish(json.dumps({"pipelines": await asyncio.to_thread(listing)}))
+
+    @allow_unauthenticated
+    async def post(self) -> None:
+        """Publish a notebook (Jupyter credentials only): {"path", "name", "description"} -> 201
+        {"name", "version", "default"}. The notebook's workspace must be the one this server serves."""
+        who = self.principal("write", "contents")
+        if who["key"] is not None:
+            raise ApiError(403, "An API key cannot publish; it can only trigger its pipeline and read its runs.",
+                           error="Forbidden", hint="Publish from JupyterLab, %pipeline publish or mlpipe publish.")
+        body = self.json_body()
+        unknown = sorted(set(body) - {"path", "name", "description"})
+        if unknown:
+            raise ApiError(400, f"Unknown field {unknown[0]!r} in the request body.",
+                           hint="Known fields: path, name, description.")
+        notebook = self.check_notebook(body.get("path"))
+        name = self.pipeline_name(body.get("name"))
+        description = body.get("description")
+        if description is not None and not isinstance(description, str):
+            raise ApiError(400, f"'description' must be a string (got {description!r}).")
+        from ..publish.workspace import workspace_of
+
+        served = self.service.workspace
+        if workspace_of(notebook.real) != served:
+            raise ApiError(409, f"{notebook.relative!r} belongs to the workspace {workspace_of(notebook.real)}, "
+                           f"not to {served.root.name!r}, which this server serves, so its triggers could not "
+                           "reach it.", error="OtherWorkspace",
+                           hint="Put an mlpipe.toml (it may be empty) in the server's root folder: notebooks "
+                           "below it then publish where the server looks.")
+
+        def publish() -> dict[str, Any]:
+            registry = Registry(served)
+            snapshot = registry.publish(notebook.real, name, description or None)
+            return {"name": name, "version": snapshot["version"], "default": registry.pipeline(name)["default"]}
+
+        made = await asyncio.to_thread(publish)
+        self.set_status(201)
+        self.set_header("Location", url_path_join(self.base_url, "mlpipe/api", "pipelines", name))
+        self.finish(json.dumps(made))
 
 
 class PipelineHandler(PublishedHandler):
