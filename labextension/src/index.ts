@@ -11,6 +11,7 @@ import { addCommands, CommandIDs } from './commands';
 import { PipelineModels } from './model';
 import { PipelinePanel } from './panel';
 import { pipelineIcon } from './icon';
+import { addPublishing } from './published';
 import { DRIVE_NAME, isStepNotebookPath, routedStepNotebook, STEP_NOTEBOOK_ROUTE } from './stepnotebook';
 
 export { CommandIDs };
@@ -86,6 +87,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     sidePanel.title.icon = pipelineIcon;
     sidePanel.title.label = labShell ? '' : 'Pipeline';
     app.shell.add(sidePanel, 'right', { rank: 650 });
+    addPublishing(app, tracker, palette); // the Published panel and "Publish this pipeline" (published.ts)
 
     /** The side panel's model for a notebook: an executed step notebook shows its pipeline's, if known. */
     const panelModel = (panel: NotebookPanel) => {
