@@ -187,8 +187,9 @@ def cmd_published(args: argparse.Namespace) -> int:
     elif args.disable or args.enable:
         registry.set_enabled(args.name, bool(args.enable))
     elif args.run:
-        from ..text import TextProgress
         import sys
+
+        from ..text import TextProgress
 
         run = run_published(workspace, args.name, version=args.version, params=_params(args.param),
                             trigger={"kind": "cli"}, listeners=[] if args.json else [TextProgress(stream=sys.stdout)])
@@ -220,7 +221,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
                   f"Send it as 'Authorization: Bearer {made['key'][:16]}...'.")
     elif args.keys_command == "list":
         found = keys.list()
-        _print(found) if args.json else print(keys_table(found))
+        print(json.dumps(found, indent=2) if args.json else keys_table(found))
     else:
         info = keys.revoke(args.key_id)
         print(f"revoked key {info['id']} of pipeline {info['pipeline']!r}")
@@ -244,7 +245,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         return 0
     if action == "list":
         found = schedules.list(args.name)
-        _print(found) if args.json else print(schedules_table(found))
+        print(json.dumps(found, indent=2, default=str) if args.json else schedules_table(found))
         return 0
     if action == "remove":
         info = schedules.remove(args.schedule_id)

@@ -22,9 +22,13 @@ from .snapshot import Snapshot, load_snapshot, write_snapshot
 if TYPE_CHECKING:
     from .workspace import Workspace
 
-__all__ = ["NAME_RE", "PipelineInfo", "Registry", "VersionInfo", "check_name"]
+__all__ = ["NAME_RE", "PipelineInfo", "PipelineNotFound", "Registry", "VersionInfo", "check_name"]
 
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
+
+
+class PipelineNotFound(PublishError):
+    """No published pipeline of that name in the workspace (HTTP 404)."""
 
 
 class VersionInfo(TypedDict):
@@ -133,7 +137,7 @@ class Registry:
         found = self.db.read(query) if self.db.exists() else None
         if found is None:
             known = ", ".join(self.names()) or "(none yet)"
-            raise PublishError(f"No published pipeline named {name!r} in the workspace {self.workspace}.",
+            raise PipelineNotFound(f"No published pipeline named {name!r} in the workspace {self.workspace}.",
                                pipeline=name, hint=f"Published pipelines: {known}. Publish one with "
                                "mlpipe publish NOTEBOOK --name NAME (or %pipeline publish NAME).")
         return found

@@ -31,7 +31,11 @@ if TYPE_CHECKING:
     from ..store.paths import Store
     from .workspace import Workspace
 
-__all__ = ["OriginHistory", "PreparedRun", "pipeline_runs", "prepare", "run_published"]
+__all__ = ["OriginHistory", "PipelineDisabled", "PreparedRun", "pipeline_runs", "prepare", "run_published"]
+
+
+class PipelineDisabled(PublishError):
+    """The pipeline was disabled (`mlpipe published NAME --disable`): it refuses triggers (HTTP 409)."""
 
 
 class OriginHistory(History):
@@ -88,7 +92,7 @@ def prepare(workspace: Workspace, name: str, *, version: int | None = None, para
     registry = Registry(workspace)
     info = registry.pipeline(name)
     if check_enabled and not info["enabled"]:
-        raise PublishError(f"The pipeline {name!r} is disabled: it refuses triggers and its schedules skip.",
+        raise PipelineDisabled(f"The pipeline {name!r} is disabled: it refuses triggers and its schedules skip.",
                            pipeline=name, hint=f"Enable it: mlpipe published {name} --enable.")
     snapshot, copy = registry.snapshot(name, version)
     values = check_params(snapshot["params"], params)
@@ -100,13 +104,9 @@ def prepare(workspace: Workspace, name: str, *, version: int | None = None, para
                            "notebook's new place.")
     where, config = store_for(notebook)
     plan = build_plan(read_notebook_cells(copy), notebook=str(notebook), compute=snapshot["compute"])
-    if where.history_path.exists():
-        with History(where.history_path) as history:
-            plan = apply_facts(plan, history.facts.of(str(notebook)))  # type: ignore[assignment]
-            run_id = history.new_run_id()
-    else:
-        with History(where.history_path) as history:
-            run_id = history.new_run_id()
+    with History(where.history_path) as history:  # what the notebook's runs learned, and a fresh run id
+        plan = apply_facts(plan, history.facts.of(str(notebook)))  # type: ignore[assignment]
+        run_id = history.new_run_id()
     origin: RunOrigin = {"pipeline": name, "version": snapshot["version"], "trigger": trigger}
     return PreparedRun(name=name, version=snapshot["version"], plan=plan, params=resolve_params(plan, values),
                        store=where, origin=origin, run_id=run_id, address=address or config.ray_address,

@@ -161,11 +161,11 @@ class Scheduler:
 
     def _missed(self, schedule: ScheduleInfo, due: float, now: float, nxt: float) -> None:
         """Fires due while nothing served: recorded as missed; `catch_up="last"` runs the last one."""
-        sid = schedule["id"]
+        sid, since = schedule["id"], self.leading_since or now
         times = [due]
         while len(times) < _MAX_MISSED_RECORDED:
             later = next_fire(schedule["kind"], schedule["spec"], after=times[-1], created=schedule["created"])
-            if later > now or later >= self.leading_since:  # type: ignore[operator]
+            if later > now or later >= since:
                 break
             times.append(later)
         if not self.schedules.advance(sid, schedule["next_fire"], nxt):

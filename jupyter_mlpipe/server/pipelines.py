@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import weakref
 import json
 import logging
 import os
+import weakref
 from typing import Any, Literal, TypedDict
 
 import tornado.web
@@ -34,10 +34,10 @@ from jupyter_server.utils import url_path_join
 from ..errors import ParamError, PublishError
 from ..publish.keys import KeyInfo, KeyRefused, Keys
 from ..publish.queue import QueueFull, RunQueue
-from ..publish.registry import Registry, check_name
-from ..publish.runs import pipeline_runs, prepare
+from ..publish.registry import PipelineNotFound, Registry, check_name
+from ..publish.runs import PipelineDisabled, pipeline_runs, prepare
 from ..publish.schedules import Schedules
-from ..publish.workspace import Workspace, workspace_at
+from ..publish.workspace import Workspace, workspace_at, workspace_of
 from .errors import ApiError
 from .handlers import MlpipeHandler, RunHandler
 from .paths import relative_to_root
@@ -212,8 +212,6 @@ class PipelinesHandler(PublishedHandler):
         description = body.get("description")
         if description is not None and not isinstance(description, str):
             raise ApiError(400, f"'description' must be a string (got {description!r}).")
-        from ..publish.workspace import workspace_of
-
         served = self.service.workspace
         if workspace_of(notebook.real) != served:
             raise ApiError(409, f"{notebook.relative!r} belongs to the workspace {workspace_of(notebook.real)}, "
@@ -297,11 +295,12 @@ class PipelineRunsHandler(PublishedHandler):
         except ParamError as exc:
             raise ApiError(400, exc.message, hint=exc.hint, error="BadParameter", param=exc.param,
                            expected=exc.expected, got=exc.got) from None
-        except PublishError as exc:
-            disabled = "disabled" in exc.message
-            raise ApiError(409 if disabled else 404 if "No published pipeline" in exc.message else 400,
-                           exc.message, hint=exc.hint, error="PipelineDisabled" if disabled else "PublishError",
-                           pipeline=name) from None
+        except PipelineDisabled as exc:
+            raise ApiError(409, exc.message, hint=exc.hint, error="PipelineDisabled", pipeline=name) from None
+        except PipelineNotFound as exc:
+            raise ApiError(404, exc.message, hint=exc.hint, error="PipelineNotFound", pipeline=name) from None
+        except PublishError as exc:  # an unknown version, a damaged snapshot, a missing folder
+            raise ApiError(400, exc.message, hint=exc.hint, error="PublishError", pipeline=name) from None
         url = self.run_url(prepared.run_id)
         self.set_status(202)
         self.set_header("Location", url)
