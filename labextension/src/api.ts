@@ -79,6 +79,10 @@ export interface IRunSummary {
   duration?: number | null;
   params?: Record<string, unknown>;
   step_counts?: Record<string, number>;
+  /** A run of a published pipeline: its name, version and what triggered it (docs/publishing.md). */
+  pipeline?: string | null;
+  pipeline_version?: number | null;
+  trigger?: { kind?: string } | null;
 }
 
 export interface IStepRun {

@@ -300,6 +300,10 @@ export class PipelinePanel extends Widget {
       el('span', { class: 'mlps-run-id' }, run.id),
       el('span', { class: 'mlps-muted' }, [when(run.started), formatDuration(run.duration ?? null)].filter(Boolean).join(' · ')),
       el('span', { class: 'mlps-muted mlps-run-counts' }, countsText(run.step_counts)));
+      if (run.pipeline) {  // a published pipeline's run: which one, which version, what triggered it
+        item.appendChild(el('span', { class: 'mlps-muted mlps-run-published' },
+          `${run.pipeline} v${run.pipeline_version ?? '?'} (${run.trigger?.kind ?? '?'})`));
+      }
       const show = (): void => void model.watch(run.id);
       item.addEventListener('click', show);
       item.addEventListener('keydown', (event: KeyboardEvent) => {

@@ -43,6 +43,38 @@ test('publish this pipeline, then see it in the Published panel', async ({ page,
     await expect(pipeline).toBeVisible();
     await expect(pipeline.locator('[data-version="1"]')).toContainText('v1 (default)');
     await expect(pipeline).toContainText('No triggered runs yet.');
+
+    // a trigger over REST (the browser's own Jupyter credentials): the run is marked in both panels
+    const started = await page.evaluate(async () => {
+      const xsrf = document.cookie.match(/_xsrf=([^;]+)/)?.[1] ?? '';
+      const response = await fetch('/mlpipe/api/pipelines/quick/runs', {
+        method: 'POST',
+        headers: { 'X-XSRFToken': xsrf },
+        body: JSON.stringify({ params: { C: 0.5 } })
+      });
+      return { status: response.status, body: await response.json() };
+    });
+    expect(started.status).toBe(202);
+    const run = started.body.run_id as string;
+    await page.evaluate(() => (window as any).jupyterapp.shell.activateById('mlpipe-side-panel'));
+    await page.locator('#mlpipe-side-panel .mlps-refresh').click();
+    const item = page.locator(`#mlpipe-side-panel [data-run="${run}"]`);
+    await expect(item.locator('.mlps-run-published')).toHaveText('quick v1 (rest)', { timeout: 120000 });
+    await page.evaluate(() => (window as any).jupyterapp.shell.activateById('mlpipe-published-panel'));
+    await expect(pipeline.locator(`[data-run="${run}"]`)).toContainText('v1', { timeout: 30000 });
+    await expect(pipeline.locator(`[data-run="${run}"]`)).toContainText('rest');
+    // let the run finish before the next test (it shares the server and its Ray)
+    const status = await page.evaluate(async (id: string) => {
+      for (let i = 0; i < 240; i++) {
+        const body = await (await fetch(`/mlpipe/api/runs/${id}`)).json();
+        if (body.status !== 'running' && body.status !== 'queued') {
+          return body.status;
+        }
+        await new Promise(resolve => setTimeout(resolve, 500));
+      }
+      return 'still running';
+    }, run);
+    expect(status).toBe('succeeded');
     await page.screenshot({ path: path.join(SHOTS, 'published-panel.png') });
   } finally {
     await page.contents.deleteFile('mlpipe.toml');
