@@ -132,3 +132,16 @@ def test_overlap_queue_runs_the_fire_after_the_previous_run(workspace, scheduler
     first = next(f for f in reversed(fires) if f["outcome"] == "started")
     runs = {r["id"]: r for r in pipeline_runs(workspace, "job")}
     assert runs[waited["run_id"]]["started"] >= runs[first["run_id"]]["ended"] - 0.5
+
+
+def test_a_disabled_pipeline_skips_its_fires(workspace):
+    schedules = Schedules(workspace)
+    added = schedules.add("job", every=1)
+    Registry(workspace).set_enabled("job", False)
+    scheduler = Scheduler(workspace, RunQueue())
+    scheduler.tick()  # takes the lease; nothing is due yet
+    time.sleep(1.2)
+    scheduler.tick()
+    scheduler.release()
+    (fire,) = schedules.fires(added["id"])
+    assert fire["outcome"] == "skipped" and "'job' is disabled" in fire["detail"] and fire["run_id"] is None
