@@ -106,7 +106,10 @@ class JupyterServer:
         return f"{self.base}/{path.lstrip('/')}{sep}token={self.token}"
 
     def notebook_url(self, name: str) -> str:
-        return self.url(f"lab/tree/{name}" if self.app == "lab" else f"notebooks/{name}")
+        """The notebook alone on the page. JupyterLab keeps its default workspace on the server and
+        restores it in every new page, so an earlier test's notebooks would reopen as hidden tabs
+        (and `.jp-NotebookPanel ...` find their cells first); `?reset` starts from an empty one."""
+        return self.url(f"lab/tree/{name}?reset" if self.app == "lab" else f"notebooks/{name}")
 
     def log(self) -> str:
         try:

@@ -40,14 +40,31 @@ EXAMPLE = [
     "%pipeline runs $_new $_old",  # two runs chosen by the end of their ids
 ]
 STEPS = ["load", "train", "stats"]
+# the notebook on show: not a hidden tab behind it (JupyterLab keeps other documents open, hidden)
+NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+
+
+def _notebook(page):
+    return page.locator(NOTEBOOK)
+
+
+def _current_tab(page, name: str):
+    """JupyterLab's main-area tab on show, if it is the document `name`."""
+    return page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current .lm-TabBar-tabLabel",
+                        has_text=re.compile(f"^{re.escape(name)}$"))
 
 
 def _open(page, jupyter, name):
     page.goto(jupyter.notebook_url(name))
-    page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=90_000)
+    if jupyter.app == "lab":
+        _current_tab(page, name).wait_for(timeout=90_000)  # this notebook on show
+    _notebook(page).locator(".jp-Cell").first.wait_for(timeout=90_000)
     # the kernel is up: the notebook toolbar's execution indicator says idle
-    page.locator(".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(
+    _notebook(page).locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(
         timeout=90_000)
+    if jupyter.app == "lab":  # and alone: no notebook of an earlier test reopened beside it
+        assert page.locator(".jp-NotebookPanel").count() == 1, \
+            page.locator(".lm-DockPanel-tabBar .lm-TabBar-tabLabel").all_inner_texts()
     page.wait_for_timeout(1500)  # let the session settle: a run-all sent at once is sometimes dropped
 
 
@@ -57,7 +74,7 @@ def _accept_kernel_dialog(page):
     if dialog.count() and dialog.first.is_visible():
         dialog.first.locator(".jp-Dialog-button.jp-mod-accept").click()
         dialog.first.wait_for(state="detached", timeout=10_000)
-        page.locator(".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(
+        _notebook(page).locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(
             timeout=90_000)
 
 
@@ -75,10 +92,10 @@ def _run_all(page):
     """
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    started = page.locator(".jp-NotebookPanel .jp-CodeCell .jp-InputPrompt", has_text=re.compile(r"\[(\d+|\*)\]"))
+    started = _notebook(page).locator(".jp-CodeCell .jp-InputPrompt", has_text=re.compile(r"\[(\d+|\*)\]"))
     for attempt in range(3):
         _accept_kernel_dialog(page)
-        page.locator(".jp-NotebookPanel .jp-Cell").first.click()  # the notebook has the focus
+        _notebook(page).locator(".jp-Cell").first.click()  # the notebook has the focus
         _menu(page, "Run", "Run All Cells")
         try:
             started.first.wait_for(timeout=10_000)
@@ -97,9 +114,9 @@ def test_run_all_shows_the_live_panel_and_step_details(page, jupyter, artifacts)
 
     attempts = _run_all(page)
 
-    panel = page.locator("[data-testid='mlpipe-run-panel']").first
+    panel = _notebook(page).locator("[data-testid='mlpipe-run-panel']").first
     panel.wait_for(timeout=RUN_TIMEOUT_MS)
-    page.locator("[data-testid='mlpipe-run-panel'][data-run-status='succeeded']").first.wait_for(
+    _notebook(page).locator("[data-testid='mlpipe-run-panel'][data-run-status='succeeded']").first.wait_for(
         timeout=RUN_TIMEOUT_MS)
     ran = time.monotonic() - t0 - opened
 
@@ -168,20 +185,20 @@ def test_run_all_shows_the_live_panel_and_step_details(page, jupyter, artifacts)
     assert panel.locator("[data-testid='mlpipe-step-details']").is_hidden()
 
     # the second run (-p n=40): a second live panel
-    second = page.locator("[data-testid='mlpipe-run-panel']").nth(1)
+    second = _notebook(page).locator("[data-testid='mlpipe-run-panel']").nth(1)
     second.wait_for(timeout=RUN_TIMEOUT_MS)
-    page.locator("[data-testid='mlpipe-run-panel'][data-run-status='succeeded']").nth(1).wait_for(
+    _notebook(page).locator("[data-testid='mlpipe-run-panel'][data-run-status='succeeded']").nth(1).wait_for(
         timeout=RUN_TIMEOUT_MS)
     run_2 = second.get_attribute("data-run-id")
     assert run_2 and run_2 != run_id
     # `%pipeline show`: a third panel, the plan with the last run's states
-    shown = page.locator("[data-testid='mlpipe-run-panel']").nth(2)
+    shown = _notebook(page).locator("[data-testid='mlpipe-run-panel']").nth(2)
     shown.wait_for(timeout=60_000)
     assert shown.get_attribute("data-run-id") == run_2
     assert shown.get_attribute("data-run-status") == "succeeded"
     assert shown.locator("g.mlpw-node[data-status='succeeded']").count() == 3
     # `%pipeline runs`: the table of this notebook's runs, newest first; pick both to compare them
-    table = page.locator("[data-testid='mlpipe-runs-table']").first
+    table = _notebook(page).locator("[data-testid='mlpipe-runs-table']").first
     table.locator(f"tr[data-run='{run_id}']").wait_for(timeout=60_000)
     rows = table.locator("tbody tr[data-run]")
     assert rows.evaluate_all("els => els.map(e => e.dataset.run)") == [run_2, run_id]
@@ -202,7 +219,7 @@ def test_run_all_shows_the_live_panel_and_step_details(page, jupyter, artifacts)
     assert all("succeeded" in t for t in steps.all_inner_texts())
     table.screenshot(path=str(artifacts / f"{app}-runs-compared.png"))
     # `%pipeline runs NEW OLD`: a second table, opened with those two chosen, compared oldest first
-    chosen = page.locator("[data-testid='mlpipe-runs-table']").nth(1)
+    chosen = _notebook(page).locator("[data-testid='mlpipe-runs-table']").nth(1)
     chosen.locator(".mlpw-compare h4:text-is('Parameters')").wait_for(timeout=60_000)
     assert chosen.locator("tr.mlpw-picked").count() == 2
     assert chosen.locator("input[type='checkbox']:checked").count() == 2
@@ -250,7 +267,7 @@ def test_the_side_panel_beside_a_run_panel_keeps_its_colours_names_and_edges(pag
     ])  # a chain: its graph fits the side panel's width (a fan-out's does not yet: issue 18, item 5)
     _open(page, jupyter, "beside.ipynb")
     _run_all(page)
-    widget = page.locator("[data-testid='mlpipe-run-panel'][data-run-status='succeeded']").first
+    widget = _notebook(page).locator("[data-testid='mlpipe-run-panel'][data-run-status='succeeded']").first
     widget.wait_for(timeout=RUN_TIMEOUT_MS)
 
     page.get_by_role("tab", name="Pipeline (jupyter-mlpipe)").click()
@@ -304,11 +321,14 @@ def _check_executed_notebook(page, link, jupyter, run_id, artifacts):
         link.click()
     tab = opened.value
     try:
-        tab.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=90_000)
-        cells = tab.locator(".jp-NotebookPanel .jp-Cell")
-        tab.locator(".jp-NotebookPanel .jp-Cell", has_text="%%step train").first.wait_for(timeout=30_000)
+        if jupyter.app == "lab":  # the step's notebook on show, not one the workspace reopened beside it
+            _current_tab(tab, "train.ipynb").wait_for(timeout=90_000)
+        shown = _notebook(tab)
+        shown.locator(".jp-Cell").first.wait_for(timeout=90_000)
+        cells = shown.locator(".jp-Cell")
+        shown.locator(".jp-Cell", has_text="%%step train").first.wait_for(timeout=30_000)
         assert cells.count() >= 4  # parameters, injected values, the load cell, the step, the save cell
-        assert "log_metric('loss'" in tab.locator(".jp-NotebookPanel").first.inner_text()
+        assert "log_metric('loss'" in shown.first.inner_text()
         tab.wait_for_timeout(1500)  # a kernel, if one were started, would show up by now
         with urllib.request.urlopen(jupyter.api("sessions"), timeout=10) as resp:
             paths = sorted(s["path"] for s in json.loads(resp.read()))
