@@ -34,7 +34,9 @@ def _history(path: Path) -> History:
 
 
 def _artifact_file(path: Path, digest: str) -> Path:
-    return path.parent / ".mlpipe" / "artifacts" / digest[:2] / digest
+    from jupyter_mlpipe.store.artifacts import ArtifactStore
+
+    return Path(ArtifactStore(path.parent / ".mlpipe").path_of(digest))
 
 
 CHAIN = [

@@ -161,18 +161,20 @@ class StepValues:
     def _changed(self, loaded: list[str], tracked: dict[str, Any], origin: dict[str, str | None]) -> bool:
         """Whether the step changed these loaded values (all from one artifact) in place."""
         from ..store.codec import content_hash
+        from ..store.digests import algorithm_of
 
         digest, member = split_ref(origin[loaded[0]])  # type: ignore[arg-type]
+        algorithm = algorithm_of(digest)  # an input stored by an older version may be addressed by sha256
         if member is None:
             value: Any = tracked[loaded[0]]
         else:
             value = self.groups[digest]  # the whole group as loaded, its members changed or not
         try:
-            if content_hash(value, variable=loaded[0], step=self.step) == digest:
+            if content_hash(value, variable=loaded[0], step=self.step, algorithm=algorithm) == digest:
                 return False
             original = self.artifacts.get(digest)
-            return content_hash(original, variable=loaded[0], step=self.step) != content_hash(
-                value, variable=loaded[0], step=self.step)
+            return content_hash(original, variable=loaded[0], step=self.step, algorithm=algorithm) != content_hash(
+                value, variable=loaded[0], step=self.step, algorithm=algorithm)
         except Exception:  # noqa: BLE001 - it cannot be encoded again, or compared: count it as changed
             logger.debug("step %r: could not compare %s with what it loaded", self.step, loaded, exc_info=True)
             return True
