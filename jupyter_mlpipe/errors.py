@@ -17,6 +17,7 @@ __all__ = [
     "ConfigError",
     "UnstorableValue",
     "ArtifactError",
+    "ArtifactWriteError",
     "ArtifactCorrupt",
     "ArtifactMissing",
     "InfeasibleRequest",
@@ -87,6 +88,15 @@ class ArtifactError(MlpipeError):
     """Base for problems reading an artifact back."""
 
     digest: str
+
+
+@_carries
+class ArtifactWriteError(MlpipeError):
+    """A value could not be written to the artifact store (disk full, no permission, storage unreachable)."""
+
+    variable: str
+    step: str | None = None
+    store: str | None = None
 
 
 class ArtifactCorrupt(ArtifactError):

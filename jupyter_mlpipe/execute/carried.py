@@ -328,6 +328,7 @@ class CarriedStates:
         watch(None)
         if self.files is None:
             return {}
+        self.files.note_modules()
         handed: dict[str, tuple[Any, str]] = {}
         for rel, access in sorted(self.files.touched.items()):
             name = FILE_PREFIX + rel

@@ -17,7 +17,8 @@ from ..vocab import ErrorInfo
 __all__ = ["crash_message", "error_info", "failure_message", "first_line", "lost_message", "timeout_message"]
 
 # our own exceptions: their message is a whole sentence already
-_OWN_ERRORS = ("UnstorableValue", "StepFailed", "ArtifactCorrupt", "ArtifactMissing", "MlpipeError")
+_OWN_ERRORS = ("UnstorableValue", "StepFailed", "ArtifactCorrupt", "ArtifactMissing", "ArtifactWriteError",
+               "MlpipeError")
 
 
 def error_info(ename: str, evalue: str) -> ErrorInfo:

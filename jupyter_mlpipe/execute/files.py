@@ -55,6 +55,15 @@ class FileAccess:
                 parent = os.path.dirname(parent)
 
 
+    def note_modules(self) -> None:
+        """The step's own modules (`helpers.py` beside the notebook) are files it reads: an import from a
+        valid `.pyc` opens no `.py` file, so the loaded modules are asked where they came from."""
+        for module in list(sys.modules.values()):
+            path = getattr(module, "__file__", None)
+            if isinstance(path, str) and path.endswith(".py") and path.startswith(self.base + os.sep):
+                self.note(path, "read")
+
+
 _ACTIVE: FileAccess | None = None
 _HOOKED = False
 

@@ -4,7 +4,8 @@ Notebooks run one after another in one warm process. Each must see what a new
 kernel would show it, and leave nothing behind for the next: the user namespace
 and `__main__`, `sys.path`, `sys.argv`, `os.environ`, the working directory,
 warning filters, stdout/stderr, `input()`, SIGINT handling and matplotlib
-figures are set up before the notebook and put back afterwards. What stays
+figures are set up before the notebook and put back afterwards, and the modules
+it imported from outside installed code (its own `helpers.py`) are forgotten. What stays
 shared (the point of a warm process) is listed in `engine`'s documentation.
 """
 
@@ -44,6 +45,7 @@ def process_state(
     saved_env = dict(os.environ)
     saved_out, saved_err = sys.stdout, sys.stderr
     saved_main = sys.modules.get("__main__")
+    saved_modules = set(sys.modules)
     saved_input, saved_getpass = builtins.input, getpass.getpass
     stdout, stderr = streams(saved_out, saved_err)
     try:
@@ -81,6 +83,30 @@ def process_state(
             if hasattr(sys, name):
                 delattr(sys, name)
         fresh_namespace(shell)  # release the notebook's objects now, not at the next run
+        _drop_user_modules(saved_modules)
+
+
+def _installed() -> tuple[str, ...]:
+    """Where installed code lives: the Python installation, the user's site-packages, this package."""
+    import site
+
+    places = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.dirname(__file__))}
+    try:
+        places.add(site.getusersitepackages())
+    except AttributeError:  # a virtualenv's site module may not have it
+        pass
+    return tuple(os.path.realpath(p) + os.sep for p in places if p)
+
+
+def _drop_user_modules(before: set[str]) -> None:
+    """Modules the notebook imported from outside installed code (its folder's `helpers.py`, a `lib/` it
+    put on sys.path) are imported afresh by the next notebook in this warm process, as a new kernel
+    would: an edited file must never run with its old code."""
+    installed = _installed()
+    for name in [n for n in sys.modules if n not in before]:
+        path = getattr(sys.modules.get(name), "__file__", None)
+        if isinstance(path, str) and not os.path.realpath(path).startswith(installed):
+            del sys.modules[name]
 
 
 def _restore_environ(saved: dict[str, str]) -> None:

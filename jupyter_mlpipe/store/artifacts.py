@@ -18,6 +18,7 @@ level: loading the IPython extension must stay fast.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
@@ -26,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ArtifactCorrupt, ArtifactMissing, UnstorableValue
+from ..errors import ArtifactCorrupt, ArtifactMissing, ArtifactWriteError, UnstorableValue
 from .codec import (
     ARROW_FORMATS,
     FORMATS,
@@ -168,10 +169,21 @@ class ArtifactStore:
             final = self._path(digest)
             self._makedirs(final.rsplit("/", 1)[0])
             self._move_into_place(tmp, final)
-        except BaseException:
-            self._discard(tmp)
+        except BaseException as exc:
+            self._discard(tmp)  # nothing half-written stays behind
+            if isinstance(exc, OSError):
+                raise self._write_error(exc, variable, step) from exc
             raise
         return ArtifactRef(digest, enc.format, enc.type_name, sink.size, enc.summary)
+
+    def _write_error(self, exc: OSError, variable: str, step: str | None) -> ArtifactWriteError:
+        full = exc.errno == errno.ENOSPC or "No space left" in str(exc)
+        why = "it is full (no space left on device)" if full else f"{type(exc).__name__}: {exc}"
+        hint = ("Free space there (`mlpipe gc NOTEBOOK` removes what no recorded run refers to), or point "
+                "`store` in mlpipe.toml at a bigger disk; nothing half-written was kept.") if full else \
+            "Check that the store's location exists and is writable (`store` in mlpipe.toml, MLPIPE_STORE)."
+        return ArtifactWriteError(f"Could not store {variable!r} in the artifact store at {self.root}: {why}.",
+                                  variable=variable, step=step, store=str(self.root), hint=hint)
 
     def _move_into_place(self, tmp: str, final: str) -> None:
         """Atomic rename over any existing copy (same bytes, by construction).
