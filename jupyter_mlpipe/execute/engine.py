@@ -14,9 +14,10 @@ by IPython. Outputs are nbformat v4 outputs on each cell.
 Isolation between notebooks that run one after another in one process. Fresh
 for each notebook: the user namespace and `__main__`, `In`/`Out`, execution
 counts (from 1), `from __future__` flags, the working directory, `sys.path`,
-`sys.argv`, `os.environ`, warning filters, open matplotlib figures. Shared (the
-point of a warm process): imported modules and their state, logging handlers,
-threads left running.
+`sys.argv`, `os.environ`, warning filters, open matplotlib figures, and modules
+imported from outside installed code (the notebook's own `helpers.py`). Shared
+(the point of a warm process): installed modules and their state, logging
+handlers, threads left running.
 
 Interrupts: a `KeyboardInterrupt` that comes from a real SIGINT while a cell runs
 (Ctrl-C, or `ray.cancel`, which interrupts the main thread) is recorded as the

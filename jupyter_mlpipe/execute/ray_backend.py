@@ -134,7 +134,7 @@ class RayBackend:
         self.checked = 0.0  # when `_unblock` last looked
 
     def start(self, requests: dict[str, Resources]) -> None:
-        if not self.address and ray_connect.using()[0] is None and not _ray_initialized():
+        if not self.address and not ray_connect.initialized():
             # refuse what this machine can never hold before Ray is started at all (milliseconds)
             check_feasible(requests, [local_resources() | {"memory": float("inf")}])
         ray_connect.connect(self.address, private=self.private, token_file=self.token_file,
@@ -262,13 +262,6 @@ class RayBackend:
                 ray.cancel(ref, force=True)
         except Exception:  # noqa: BLE001 - it finished meanwhile: nothing left to stop
             logger.debug("could not cancel the task of step %r", name, exc_info=True)
-
-
-def _ray_initialized() -> bool:
-    import sys
-
-    ray = sys.modules.get("ray")
-    return bool(ray is not None and ray.is_initialized())
 
 
 def _attempts(task: StepTask) -> int:

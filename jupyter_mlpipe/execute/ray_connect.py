@@ -33,7 +33,7 @@ from typing import Literal
 from ..errors import RayUnavailable
 from . import ray_head
 
-__all__ = ["RayKind", "connect", "release", "connected", "warm_up", "head_alive", "using"]
+__all__ = ["RayKind", "connect", "release", "connected", "warm_up", "head_alive", "initialized", "using"]
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,15 @@ _READY = threading.Event()
 _ERROR: BaseException | None = None
 
 
+def initialized() -> bool:
+    """Whether this process has a Ray already (ours or somebody else's); imports nothing."""
+    with _LOCK:
+        if _KIND is not None:
+            return True
+        ray = sys.modules.get("ray")
+        return bool(ray is not None and ray.is_initialized())
+
+
 def using() -> tuple[RayKind | None, str | None]:
     """The kind of Ray and its address this process is connected to now (None when not connected)."""
     return _KIND, _ADDRESS
@@ -64,10 +73,10 @@ def connect(address: str | None = None, *, private: bool = False, token_file: st
 
     Each `connect` is paired with a `release`.
     """
-    import ray
-
     global _USERS, _KIND, _ADDRESS
     with _LOCK:
+        import ray  # under the lock: two runs starting at once must not both be importing Ray
+
         if ray.is_initialized():
             if _KIND is None:  # somebody else's Ray: use it, never shut it down
                 _KIND, _ADDRESS = "foreign", ray.get_runtime_context().gcs_address

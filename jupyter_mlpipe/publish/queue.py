@@ -27,15 +27,6 @@ __all__ = ["QueueFull", "QueueState", "RunQueue"]
 
 logger = logging.getLogger(__name__)
 
-_IMPORT_LOCK = threading.Lock()
-
-
-def _import_ray() -> None:
-    """Import ray once, in one thread: two runs whose drivers import it at the same moment see a
-    partially initialised module ("module 'ray' has no attribute 'is_initialized'")."""
-    with _IMPORT_LOCK:
-        import ray  # noqa: F401
-
 QueueState = Literal["queued", "running", "done", "failed"]
 
 
@@ -158,7 +149,6 @@ class RunQueue:
             self._next()
 
         try:
-            _import_ray()
             run = prepared.start(background=True, listeners=[ended])
         except Exception as exc:  # noqa: BLE001 - recorded for whoever asks about the run; the queue goes on
             logger.warning("run %s of %r could not start", prepared.run_id, prepared.name, exc_info=True)
