@@ -104,7 +104,8 @@ def test_a_request_the_machine_cannot_hold_is_refused_before_ray_starts(home, tm
     path = write_notebook(tmp_path / "big.ipynb", ["%%step big --cpus 512\nx = 1"])
     out = subprocess.run([MLPIPE, "run", str(path)], capture_output=True, text=True, timeout=60, env=_env(home))
     assert out.returncode != 0
-    assert "'big' asks for 512 CPU" in out.stderr and "Nothing was submitted" in out.stderr, out.stderr
+    assert "'big' asks for 512 CPU, but this machine does not have that" in out.stderr, out.stderr
+    assert "Nothing was submitted and no Ray was started" in out.stderr, out.stderr
     assert not (home / "head.json").exists()
 
 

@@ -58,8 +58,11 @@ def _request(resources: Resources) -> dict[str, float]:
     return {k: v for k, v in wanted.items() if v}
 
 
-def check_feasible(steps: dict[str, Resources], nodes: list[dict[str, float]] | None = None) -> None:
-    """Raise InfeasibleRequest for the first step that no node of the cluster can ever hold."""
+def check_feasible(steps: dict[str, Resources], nodes: list[dict[str, float]] | None = None, *,
+                   machine: bool = False) -> None:
+    """Raise InfeasibleRequest for the first step that no node of the cluster can ever hold.
+
+    `machine`: `nodes` is this machine, checked before any Ray is started."""
     nodes = _node_resources() if nodes is None else nodes
     for name, resources in steps.items():
         wanted = _request(resources)
@@ -67,14 +70,17 @@ def check_feasible(steps: dict[str, Resources], nodes: list[dict[str, float]] | 
             continue
         have = cluster_summary(nodes)
         asked = ", ".join(f"{_fmt(k, v)}" for k, v in wanted.items())
-        largest = ", ".join(f"{_fmt(k, v)}" for k, v in sorted(have.items()) if k in ("CPU", "GPU", "memory") or k in wanted)
+        largest = ", ".join(f"{_fmt(k, v)}" for k, v in sorted(have.items())
+                            if (k in ("CPU", "GPU", "memory") or k in wanted) and v not in (0, float("inf")))
         hint = ("Run it on a machine or Ray cluster with a GPU (MLPIPE_RAY_ADDRESS / --address), or "
                 "remove --compute gpu / --gpus from the step.") if wanted.get("GPU") else \
             "Lower the request in the %%step line or in mlpipe.toml, or use a bigger Ray cluster."
+        where, it = ("this machine does not have that", "it has") if machine else \
+            ("no node of the Ray cluster has that", "the cluster has")
         raise InfeasibleRequest(
-            f"Step {name!r} asks for {asked}, but no node of the Ray cluster has that "
-            f"(the cluster has {largest or 'nothing'}{', no GPU' if not have.get('GPU') else ''}). "
-            "Nothing was submitted.",
+            f"Step {name!r} asks for {asked}, but {where} "
+            f"({it} {largest or 'nothing'}{', no GPU' if not have.get('GPU') else ''}). "
+            "Nothing was submitted" + (" and no Ray was started." if machine else "."),
             step=name, requested=wanted, available=have, hint=hint,
         )
 
@@ -136,7 +142,7 @@ class RayBackend:
     def start(self, requests: dict[str, Resources]) -> None:
         if not self.address and not ray_connect.initialized():
             # refuse what this machine can never hold before Ray is started at all (milliseconds)
-            check_feasible(requests, [local_resources() | {"memory": float("inf")}])
+            check_feasible(requests, [local_resources() | {"memory": float("inf")}], machine=True)
         ray_connect.connect(self.address, private=self.private, token_file=self.token_file,
                             idle_minutes=self.idle_minutes)
         self.connected = True

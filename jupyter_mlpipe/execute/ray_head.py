@@ -248,15 +248,23 @@ def clients(home: Path | None = None) -> list[int]:
 def local_resources() -> dict[str, float]:
     """What a local head on this machine will offer steps, as Ray counts it (CPUs, NVIDIA GPUs).
 
-    Used to refuse a request no local node can hold before Ray is started at all.
+    Used to refuse a request no local node can hold before Ray is started at all. Where
+    the GPUs cannot be counted without Ray (a driver is installed but its /proc entries
+    are not visible), GPUs are not refused here: Ray's own count decides after it starts.
     """
-    gpus = 0
-    with contextlib.suppress(OSError):
-        gpus = len(os.listdir("/proc/driver/nvidia/gpus"))
+    gpus: float = 0.0
+    try:
+        gpus = float(len(os.listdir("/proc/driver/nvidia/gpus")))
+    except OSError:
+        import glob
+        import shutil
+
+        devices = [d for d in glob.glob("/dev/nvidia*") if d[len("/dev/nvidia"):].isdigit()]
+        gpus = float(len(devices)) if devices else (float("inf") if shutil.which("nvidia-smi") else 0.0)
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is not None:
-        gpus = min(gpus, len([d for d in visible.split(",") if d.strip()]))
-    return {"CPU": float(os.cpu_count() or 1), "GPU": float(gpus)}
+        gpus = min(gpus, float(len([d for d in visible.split(",") if d.strip()])))
+    return {"CPU": float(os.cpu_count() or 1), "GPU": gpus}
 
 
 # -- the supervisor ------------------------------------------------------------
