@@ -79,6 +79,18 @@ def _why(shell: Any, args: argparse.Namespace) -> Any:
               not_run_hint=f"Run it: %pipeline run {args.step}."))
 
 
+def _debug(shell: Any, args: argparse.Namespace) -> Any:
+    """The values STEP received in a run, bound in the kernel; what they are and where the step is."""
+    from .debug import debug_text, load_step_inputs
+
+    session = session_of(shell)
+    source = session.plan()  # where the step's cell is now
+    path = source.notebook or session.notebook_for_run()[0]
+    found = load_step_inputs(path, args.step, args.run, current_plan=source.plan)
+    shell.push(found.values)
+    print(debug_text(found))
+
+
 def _runs(shell: Any, args: argparse.Namespace) -> Any:
     from ..panel import widgets_can_render
 
@@ -139,4 +151,5 @@ def _recorded_run(shell: Any, run_id: str | None) -> RecordedRun | None:
     return load_run(run_id, path)
 
 
-_HANDLERS = {"plan": _plan, "show": _show, "run": _run, "why": _why, "runs": _runs, **PUBLISH_HANDLERS}
+_HANDLERS = {"plan": _plan, "show": _show, "run": _run, "why": _why, "debug": _debug, "runs": _runs,
+             **PUBLISH_HANDLERS}

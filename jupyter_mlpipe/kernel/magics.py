@@ -61,6 +61,11 @@ def pipeline_parser() -> argparse.ArgumentParser:
                           add_help=False)
     runs.add_argument("compare", nargs="*", default=[], metavar="RUN",
                       help="two runs to compare (ids, or a unique part such as the last six characters)")
+    debug = sub.add_parser("debug", help="put the values STEP received in a run into this kernel, to fix it here",
+                           add_help=False)
+    debug.add_argument("step", metavar="STEP")
+    debug.add_argument("--run", default=None, metavar="RUN",
+                       help="the run (id, or a unique part); default: the last run that has STEP")
     show = sub.add_parser("show", help="show the plan and the last run", add_help=False)
     show.add_argument("run_id", nargs="?", default=None)
     from .publishing import add_commands
@@ -119,4 +124,5 @@ class MlpipeMagics(Magics):
 
 MlpipeMagics.step.__doc__ = step_help()
 MlpipeMagics.pipeline.__doc__ = pipeline_parser().format_help() + "\nCommands: plan [--json], run [STEP ...] " \
-    "[-p NAME=VALUE] [--background] [--pull A,B] [--force], why STEP, runs [RUN_A RUN_B], show [RUN_ID]."
+    "[-p NAME=VALUE] [--background] [--pull A,B] [--force], why STEP, debug STEP [--run RUN], runs [RUN_A RUN_B], " \
+    "show [RUN_ID]."

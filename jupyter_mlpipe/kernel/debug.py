@@ -1,0 +1,229 @@
+"""`%pipeline debug STEP`: the values a step received in a run, put into the kernel.
+
+A step that failed in the pipeline failed on the values the run gave it, which
+need not be what the kernel holds now (a parameter overridden with `-p`, an
+earlier step's output the kernel never had, or changed since). This reads the
+step run's recorded input references from the run history, loads exactly those
+artifacts from the store (with `execute.step_values.StepValues.load`, as the
+step's own worker did: members of one stored group are loaded together, so values
+that shared objects in the run share them here), adds the parameter values the
+run used, and hands them to the kernel. The user then fixes the step's cell, runs
+it, and runs the pipeline again.
+
+Which run: the last run of this notebook in which STEP finished (ran, failed, was
+reused, skipped or cancelled), or the one given with `--run`. A step that
+succeeded may be debugged too (its inputs are loaded all the same). A step that
+was reused or skipped received nothing in that run: `StepNotDebuggable` says
+which run to debug instead; inputs no longer in the store: `InputsMissing`.
+Process state (random generators, settings) and files a step read are not
+applied to the kernel: they are listed as such.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import MlpipeError
+from ..vocab import FINISHED
+
+__all__ = ["DebugInputs", "InputsMissing", "StepNotDebuggable", "debug_text", "load_step_inputs"]
+
+_NO_HISTORY = "Run the pipeline first: %pipeline run."
+
+
+@dataclass(eq=False, repr=False, kw_only=True)
+class StepNotDebuggable(MlpipeError):
+    """`%pipeline debug STEP` cannot load what STEP received: it never ran, or not in that run."""
+
+    step: str
+    run: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "run": self.run}
+
+
+@dataclass(eq=False, repr=False, kw_only=True)
+class InputsMissing(StepNotDebuggable):
+    """Values the step received are no longer in the artifact store (removed by `mlpipe gc`, or by hand)."""
+
+    variables: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DebugInputs:
+    """What `load_step_inputs` found: the values to put in the kernel, and what to tell the user."""
+
+    step: str
+    run: str
+    status: str  # the step's status in that run
+    values: dict[str, Any]  # every name to bind: inputs, values sharing objects with them, parameters
+    sources: dict[str, str]  # name -> where it came from: "step 'a'", "parameter", "shares objects with 'x'"
+    not_applied: list[str] = field(default_factory=list)  # process state and files: `@numpy.random`, ...
+    cell: int | None = None  # the step's first cell, 1-based as JupyterLab counts (markdown included)
+    error: str | None = None  # the step's recorded error (failed, cancelled)
+    notes: list[str] = field(default_factory=list)
+
+
+def load_step_inputs(path: str | os.PathLike, step: str, run_id: str | None = None, *,
+                     current_plan: Any = None) -> DebugInputs:
+    """The values `step` received in run `run_id` (default: the last run of this notebook that has it).
+
+    `path` is the notebook; `current_plan` (a `Pipeline`) locates the step's first cell as the
+    notebook is now (else the run's recorded plan does). Raises `StepNotDebuggable`,
+    `InputsMissing`, `RunNotFound` (no history, unknown `run_id`) or what the store raises for a
+    corrupt artifact; nothing is loaded then.
+    """
+    from ..execute.step_values import StepValues
+    from ..queries import find_run, notebook_key
+    from ..recorded import RecordedRun
+    from ..store.paths import open_history
+
+    if run_id:
+        record, where = find_run(path, run_id, hint=_NO_HISTORY)
+    else:
+        history, where = open_history(path, hint=_NO_HISTORY)
+        last = history.last_step_run(notebook_key(path), step, statuses=FINISHED)
+        if last is None:
+            known = _steps_of(current_plan)
+            if known is not None and step not in known:
+                raise StepNotDebuggable(f"This notebook has no step {step!r}. Its steps: {', '.join(known) or '(none)'}.",
+                                        step=step, hint="Give the name on the step's %%step line.")
+            raise StepNotDebuggable(f"Step {step!r} has not been part of any run of this notebook yet.",
+                                    step=step, hint=f"Run it first: %pipeline run {step}.")
+        record = history.get_run(last["run_id"])
+    run = RecordedRun(record, where)
+    _check_debuggable(run, step)
+    sr = run.steps[step]
+    plan = record.get("plan") or {}
+    planned = next((s for s in plan.get("steps") or [] if s.get("name") == step), {})
+
+    refs = dict(sr.inputs)  # recorded: the inputs and the values loaded beside them for their sharing
+    visible = {n: r for n, r in refs.items() if n in (planned.get("inputs") or refs)}
+    hidden = {n: r for n, r in refs.items() if n not in visible}
+    _check_stored(run, step, refs)
+    loader = StepValues(run.artifacts, step)
+    loader.load({}, visible, hidden)
+
+    producers = {v: e.get("from") for e in plan.get("edges") or [] if e.get("to") == step
+                 for v in e.get("variables") or []}
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for name, loaded in loader.loaded.items():
+        values[name] = loaded.value
+        if loaded.visible:
+            sources[name] = f"from step {producers[name]!r}" if producers.get(name) else "input"
+        else:
+            shared = [n for n in visible if n in loader.loaded and _same_group(loaded.ref, visible[n])]
+            sources[name] = "shares objects with " + ", ".join(repr(n) for n in shared) if shared else \
+                "loaded beside the inputs"
+    for name in planned.get("params") or []:
+        if name in (run.params or {}) and name not in values:
+            values[name] = run.params[name]
+            sources[name] = "parameter"
+    result = DebugInputs(step, run.id, sr.status, values, sources,
+                         not_applied=sorted(n for n in refs if n not in loader.loaded),
+                         cell=_first_cell(current_plan, planned, step),
+                         error=_counted_from_one(sr.error) if sr.error else None)
+    if sr.status == "succeeded":
+        result.notes.append(f"Step {step!r} succeeded in run {run.id}: these are the inputs it ran with.")
+    if current_plan is not None and step not in current_plan.steps:
+        result.notes.append(f"Step {step!r} is no longer in the saved notebook: the cell number is the run's.")
+    return result
+
+
+def _steps_of(plan: Any) -> list[str] | None:
+    return None if plan is None else list(plan.steps)
+
+
+def _check_debuggable(run: Any, step: str) -> None:
+    """StepNotDebuggable unless `step` received its inputs in `run` (it started: failed, succeeded, ...)."""
+    if step not in run.steps:
+        raise StepNotDebuggable(
+            f"Step {step!r} was not part of run {run.id}. Its steps: {', '.join(run.steps) or '(none)'}.",
+            step=step, run=run.id, hint=f"Without --run, %pipeline debug {step} takes the last run that has it.")
+    sr = run.steps[step]
+    reason = sr.reason or {}
+    if sr.status == "reused":
+        source = reason.get("from_run")
+        raise StepNotDebuggable(
+            f"Step {step!r} was reused in run {run.id}: it did not run there, so it received no inputs.",
+            step=step, run=run.id,
+            hint=f"It ran in run {source}: %pipeline debug {step} --run {source}." if source
+            else f"Run it again: %pipeline run {step} --force.")
+    if sr.status in ("skipped", "pending") or sr.started is None:
+        failed = [name for name, s in run.steps.items() if s.status == "failed"]
+        why = f" ({reason['summary']})" if reason.get("summary") else ""
+        raise StepNotDebuggable(
+            f"Step {step!r} did not run in run {run.id}: it was {sr.status}{why}, so it received no inputs.",
+            step=step, run=run.id,
+            hint=f"Debug the step that failed: %pipeline debug {failed[0]}." if failed
+            else f"Run it: %pipeline run {step}.")
+
+
+def _check_stored(run: Any, step: str, refs: dict[str, str]) -> None:
+    """InputsMissing, before anything is loaded, when an artifact the step received is gone."""
+    from ..execute.carried import is_carried
+    from ..store.sharing import split_ref
+
+    missing = sorted(n for n, ref in refs.items()
+                     if not is_carried(n) and not run.artifacts.exists(split_ref(ref)[0]))
+    if missing:
+        raise InputsMissing(
+            f"Step {step!r} of run {run.id} received {', '.join(repr(n) for n in missing)}, which "
+            f"{'is' if len(missing) == 1 else 'are'} no longer in the store ({run.artifacts.root}).",
+            step=step, run=run.id, variables=missing,
+            hint=f"Removed by mlpipe gc? Run the step again (%pipeline run {step}), then %pipeline debug {step}.")
+
+
+def _same_group(a: str, b: str) -> bool:
+    from ..store.sharing import split_ref
+
+    return split_ref(a)[0] == split_ref(b)[0]
+
+
+def _first_cell(current_plan: Any, planned: dict[str, Any], step: str) -> int | None:
+    """The step's first cell, 1-based (as JupyterLab counts), in the notebook now, else as the run planned it."""
+    step_now = current_plan.steps.get(step) if current_plan is not None else None
+    cells = list(step_now.cells) if step_now is not None else list(planned.get("cells") or [])
+    return cells[0] + 1 if cells else None
+
+
+_CELL_INDEX = re.compile(r"\bcell (\d+)(?=[,:])")
+
+
+def _counted_from_one(message: str) -> str:
+    """A recorded failure message with its cells counted from 1, as JupyterLab and this command count.
+
+    The run records a cell as its index in the notebook (from 0): `failed in cell 4:`, `cell 4, line 3`.
+    """
+    return _CELL_INDEX.sub(lambda m: f"cell {int(m.group(1)) + 1}", message)
+
+
+def debug_text(found: DebugInputs) -> str:
+    """What `%pipeline debug` prints: the names it loaded, where the step is, and how it failed."""
+    from ..store.codec import summarize
+
+    what = {"failed": "it failed there", "succeeded": "it succeeded there",
+            "cancelled": "it was cancelled there"}.get(found.status, f"it {found.status} there")
+    lines = [f"Step {found.step!r}, run {found.run} ({what}):"]
+    if found.values:
+        lines.append("loaded into this kernel the values it received:")
+        width = max(len(n) for n in found.values)
+        for name, value in found.values.items():
+            lines.append(f"  {name.ljust(width)}  {summarize(value)}  ({found.sources.get(name, 'input')})")
+    else:
+        lines.append("it received no values from other steps and no parameters: nothing to load.")
+    if found.not_applied:
+        lines.append(f"not applied here (process state and files it started from): {', '.join(found.not_applied)}")
+    lines += found.notes
+    where = f"cell {found.cell}" if found.cell is not None else "its %%step cell"
+    lines.append(f"Its first cell is {where}: fix it and run it here, then run the pipeline again "
+                 "(%pipeline run).")
+    if found.error:
+        lines.append("")
+        lines.append("The error it had:")
+        lines += [f"  {line}" for line in found.error.splitlines()]
+    return "\n".join(lines)
