@@ -15,7 +15,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol, TypedDict, TypeVar
+from typing import Any, Literal, NamedTuple, Protocol, TypedDict, TypeVar
 
 from .errors import MlpipeError, RunNotFound
 from .store.history import History
@@ -24,11 +24,13 @@ from .store.paths import Store, open_history
 from .vocab import FINISHED, finite_number, to_json
 
 __all__ = [
+    "ResultTable",
     "RunComparison",
     "RunRecord",
     "RunRow",
     "RunView",
     "ShownRuns",
+    "SortOrder",
     "StepView",
     "compare",
     "compare_records",
@@ -44,8 +46,12 @@ __all__ = [
     "recorded_runs",
     "resolve_pair",
     "resolve_run_id",
+    "result_metric",
+    "result_table",
     "run_row",
+    "short_run_id",
     "shown_runs",
+    "sort_order",
     "why",
     "why_text",
     "with_reused_metrics",
@@ -59,6 +65,13 @@ SHOWN_RUNS = 30  # runs the `%pipeline runs` table shows
 RunRecord = dict[str, Any]
 """A run as `History.get_run` returns it: its fields, `steps` {step: step_run}, `metrics`, maybe `plan`."""
 
+SortOrder = Literal["asc", "desc"]
+"""How the runs table is sorted by a metric: lowest first (a loss, an error) or highest first."""
+
+LOWER_IS_BETTER = re.compile(r"loss|err|mse|mae|mape|rmse|perplexity|ppl|latency|time|duration|cost|regret",
+                             re.IGNORECASE)
+"""Metric names sorted lowest first by default (`sort_order`); the rest highest first."""
+
 
 class RunRow(TypedDict):
     """One row of the runs table (widget, text, `mlpipe runs --json`), made by `run_row`."""
@@ -69,6 +82,7 @@ class RunRow(TypedDict):
     duration: float | None
     params: dict[str, Any]
     metrics: dict[str, float | None]  # last value of each metric, "step.name" keys
+    result: dict[str, Any] | None  # the table's chosen metric: {metric: "step.name", value, best: "asc"|"desc"}
     counts: dict[str, int]  # steps per status
     reused: int
     ran: int
@@ -81,9 +95,20 @@ class RunComparison(TypedDict):
     a: str
     b: str
     params: dict[str, list[Any]]  # name -> [a, b]
-    metrics: dict[str, list[float | None]]  # "step.name" -> [a, b, b - a]
+    metrics: dict[str, list[float | None]]  # "step.name" -> [a, b, b - a]; only those that differ
+    metrics_same: list[str]  # the metrics both runs logged with the same last value
     steps: dict[str, list[str | None]]  # step -> [status in a, status in b]; None: not in that run
     steps_differ: list[str]
+
+
+class ResultTable(NamedTuple):
+    """The runs table (`result_table`): rows in the order shown, with the result column's metric."""
+
+    rows: list[RunRow]
+    records: list[RunRecord]  # the same runs, in the same order
+    metric: str | None  # the result column ("step.name"); None when none of the runs logged a metric
+    sort: str | None  # the metric the rows are sorted by; None: newest first, as listed
+    order: SortOrder | None
 
 
 class ShownRuns(NamedTuple):
@@ -280,14 +305,118 @@ def shown_runs(path: str | os.PathLike, chosen: Sequence[str] = (), *, limit: in
     return ShownRuns(records, ids, comparison)
 
 
-def listed_with_rows(items: Iterable[dict[str, Any]], records: Iterable[RunRecord]) -> list[dict[str, Any]]:
-    """`History.list_runs` rows, each with its metrics' last values and how many steps were reused."""
-    rows = {r["id"]: run_row(r) for r in records}
+def listed_with_rows(items: Iterable[dict[str, Any]], table: ResultTable | Iterable[RunRecord]) -> list[dict[str, Any]]:
+    """`History.list_runs` rows, each with its metrics' last values, its result (the table's chosen
+    metric: `{metric, value, best}`, or None) and how many steps were reused; in the table's order when it
+    is sorted, else as listed (newest first)."""
+    if not isinstance(table, ResultTable):
+        table = result_table(list(table))
+    rows = {r["id"]: r for r in table.rows}
+    items = list(items)
+    if table.sort:
+        place = {row_id: index for index, row_id in enumerate(rows)}
+        items.sort(key=lambda item: place.get(item["id"], len(place)))
     listed = []
     for item in items:
         row = rows.get(item["id"])
-        listed.append({**item, "metrics": row["metrics"] if row else {}, "reused": row["reused"] if row else 0})
+        listed.append({**item, "metrics": row["metrics"] if row else {}, "result": row["result"] if row else None,
+                       "reused": row["reused"] if row else 0})
     return listed
+
+
+# --------------------------------------------------------------------------- the result column
+
+
+def short_run_id(run_id: str | None) -> str:
+    """How a run is named in a line of text: its last six characters (unique, and accepted wherever
+    a run id is asked for); '?' when unknown."""
+    return str(run_id)[-6:] if run_id else "?"
+
+
+def _metric_ends(record: RunRecord) -> list[tuple[str, float]]:
+    """Each metric of a run ("step.name") with when its last point was logged."""
+    ends = []
+    for step, names in (record.get("metrics") or {}).items():
+        for name, points in names.items():
+            if points:
+                ts = points[-1][2] if len(points[-1]) > 2 else None
+                ends.append((f"{step}.{name}", finite_number(ts) or 0.0))
+    return ends
+
+
+def _default_metric(records: Sequence[RunRecord]) -> str | None:
+    """The result column when none is chosen: in the newest run that logged metrics, a metric of the
+    last step (in the pipeline's order) that logged any, the one it logged last (a final score)."""
+    for record in records:
+        ends = _metric_ends(record)
+        if not ends:
+            continue
+        order = {name: index for index, name in enumerate(record.get("steps") or {})}
+        step_of = {key: _step_of(record, key) for key, _ in ends}
+        ranked = [(order.get(step_of[key], -1), ts, index, key) for index, (key, ts) in enumerate(ends)]
+        return max(ranked)[3]  # the same time: the one recorded later
+    return None
+
+
+def _step_of(record: RunRecord, key: str) -> str:
+    """The step of a "step.name" metric key (a step's name may hold dots; metric names may too)."""
+    for step in record.get("metrics") or {}:
+        if key.startswith(f"{step}."):
+            return step
+    return key.split(".", 1)[0]
+
+
+def result_metric(records: Sequence[RunRecord], chosen: str | None = None) -> str | None:
+    """The metric of the result column ("step.name"): `chosen` (the whole key, or a metric's name when
+    one step logged it), else the default (`_default_metric`); None when no run logged a metric.
+
+    MlpipeError when `chosen` names no metric of these runs, or more than one.
+    """
+    known = list(dict.fromkeys(key for r in records for key, _ in _metric_ends(r)))
+    if not chosen:
+        return _default_metric(records)
+    if chosen in known:
+        return chosen
+    matches = [key for key in known if key.endswith(f".{chosen}")]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise MlpipeError(f"Metric {chosen!r} was logged by {len(matches)} steps: {', '.join(matches)}.",
+                          hint=f"Give it as STEP.NAME, e.g. {matches[0]}.")
+    listed = ", ".join(known) if known else "none (log_metric(NAME, VALUE) in a step records one)"
+    raise MlpipeError(f"No metric {chosen!r} in these runs. Their metrics: {listed}.")
+
+
+def sort_order(metric: str) -> SortOrder:
+    """Which way is best for a metric: lowest first when its name says loss, error, time or cost
+    (`LOWER_IS_BETTER`), highest first otherwise (accuracy, f1, auc, r2, ...)."""
+    name = metric.rsplit(".", 1)[-1]
+    return "asc" if LOWER_IS_BETTER.search(name) else "desc"
+
+
+def result_table(records: Sequence[RunRecord], *, metric: str | None = None, sort: str | None = None,
+                 order: SortOrder | None = None) -> ResultTable:
+    """The runs table: a row per record, each with its result (the chosen metric's last value).
+
+    `metric` chooses the result column (`result_metric`); `sort` sorts by a metric, best first
+    (`sort_order`, or `order`), runs without it last; `sort=""` sorts by the result column. A sort
+    metric given without `metric` becomes the result column.
+    """
+    records = list(records)
+    sort_key = None if sort is None else result_metric(records, sort or metric)
+    chosen = result_metric(records, metric) if metric else sort_key or result_metric(records)
+    if sort is not None and sort_key is None:  # sorting asked for, but no run logged any metric
+        order = None
+    rows = [run_row(r, result=chosen) for r in records]
+    pairs = list(zip(rows, records))
+    if sort_key is not None:
+        order = order or sort_order(sort_key)
+        sign = 1.0 if order == "asc" else -1.0
+        pairs.sort(key=lambda pair: (pair[0]["metrics"].get(sort_key) is None,
+                                     sign * (pair[0]["metrics"].get(sort_key) or 0.0)))
+    else:
+        order = None
+    return ResultTable([p[0] for p in pairs], [p[1] for p in pairs], chosen, sort_key, order)
 
 
 # --------------------------------------------------------------------------- comparing
@@ -302,20 +431,23 @@ def _last_metrics(record: RunRecord) -> dict[str, float | None]:
     return last
 
 
-def run_row(record: RunRecord) -> RunRow:
-    """One row of the runs table from a `History.get_run` record."""
+def run_row(record: RunRecord, *, result: str | None = None) -> RunRow:
+    """One row of the runs table from a `History.get_run` record; `result`: the metric of the result
+    column ("step.name", see `result_metric`)."""
     steps = record.get("steps") or {}
     counts = record.get("step_counts") or {}
     if not counts:
         for data in steps.values():
             counts[data.get("status")] = counts.get(data.get("status"), 0) + 1
+    metrics = _last_metrics(record)
     return {
         "id": record["id"],
         "started": record.get("started"),
         "status": record.get("status"),
         "duration": finite_number(record.get("duration")),
         "params": to_json(record.get("params") or {}),
-        "metrics": _last_metrics(record),
+        "metrics": metrics,
+        "result": {"metric": result, "value": metrics.get(result), "best": sort_order(result)} if result else None,
         "counts": counts,
         "reused": counts.get("reused", 0),
         "ran": counts.get("succeeded", 0) + counts.get("failed", 0),
@@ -331,12 +463,14 @@ def compare_runs(a: RunRow, b: RunRow) -> RunComparison:
         va, vb = a["params"].get(key, missing), b["params"].get(key, missing)
         if va != vb:
             params[key] = [va, vb]
-    metrics = {}
+    metrics, same = {}, []
     for key in sorted(set(a["metrics"]) | set(b["metrics"])):
         ma, mb = a["metrics"].get(key), b["metrics"].get(key)
         if ma != mb:
             delta = mb - ma if ma is not None and mb is not None else None
             metrics[key] = [ma, mb, delta]
+        else:
+            same.append(key)
     steps = {}
     for name in list(a["steps"]) + [s for s in b["steps"] if s not in a["steps"]]:
         steps[name] = [a["steps"].get(name), b["steps"].get(name)]
@@ -345,6 +479,7 @@ def compare_runs(a: RunRow, b: RunRow) -> RunComparison:
         "b": b["id"],
         "params": params,
         "metrics": metrics,
+        "metrics_same": same,
         "steps": steps,
         "steps_differ": sorted(n for n, (sa, sb) in steps.items() if sa != sb),
     }
@@ -369,8 +504,9 @@ def compare(path: str | os.PathLike, run_a: str, run_b: str) -> RunComparison:
 
     `run_a` and `run_b` are run ids or unique parts of them, in either order; the result reads
     from the older run to the newer one:
-    {a, b, params: {name: [a, b]}, metrics: {step.name: [a, b, b - a]}, steps: {step: [a, b]},
-    steps_differ: [step, ...]}.
+    {a, b, params: {name: [a, b]}, metrics: {step.name: [a, b, b - a]}, metrics_same: [step.name, ...],
+    steps: {step: [a, b]}, steps_differ: [step, ...]}. Neither run logged a metric: `metrics` and
+    `metrics_same` are both empty.
     """
     history, _ = open_history(path, hint="Run the notebook first: %pipeline run, or mlpipe run NOTEBOOK.")
     a, b = resolve_pair(history, notebook_key(path), run_a, run_b)

@@ -11,13 +11,14 @@ import time
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-from .queries import RunComparison, RunRecord, RunView, StepView, run_row
+from .queries import ResultTable, RunComparison, RunRecord, RunView, StepView, result_table, short_run_id
 from .vocab import FINISHED, LOOKS, STEP_STATUSES
 
 __all__ = [
     "ICONS",
     "TextProgress",
     "comparison_text",
+    "connecting_line",
     "progress_line",
     "run_summary",
     "runs_table",
@@ -45,16 +46,29 @@ def progress_line(run: RunView) -> str:
 
 
 def step_line(step: StepView) -> str:
-    """One step: icon, name, status, duration; a reused step says from which run."""
-    text = f"  {ICONS.get(step.status, '?')} {step.name:<20} {step.status:<10} {_duration(step.duration):>9}"
-    if step.status == "reused" and step.reason:
-        text += f"  ({step.reason.get('summary', '')})"
-    return text
+    """One step: icon, name, status, duration; a reused step says from which run (its short id), as
+    it took no time in this one."""
+    head = f"  {ICONS.get(step.status, '?')} {step.name:<20}"
+    if step.status == "reused":
+        return f"{head} reused from {short_run_id((step.reason or {}).get('from_run'))}"
+    return f"{head} {step.status:<10} {_duration(step.duration):>9}"
+
+
+def connecting_line() -> str:
+    """What a run says while its backend starts, before its first step is submitted (event "connecting").
+
+    The first run of a process imports and starts Ray (seconds); later ones only connect again.
+    """
+    if "ray" not in sys.modules:
+        return "starting Ray (first run in this session)…"
+    return "connecting to Ray…"
 
 
 def run_summary(run: RunView, *, step_lines: bool = True) -> str:
     """The run line, each step's line (unless they were already printed live), errors, warnings."""
     lines = [progress_line(run)]
+    if getattr(run, "connecting", False):
+        lines.append(f"  {connecting_line()}")
     if step_lines:
         lines += [step_line(step) for step in run.steps.values()]
     if run.corrections:
@@ -105,6 +119,8 @@ class TextProgress:
             print(step_line(step), file=out, flush=True)
         elif event == "start":
             print(f"run {run.id}: {len(run.steps)} steps", file=out, flush=True)
+        elif event == "connecting":
+            print(connecting_line(), file=out, flush=True)
 
 
 MAX_METRIC_COLUMNS = 6  # as many as a terminal's width allows; the widget shows 8
@@ -123,26 +139,32 @@ def _columns(rows: list[tuple]) -> str:
     return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
 
 
-def runs_table(records: Iterable[RunRecord]) -> str:
-    """The runs as text (`History.get_run` records): status, duration, reuse, parameters, last metrics."""
-    records = list(records)
-    rows = [run_row(r) for r in records]
+def runs_table(runs: ResultTable | Iterable[RunRecord]) -> str:
+    """The runs as text (`queries.result_table`, or `History.get_run` records, listed as they come):
+    status, duration, reuse, the result (the chosen metric's last value), parameters, other metrics."""
+    table = runs if isinstance(runs, ResultTable) else result_table(list(runs))
+    rows, records = table.rows, table.records
     params = list(dict.fromkeys(k for r in rows for k in r["params"]))
-    metrics = list(dict.fromkeys(k for r in rows for k in r["metrics"]))
-    hidden = len(metrics) - MAX_METRIC_COLUMNS
-    metrics = metrics[:MAX_METRIC_COLUMNS]
+    metrics = [m for m in dict.fromkeys(k for r in rows for k in r["metrics"]) if m != table.metric]
+    result = [table.metric] if table.metric else []
+    hidden = len(result) + len(metrics) - MAX_METRIC_COLUMNS
+    metrics = metrics[:MAX_METRIC_COLUMNS - len(result)]
     published = [_published(r) for r in records] if any(r.get("pipeline") for r in records) else None
-    table = [("run", "started", "status", "duration", "reused", *(["published"] if published else []),
-              *params, *metrics)]
+    lines = [("run", "started", "status", "duration", "reused", *(["published"] if published else []),
+              *result, *params, *metrics)]
     for index, r in enumerate(rows):
         started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["started"])) if r.get("started") else "-"
         duration = _duration(r["duration"]) if r.get("duration") is not None else "-"
         total = sum(r["counts"].values())
-        table.append((r["id"], started, r.get("status") or "?", duration, f"{r['reused']}/{total}",
+        lines.append((r["id"], started, r.get("status") or "?", duration, f"{r['reused']}/{total}",
                       *([published[index]] if published else []),
+                      *(_value(r["metrics"].get(m)) for m in result),
                       *(_value(r["params"][p]) if p in r["params"] else "-" for p in params),
                       *(_value(r["metrics"].get(m)) for m in metrics)))
-    text = _columns(table)
+    text = _columns(lines)
+    if table.sort:
+        best = "lowest" if table.order == "asc" else "highest"
+        text += f"\n(sorted by {table.sort}, {best} first; runs without it last)"
     if hidden > 0:
         text += f"\n({hidden} more metrics: mlpipe runs NOTEBOOK --json lists them all)"
     return text
@@ -164,7 +186,7 @@ def comparison_text(comparison: RunComparison) -> str:
     lines += ["", "metrics (last values):"]
     metrics = comparison.get("metrics") or {}
     lines += [f"  {k}: {_value(a)} -> {_value(b)}" + (f"  ({d:+.4g})" if d is not None else "")
-              for k, (a, b, d) in metrics.items()] or ["  the same"]
+              for k, (a, b, d) in metrics.items()] or [_no_metric_difference(comparison)]
     lines += ["", "steps:"]
     differ = set(comparison.get("steps_differ") or [])
     steps = [(f"  {'*' if name in differ else ' '} {name}", a or "not in run", "->", b or "not in run")
@@ -176,7 +198,18 @@ def comparison_text(comparison: RunComparison) -> str:
     return "\n".join(lines)
 
 
-def runs_text(records: list[RunRecord], comparison: RunComparison | None = None) -> str:
+NO_METRICS = "neither run logged a metric (log_metric(NAME, VALUE) in a step records one)"
+"""What a comparison says of metrics when neither run logged any."""
+
+
+def _no_metric_difference(comparison: RunComparison) -> str:
+    same = comparison.get("metrics_same")
+    if same is None:  # a comparison made before `metrics_same` existed
+        return "  the same"
+    return f"  the same ({len(same)} metric{'s' if len(same) != 1 else ''})" if same else f"  {NO_METRICS}"
+
+
+def runs_text(records: ResultTable | list[RunRecord], comparison: RunComparison | None = None) -> str:
     """The runs table, and below it what differs between the two chosen runs when there are two."""
     text = runs_table(records)
     return f"{text}\n\n{comparison_text(comparison)}" if comparison else text

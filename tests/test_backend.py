@@ -48,6 +48,7 @@ def test_a_two_step_plan_runs_in_process_and_is_recorded(notebook):
     assert run["y"] == 42 and run.steps["double"].inputs.keys() == {"x"}
     assert events == [
         ("start", None, "running"),
+        ("connecting", None, "running"),  # the backend starts before the first step is submitted
         ("step", "make", "running"), ("step", "make", "succeeded"),
         ("step", "double", "running"), ("step", "double", "succeeded"),
         ("end", None, "succeeded"),

@@ -88,7 +88,10 @@ def test_runs_table_and_comparison_of_two_runs(tmp_path, ray_address):
         "%%step fit\nfrom jupyter_mlpipe import log_metric\nloss = 1.0\nfor i in range(3):\n"
         "    loss = loss * lr\n    log_metric('loss', loss, step=i)",
     ])
-    assert mlpipe_cli("run", str(path)).returncode == 0
+    first = mlpipe_cli("run", str(path))
+    assert first.returncode == 0
+    # while Ray starts, before the first step is submitted, the progress says so
+    assert first.stdout.splitlines()[1] in ("starting Ray (first run in this session)…", "connecting to Ray…")
     second = mlpipe_cli("run", str(path), "-p", "lr=0.5")
     assert second.returncode == 0
     again = mlpipe_cli("run", str(path), "-p", "lr=0.5")
@@ -96,18 +99,23 @@ def test_runs_table_and_comparison_of_two_runs(tmp_path, ray_address):
     assert listed[0]["reused"] == 2
     listed = listed[1:]  # the all-reused run aside
     new, old = listed[0]["id"], listed[1]["id"]
+    # a reused step names the run it is reused from (its last six characters), not "0 ms"
+    assert re.search(rf"^  ↺ data\s+reused from {old[-6:]}$", second.stdout, re.M), second.stdout
+    assert "Ray" not in again.stdout  # every step reused: Ray is not needed, nothing said about it
     # the notebooks of the steps this run ran, not those of the reused step (from the first run)
     assert f"step notebooks: {tmp_path / '.mlpipe' / 'runs' / new}/" in second.stdout, second.stdout
     assert "every step was reused; each one's notebook is in the run that made it" in again.stdout
     assert listed[0]["metrics"] == {"fit.loss": 0.125} and listed[0]["reused"] == 1  # for CI gates on metrics
+    assert listed[0]["result"] == {"metric": "fit.loss", "value": 0.125, "best": "asc"}
     assert listed[1]["params"] == {"n": 3, "lr": 0.1} and listed[1]["reused"] == 0
 
     table = mlpipe_cli("runs", str(path)).stdout.splitlines()
-    assert table[0].split() == ["run", "started", "status", "duration", "reused", "n", "lr", "fit.loss"]
+    # the result column (the metric the last step logged) comes right after the run's own columns
+    assert table[0].split() == ["run", "started", "status", "duration", "reused", "fit.loss", "n", "lr"]
     # the all-reused run shows the metric its reused step logged when it ran
-    assert table[1].split()[-4:] == ["2/2", "3", "0.5", "0.125"]
-    assert table[2].startswith(new) and table[2].split()[-4:] == ["1/2", "3", "0.5", "0.125"]
-    assert table[3].startswith(old) and table[3].split()[-4:] == ["0/2", "3", "0.1", "0.001"]
+    assert table[1].split()[-4:] == ["2/2", "0.125", "3", "0.5"]
+    assert table[2].startswith(new) and table[2].split()[-4:] == ["1/2", "0.125", "3", "0.5"]
+    assert table[3].startswith(old) and table[3].split()[-4:] == ["0/2", "0.001", "3", "0.1"]
 
     # a unique part of an id is enough; either order reads from the older run to the newer
     compared = mlpipe_cli("runs", str(path), "--compare", new, old[-6:])
@@ -144,3 +152,41 @@ def test_a_notebook_without_steps_is_refused_with_how_to_fix_it(tmp_path):
     assert "plain.ipynb has no steps, so there is nothing to run" in result.stderr
     assert "%%step NAME" in result.stderr
     assert not (tmp_path / ".mlpipe" / "history.sqlite").exists()  # no empty run recorded
+
+
+@pytest.mark.slow
+def test_runs_sorted_by_a_metric_and_a_comparison_without_metrics(tmp_path, ray_address):
+    import jupyter_mlpipe
+
+    path = write_notebook(tmp_path / "nb.ipynb", [
+        {"source": "lr = 0.1", "tags": ["parameters"]},
+        "%%step fit\nfrom jupyter_mlpipe import log_metric\nlog_metric('loss', abs(lr - 0.3))",
+        "%%step evaluate\nfrom jupyter_mlpipe import log_metric\nlog_metric('acc', 1 - abs(lr - 0.3))\n"
+        "log_metric('f1', 0.5)",
+    ])
+    ids = {lr: jupyter_mlpipe.run(path, {"lr": lr}).id for lr in (0.1, 0.9, 0.3)}
+    table = mlpipe_cli("runs", str(path)).stdout.splitlines()  # default result: what the last step logged last
+    assert table[0].split()[5:] == ["evaluate.f1", "lr", "fit.loss", "evaluate.acc"]
+    by_acc = mlpipe_cli("runs", str(path), "--sort", "acc")
+    assert by_acc.returncode == 0, by_acc.stderr
+    lines = by_acc.stdout.splitlines()
+    assert lines[0].split()[5:7] == ["evaluate.acc", "lr"]  # the sort metric is the result column
+    assert [line.split()[0] for line in lines[1:4]] == [ids[0.3], ids[0.1], ids[0.9]]  # highest acc first
+    assert lines[-1] == "(sorted by evaluate.acc, highest first; runs without it last)"
+    listed = json.loads(mlpipe_cli("runs", str(path), "--json", "--sort", "fit.loss", "--order", "desc").stdout)
+    assert [item["id"] for item in listed] == [ids[0.9], ids[0.1], ids[0.3]]
+    assert [round(item["result"]["value"], 6) for item in listed] == [0.6, 0.2, 0.0]
+    assert listed[0]["result"]["metric"] == "fit.loss" and listed[0]["result"]["best"] == "asc"
+    unknown = mlpipe_cli("runs", str(path), "--metric", "auc")
+    assert unknown.returncode == 2 and "No metric 'auc' in these runs" in unknown.stderr
+
+    quiet = write_notebook(tmp_path / "quiet.ipynb", [
+        {"source": "n = 1", "tags": ["parameters"]}, "%%step a\nx = n + 1"])
+    first, second = (jupyter_mlpipe.run(quiet, {"n": n}).id for n in (1, 2))
+    compared = mlpipe_cli("runs", str(quiet), "--compare", first, second)
+    assert compared.returncode == 0, compared.stderr
+    assert ("metrics (last values):\n  neither run logged a metric (log_metric(NAME, VALUE) in a step records one)"
+            in compared.stdout), compared.stdout
+    assert "the same" not in compared.stdout.split("metrics (last values):")[1].split("steps:")[0]
+    runs_table = mlpipe_cli("runs", str(quiet)).stdout.splitlines()
+    assert runs_table[0].split() == ["run", "started", "status", "duration", "reused", "n"]  # no result column

@@ -598,11 +598,13 @@ def test_the_runs_table_compares_two_runs(comm_log, tmp_path):
     table.set_state({"selected": [run_a.id]})
     assert table.comparison == {}
 
+    # the result column: the metric the last step logged, in the widget's rows and first in the text
+    assert rows[run_b.id]["result"] == {"metric": "s1.acc", "value": 0.9, "best": "desc"}
     text = table._repr_mimebundle_()[0]["text/plain"].splitlines()
-    # the text table has the same columns: reuse, parameters, metrics' last values
-    assert text[0].split() == ["run", "started", "status", "duration", "reused", "lr", "s1.acc"]
+    # the text table has the same columns: reuse, the result, parameters, other metrics' last values
+    assert text[0].split() == ["run", "started", "status", "duration", "reused", "s1.acc", "lr"]
     row_b = next(line for line in text if line.startswith(run_b.id)).split()
-    assert row_b[-3:] == ["1/2", "0.5", "0.9"]
+    assert row_b[-3:] == ["1/2", "0.9", "0.5"]
 
 
 def test_importing_the_package_stays_light():
@@ -758,6 +760,13 @@ out.selected = model.data.selected;
 out.waiting = host.children[0].children[2].textContent;
 model.set("comparison", data.answer);
 out.comparison = host.children[0].children[2].textContent;
+const head = () => host.findAll((n) => n.attrs && n.attrs["data-role"] === "result")[0];
+out.result = head() ? [head().textContent, head().attrs.title] : null;
+const order = () => rows().map((r) => r.attrs["data-run"]);
+out.orders = [order()];
+for (let i = 0; i < 3; i++) { head().dispatch("click"); out.orders.push(order()); }
+model.set("comparison", data.same);
+out.same = host.children[0].children[2].textContent;
 cleanup();
 console.log(JSON.stringify(out));
 """
@@ -765,21 +774,29 @@ console.log(JSON.stringify(out));
 
 @pytest.mark.skipif(NODE is None, reason="node is not installed")
 def test_runs_table_front_end_against_a_fake_dom(tmp_path):
+    result = {"metric": "train.acc", "best": "desc"}
     rows = [
         {"id": "20260101-000002-bbbbbb", "started": 2.0, "status": "succeeded", "duration": 1.5,
-         "params": {"lr": 0.5}, "metrics": {"train.acc": 0.9}, "counts": {"succeeded": 1, "reused": 1},
-         "reused": 1, "ran": 1, "steps": {"load": "reused", "train": "succeeded"}},
+         "params": {"lr": 0.5}, "metrics": {"train.acc": 0.9}, "result": {**result, "value": 0.9},
+         "counts": {"succeeded": 1, "reused": 1}, "reused": 1, "ran": 1,
+         "steps": {"load": "reused", "train": "succeeded"}},
         {"id": "20260101-000001-aaaaaa", "started": 1.0, "status": "failed", "duration": 0.5,
-         "params": {"lr": 0.1}, "metrics": {}, "counts": {"succeeded": 1, "failed": 1},
-         "reused": 0, "ran": 2, "steps": {"load": "succeeded", "train": "failed"}},
+         "params": {"lr": 0.1}, "metrics": {}, "result": {**result, "value": None},
+         "counts": {"succeeded": 1, "failed": 1}, "reused": 0, "ran": 2,
+         "steps": {"load": "succeeded", "train": "failed"}},
+        {"id": "20260101-000000-cccccc", "started": 0.5, "status": "succeeded", "duration": 0.5,
+         "params": {"lr": 0.2}, "metrics": {"train.acc": 0.95}, "result": {**result, "value": 0.95},
+         "counts": {"succeeded": 2}, "reused": 0, "ran": 2, "steps": {"load": "succeeded", "train": "succeeded"}},
     ]
     from jupyter_mlpipe.queries import compare_runs
 
     answer = compare_runs(rows[1], rows[0])
+    bare = {**rows[1], "metrics": {}}
+    same = compare_runs(bare, {**bare, "id": rows[0]["id"]})  # neither logged a metric
     from jupyter_mlpipe.vocab import looks_json
 
     (tmp_path / "state.json").write_text(json.dumps({"rows": rows, "selected": [], "comparison": {},
-                                                     "answer": answer, "looks": looks_json()}))
+                                                     "answer": answer, "same": same, "looks": looks_json()}))
     (tmp_path / "runs.mjs").write_text(FAKE_DOM + (PANEL_DIR / "runs.js").read_text())
     (tmp_path / "smoke.mjs").write_text(RUNS_SMOKE)
     result = subprocess.run([NODE, str(tmp_path / "smoke.mjs"), (tmp_path / "runs.mjs").as_uri(),
@@ -792,6 +809,49 @@ def test_runs_table_front_end_against_a_fake_dom(tmp_path):
     assert "comparing" in out["waiting"]
     assert "lr0.1→0.5" in out["comparison"] and "train.acc" in out["comparison"]
     assert "succeeded→reused" in out["comparison"].replace("↺ ", "").replace("✓ ", "")
+    # the result column: its metric in the header, first after "reused"; clicking it sorts best first,
+    # worst first, then back to newest first; a run without the metric stays last
+    assert out["result"][0] == "train.acc" and "highest first" in out["result"][1]
+    assert "1/20.90.5" in out["rows"][0].replace(" ", "")
+    a, b, c = (r["id"] for r in rows)
+    assert out["orders"] == [[a, b, c], [c, a, b], [a, c, b], [a, b, c]]
+    assert "neither run logged a metric" in out["same"] and "same metrics" not in out["same"]
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_the_panel_says_when_ray_starts_and_where_a_reused_step_comes_from(comm_log, tmp_path):
+    from jupyter_mlpipe.panel import RunPanel
+    from jupyter_mlpipe.text import connecting_line
+
+    run, _ = make_run(tmp_path, 2)
+    panel = RunPanel(min_interval=60)
+    run.listeners.append(panel.listener)
+    run._emit("start")
+    panel.flush()
+    assert panel.run["connecting"] is None
+    load = run.steps["load"]
+    load.status, load.started, load.ended = "reused", time.time(), time.time()
+    load.reason = {"decision": "reused", "from_run": "20261203-120001-3f9a1c", "summary": "nothing changed"}
+    run._emit("step", load)
+    run.connecting = True  # as the runner does before the backend starts
+    run._emit("connecting")
+    assert panel.flush() and panel.run["connecting"] == connecting_line()
+    state = {k: getattr(panel, k) for k in ("graph", "states", "run", "metrics", "selected", "looks")}
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    (tmp_path / "panel.mjs").write_text(FAKE_DOM + (PANEL_DIR / "panel.js").read_text())
+    (tmp_path / "smoke.mjs").write_text(SMOKE)
+    result = subprocess.run([NODE, str(tmp_path / "smoke.mjs"), (tmp_path / "panel.mjs").as_uri(),
+                             str(tmp_path / "state.json"), "load"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    texts = {name: text for name, _, text in out["nodes"]}
+    assert "reused from 3f9a1c" in texts["load"] and "ms" not in texts["load"]
+    assert connecting_line() in out["runline"]
+    assert "from 3f9a1c" in out["details"]
+    run.connecting = False
+    start(run, "s1")  # the first step is submitted: the run line no longer says it
+    panel.flush()
+    assert panel.run["connecting"] is None
 
 
 @pytest.mark.slow

@@ -32,8 +32,9 @@ __all__ = ["Event", "Listener", "Run", "RunViewBase", "StepRun"]
 
 logger = logging.getLogger(__name__)
 
-Event = Literal["start", "step", "end"]
-"""What a listener is told: the run started, a step's state changed, the run ended."""
+Event = Literal["start", "connecting", "step", "end"]
+"""What a listener is told: the run started, its backend is starting (Ray: seconds, before the first
+step is submitted; `Run.connecting` is True until then), a step's state changed, the run ended."""
 Listener = Callable[["Run", Event, "StepRun | None"], None]
 """Called as ``listener(run, event, step)``; `step` is the step that changed (event "step")."""
 
@@ -196,6 +197,8 @@ class Run(RunViewBase):
         self.listeners: list[Listener] = []
         self.corrections: list[str] = []
         """What the run corrected while it ran, and why (`c4 re-ran: c3 changed 'a' through its alias 'b'`)."""
+        self.connecting = False
+        """True while the backend starts (event "connecting"), before the first step is submitted."""
 
     # -- where it lives ----------------------------------------------------
     @property

@@ -135,8 +135,13 @@ class _Driver:
 
         run, store = self.run, self.run.store
         if not self.backend_ready:
-            self.backend.start({n: self.plan.steps[n].resources for n in run.steps
-                                if run.steps[n].status == "pending"})
+            run.connecting = True  # listeners say "starting Ray" until the first step is submitted
+            run.emit("connecting")
+            try:
+                self.backend.start({n: self.plan.steps[n].resources for n in run.steps
+                                    if run.steps[n].status == "pending"})
+            finally:
+                run.connecting = False
             self.backend_ready = True
         run_dir = store.run_dir(run.id)
         run_dir.mkdir(parents=True, exist_ok=True)

@@ -157,9 +157,12 @@ function render({ model, el: host }) {
 
   function timeText(st) {
     if (st.status === "running" && st.elapsed_since) return fmtDuration(now() - st.elapsed_since);
-    if (st.duration !== null && st.duration !== undefined && st.status !== "reused") return fmtDuration(st.duration);
+    if (st.status === "reused") return st.reason && st.reason.from_run ? `from ${String(st.reason.from_run).slice(-6)}` : "";
+    if (st.duration !== null && st.duration !== undefined) return fmtDuration(st.duration);
     return "";
   }
+  // "reused from 3f9a1c" (the run that made its outputs; it took no time in this one), "succeeded · 1.2 s"
+  const withTime = (label, st, time) => (time ? `${label}${st.status === "reused" ? " " : " · "}${time}` : label);
 
   function select(name) {
     model.set("selected", model.get("selected") === name ? null : name);
@@ -244,8 +247,8 @@ function render({ model, el: host }) {
       icon.textContent = iconOf(st);
       const gpus = node.num_gpus ? ` ×${node.num_gpus}` : "";
       const time = timeText(st);
-      sub.textContent = `${node.compute}${gpus} · ${st.label || st.status}${time ? " · " + time : ""}`;
-      title.textContent = `${name} (${node.compute}): ${st.label || st.status}${time ? ", " + time : ""}`;
+      sub.textContent = `${node.compute}${gpus} · ${withTime(st.label || st.status, st, time)}`;
+      title.textContent = `${name} (${node.compute}): ${withTime(st.label || st.status, st, time)}`;
       g.setAttribute("aria-label", title.textContent);
       g.setAttribute("aria-pressed", selected === name ? "true" : "false");
     }
@@ -281,6 +284,7 @@ function render({ model, el: host }) {
     }
     const elapsed = run.status === "running" && run.started ? now() - run.started : run.elapsed;
     runLine.append(el("span", { class: "mlpw-elapsed", "data-role": "elapsed" }, fmtDuration(elapsed)));
+    if (run.connecting) runLine.append(el("span", { class: "mlpw-muted", "data-role": "connecting" }, run.connecting));
     runLine.append(el("span", { class: "mlpw-spacer" }), fitButton);
     const bar = el("div", { class: "mlpw-progress", role: "progressbar", "aria-valuemin": 0, "aria-valuemax": total, "aria-valuenow": run.finished || 0 });
     for (const status of ORDER) {

@@ -54,6 +54,14 @@ function render({ model, el: host }) {
   root.append(head, wrap, compare);
   host.appendChild(root);
 
+  // the result column sorts the table: best first, worst first, then back to newest first
+  let sortOrder = null;
+  function cycleSort(best) {
+    const worst = best === "asc" ? "desc" : "asc";
+    sortOrder = sortOrder === null ? best : sortOrder === best ? worst : null;
+    drawTable();
+  }
+
   function pick(id) {
     let selected = [...(model.get("selected") || [])];
     if (selected.includes(id)) selected = selected.filter((x) => x !== id);
@@ -69,11 +77,33 @@ function render({ model, el: host }) {
       el("span", { class: "mlpw-muted" }, "choose two runs to see what differs"));
     if (!rows.length) { wrap.replaceChildren(el("div", { class: "mlpw-muted", style: "padding: 8px" }, "No runs yet: %pipeline run starts one.")); return; }
     const params = [...new Set(rows.flatMap((r) => Object.keys(r.params || {})))];
-    const metrics = [...new Set(rows.flatMap((r) => Object.keys(r.metrics || {})))].slice(0, MAX_METRIC_COLUMNS);
+    // the result column: the metric Python chose (--metric, else the last step's final metric), first
+    const result = (rows.find((r) => r.result && r.result.metric) || {}).result || null;
+    const metrics = [...new Set(rows.flatMap((r) => Object.keys(r.metrics || {})))]
+      .filter((m) => !result || m !== result.metric).slice(0, MAX_METRIC_COLUMNS - (result ? 1 : 0));
+    let shown = rows;
+    if (result && sortOrder) {
+      const sign = sortOrder === "asc" ? 1 : -1;
+      const valueOf = (r) => (r.metrics || {})[result.metric];
+      shown = [...rows].sort((a, b) => {
+        const va = valueOf(a), vb = valueOf(b);
+        const missA = va === null || va === undefined, missB = vb === null || vb === undefined;
+        if (missA || missB) return missA - missB; // runs without it last
+        return sign * (va - vb);
+      });
+    }
+    const arrow = sortOrder === "asc" ? " ▲" : sortOrder === "desc" ? " ▼" : "";
+    const resultHead = result ? el("th", {
+      class: "mlpw-result", "data-role": "result", role: "button", tabindex: 0, style: "cursor: pointer",
+      "aria-sort": sortOrder === "asc" ? "ascending" : sortOrder === "desc" ? "descending" : "none",
+      title: `result: the last value of ${result.metric} (click to sort, ${result.best === "asc" ? "lowest" : "highest"} first)`,
+      onclick: () => cycleSort(result.best),
+      onkeydown: (ev) => { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); cycleSort(result.best); } },
+    }, `${result.metric}${arrow}`) : null;
     const header = el("tr", {}, el("th", {}, ""), el("th", {}, "run"), el("th", {}, "started"), el("th", {}, "status"),
-      el("th", {}, "duration"), el("th", { title: "steps reused / steps in the run" }, "reused"),
+      el("th", {}, "duration"), el("th", { title: "steps reused / steps in the run" }, "reused"), resultHead,
       params.map((p) => el("th", { title: "parameter" }, p)), metrics.map((m) => el("th", { title: "last value" }, m)));
-    const body = rows.map((r) => {
+    const body = shown.map((r) => {
       const picked = selected.includes(r.id);
       const total = Object.values(r.counts || {}).reduce((a, b) => a + b, 0);
       return el("tr", { class: picked ? "mlpw-picked" : null, "data-run": r.id, onclick: () => pick(r.id) },
@@ -82,6 +112,7 @@ function render({ model, el: host }) {
         el("td", {}, r.id), el("td", {}, fmtTime(r.started)),
         el("td", {}, `${icon(r.status)} ${r.status}`), el("td", {}, fmtDuration(r.duration)),
         el("td", {}, `${r.reused}/${total}`),
+        result ? el("td", { class: "mlpw-result", style: "font-weight: 600" }, fmtValue((r.metrics || {})[result.metric])) : null,
         params.map((p) => el("td", {}, p in (r.params || {}) ? fmtValue(r.params[p]) : "–")),
         metrics.map((m) => el("td", {}, fmtValue((r.metrics || {})[m]))));
     });
@@ -104,7 +135,8 @@ function render({ model, el: host }) {
     parts.push(metrics.length ? el("table", {}, el("tbody", {}, metrics.map(([k, [a, b, d]]) =>
       el("tr", {}, el("td", {}, k), el("td", {}, fmtValue(a)), el("td", {}, "→"), el("td", {}, fmtValue(b)),
         el("td", { class: "mlpw-muted" }, d === null || d === undefined ? "" : `(${d > 0 ? "+" : ""}${fmtValue(d)})`)))))
-      : el("div", { class: "mlpw-muted" }, "same metrics"));
+      : el("div", { class: "mlpw-muted", "data-role": "metrics-same" }, !c.metrics_same || c.metrics_same.length
+        ? "same metrics" : "neither run logged a metric (log_metric(NAME, VALUE) in a step records one)"));
     const steps = Object.entries(c.steps || {});
     parts.push(el("h4", {}, "Steps"));
     parts.push(el("table", {}, el("tbody", {}, steps.map(([name, [a, b]]) =>

@@ -13,6 +13,7 @@ import re
 import time
 from typing import Any
 
+from ..text import connecting_line
 from ..vocab import FINISHED, finite_number, look_of, to_json
 
 __all__ = [
@@ -35,7 +36,8 @@ def strip_ansi(text: str | None) -> str | None:
 
 
 def run_state(run: Any, now: float | None = None) -> dict[str, Any]:
-    """The run line: id, status, counts per state, elapsed time, progress, and the kernel's clock."""
+    """The run line: id, status, counts per state, elapsed time, progress, the kernel's clock, and
+    `connecting` (what to say while Ray starts, else None)."""
     now = time.time() if now is None else now
     counts: dict[str, int] = {}
     for step in run.steps.values():
@@ -55,6 +57,8 @@ def run_state(run: Any, now: float | None = None) -> dict[str, Any]:
         "now": now,  # lets the front end tick elapsed times without trusting the browser's clock
         "notebook": getattr(run, "notebook", "") or "",
         "params": to_json(getattr(run, "params", {}) or {}),
+        # while the backend starts, before the first step is submitted: what the run line says
+        "connecting": connecting_line() if getattr(run, "connecting", False) else None,
     }
 
 

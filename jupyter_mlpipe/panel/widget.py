@@ -144,7 +144,7 @@ class RunPanel(_MlpipeWidget):
         with self._lock:
             new_run = run is not self._run
             self._run = run
-            if event == "start" or new_run:
+            if event in ("start", "connecting") or new_run:  # "connecting": the run line says so
                 self._all_dirty = True
             elif step is not None:
                 self._dirty.add(step.name)
@@ -399,7 +399,7 @@ class RunsTable(_MlpipeWidget):
 
     rows = t.List(
         help="One per run, newest first: {id, started, status, duration, params, metrics (last values, "
-        "'step.name' keys), counts, reused, ran, steps {step: status}}."
+        "'step.name' keys), result ({metric, value, best} or None), counts, reused, ran, steps {step: status}}."
     ).tag(sync=True)
     selected = t.List(
         t.Unicode(), help="The (at most two) run ids chosen in the front end for comparison."
@@ -409,11 +409,11 @@ class RunsTable(_MlpipeWidget):
     ).tag(sync=True)
 
     def __init__(self, records: list[dict[str, Any]] | None = None, **kwargs: Any) -> None:
-        from ..queries import run_row
+        from ..queries import result_table
 
         super().__init__(**kwargs)
         self._records = list(records or [])
-        self.rows = [run_row(r) for r in self._records]
+        self.rows = result_table(self._records).rows  # with the result column's metric (newest first)
 
     @t.observe("selected")
     def _on_selected(self, change: dict[str, Any]) -> None:
