@@ -6,6 +6,7 @@ import { IDocumentManager } from '@jupyterlab/docmanager';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 
 import { CellBadges } from './badges';
+import { debugCode, runInKernel } from './debug';
 import { StepNotebookDrive } from './drive';
 import { addCommands, CommandIDs } from './commands';
 import { PipelineModels } from './model';
@@ -53,6 +54,16 @@ const plugin: JupyterFrontEndPlugin<void> = {
       void notebook.scrollToItem(index, 'center');
     };
 
+    /** `%pipeline debug STEP --run RUN` in the current notebook's kernel, after scrolling to the step. */
+    const debugStep = async (name: string, run: string): Promise<string> => {
+      selectStep(name);
+      const kernel = tracker.currentWidget?.sessionContext.session?.kernel;
+      if (!kernel) {
+        return 'This notebook has no running kernel: start one (and %load_ext jupyter_mlpipe), then try again.';
+      }
+      return runInKernel(kernel, debugCode(name, run));
+    };
+
     // executed step notebooks live in the hidden .mlpipe folder, which the Contents API
     // refuses: a read-only drive serves them from the REST API as mlpipe:<run>/<step>.ipynb
     const drive = new StepNotebookDrive(app.serviceManager.serverSettings);
@@ -82,7 +93,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const sidePanel = new PipelinePanel({
       selectStep,
       openNotebook,
-      run: () => void app.commands.execute(CommandIDs.runPipeline)
+      run: () => void app.commands.execute(CommandIDs.runPipeline),
+      debugStep
     });
     sidePanel.title.icon = pipelineIcon;
     sidePanel.title.label = labShell ? '' : 'Pipeline';

@@ -12,6 +12,8 @@ import { badgeStatus } from './badges';
 import { countsText, formatDuration, isActive, stateLook } from './states';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
+/** What "Debug in kernel" shows while the kernel loads the step's inputs. */
+const LOADING = 'loading its inputs into the kernel…';
 
 export interface IPanelActions {
   /** Scroll to and select the first cell of a step. */
@@ -23,6 +25,11 @@ export interface IPanelActions {
   openNotebook(notebook: string, run: string, step: string): void;
   /** Run the pipeline (saving the notebook first). */
   run(): void;
+  /**
+   * Run `%pipeline debug STEP --run RUN` in the notebook's kernel (the values the
+   * step received in that run, put into the kernel); resolves to what it printed.
+   */
+  debugStep?(name: string, run: string): Promise<string>;
 }
 
 function el(tag: string, attrs: Record<string, string> = {}, ...children: (Node | string)[]): HTMLElement {
@@ -280,7 +287,42 @@ export class PipelinePanel extends Widget {
       open.title = 'This step has no executed notebook in the watched run.';
     }
     rows.push(open);
+    if (run && stepRun?.status === 'failed' && this._actions.debugStep) {
+      rows.push(this._debugButton(name, run));
+    }
     return el('div', { class: 'mlps-details', 'data-step': name }, ...rows);
+  }
+
+  /** "Debug in kernel": the failed step's inputs into the kernel (`%pipeline debug`), its output below. */
+  private _debugButton(name: string, run: string): HTMLElement {
+    const button = el('button', {
+      class: 'jp-mod-styled mlps-debug-step', type: 'button',
+      title: `Load the values '${name}' received in run ${run} into this notebook's kernel ` +
+        `(%pipeline debug ${name} --run ${run}), to fix its cell there`
+    }, 'Debug in kernel');
+    const said = el('pre', {
+      class: 'mlps-debug-output',
+      style: 'white-space: pre-wrap; overflow-wrap: anywhere; font-size: var(--jp-code-font-size); margin: 4px 0'
+    });
+    const key = `${run}/${name}`;
+    const shown = this._debugOutput.get(key);
+    said.hidden = shown === undefined;
+    said.textContent = shown ?? '';
+    if (shown === LOADING) {
+      button.setAttribute('disabled', 'true');
+    }
+    button.addEventListener('click', () => {
+      // kept by run and step, and drawn again: the panel may re-render while the kernel works
+      this._debugOutput.set(key, LOADING);
+      this._render();
+      void this._actions.debugStep!(name, run)
+        .catch((reason: unknown) => `Could not run %pipeline debug: ${reason}`)
+        .then(text => {
+          this._debugOutput.set(key, text);
+          this._render();
+        });
+    });
+    return el('div', { class: 'mlps-debug' }, button, said);
   }
 
   private _runsList(runs: IRunSummary[], model: PipelineModel): HTMLElement {
@@ -320,6 +362,8 @@ export class PipelinePanel extends Widget {
 
   private _model: PipelineModel | null = null;
   private _selected: string | null = null;
+  /** What `%pipeline debug` printed, by `RUN/STEP`: kept across re-renders. */
+  private _debugOutput = new Map<string, string>();
   private _direction: Direction = 'LR';
   private _lrWidth = 0;
 }
