@@ -86,7 +86,7 @@ def package_version(module: str) -> str | None:
     return None
 
 
-def _imported_modules(step: Step) -> list[str]:
+def imported_modules(step: Step) -> list[str]:
     """Top-level packages the step imports: in the shared code it uses and in its own cells."""
     from ..plan.source import to_python
 
@@ -109,7 +109,7 @@ def _imported_modules(step: Step) -> list[str]:
 def key_components(step: Step, *, input_digests: dict[str, str], params: dict[str, Any],
                    base: Path) -> dict[str, Any]:
     """Everything the key is made of, kept so that `why` can say which part changed."""
-    packages = {m: v for m in _imported_modules(step) if (v := package_version(m)) is not None}
+    packages = {m: v for m in imported_modules(step) if (v := package_version(m)) is not None}
     return {
         "version": KEY_VERSION,
         "code": "\n\n".join(normalize_code(body) for _, body in step.code),

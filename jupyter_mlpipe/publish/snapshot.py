@@ -10,7 +10,6 @@ in the registry too: a snapshot whose bytes changed is refused, never run.
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 import os
@@ -59,22 +58,9 @@ def notebook_digest(data: bytes) -> str:
 
 def _imported(plan: Pipeline) -> list[str]:
     """Top-level modules the steps and their shared code import."""
-    from ..plan.source import to_python
+    from ..execute.reuse import imported_modules
 
-    sources = [s.source for step in plan.steps.values() for s in step.shared if s.kind == "import"]
-    sources += [to_python(body) for step in plan.steps.values() for _, body in step.code if "import" in body]
-    found: set[str] = set()
-    for source in sources:
-        try:
-            tree = ast.parse(source)
-        except SyntaxError:
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                found |= {a.name.split(".")[0] for a in node.names}
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                found.add(node.module.split(".")[0])
-    return sorted(found)
+    return sorted({m for step in plan.steps.values() for m in imported_modules(step)})
 
 
 def environment_of(plan: Pipeline) -> Environment:
