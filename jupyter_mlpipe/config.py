@@ -31,12 +31,14 @@ class Config:
     ray_private: bool = False
     ray_token_file: str | None = None
     ray_idle_minutes: float | None = None
+    ship_project: bool = False  # pack the notebook's folder into the store for nodes that do not share it
 
     def run_options(self, address: str | None = None, private: bool | None = None) -> dict[str, Any]:
         """The Ray part of `RunOptions`, with what the caller was told (flags) winning over config."""
         return {"address": address or self.ray_address,
                 "private_ray": self.ray_private if private is None else private,
-                "ray_token_file": self.ray_token_file, "ray_idle_minutes": self.ray_idle_minutes}
+                "ray_token_file": self.ray_token_file, "ray_idle_minutes": self.ray_idle_minutes,
+                "ship_project": self.ship_project}
 
 
 def _find(folder: Path) -> Path | None:
@@ -89,7 +91,8 @@ def load_config(folder: str | os.PathLike) -> Config:
     return config
 
 
-_RAY_KEYS = {"address": str, "token_file": str, "idle_minutes": (int, float), "private": bool}
+_RAY_KEYS = {"address": str, "token_file": str, "idle_minutes": (int, float), "private": bool,
+             "ship_project": bool}
 
 
 def _read_ray(path: Path, ray: Any, config: Config) -> None:
@@ -102,9 +105,11 @@ def _read_ray(path: Path, ray: Any, config: Config) -> None:
                               hint=f"Allowed: {', '.join(sorted(_RAY_KEYS))}.")
         if not isinstance(value, kind) or (kind != bool and isinstance(value, bool)):
             raise ConfigError(f"{path}: [ray] {key} = {value!r} has the wrong type.",
-                              hint='address and token_file are strings, idle_minutes a number, private true/false.')
+                              hint='address and token_file are strings, idle_minutes a number, private and ship_project '
+                                   'true/false.')
     config.ray_address = ray.get("address")
     config.ray_private = bool(ray.get("private", False))
+    config.ship_project = bool(ray.get("ship_project", False))
     token = ray.get("token_file")
     config.ray_token_file = None if token is None else str(path.parent / Path(token).expanduser())
     if "idle_minutes" in ray:

@@ -46,14 +46,18 @@ class Cluster:
                     if k not in ("MLPIPE_RAY_ADDRESS", "RAY_ADDRESS", "RAY_AUTH_MODE")}
         self.env["RAY_USAGE_STATS_ENABLED"] = "0"
 
-    def start(self, name: str, *args: str, head: bool = False) -> None:
+    def start(self, name: str, *args: str, head: bool = False, hide: Path | None = None) -> None:
+        """Start a node; `hide`: a folder this node cannot see (an empty tmpfs over it, in a mount namespace
+        of the node's own), as a machine without the driver's file system would."""
         log = open(self.root / f"{name}.log", "w")
         where = ["--head", "--port", str(self.port), "--include-dashboard", "false",
                  "--temp-dir", str(self.root / "t")] if head else ["--address", self.address]
         env = self.env if head else {**self.env, "RAY_AUTH_MODE": "token"}
-        self.nodes[name] = subprocess.Popen(
-            [*RAY, "start", "--block", "--node-ip-address", "127.0.0.1", "--disable-usage-stats", *where, *args],
-            stdout=log, stderr=subprocess.STDOUT, env=env, process_group=0)
+        command = [*RAY, "start", "--block", "--node-ip-address", "127.0.0.1", "--disable-usage-stats", *where, *args]
+        if hide is not None:
+            command = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                       f'mount -t tmpfs none "{hide}" && exec "$@"', "sh", *command]
+        self.nodes[name] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, process_group=0)
         deadline = time.time() + 120
         while "Ray runtime started" not in (self.root / f"{name}.log").read_text():
             assert self.nodes[name].poll() is None and time.time() < deadline, \
@@ -143,6 +147,52 @@ def test_an_unreachable_cluster_is_named_at_once(tmp_path):
                             text=True, timeout=60, env=env)
     assert result.returncode == 1
     assert f"nothing answers at 127.0.0.1:{port}" in result.stderr, result.stderr
+
+
+def _can_hide_folders() -> bool:
+    probe = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                            "mount -t tmpfs none /mnt"], capture_output=True)
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(not _can_hide_folders(), reason="needs root to give a node a mount namespace of its own")
+def test_a_node_without_the_notebooks_folder_gets_it_through_the_store(
+        cluster, tmp_path_factory):
+    """The `far` node cannot see the notebook's folder (nor `.mlpipe/` in it): the folder reaches it packed in
+    the store (`[ray] ship_project`), values through a store at another path (file://, standing in for S3),
+    and its executed notebooks and metrics come back to the driver in the step's result."""
+    import shutil
+    import tempfile
+
+    project = tmp_path_factory.mktemp("project")
+    store = Path(tempfile.mkdtemp(prefix="mlpipe-store-"))  # outside the hidden folder: every node reaches it
+    # the folder holding the project is hidden, so the node has no such path at all
+    cluster.start("far", "--num-cpus", "1", "--resources", '{"far": 1}', hide=project.parent)
+    try:
+        (project / "input.csv").write_text("a,b\n1,2\n3,4\n")
+        (project / "mlpipe.toml").write_text(
+            f'store = "file://{store}"\n[ray]\nship_project = true\n[compute.far]\nresources = {{far = 1}}\n')
+        path = write_notebook(project / "far.ipynb", [
+            "%%step read --compute far\nimport os\n"
+            f"driver_folder_visible = os.path.exists({str(project / 'far.ipynb')!r})\n"
+            "rows = open('input.csv').read().splitlines()\nfrom jupyter_mlpipe import log_metric\n"
+            "log_metric('rows', len(rows))\nprint('read', len(rows), 'rows')",
+            "%%step count --compute far\nn = len(rows) - 1",
+        ])
+        values = _values(cluster.run(path), path, ["driver_folder_visible", "n"])
+        assert values == {"driver_folder_visible": False, "n": 2}
+        import jupyter_mlpipe
+        from jupyter_mlpipe.store.history import History
+
+        [record] = jupyter_mlpipe.runs(path)
+        run_dir = project / ".mlpipe" / "runs" / record["id"]
+        assert "read 3 rows" in (run_dir / "read.ipynb").read_text()  # the executed notebook came back
+        metrics = History(project / ".mlpipe" / "history.sqlite").get_run(record["id"])["metrics"]
+        assert [value for _, value, _ in metrics["read"]["rows"]] == [3.0], metrics
+        assert any(store.rglob("b3-*"))  # the values went through the store at its other path
+    finally:
+        cluster.kill("far")
+        shutil.rmtree(store, ignore_errors=True)
 
 
 def test_a_worker_node_lost_mid_step_is_survived_with_retries(cluster, tmp_path):

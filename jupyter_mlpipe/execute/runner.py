@@ -53,6 +53,7 @@ class RunOptions:
     private_ray: bool = False
     ray_token_file: str | None = None
     ray_idle_minutes: float | None = None
+    ship_project: bool = False  # the notebook's folder travels through the store (`project`)
 
     def backend(self) -> RayBackend:
         return RayBackend(self.address, private=self.private_ray, token_file=self.ray_token_file,
@@ -74,6 +75,7 @@ class _Driver:
         self.must_run: set[str] = set()  # steps whose stored result is not to be trusted in this run
         self.learned_keys: dict[str, str] = {}  # step -> the key `cache_as_learned` stored its result under
         self.backend_ready = False
+        self.project_digest: str | None = None
         self.decider = ReuseDecider(history=history, artifacts=lambda: run.artifacts, run_id=run.id,
                                     notebook=run.notebook, params=run.params, base=run.store.base,
                                     force=options.force)
@@ -156,6 +158,7 @@ class _Driver:
             "cwd": str(store.base),
             "started_marker": str(run_dir / f"{name}.started"),
             "timeout": step.options.timeout,
+            "project": self.project(),
         }
         self.backend.submit(name, task, step.resources, step.options.retries)
         self.running.append(name)
@@ -249,6 +252,7 @@ class _Driver:
     def take_result(self, sr: StepRun, result: StepResult) -> None:
         """A step task that returned: its outputs go into the cache, or its error into the step."""
         run, name = self.run, sr.name
+        self.take_from_away(sr, result)
         sr.started = result.get("started", sr.started)
         sr.ended = result.get("ended", sr.ended)
         if result.get("status") == "succeeded":
@@ -278,6 +282,23 @@ class _Driver:
         else:
             message = failure_message(name, info, sr.notebook_path)
         sr.fail(message, info)
+
+    def project(self) -> str | None:
+        """The digest of the notebook's folder packed into the store, once per run (`[ray] ship_project`)."""
+        if self.options.ship_project and self.project_digest is None:
+            from .project import pack
+
+            self.project_digest = pack(str(self.run.store.base), self.run.artifacts)
+        return self.project_digest
+
+    def take_from_away(self, sr: StepRun, result: StepResult) -> None:
+        """A step that ran where the driver's folders are not sends its notebook and metrics back: keep them."""
+        if result.get("notebook") is not None and sr.notebook_path:
+            with open(sr.notebook_path, "w", encoding="utf-8") as fh:
+                fh.write(result["notebook"])
+        for point in result.get("metrics") or []:
+            self.history.record_metric(self.run.id, sr.name, point["name"], point["value"], point["step_index"],
+                                       point["ts"])
 
     # -- corrections -------------------------------------------------------
     def correct(self, name: str, learned: dict[str, str]) -> None:

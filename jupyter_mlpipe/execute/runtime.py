@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..store.history import History
 
 __all__ = ["begin_step", "carry_state", "end_step", "take_result", "take_touched", "log_metric", "log_metrics", "interactive_metrics",
-           "current_context"]
+           "current_context", "take_metrics"]
 
 logger = logging.getLogger(__name__)
 
@@ -160,6 +160,9 @@ def log_metric(name: str, value: float, step: int | None = None) -> None:
         history.record_metric(context["run_id"], context["step"], record["name"], record["value"],
                               record["step_index"], record["ts"])
         return
+    if context and context.get("away"):  # the driver's history is not on this node: it comes back with the result
+        _AWAY_METRICS.append(record)
+        return
     _INTERACTIVE_METRICS.append(record)
     if not _WARNED_INTERACTIVE:
         _WARNED_INTERACTIVE = True
@@ -199,12 +202,20 @@ def log_metrics(metrics: dict[str, float], step: int | None = None) -> None:
         log_metric(record["name"], record["value"], step=record["step_index"])
 
 
+def take_metrics() -> list[dict[str, Any]]:
+    """The metrics a step logged where the driver's history could not be written, once."""
+    taken = list(_AWAY_METRICS)
+    _AWAY_METRICS.clear()
+    return taken
+
+
 def interactive_metrics() -> list[dict[str, Any]]:
     """Metrics logged outside a pipeline run in this process."""
     return list(_INTERACTIVE_METRICS)
 
 
 _HISTORIES: dict[str, History] = {}
+_AWAY_METRICS: list[dict[str, Any]] = []
 
 
 def _history(path: str) -> History:

@@ -30,6 +30,7 @@ class StepTask(TypedDict):
     cwd: str  # the notebook's folder: the step runs there
     started_marker: str  # a line "<time> <pid>" is appended to it per attempt (retries, --timeout)
     timeout: float | None  # --timeout in seconds, None for none
+    project: str | None  # the notebook's folder packed in the store, for nodes that lack it (`project.py`)
 
 
 class StepResult(TypedDict, total=False):
@@ -43,5 +44,7 @@ class StepResult(TypedDict, total=False):
     warnings: list[str]
     error: ErrorInfo  # (failed)
     touched: list[str]  # (failed) the files it touched, as `@file:PATH` states
+    metrics: list[dict[str, Any]]  # what it logged where the driver's history was not reachable
+    notebook: str  # the executed notebook, when the driver's run folder was not on the step's node
     pid: int
     cuda_visible_devices: str | None

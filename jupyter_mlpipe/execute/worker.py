@@ -39,7 +39,51 @@ class StepTimeout(BaseException):
 
 
 def run_step_task(task: StepTask) -> StepResult:
-    """Execute a step bundle; never raises for user errors (they come back as data)."""
+    """Execute a step bundle; never raises for user errors (they come back as data).
+
+    Where the driver's run folder is not on this node (a cluster without a shared file
+    system), the step works in a local folder and sends its executed notebook and its
+    metrics back in the result (`_away_from_driver`); the driver writes them.
+    """
+    away = _away_from_driver(task)
+    if away is None:
+        return _run(task)
+    import shutil
+
+    local, folder = away
+    try:
+        result = _run(local)
+        try:
+            with open(local["output_path"], encoding="utf-8") as fh:
+                result["notebook"] = fh.read()
+        except OSError:
+            logger.debug("no executed notebook to send back from %s", local["output_path"])
+        return result
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _away_from_driver(task: StepTask) -> tuple[StepTask, str] | None:
+    """The task as this node can run it when the driver's folders are not here, and its temporary folder."""
+    if os.path.isdir(os.path.dirname(task["output_path"])):
+        return None
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="mlpipe-step-")
+    cwd = task["cwd"]
+    if not os.path.isdir(cwd) and task.get("project"):
+        from ..store.artifacts import ArtifactStore
+        from .project import unpack
+
+        cwd = unpack(task["project"], ArtifactStore(task["parameters"]["mlpipe_store"]))
+    context = {**task["parameters"].get("mlpipe_context", {}), "history": None, "away": True}
+    local: StepTask = {**task, "output_path": os.path.join(folder, os.path.basename(task["output_path"])),
+                       "started_marker": os.path.join(folder, "started"), "cwd": cwd,
+                       "parameters": {**task["parameters"], "mlpipe_context": context}}
+    return local, folder
+
+
+def _run(task: StepTask) -> StepResult:
     from . import runtime
     from .engine import execute_notebook, register_engine
     from .shell import get_shell
@@ -73,6 +117,7 @@ def run_step_task(task: StepTask) -> StepResult:
             "ended": time.time(),
             "error": error,
             "touched": touched,
+            "metrics": runtime.take_metrics(),
             "pid": os.getpid(),
             "cuda_visible_devices": gpu_env,
         }
@@ -84,6 +129,7 @@ def run_step_task(task: StepTask) -> StepResult:
         "outputs": result["outputs"],
         "learned": result.get("learned", {}),
         "warnings": result["warnings"] + [f"note: {n}" for n in result.get("notes", [])],
+        "metrics": runtime.take_metrics(),
         "pid": os.getpid(),
         "cuda_visible_devices": gpu_env,
     }
@@ -114,8 +160,8 @@ def _internal_error(exc: BaseException, task: StepTask) -> ErrorInfo:
     where = task["cwd"]
     if not os.path.isdir(where):
         evalue = (f"the notebook's folder {where} does not exist on {socket.gethostname()}, where the step was "
-                  "to run: share it with every Ray node at the same path, or give the step a runtime_env "
-                  f"working_dir ({type(exc).__name__}: {exc})")
+                  "to run: share it with every Ray node at the same path, or set `[ray] ship_project = true` in "
+                  f"mlpipe.toml ({type(exc).__name__}: {exc})")
     else:
         evalue = f"jupyter-mlpipe could not run the step's notebook: {type(exc).__name__}: {exc}"
     return {"ename": "StepMachineryError", "evalue": evalue, "cell": None, "role": "internal",
