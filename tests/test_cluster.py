@@ -178,9 +178,12 @@ def test_a_node_without_the_notebooks_folder_gets_it_through_the_store(
             "rows = open('input.csv').read().splitlines()\nfrom jupyter_mlpipe import log_metric\n"
             "log_metric('rows', len(rows))\nprint('read', len(rows), 'rows')",
             "%%step count --compute far\nn = len(rows) - 1",
+            "%%step write_there --compute far\nopen('made_there.csv', 'w').write(f'n\\n{n}\\n')",
+            "%%step read_here\nhere = open('made_there.csv').read()",
         ])
-        values = _values(cluster.run(path), path, ["driver_folder_visible", "n"])
-        assert values == {"driver_folder_visible": False, "n": 2}
+        values = _values(cluster.run(path), path, ["driver_folder_visible", "n", "here"])
+        # a file written on the far node reached a step on another node, as the notebook would see it
+        assert values == {"driver_folder_visible": False, "n": 2, "here": "n\n2\n"}
         import jupyter_mlpipe
         from jupyter_mlpipe.store.history import History
 
