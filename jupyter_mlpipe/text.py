@@ -145,7 +145,7 @@ def runs_table(runs: ResultTable | Iterable[RunRecord]) -> str:
     table = runs if isinstance(runs, ResultTable) else result_table(list(runs))
     rows, records = table.rows, table.records
     params = list(dict.fromkeys(k for r in rows for k in r["params"]))
-    metrics = [m for m in dict.fromkeys(k for r in rows for k in r["metrics"]) if m != table.metric]
+    metrics = sorted({k for r in rows for k in r["metrics"]} - {table.metric})  # one order, whatever was logged first
     result = [table.metric] if table.metric else []
     hidden = len(result) + len(metrics) - MAX_METRIC_COLUMNS
     metrics = metrics[:MAX_METRIC_COLUMNS - len(result)]

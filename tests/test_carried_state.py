@@ -60,7 +60,10 @@ def test_settings_and_shared_code_changes_reach_later_steps(ray_address, noteboo
     assert (run["flag"], run["rows"], run["lr"]) == ("on", 7, 0.01)
     record = History(path.parent / ".mlpipe" / "history.sqlite").get_run(run.id)
     assert any("changes os.environ" in c for c in record["corrections"]), record["corrections"]
-    assert any("changes shared code (Config.lr)" in c for c in record["corrections"]), record["corrections"]
+    # whether `read` had to run again for Config.lr depends on when `tune` finished; that it was learned does not
+    learned = jupyter_mlpipe.api.plan(path).steps["read"].input_sources
+    assert learned.get("@code") == "tune" or any(
+        "changes shared code (Config.lr)" in c for c in record["corrections"]), (learned, record["corrections"])
     # the worker's own state is put back: a later, unrelated notebook does not see the flag
     other = notebook(["import os", "%%step look\nseen = os.environ.get('MLPIPE_TEST_FLAG')"], name="other.ipynb")
     assert jupyter_mlpipe.run(other)["seen"] is None

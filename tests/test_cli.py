@@ -166,7 +166,7 @@ def test_runs_sorted_by_a_metric_and_a_comparison_without_metrics(tmp_path, ray_
     ])
     ids = {lr: jupyter_mlpipe.run(path, {"lr": lr}).id for lr in (0.1, 0.9, 0.3)}
     table = mlpipe_cli("runs", str(path)).stdout.splitlines()  # default result: what the last step logged last
-    assert table[0].split()[5:] == ["evaluate.f1", "lr", "fit.loss", "evaluate.acc"]
+    assert table[0].split()[5:] == ["evaluate.f1", "lr", "evaluate.acc", "fit.loss"]
     by_acc = mlpipe_cli("runs", str(path), "--sort", "acc")
     assert by_acc.returncode == 0, by_acc.stderr
     lines = by_acc.stdout.splitlines()

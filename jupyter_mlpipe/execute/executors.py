@@ -123,22 +123,27 @@ class ExecutorPool:
 
     def __init__(self, size: int) -> None:
         self.size = max(0, size)
-        self.in_use: dict[int, str] = {}  # executor index -> the step of ours it runs
+        self.in_use: dict[int, int] = {}  # executor index -> how many of our steps it runs or holds queued
         self.handles: dict[int, ActorHandle] = {}
         self._actor_class: Any = None
 
     def acquire(self, step: str) -> tuple[int, ActorHandle] | None:
-        """A free executor for `step` (created if need be), or None when all are busy with our steps."""
-        free = [i for i in range(self.size) if i not in self.in_use]
-        if not free:
+        """The least loaded executor for `step` (created if need be); None when there are none.
+
+        When every executor is busy the step queues on one (it runs one call at a time) rather
+        than becoming a plain task: every CPU is an executor's, so a plain task would only wait
+        for one to retire and then start a cold worker."""
+        if not self.size:
             return None
-        index = free[0]
+        index = min(range(self.size), key=lambda i: (self.in_use.get(i, 0), i))
         handle = self._handle(index)
-        self.in_use[index] = step
+        self.in_use[index] = self.in_use.get(index, 0) + 1
         return index, handle
 
     def release(self, index: int) -> None:
-        self.in_use.pop(index, None)
+        left = self.in_use.pop(index, 0) - 1
+        if left > 0:
+            self.in_use[index] = left
 
     def forget(self, index: int) -> None:
         """The executor died or was killed: the next acquire makes a new one."""
