@@ -21,19 +21,17 @@ likely cause.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
 from ..errors import RayUnavailable
 from . import ray_head
 
-__all__ = ["RayKind", "connect", "release", "connected", "warm_up", "head_alive", "initialized", "using"]
+__all__ = ["RayKind", "connect", "release", "warm_up", "head_alive", "initialized", "using"]
 
 logger = logging.getLogger(__name__)
 
@@ -121,27 +119,12 @@ def release() -> None:
             _KIND = "private"  # kept for the life of the process
 
 
-@contextlib.contextmanager
-def connected(address: str | None = None, **kwargs) -> Iterator[str]:
-    """`connect` ... `release` as a `with` block."""
-    gcs = connect(address, **kwargs)
-    try:
-        yield gcs
-    finally:
-        release()
-
-
 def head_alive() -> bool:
     """Whether the Ray this process is connected to still answers (a TCP probe of its GCS port)."""
     address = _ADDRESS
     if not address or ":" not in address:
         return True
-    import socket
-
-    host, _, port = address.rpartition(":")
-    with contextlib.suppress(OSError, ValueError), socket.create_connection((host, int(port)), timeout=1.0):
-        return True
-    return False
+    return _reachable(address, timeout=1.0)
 
 
 def warm_up(address: str | None = None, *, private: bool = False, idle_minutes: float | None = None) -> None:
@@ -219,12 +202,13 @@ def _init(address: str, *, token_file: str | None, local: bool) -> None:
                              hint=_auth_hint(exc, token)) from exc
 
 
-def _reachable(address: str) -> bool:
+def _reachable(address: str, timeout: float = 3.0) -> bool:
+    """Whether something accepts a TCP connection at host:port."""
     import socket
 
     host, _, port = address.rpartition(":")
     try:
-        with socket.create_connection((host, int(port)), timeout=3.0):
+        with socket.create_connection((host, int(port)), timeout=timeout):
             return True
     except (OSError, ValueError):
         return False
