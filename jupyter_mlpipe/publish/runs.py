@@ -71,13 +71,15 @@ class PreparedRun:
     run_id: str
     address: str | None = None
     notebook: str = field(default="")
+    ray: dict[str, Any] = field(default_factory=dict)  # the workspace's [ray] settings (`Config.run_options`)
 
     def start(self, *, background: bool = True, listeners: list[Listener] | None = None) -> Run:
         from ..execute.runner import RunOptions, start_run
 
         history = OriginHistory(self.store.history_path, self.origin, self.run_id)
         return start_run(self.plan, params=self.params, store=self.store, history=history,
-                         options=RunOptions(address=self.address), background=background, listeners=listeners)
+                         options=RunOptions(**{**self.ray, "address": self.address}), background=background,
+                         listeners=listeners)
 
 
 def prepare(workspace: Workspace, name: str, *, version: int | None = None, params: dict[str, Any] | None = None,
@@ -110,7 +112,7 @@ def prepare(workspace: Workspace, name: str, *, version: int | None = None, para
     origin: RunOrigin = {"pipeline": name, "version": snapshot["version"], "trigger": trigger}
     return PreparedRun(name=name, version=snapshot["version"], plan=plan, params=resolve_params(plan, values),
                        store=where, origin=origin, run_id=run_id, address=address or config.ray_address,
-                       notebook=str(notebook))
+                       notebook=str(notebook), ray=config.run_options(address))
 
 
 def run_published(workspace: Workspace, name: str, *, version: int | None = None,
