@@ -28,6 +28,7 @@ __all__ = [
     "ErrorInfo",
     "finite_number",
     "to_json",
+    "cell_number",
 ]
 
 StepStatus = Literal["pending", "running", "succeeded", "reused", "failed", "skipped", "cancelled"]
@@ -90,6 +91,12 @@ class ErrorInfo(TypedDict, total=False):
     traceback: str | None
     cell: int | None
     role: Literal["parameters", "load", "shared", "step", "save", "internal"] | None
+
+
+def cell_number(index: int) -> int:
+    """How a person counts a notebook cell: from 1, as JupyterLab does (its status bar, `Cell In [..]`
+    aside). Data (errors' `cell`, plans' `cells`, JSON) keeps the index from 0; every message says this."""
+    return index + 1
 
 
 def finite_number(value: Any) -> float | None:

@@ -81,7 +81,7 @@ def test_a_failing_step_skips_the_steps_after_it(notebook):
     assert statuses(run) == {"make": "failed", "double": "skipped"}
     make = run.steps["make"]
     assert make.error_info["ename"] == "ZeroDivisionError" and make.error_info["cell"] == 0
-    assert make.error.startswith("Step 'make' failed in cell 0: ZeroDivisionError: division by zero")
+    assert make.error.startswith("Step 'make' failed in cell 1: ZeroDivisionError: division by zero")
     assert "x = 1 / 0" in make.error and f"Executed notebook: {make.notebook_path}" in make.error
     assert run.steps["double"].reason == {"decision": "skipped", "summary": "step 'make' did not succeed"}
 

@@ -115,8 +115,8 @@ def test_error_output_and_papermill_semantics(tmp_path):
     assert nb.metadata.papermill.exception is True
 
     text = engine.format_user_traceback(nb)
-    assert "cell 7, line 2" in text
-    assert "cell 3, line 2, in f" in text
+    assert "cell 8, line 2" in text  # metadata cell 7: people count from 1
+    assert "cell 4, line 2, in f" in text
     assert text.rstrip().endswith("ZeroDivisionError: division by zero")
     assert "\x1b[" not in text
     assert "papermill" not in text.lower() and "jupyter_mlpipe" not in text
@@ -133,21 +133,21 @@ def test_user_traceback_keeps_library_frames_and_chains(tmp_path):
     text = engine.format_user_traceback(nb)
     assert "json" + os.sep + "decoder.py" in text  # a library frame stays
     assert "The above exception was the direct cause" in text
-    assert "cell 5, line 1" in text and "cell 2, line 6, in parse" in text
+    assert "cell 6, line 1" in text and "cell 3, line 6, in parse" in text
     assert text.rstrip().endswith("RuntimeError: bad config")
 
 
 def test_user_traceback_of_a_syntax_error(tmp_path):
     _, nb = fail(tmp_path, ("x = (1,\n", {"mlpipe": {"cell": 4}}))
     text = engine.format_user_traceback(nb)
-    assert "cell 4, line 1" in text and "SyntaxError" in text
+    assert "cell 5, line 1" in text and "SyntaxError" in text
     assert "ipython-input" not in text
 
 
 def test_user_traceback_without_mlpipe_metadata_uses_the_bundle_index(tmp_path):
     _, nb = fail(tmp_path, "a = 1", new_markdown_cell("text"), "b = 2\nraise ValueError('nope')")
     text = engine.format_user_traceback(nb)
-    assert "cell 2, line 2" in text and "ValueError: nope" in text
+    assert "cell 3, line 2" in text and "ValueError: nope" in text
 
 
 def test_user_traceback_falls_back_to_ipython_text():
@@ -169,7 +169,7 @@ def test_user_traceback_falls_back_to_ipython_text():
         )
     ]
     text = engine.format_user_traceback(nb)
-    assert "cell 9, line 1" in text and "ZeroDivisionError: division by zero" in text
+    assert "cell 10, line 1" in text and "ZeroDivisionError: division by zero" in text
     assert "\x1b[" not in text
 
 

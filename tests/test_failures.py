@@ -28,13 +28,13 @@ def _statuses(run) -> dict:
 
 def test_a_failing_step_reports_the_users_cell_and_line(ray_address, notebook):
     path = notebook([
-        "import json",                                              # cell 0
-        "def parse(text):\n    return json.loads(text)",            # cell 1
-        "%%step load\nraw = '{\"a\": 1'",                           # cell 2
-        "%%step parse_it\nok = 1\ndata = parse(raw)",               # cell 3
-        "%%step use\nkeys = list(data)",                            # cell 4
-        "%%step branch\nother = 42",                                # cell 5
-        "%%step branch_more\nmore = other + 1",                     # cell 6
+        "import json",                                              # cell 1
+        "def parse(text):\n    return json.loads(text)",            # cell 2
+        "%%step load\nraw = '{\"a\": 1'",                           # cell 3
+        "%%step parse_it\nok = 1\ndata = parse(raw)",               # cell 4
+        "%%step use\nkeys = list(data)",                            # cell 5
+        "%%step branch\nother = 42",                                # cell 6
+        "%%step branch_more\nmore = other + 1",                     # cell 7
     ])
     run = jupyter_mlpipe.run(path)
     assert run.status == "failed"
@@ -44,9 +44,9 @@ def test_a_failing_step_reports_the_users_cell_and_line(ray_address, notebook):
     step = run.steps["parse_it"]
     error = step.error
     assert "JSONDecodeError" in error
-    assert "cell 3, line 3" in error, error          # the step's own line
+    assert "cell 4, line 3" in error, error          # the step's own line
     assert "data = parse(raw)" in error
-    assert "cell 1, line 2, in parse" in error, error  # the shared function, where the user wrote it
+    assert "cell 2, line 2, in parse" in error, error  # the shared function, where the user wrote it
     traceback = error.split("Executed notebook:")[0]
     for ours in _OURS:
         assert ours not in traceback, error
@@ -75,7 +75,7 @@ def test_a_syntax_error_in_a_step(ray_address, notebook):
         assert exc.cell == 0
         return
     assert run.steps["a"].status == "failed"
-    assert "cell 0" in run.steps["a"].error
+    assert "cell 1" in run.steps["a"].error
 
 
 def test_retries_recover_from_a_dying_worker(ray_address, notebook, tmp_path):
@@ -125,7 +125,7 @@ def test_a_step_over_its_timeout_is_stopped(ray_address, notebook):
     assert _statuses(run) == {"slow": "failed", "after": "skipped", "quick": "succeeded"}
     step = run.steps["slow"]
     assert "timed out" in step.error and "--timeout 2" in step.error, step.error
-    assert "cell 1, line 2" in step.error and "time.sleep(30)" in step.error  # where it was
+    assert "cell 2, line 2" in step.error and "time.sleep(30)" in step.error  # where it was
     assert step.duration < 25  # stopped, not waited for
     nb = nbformat.read(step.notebook_path, as_version=4)
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
@@ -175,13 +175,13 @@ def test_a_step_that_does_not_define_what_a_later_step_needs(ray_address, notebo
 
 def test_an_error_in_a_later_cell_of_a_step_names_that_cell(ray_address, notebook):
     path = notebook([
-        "%%step a\nx = 1",                         # cell 0
-        {"source": "## notes", "cell_type": "markdown"},  # cell 1
-        "y = 2\n\nz = x / 0",                      # cell 2: still step a
-        "%%step b\nw = 1",                         # cell 3
+        "%%step a\nx = 1",                         # cell 1
+        {"source": "## notes", "cell_type": "markdown"},  # cell 2
+        "y = 2\n\nz = x / 0",                      # cell 3: still step a
+        "%%step b\nw = 1",                         # cell 4
     ])
     run = jupyter_mlpipe.run(path)
     assert _statuses(run) == {"a": "failed", "b": "succeeded"}
     error = run.steps["a"].error
-    assert "failed in cell 2" in error and "cell 2, line 3" in error and "z = x / 0" in error, error
+    assert "failed in cell 3" in error and "cell 3, line 3" in error and "z = x / 0" in error, error
     assert "ZeroDivisionError" in error

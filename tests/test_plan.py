@@ -304,7 +304,7 @@ def test_preamble_literal_constants_and_constant_expressions_are_shared():
 def test_preamble_computed_value_is_an_error_naming_variable_cell_and_step():
     err = error(["import pandas as pd", "df = pd.DataFrame({'a': [1]})", "%%step use\nn = len(df)"])
     assert (err.step, err.variable) == ("use", "df")
-    assert "cell 1" in str(err) and "use" in str(err) and err.hint
+    assert "cell 2" in str(err) and "use" in str(err) and err.hint  # cells counted from 1
 
 
 def test_preamble_constant_from_a_computed_value_is_computed():

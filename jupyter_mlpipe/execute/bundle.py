@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..plan.source import strip_control_lines
 from ..plan import Pipeline, Step
+from ..vocab import cell_number
 
 if TYPE_CHECKING:  # pragma: no cover
     from nbformat import NotebookNode
@@ -75,7 +76,7 @@ def _shared_cells(plan: Pipeline, step: Step) -> list[tuple[str, int | None]]:
             header = "# Shared code this step uses (imports, functions, classes, constants)."
             out.append((header + "\n" + "\n".join(lines), None))
             continue
-        note = f"# Shared code from cell {cell} of the notebook (same line numbers)."
+        note = f"# Shared code from cell {cell_number(cell)} of the notebook (same line numbers)."
         if lines and lines[0] == "":
             lines[0] = note
         else:

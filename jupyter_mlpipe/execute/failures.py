@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from ..vocab import ErrorInfo
+from ..vocab import ErrorInfo, cell_number
 
 __all__ = ["crash_message", "error_info", "failure_message", "first_line", "lost_message", "timeout_message"]
 
@@ -28,7 +28,7 @@ def error_info(ename: str, evalue: str) -> ErrorInfo:
 
 def failure_message(name: str, info: ErrorInfo, notebook_path: str | None) -> str:
     """What people read when step `name` failed with `info` (its cell, error, traceback, notebook)."""
-    where = f" in cell {info['cell']}" if info.get("cell") is not None else ""
+    where = f" in cell {cell_number(info['cell'])}" if info.get("cell") is not None else ""
     if info.get("role") == "save":
         where = " while storing its outputs"
     elif info.get("role") == "load":

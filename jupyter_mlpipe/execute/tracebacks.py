@@ -14,6 +14,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, TypedDict
+from ..vocab import cell_number
 
 __all__ = [
     "ErrorRecord",
@@ -172,7 +173,7 @@ def _render_error(error: dict) -> str:
             parts.append("Traceback (most recent call last):\n")
         for frame in frames:
             if "cell" in frame:
-                where = f"  cell {frame['cell']}, line {frame['line']}"
+                where = f"  cell {cell_number(frame['cell'])}, line {frame['line']}"
                 if frame.get("name") != "<module>":
                     where += f", in {frame['name']}"
             else:
@@ -182,7 +183,7 @@ def _render_error(error: dict) -> str:
                 parts.append(f"    {frame['code'].strip()}\n")
         at = entry.get("at")
         if at:
-            parts.append(f"  cell {at['cell']}, line {at['line']}\n")
+            parts.append(f"  cell {cell_number(at['cell'])}, line {at['line']}\n")
         parts.append(entry.get("exception", ""))
     text = "".join(parts).rstrip("\n")
     return text or f"{error.get('ename')}: {error.get('evalue')}"
@@ -217,7 +218,7 @@ def _render_ipython_text(cells: list, output: Mapping[str, Any]) -> str:
 
     def relabel(m: re.Match) -> str:
         count = int(m.group(1))
-        return f"cell {labels[count]}, line {m.group(2)}" if count in labels else m.group(0)
+        return f"cell {cell_number(labels[count])}, line {m.group(2)}" if count in labels else m.group(0)
 
     text = _IPYTHON_CELL.sub(relabel, text).strip("\n")
     return text or f"{output.get('ename')}: {output.get('evalue')}"

@@ -22,12 +22,11 @@ applied to the kernel: they are listed as such.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import MlpipeError
-from ..vocab import FINISHED
+from ..vocab import FINISHED, cell_number
 
 __all__ = ["DebugInputs", "InputsMissing", "StepNotDebuggable", "debug_text", "load_step_inputs"]
 
@@ -126,7 +125,7 @@ def load_step_inputs(path: str | os.PathLike, step: str, run_id: str | None = No
     result = DebugInputs(step, run.id, sr.status, values, sources,
                          not_applied=sorted(n for n in refs if n not in loader.loaded),
                          cell=_first_cell(current_plan, planned, step),
-                         error=_counted_from_one(sr.error) if sr.error else None)
+                         error=sr.error or None)
     if sr.status == "succeeded":
         result.notes.append(f"Step {step!r} succeeded in run {run.id}: these are the inputs it ran with.")
     if current_plan is not None and step not in current_plan.steps:
@@ -188,18 +187,7 @@ def _first_cell(current_plan: Any, planned: dict[str, Any], step: str) -> int | 
     """The step's first cell, 1-based (as JupyterLab counts), in the notebook now, else as the run planned it."""
     step_now = current_plan.steps.get(step) if current_plan is not None else None
     cells = list(step_now.cells) if step_now is not None else list(planned.get("cells") or [])
-    return cells[0] + 1 if cells else None
-
-
-_CELL_INDEX = re.compile(r"\bcell (\d+)(?=[,:])")
-
-
-def _counted_from_one(message: str) -> str:
-    """A recorded failure message with its cells counted from 1, as JupyterLab and this command count.
-
-    The run records a cell as its index in the notebook (from 0): `failed in cell 4:`, `cell 4, line 3`.
-    """
-    return _CELL_INDEX.sub(lambda m: f"cell {int(m.group(1)) + 1}", message)
+    return cell_number(cells[0]) if cells else None
 
 
 def debug_text(found: DebugInputs) -> str:

@@ -334,7 +334,7 @@ function render({ model, el: host }) {
       const e = st.error;
       parts.push(el("h4", {}, "Error"));
       const text = e.traceback ? `${e.traceback}` : (e.message || `${e.ename}: ${e.evalue}`);
-      const head = e.ename ? `${e.ename}: ${e.evalue ?? ""}${e.cell !== null && e.cell !== undefined ? `  (cell ${e.cell})` : ""}` : "";
+      const head = e.ename ? `${e.ename}: ${e.evalue ?? ""}${e.cell !== null && e.cell !== undefined ? `  (cell ${e.cell + 1})` : ""}` : "";
       parts.push(el("pre", { class: "mlpw-error" }, head && !text.includes(head) ? `${head}\n${text}` : text));
     }
     if (st.output_tail && st.output_tail.length) {

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import PlanError
+from ..vocab import cell_number
 from .cells import analyze_cell
 from .notebook import Cell
 from .source import CellSyntaxError
@@ -29,7 +30,7 @@ class Reader:
     via: str | None = None
 
     def __str__(self) -> str:
-        return f"step {self.step!r} (cell {self.cell})" + (f", through {self.via}()," if self.via else "")
+        return f"step {self.step!r} (cell {cell_number(self.cell)})" + (f", through {self.via}()," if self.via else "")
 
     def error(self, name: str, problem: str, hint: str) -> PlanError:
         """`problem` continues the sentence "step 'x' (cell 3) ..."."""
@@ -41,7 +42,7 @@ def syntax_error(cell: Cell, exc: SyntaxError) -> PlanError:
     line = (exc.lineno or 1) + offset
     where = f"step {cell.step!r}, " if cell.step else ""
     return PlanError(
-        f"Syntax error in {where}cell {cell.index} line {line}: {exc.msg}.",
+        f"Syntax error in {where}cell {cell_number(cell.index)} line {line}: {exc.msg}.",
         step=cell.step,
         cell=cell.index,
         hint="Fix the code in that cell; the plan is made from the saved notebook.",
@@ -51,7 +52,7 @@ def syntax_error(cell: Cell, exc: SyntaxError) -> PlanError:
 def star_error(module: str, cell: Cell, exc: BaseException) -> PlanError:
     where = f" (step {cell.step!r})" if cell.step else ""
     return PlanError(
-        f"Cannot resolve `from {module} import *` in cell {cell.index}{where}: importing {module!r} "
+        f"Cannot resolve `from {module} import *` in cell {cell_number(cell.index)}{where}: importing {module!r} "
         f"failed ({type(exc).__name__}: {exc}).",
         step=cell.step,
         cell=cell.index,
@@ -69,19 +70,19 @@ def undefined_error(name: str, reader: Reader, first_cell: int, cells: Sequence[
     params_cell = _later_parameter(name, first_cell, cells)
     if params_cell is not None:
         return reader.error(
-            name, f"uses the parameter {name!r} before the parameters cell (cell {params_cell}) defines it.",
+            name, f"uses the parameter {name!r} before the parameters cell (cell {cell_number(params_cell)}) defines it.",
             hint="Move the cell tagged `parameters` above the first step that uses it.",
         )
     later = _later_definition(name, first_cell, groups)
     if later is not None:
         return reader.error(
-            name, f"uses {name!r} before any step defines it; step {later[0]!r} (cell {later[1]}) defines it later.",
+            name, f"uses {name!r} before any step defines it; step {later[0]!r} (cell {cell_number(later[1])}) defines it later.",
             hint=f"Move step {reader.step!r} after step {later[0]!r}, or define {name!r} earlier.",
         )
     scratch = _scratch_definition(name, cells)
     if scratch is not None:
         return reader.error(
-            name, f"uses {name!r}, which only the scratch cell {scratch} defines; scratch cells are not part of "
+            name, f"uses {name!r}, which only the scratch cell {cell_number(scratch)} defines; scratch cells are not part of "
             "the pipeline.",
             hint=f"Compute {name!r} in a step (put %%step NAME on that cell), or define it in this step.",
         )

@@ -9,6 +9,7 @@ because a re-plan reuses the Step objects of the steps it did not plan again
 from __future__ import annotations
 
 from ..errors import PlanError
+from ..vocab import cell_number
 from .model import Edge, Step
 
 __all__ = ["EdgeCache", "check_acyclic", "plan_edges"]
@@ -28,7 +29,7 @@ def plan_edges(steps: dict[str, Step], cache: EdgeCache) -> tuple[list[Edge], Ed
         for after in step.options.after:
             if after not in order:
                 raise PlanError(
-                    f"Step {step.name!r} (cell {step.cells[0]}) runs --after {after!r}, but no step "
+                    f"Step {step.name!r} (cell {cell_number(step.cells[0])}) runs --after {after!r}, but no step "
                     f"is called {after!r}.",
                     step=step.name, cell=step.cells[0], variable=after,
                     hint=f"Steps are: {', '.join(steps)}.",

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..errors import PlanError
+from ..vocab import cell_number
 from .options import parse_step_line
 from .source import strip_control_lines
 
@@ -80,7 +81,7 @@ def read_notebook_cells(path: str | os.PathLike) -> list[Cell]:
     append = items.append
     for index, raw in enumerate(data["cells"]):
         if raw.__class__ is not dict:
-            raise PlanError(f"{str(path)!r}: cell {index} is not a notebook cell (a JSON object).",
+            raise PlanError(f"{str(path)!r}: cell {cell_number(index)} is not a notebook cell (a JSON object).",
                             cell=index, hint="Open and re-save the notebook in Jupyter.")
         source = raw.get("source", "")
         if source.__class__ is not str:

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from ..errors import PlanError
+from ..vocab import cell_number
 from .aliases import AliasTracker, mutated_by_calls
 from .cells import CellAnalysis, analyze_cell
 from .compute import ComputeTargets, step_resources
@@ -210,13 +211,13 @@ class Planner:
             options = parse_step_line(head.step_line or "")
         except PlanError as exc:
             raise type(exc)(
-                f"Cell {head.index}: {exc.message}", step=exc.step or head.step or None, cell=head.index,
+                f"Cell {cell_number(head.index)}: {exc.message}", step=exc.step or head.step or None, cell=head.index,
                 variable=exc.variable, hint=exc.hint,
             ) from None
         if options.name in self.steps:
             first = self.steps[options.name]
             raise PlanError(
-                f"Duplicate step name {options.name!r}: cell {head.index} and cell {first.cells[0]} both "
+                f"Duplicate step name {options.name!r}: cell {cell_number(head.index)} and cell {cell_number(first.cells[0])} both "
                 f"start a step called {options.name!r}.",
                 step=options.name,
                 cell=head.index,
@@ -256,7 +257,7 @@ class Planner:
         ] if writes else []
         if facts.opaque:
             offset, what = facts.opaque
-            step.opaque = f"cell {at[offset]} {what}"
+            step.opaque = f"cell {cell_number(at[offset])} {what}"
             if step.options.inputs is None:
                 for name, found in symbols.definitions.items():
                     if found.kind == "step" and not name.startswith("_"):

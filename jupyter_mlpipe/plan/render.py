@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Protocol
+from ..vocab import cell_number
 
 from .model import Edge, Param, Step
 
@@ -29,8 +30,8 @@ class PlanLike(Protocol):
 
 def _cells(cells: list[int]) -> str:
     if len(cells) == 1:
-        return f"cell {cells[0]}"
-    return "cells " + ", ".join(map(str, cells))
+        return f"cell {cell_number(cells[0])}"
+    return "cells " + ", ".join(str(cell_number(c)) for c in cells)
 
 
 def _resources(resources: dict) -> str:

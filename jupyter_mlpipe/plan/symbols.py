@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple, Protocol
 
+from ..vocab import cell_number
 from .diagnostics import Reader, star_error
 from .notebook import Cell
 from .shared import SharedDef, star_defs
@@ -217,7 +218,7 @@ class SymbolTable:
                 hint=f"Add {name!r} to --outputs of step {found.step!r}.",
             )
         raise where.error(  # "computed"
-            name, f"uses {name!r}, which is computed in cell {found.cell} before the first step (the preamble), "
+            name, f"uses {name!r}, which is computed in cell {cell_number(found.cell)} before the first step (the preamble), "
             "not in a step.",
             hint=f"Move the code that computes {name!r} into a step (put %%step NAME on its cell), "
             "or make it a literal constant; the preamble may hold only imports, functions, classes, "
