@@ -30,6 +30,7 @@ from typing import Literal
 
 from ..errors import RayUnavailable
 from . import ray_head
+from .ray_import import import_ray
 
 __all__ = ["RayKind", "connect", "release", "warm_up", "head_alive", "initialized", "using"]
 
@@ -73,7 +74,7 @@ def connect(address: str | None = None, *, private: bool = False, token_file: st
     """
     global _USERS, _KIND, _ADDRESS
     with _LOCK:
-        import ray  # under the lock: two runs starting at once must not both be importing Ray
+        ray = import_ray()  # under the lock: two runs starting at once must not both be importing Ray
 
         if ray.is_initialized():
             if _KIND is None:  # somebody else's Ray: use it, never shut it down
