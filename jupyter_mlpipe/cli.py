@@ -16,7 +16,8 @@ from typing import Any
 
 from .errors import MlpipeError, RayUnavailable
 from .plan.options import int_arg
-from .queries import RunView, compare, list_runs, listed_with_rows, recorded_run, result_table, shown_runs, why
+from .queries import (RunView, add_result_arguments, compare, list_runs, listed_with_rows, recorded_run,
+                      result_table_for, shown_runs, why)
 from .store.paths import open_history
 from .text import TextProgress, comparison_text, run_summary, runs_table
 
@@ -62,15 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"), default=None,
                       help="what differs between two runs: parameters, metrics, which steps ran "
                       "(ids, or a unique part such as the last six characters)")
-    runs.add_argument("--metric", default=None, metavar="METRIC",
-                      help="the result column: this metric's last value (STEP.NAME, or NAME when one step logs "
-                      "it; default: the metric the last step logged last)")
-    runs.add_argument("--sort", nargs="?", const="", default=None, metavar="METRIC",
-                      help="sort the listed runs by METRIC (alone: by the result column), best first: lowest "
-                      "for a loss, error, time or cost, else highest; runs without it last")
-    runs.add_argument("--order", choices=["asc", "desc"], default=None,
-                      help="sort lowest (asc) or highest (desc) first instead of best first (by --sort's metric, "
-                      "else the result column)")
+    add_result_arguments(runs)  # --metric, --sort, --order (as %pipeline runs has them)
     runs.add_argument("--pipeline", default=None, metavar="NAME", help="only the runs of published pipeline NAME")
     runs.add_argument("--trigger", default=None, choices=["cli", "kernel", "rest", "schedule", "api"],
                       help="only the published runs with this kind of trigger")
@@ -172,8 +165,7 @@ def _cmd_runs(args: argparse.Namespace) -> int:
         records = [recorded_run(history, item["id"]) for item in items]
     else:
         records = shown_runs(args.notebook, limit=args.limit).records
-    sort = "" if args.sort is None and args.order else args.sort
-    table = result_table(records, metric=args.metric, sort=sort, order=args.order)
+    table = result_table_for(records, args.metric, args.sort, args.order)
     if args.json:  # each run as listed (or sorted), with the metrics' last values, its result, how many reused
         print(json.dumps(listed_with_rows(items, table), indent=2, default=str))
     else:

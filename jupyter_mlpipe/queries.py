@@ -48,6 +48,8 @@ __all__ = [
     "resolve_run_id",
     "result_metric",
     "result_table",
+    "result_table_for",
+    "add_result_arguments",
     "run_row",
     "short_run_id",
     "shown_runs",
@@ -417,6 +419,26 @@ def result_table(records: Sequence[RunRecord], *, metric: str | None = None, sor
     else:
         order = None
     return ResultTable([p[0] for p in pairs], [p[1] for p in pairs], chosen, sort_key, order)
+
+
+def result_table_for(records: Sequence[RunRecord], metric: str | None, sort: str | None,
+                     order: SortOrder | None) -> ResultTable:
+    """`result_table` as `--metric`, `--sort [METRIC]` and `--order` ask for it (`mlpipe runs` and
+    `%pipeline runs`): `--order` without `--sort` sorts by the result column."""
+    return result_table(records, metric=metric, sort="" if sort is None and order else sort, order=order)
+
+
+def add_result_arguments(parser: Any) -> None:
+    """`--metric`, `--sort [METRIC]` and `--order` on an argparse parser: one wording for the CLI and the magic."""
+    parser.add_argument("--metric", default=None, metavar="METRIC",
+                        help="the result column: this metric's last value (STEP.NAME, or NAME when one step logs "
+                        "it; default: the metric the last step logged last)")
+    parser.add_argument("--sort", nargs="?", const="", default=None, metavar="METRIC",
+                        help="sort the listed runs by METRIC (alone: by the result column), best first: lowest "
+                        "for a loss, error, time or cost, else highest; runs without it last")
+    parser.add_argument("--order", choices=["asc", "desc"], default=None,
+                        help="sort lowest (asc) or highest (desc) first instead of best first (by --sort's metric, "
+                        "else the result column)")
 
 
 # --------------------------------------------------------------------------- comparing

@@ -131,3 +131,39 @@ def test_pipeline_runs_compares_two_runs_in_a_terminal(tmp_path, ray_address):
     assert f"{old} -> {new}" in text, text  # oldest first, whatever the order given
     assert "parameters:\n  the same" in text and "a  succeeded  ->  succeeded" in text
     assert "UsageError: '" in text and "are the same run" in text
+
+
+def test_pipeline_runs_takes_metric_sort_and_order_as_mlpipe_runs_does(ip, tmp_path, monkeypatch, capsys):
+    """`%pipeline runs --metric/--sort/--order`: the same table as `mlpipe runs` (queries.result_table_for)."""
+    from jupyter_mlpipe.kernel import commands
+    from jupyter_mlpipe.queries import ShownRuns
+
+    def record(n: int, loss: float | None, acc: float) -> dict:
+        metrics = {"fit": {"loss": [(0, loss, 1)]}} if loss is not None else {}
+        metrics["evaluate"] = {"accuracy": [(0, acc, 2)]}
+        return {"id": f"20261203-1200{n:02d}-abc0{n:02d}", "started": 100.0 * n, "status": "succeeded",
+                "duration": 1.0, "params": {}, "steps": {"fit": {"status": "succeeded"}}, "metrics": metrics}
+
+    newest_first = [record(3, None, 0.7), record(2, 0.2, 0.9), record(1, 0.5, 0.8)]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(commands, "shown_runs", lambda path, chosen: ShownRuns(newest_first, [], None))
+    ids = [r["id"] for r in newest_first]
+
+    def order_of(text: str) -> list[str]:
+        return [line.split()[0] for line in text.splitlines() if line.split() and line.split()[0] in ids]
+
+    ip.run_line_magic("pipeline", "runs --sort loss")
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split()[5] == "fit.loss"  # the sort metric is the result column
+    assert order_of(out) == [ids[1], ids[2], ids[0]] and "(sorted by fit.loss, lowest first" in out
+    ip.run_line_magic("pipeline", "runs --metric accuracy --order asc")  # --order alone: by the result column
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split()[5] == "evaluate.accuracy"
+    assert order_of(out) == [ids[0], ids[2], ids[1]] and "(sorted by evaluate.accuracy, lowest first" in out
+    with pytest.raises(UsageError, match="No metric 'auc'"):
+        ip.run_line_magic("pipeline", "runs --metric auc")
+    from jupyter_mlpipe.panel import RunsTable
+    from jupyter_mlpipe.queries import result_table_for
+
+    widget = RunsTable(result_table_for(newest_first, None, "loss", None))  # the widget keeps the table's order
+    assert [r["id"] for r in widget.rows] == [ids[1], ids[2], ids[0]] and "sorted by fit.loss" in widget.text()

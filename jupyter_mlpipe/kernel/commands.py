@@ -6,7 +6,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from ..errors import MlpipeError
-from ..queries import shown_runs, why
+from ..queries import result_table_for, shown_runs, why
 from ..text import runs_text
 from .publishing import HANDLERS as PUBLISH_HANDLERS
 from .session import session_of
@@ -103,16 +103,17 @@ def _runs(shell: Any, args: argparse.Namespace) -> Any:
     if not shown.records:
         print("No runs yet: %pipeline run starts one.")
         return None
+    table = result_table_for(shown.records, args.metric, args.sort, args.order)  # as `mlpipe runs` does
     if widgets_can_render():
         from IPython.display import display
 
         from ..panel import RunsTable
 
-        table = RunsTable(shown.records)
-        table.selected = shown.chosen  # the table computes the comparison, as when two are ticked
-        display(table)
+        widget = RunsTable(table)
+        widget.selected = shown.chosen  # the table computes the comparison, as when two are ticked
+        display(widget)
         return None
-    print(runs_text(shown.records, shown.comparison))
+    print(runs_text(table, shown.comparison))
     return None
 
 

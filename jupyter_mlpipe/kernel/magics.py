@@ -57,10 +57,13 @@ def pipeline_parser() -> argparse.ArgumentParser:
     run.add_argument("--private-ray", action="store_true", help="a Ray of this kernel's own, not the shared head")
     why = sub.add_parser("why", help="why STEP ran or was reused in the last run", add_help=False)
     why.add_argument("step", metavar="STEP")
+    from ..queries import add_result_arguments
+
     runs = sub.add_parser("runs", help="list this notebook's runs; with two run ids, what differs between them",
                           add_help=False)
     runs.add_argument("compare", nargs="*", default=[], metavar="RUN",
                       help="two runs to compare (ids, or a unique part such as the last six characters)")
+    add_result_arguments(runs)  # --metric, --sort, --order, as `mlpipe runs` has them
     debug = sub.add_parser("debug", help="put the values STEP received in a run into this kernel, to fix it here",
                            add_help=False)
     debug.add_argument("step", metavar="STEP")
@@ -124,5 +127,5 @@ class MlpipeMagics(Magics):
 
 MlpipeMagics.step.__doc__ = step_help()
 MlpipeMagics.pipeline.__doc__ = pipeline_parser().format_help() + "\nCommands: plan [--json], run [STEP ...] " \
-    "[-p NAME=VALUE] [--background] [--pull A,B] [--force], why STEP, debug STEP [--run RUN], runs [RUN_A RUN_B], " \
+    "[-p NAME=VALUE] [--background] [--pull A,B] [--force], why STEP, debug STEP [--run RUN], runs [RUN_A RUN_B] [--metric M] [--sort [M]] [--order asc|desc], " \
     "show [RUN_ID]."

@@ -408,12 +408,15 @@ class RunsTable(_MlpipeWidget):
         help="What differs between the two selected runs: {a, b, params, metrics, steps, steps_differ}."
     ).tag(sync=True)
 
-    def __init__(self, records: list[dict[str, Any]] | None = None, **kwargs: Any) -> None:
-        from ..queries import result_table
+    def __init__(self, records: Any = None, **kwargs: Any) -> None:
+        """`records`: `History.get_run` records (newest first), or a `queries.ResultTable` already
+        chosen and sorted (`--metric`, `--sort`, `--order`)."""
+        from ..queries import ResultTable, result_table
 
         super().__init__(**kwargs)
-        self._records = list(records or [])
-        self.rows = result_table(self._records).rows  # with the result column's metric (newest first)
+        self._table = records if isinstance(records, ResultTable) else result_table(list(records or []))
+        self._records = list(self._table.records)
+        self.rows = self._table.rows  # with the result column's metric, in the table's order
 
     @t.observe("selected")
     def _on_selected(self, change: dict[str, Any]) -> None:
@@ -431,7 +434,7 @@ class RunsTable(_MlpipeWidget):
 
         if not self._records:
             return "No runs yet: %pipeline run starts one."
-        text = runs_table(self._records)
+        text = runs_table(self._table)
         return f"{text}\n\n{comparison_text(self.comparison)}" if self.comparison else text
 
 
