@@ -325,3 +325,23 @@ def test_values_that_reencode_differently_are_not_reported_as_mutated(ray_addres
     assert run.steps["b"].warnings == []
     assert not any("'b'" in c or "b re-ran" in c for c in run.corrections), run.corrections
     assert run["m"] == 3 and run["nested"]["n"] == [1, 2, 3]
+
+
+def test_a_final_steps_loop_variables_are_not_brought_back():
+    """`%pipeline run` brings back a final step's results, not what its loops left behind (`name`, `score`)."""
+    from jupyter_mlpipe.execute.run import Run
+    from jupyter_mlpipe.plan import Pipeline
+    from jupyter_mlpipe.plan.loop_names import loop_only_names
+
+    plan = Pipeline.from_sources([
+        "%%step fit\nresults = {'a': 0.5, 'b': 0.9}",
+        "%%step report\nbest = None\nfor name, score in results.items():\n    print(name, score)\n"
+        "    if best is None or score > results[best]:\n        best = name\nfor i in range(2):\n    pass\ni = 7",
+    ])
+    assert set(plan.steps["report"].outputs) >= {"best", "name", "score", "i"}  # stored all the same
+    run = Run("r1", plan, {}, list(plan.steps), store=None, history=None)
+    for name, step in plan.steps.items():
+        run.steps[name].outputs = {n: {} for n in step.outputs}
+    assert run.final_values() == ["best", "i"]  # `i` is also assigned after its loop: a result
+    assert loop_only_names(["for x in xs:\n    for y in x:\n        pass\n%time k = 1",
+                            "def f():\n    for q in r:\n        pass"]) == {"x", "y"}

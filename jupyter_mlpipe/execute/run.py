@@ -208,12 +208,18 @@ class Run(RunViewBase):
 
     # -- values ------------------------------------------------------------
     def final_values(self) -> list[str]:
-        """Names defined by the run's final steps (those no other selected step depends on)."""
+        """Names defined by the run's final steps (those no other selected step depends on), what
+        `%pipeline run` brings back: not a loop's leftover variables (`for name, score in ...`)."""
+        from ..plan.loop_names import loop_only_names
+
         sources = {e.source for e in self.plan.edges if e.target in self.steps}
         names: list[str] = []
         for step in self.steps:
             if step not in sources:
-                names += [n for n in self.steps[step].outputs if n not in names and not n.startswith("@")]
+                planned = self.plan.steps.get(step)
+                leftovers = loop_only_names(body for _, body in planned.code) if planned is not None else ()
+                names += [n for n in self.steps[step].outputs
+                          if n not in names and not n.startswith("@") and n not in leftovers]
         return names
 
     # -- control -----------------------------------------------------------
