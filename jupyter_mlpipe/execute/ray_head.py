@@ -268,6 +268,11 @@ def local_resources() -> dict[str, float]:
 
 
 # -- the supervisor ------------------------------------------------------------
+_RAY_START = ("from jupyter_mlpipe.execute.ray_import import defer_iri_grammar; defer_iri_grammar(); "
+              "from ray.scripts.scripts import main; main()")
+"""`ray start`, without the 1.1 s IRI grammar its import would compile (see ray_import)."""
+
+
 def supervise(home: Path, port: int, idle_minutes: float) -> int:
     """Run the head until it has been idle for `idle_minutes` or we are told to stop."""
     stop = threading.Event()
@@ -276,7 +281,7 @@ def supervise(home: Path, port: int, idle_minutes: float) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     temp_dir = _temp_dir(home)
     ray = subprocess.Popen(
-        [sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block", "--port", str(port),
+        [sys.executable, "-c", _RAY_START, "start", "--head", "--block", "--port", str(port),
          "--node-ip-address", "127.0.0.1", "--include-dashboard", "false", "--disable-usage-stats",
          "--temp-dir", str(temp_dir)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
