@@ -152,6 +152,12 @@ class RayBackend:
         if self.pool.size:
             self.pool.retire_stale()
 
+    def parallelism(self, resources: Resources) -> int:
+        """How many tasks asking for `resources` the cluster holds at once (a fan-out step's chunks)."""
+        wanted = _request(resources) or {"CPU": 1.0}
+        fits = [min(int(node.get(k, 0) // v) for k, v in wanted.items()) for node in _node_resources()]
+        return max(1, sum(fits))
+
     def close(self) -> None:
         if self.connected:
             self.connected = False

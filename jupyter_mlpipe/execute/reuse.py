@@ -23,7 +23,7 @@ from typing import Any
 
 from ..plan import Step
 
-__all__ = ["key_components", "key_of", "explain", "normalize_code"]
+__all__ = ["key_components", "key_of", "explain", "normalize_code", "step_code", "code_digest"]
 
 KEY_VERSION = 1
 
@@ -37,6 +37,16 @@ def normalize_code(source: str) -> str:
         return ast.unparse(ast.parse(to_python(text)))
     except SyntaxError:
         return "\n".join(line.rstrip() for line in text.strip().splitlines())
+
+
+def step_code(step: Step) -> str:
+    """A step's code as its key sees it (`normalize_code` of each cell): what "the code changed" compares."""
+    return "\n\n".join(normalize_code(body) for _, body in step.code)
+
+
+def code_digest(code: str) -> str:
+    """A short name for `step_code`'s text: front ends compare a step's code now with a run's without the code."""
+    return _digest(code)[:16]
 
 
 def _digest(text: str) -> str:
@@ -110,9 +120,15 @@ def key_components(step: Step, *, input_digests: dict[str, str], params: dict[st
                    base: Path) -> dict[str, Any]:
     """Everything the key is made of, kept so that `why` can say which part changed."""
     packages = {m: v for m in imported_modules(step) if (v := package_version(m)) is not None}
-    return {
+    extra: dict[str, Any] = {}
+    options = step.options
+    if getattr(options, "foreach", None) or getattr(options, "files", None):  # a fan-out step (`fanout_driver`)
+        extra["fanout"] = {"as": options.as_name, "batch_size": options.batch_size, "gather": options.gather,
+                           "threshold": options.error_threshold, "foreach": options.foreach,
+                           "files": deps_digests((options.files,), base) if options.files else None}
+    return {**extra,
         "version": KEY_VERSION,
-        "code": "\n\n".join(normalize_code(body) for _, body in step.code),
+        "code": step_code(step),
         "shared": "\n".join(normalize_code(s.source) for s in step.shared),
         "inputs": dict(sorted(input_digests.items())),
         "params": {name: repr(params[name]) for name in sorted(step.params)},
@@ -140,6 +156,8 @@ def explain(components: dict[str, Any], previous: dict[str, Any] | None) -> list
         changes.append("\n".join(["the code changed", *("    " + line for line in lines)]))
     if components["shared"] != previous.get("shared"):
         changes.append("shared code it uses (imports, functions, classes, constants) changed")
+    if components.get("fanout") != previous.get("fanout"):
+        changes.append("its fan-out options or the files it fans out over changed")
     changes += _dict_changes("input", components["inputs"], previous.get("inputs", {}),
                              "its value changed")
     changes += _dict_changes("parameter", components["params"], previous.get("params", {}), None)

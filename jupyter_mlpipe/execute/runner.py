@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InfeasibleRequest, RayUnavailable
 from ..plan import Pipeline, Step
+from ..plan.fanout import is_fanout
 from ..store.paths import Store
 from ..vocab import DONE, FINISHED, STEP_STATUSES, ErrorInfo, RunStatus, StepStatus, to_json
 from .backend import Backend, Finished
@@ -24,6 +25,7 @@ from .carried import is_carried
 from .files import FILE_PREFIX, file_key
 from .corrections import MAX_RERUNS, Corrections
 from .decision import ReuseDecider
+from .fanout_driver import FanOuts
 from .failures import crash_message, error_info, failure_message, first_line, lost_message, timeout_message
 from .ray_backend import RayBackend
 from .run import Event, Listener, Run, StepRun
@@ -80,6 +82,7 @@ class _Driver:
                                     notebook=run.notebook, params=run.params, base=run.store.base,
                                     force=options.force)
         self.history = history
+        self.fanouts = FanOuts(self)
 
     # -- decisions ---------------------------------------------------------
     def start(self, name: str) -> None:
@@ -115,6 +118,10 @@ class _Driver:
             run.emit("step", sr)
             return
         self.must_run.discard(name)
+        if is_fanout(step.options):  # split, elements in chunks, gather (`fanout_driver`)
+            self.fanouts.start(name, step, inputs, required)
+            self.running.append(name)
+            return
         self.submit(name, step, inputs, required, hidden)
 
     def outside(self, step: Step) -> dict[str, str]:
@@ -131,11 +138,9 @@ class _Driver:
         return sorted({v for other, step in self.corrections.steps.items() if other in self.run.steps
                        for v, source in step.input_sources.items() if source == name})
 
-    def submit(self, name: str, step: Step, inputs: dict[str, OutputRef], required: list[str],
-               hidden: dict[str, str]) -> None:
-        from .bundle import build_bundle, bundle_parameters
-
-        run, store = self.run, self.run.store
+    def ensure_backend(self) -> None:
+        """Start the backend before the first task is submitted."""
+        run = self.run
         if not self.backend_ready:
             run.connecting = True  # listeners say "starting Ray" until the first step is submitted
             run.emit("connecting")
@@ -145,6 +150,13 @@ class _Driver:
             finally:
                 run.connecting = False
             self.backend_ready = True
+
+    def submit(self, name: str, step: Step, inputs: dict[str, OutputRef], required: list[str],
+               hidden: dict[str, str]) -> None:
+        from .bundle import build_bundle, bundle_parameters
+
+        run, store = self.run, self.run.store
+        self.ensure_backend()
         run_dir = store.run_dir(run.id)
         run_dir.mkdir(parents=True, exist_ok=True)
         sr = run.steps[name]
@@ -191,6 +203,10 @@ class _Driver:
                     return
                 continue
             for finished in self.backend.wait(_POLL_S):
+                if self.fanouts.owns(finished.name):  # a task of a fan-out step: the step's end, or None
+                    finished = self.fanouts.finish(finished)
+                    if finished is None:
+                        continue
                 self.finish(finished)
             self.check_running()
 
@@ -408,6 +424,7 @@ class _Driver:
 
     def cancel_all(self) -> None:
         for name in self.running:
+            self.fanouts.cancel(name)
             self.backend.cancel(name)
             sr = self.run.steps[name]
             sr.status = "cancelled"

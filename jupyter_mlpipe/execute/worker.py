@@ -45,6 +45,10 @@ def run_step_task(task: StepTask) -> StepResult:
     system), the step works in a local folder and sends its executed notebook and its
     metrics back in the result (`_away_from_driver`); the driver writes them.
     """
+    if "fanout" in task:  # a fan-out step's split, chunk or gather (`fanout_task`)
+        from .fanout_task import run_fanout_task
+
+        return run_fanout_task(task)  # type: ignore[arg-type,return-value]
     away = _away_from_driver(task)
     if away is None:
         return _run(task)

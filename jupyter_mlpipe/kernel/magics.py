@@ -10,6 +10,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 
 from ..errors import MlpipeError
+from ..plan.fanout import is_fanout
 from ..plan.options import parse_step_line, step_help
 from .session import session_of
 
@@ -96,6 +97,16 @@ class MlpipeMagics(Magics):
         session.register(options.name, line, cell)
         session.on_step_cell()
         if options.defer:
+            return None
+        if is_fanout(options):  # the loop over the elements, here in the kernel (`foreach`)
+            from .foreach import run_foreach_cell
+
+            try:
+                ok = run_foreach_cell(self.shell, options, line, cell)
+            except MlpipeError as exc:
+                raise UsageError(str(exc)) from None
+            if not ok:
+                raise StepCellFailed(options.name)
             return None
         result = self.shell.run_cell(_keep_line_numbers("step", line, cell), store_history=False)
         if not result.success:

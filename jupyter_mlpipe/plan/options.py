@@ -17,6 +17,7 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 from ..errors import StepOptionError
+from .fanout import GATHER_MODES, check_fanout, threshold_arg
 
 __all__ = ["STEP_NAME_RE", "StepOptions", "int_arg", "parse_memory", "parse_step_line", "step_help"]
 
@@ -33,6 +34,7 @@ class StepOptions:
 
     name: str
     compute: str | None = None
+    env: str | None = None  # --env: an [env.NAME] of mlpipe.toml (its content, not its name, is in the key)
     gpus: float | None = None
     cpus: float | None = None
     memory: int | None = None
@@ -44,11 +46,22 @@ class StepOptions:
     after: tuple[str, ...] = ()
     deps: tuple[str, ...] = ()
     defer: bool = False
+    foreach: str | None = None  # fan-out (`fanout`): the variable whose elements the step runs on
+    files: str | None = None  # fan-out over the files of a glob in the notebook's folder
+    as_name: str | None = None  # --as: the name each element is bound to
+    batch_size: int | None = None
+    gather: str | None = None  # list (default) or concat
+    error_threshold: str | None = None  # "5" or "10%"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("extra")
+        if data["env"] is None:  # no --env: its JSON as before
+            data.pop("env")
+        if data["foreach"] is None and data["files"] is None:  # not a fan-out step: its JSON as before
+            for key in _FANOUT_FIELDS:
+                data.pop(key)
         for key in ("inputs", "outputs", "after", "deps"):
             if data[key] is not None:
                 data[key] = list(data[key])
@@ -150,6 +163,8 @@ def _build_parser() -> _Parser:
         metavar="TARGET",
         help="compute target: cpu, gpu (one GPU) or a name from mlpipe.toml [compute.NAME]",
     )
+    parser.add_argument("--env", metavar="NAME",
+                        help="environment: a name from mlpipe.toml [env.NAME] (pip, conda, container, env_vars)")
     parser.add_argument("--gpus", type=_float("--gpus", 0, resource=True), metavar="N",
                         help="GPUs (fractions below 1 allowed, e.g. 0.5)")
     parser.add_argument("--cpus", type=_float("--cpus", 0, resource=True), metavar="N",
@@ -171,12 +186,29 @@ def _build_parser() -> _Parser:
                         help="files the step reads; their content is part of its cache key")
     parser.add_argument("--defer", action="store_true",
                         help="register the step without running the cell now")
+    fan = parser.add_argument_group("fan-out (docs/fanout.md)")
+    fan.add_argument("--foreach", metavar="ITERABLE",
+                     help="run the cell once per element of this variable (list, tuple, dict items; a "
+                          "DataFrame or array in --batch-size rows), each element a Ray task")
+    fan.add_argument("--files", metavar="GLOB",
+                     help="run the cell once per file matching GLOB in the notebook's folder (the element is "
+                          "its path)")
+    fan.add_argument("--as", dest="as_name", metavar="NAME", help="the name each element is bound to")
+    fan.add_argument("--batch-size", dest="batch_size", type=int_arg("--batch-size", 1), metavar="N",
+                     help="split a DataFrame, Series or array into elements of N rows")
+    fan.add_argument("--gather", choices=GATHER_MODES, metavar="list|concat",
+                     help="each name the cell defines becomes the list of its values (list, the default) "
+                          "or their concatenation (concat: DataFrames, Series, arrays, lists)")
+    fan.add_argument("--error-threshold", dest="error_threshold", type=threshold_arg, metavar="N|P%",
+                     help="tolerate up to N failed elements (or P%% of them); more fail the step")
     return parser
 
 
 _PARSER: _Parser | None = None
-_FLAGS = frozenset({"--compute", "--gpus", "--cpus", "--memory", "--retries", "--timeout", "--no-cache",
-                    "--inputs", "--outputs", "--after", "--deps", "--defer"})
+_FLAGS = frozenset({"--compute", "--env", "--gpus", "--cpus", "--memory", "--retries", "--timeout", "--no-cache",
+                    "--inputs", "--outputs", "--after", "--deps", "--defer", "--foreach", "--files", "--as",
+                    "--batch-size", "--gather", "--error-threshold"})
+_FANOUT_FIELDS = ("foreach", "files", "as_name", "batch_size", "gather", "error_threshold")
 
 
 def _parser() -> _Parser:
@@ -241,8 +273,15 @@ def parse_step_line(line: str) -> StepOptions:
     if ns.compute is not None and not STEP_NAME_RE.match(ns.compute):
         raise StepOptionError(f"Invalid --compute target {ns.compute!r}.", step=ns.name,
                               hint="Use cpu, gpu or a name defined in mlpipe.toml.")
+    if ns.env is not None and not STEP_NAME_RE.match(ns.env):
+        raise StepOptionError(f"Invalid --env name {ns.env!r}.", step=ns.name,
+                              hint="Use a name defined in mlpipe.toml under [env.NAME].")
     if ns.name in ns.after:
         raise StepOptionError(f"Step {ns.name!r} cannot run --after itself.", step=ns.name)
+    fanout_problem = check_fanout(ns)
+    if fanout_problem:
+        raise StepOptionError(f"Bad %%step line for step {ns.name!r}: {fanout_problem}.", step=ns.name,
+                              hint="Run %%step? for the options; docs/fanout.md explains fan-out steps.")
     return StepOptions(**vars(ns))  # the parser's destinations are StepOptions' fields
 
 

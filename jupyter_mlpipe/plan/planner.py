@@ -29,6 +29,7 @@ from ..vocab import cell_number
 from .aliases import AliasTracker, mutated_by_calls
 from .cells import CellAnalysis, analyze_cell
 from .compute import ComputeTargets, step_resources
+from .fanout import fanout_names, is_fanout
 from .diagnostics import Reader, star_error, syntax_error, undefined_error
 from .graph import EdgeCache, check_acyclic, plan_edges
 from .model import Edge, Param, Step
@@ -223,6 +224,12 @@ class Planner:
                 cell=head.index,
                 hint="Give each %%step a unique name.",
             )
+        if is_fanout(options) and len(cells) > 1:
+            raise PlanError(
+                f"Step {options.name!r} fans out (--foreach/--files), and a fan-out step is its one cell, but "
+                f"cell {cell_number(cells[1].index)} after it would belong to it.",
+                step=options.name, cell=cells[1].index,
+                hint="Start that cell with %%step NAME (or %%scratch), or move its code into the fan-out cell.")
         step = Step(name=options.name, options=options, position=len(self.steps), line=head.step_line or "")
         step.cells = [c.index for c in cells]
         step.code = [(c.index, c.body) for c in cells]
@@ -249,6 +256,8 @@ class Planner:
             return name in local_shared or name in shared_names
 
         refs, defs = self.changes(facts, shared)
+        if is_fanout(step.options):  # the loop binds the --as name; ITERABLE is read
+            refs, defs = fanout_names(step.options, refs, defs)
         free_refs, writes = self.use_shared_code(step, facts, refs, defs)
         inputs, params = self.bind_reads(step, facts, refs, free_refs, shared)
         from_calls = [

@@ -378,6 +378,16 @@ class History:
             )
         )
 
+    def cache_put_many(self, entries: list[tuple[str, dict]], *, step: str, notebook: str, run_id: str) -> None:
+        """Store many (key, outputs) entries of one step in one transaction (a fan-out step's elements)."""
+        validate_run_id(run_id)
+        now = time.time()
+        rows = [(key, step, notebook, dump_json({}), dump_json(outputs), run_id, now) for key, outputs in entries]
+        if rows:
+            self.write_transaction(lambda c: c.executemany(
+                "INSERT OR REPLACE INTO cache (key, step, notebook, components, outputs, run_id,"
+                " created) VALUES (?, ?, ?, ?, ?, ?, ?)", rows))
+
     def cache_delete(self, key: str) -> None:
         """Forget a cache entry (e.g. its artifacts turned out missing or corrupt)."""
         self.write_transaction(lambda c: c.execute("DELETE FROM cache WHERE key = ?", (key,)))
