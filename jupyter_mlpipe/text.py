@@ -19,6 +19,8 @@ __all__ = [
     "TextProgress",
     "comparison_text",
     "connecting_line",
+    "fanout_failures",
+    "fanout_text",
     "progress_line",
     "run_summary",
     "runs_table",
@@ -51,7 +53,32 @@ def step_line(step: StepView) -> str:
     head = f"  {ICONS.get(step.status, '?')} {step.name:<20}"
     if step.status == "reused":
         return f"{head} reused from {short_run_id((step.reason or {}).get('from_run'))}"
-    return f"{head} {step.status:<10} {_duration(step.duration):>9}"
+    return f"{head} {step.status:<10} {_duration(step.duration):>9}{fanout_text(step)}"
+
+
+def fanout_text(step: StepView) -> str:
+    """A fan-out step's elements: `  40 elements: 38 done (30 reused), 2 running, 1 failed`; '' for others."""
+    info = (step.reason or {}).get("foreach")
+    if not info:
+        return ""
+    if info.get("phase") == "split":
+        return "  splitting its elements…"
+    parts = [f"{info['done']} done" + (f" ({info['reused']} reused)" if info.get("reused") else "")]
+    if info.get("running"):
+        parts.append(f"{info['running']} running")
+    if info.get("failed"):
+        parts.append(f"{info['failed']} failed (allowed {info.get('allowed', 0)})")
+    return f"  {info['total']} elements: " + ", ".join(parts)
+
+
+def fanout_failures(step: StepView) -> list[str]:
+    """The failed elements of a fan-out step that succeeded within its --error-threshold, one line each."""
+    info = (step.reason or {}).get("foreach") or {}
+    if step.status != "succeeded" or not info.get("failures"):
+        return []
+    lines = [f"{step.name}: {info['failed']} of {info['total']} elements failed, within its --error-threshold:"]
+    lines += [f"  element {f['index']}: {f.get('ename')}: {f.get('evalue')}" for f in info["failures"]]
+    return lines
 
 
 def connecting_line() -> str:
@@ -78,6 +105,7 @@ def run_summary(run: RunView, *, step_lines: bool = True) -> str:
         if step.error:
             lines.append("")
             lines.append(step.error)
+        lines += fanout_failures(step)
         for warning in step.warnings:
             lines.append(f"warning ({step.name}): {warning}")
     lines += _notebooks_line(run)
@@ -117,6 +145,8 @@ class TextProgress:
         out = self.stream or sys.stdout
         if event == "step" and step is not None and step.status not in ("pending", "running"):
             print(step_line(step), file=out, flush=True)
+        elif event == "step" and step is not None and (step.reason or {}).get("foreach"):
+            print(step_line(step), file=out, flush=True)  # a fan-out step's progress
         elif event == "start":
             print(f"run {run.id}: {len(run.steps)} steps", file=out, flush=True)
         elif event == "connecting":

@@ -81,7 +81,8 @@ class FanOuts:
 
     # -- the driver's calls ------------------------------------------------
     def owns(self, task: str) -> bool:
-        return task.partition("#")[0] in self.active and "#" in task
+        """Whether `task` is a fan-out step's task (`#` is in no step name)."""
+        return "#" in task
 
     def start(self, name: str, step: Step, inputs: dict[str, dict], required: list[str]) -> None:
         """Begin step `name` (the driver decided it runs): submit its split task."""
@@ -111,7 +112,9 @@ class FanOuts:
     def finish(self, finished: Finished) -> Finished | None:
         """A task of a fan-out step ended; the step's own `Finished` once it is over, else None."""
         name, _, part = finished.name.partition("#")
-        state = self.active[name]
+        state = self.active.get(name)
+        if state is None or finished.name not in state.chunks:
+            return None  # a task of a step already over (cancelled when it failed, or the run's end)
         indexes = state.chunks.pop(finished.name, [])
         result = finished.result or {}
         if finished.outcome != "returned" or result.get("status") == "failed":

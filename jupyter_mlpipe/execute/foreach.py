@@ -30,13 +30,18 @@ from ..vocab import ErrorInfo
 __all__ = ["ElementCode", "ElementFailed", "element_error", "elements_of", "file_elements", "gather",
            "random_state"]
 
-_TABLE_TYPES = ("pandas.core.frame.DataFrame", "pandas.core.series.Series", "polars.dataframe.frame.DataFrame",
-                "pyarrow.lib.Table", "pyarrow.lib.RecordBatch")
-
-
 def _qualname(value: Any) -> str:
     tp = type(value)
     return f"{tp.__module__}.{tp.__qualname__}"
+
+
+def _is_table(value: Any) -> bool:
+    """A pandas DataFrame or Series, a polars DataFrame, a pyarrow Table or RecordBatch (whatever module
+    path the installed version gives them)."""
+    root = type(value).__module__.split(".")[0]
+    name = type(value).__name__
+    return (root == "pandas" and name in ("DataFrame", "Series")) or (root == "polars" and name == "DataFrame") \
+        or (root == "pyarrow" and name in ("Table", "RecordBatch"))
 
 
 def elements_of(value: Any, *, step: str, source: str, batch_size: int | None) -> list[Any]:
@@ -47,14 +52,14 @@ def elements_of(value: Any, *, step: str, source: str, batch_size: int | None) -
     def refuse(why: str, hint: str) -> StepFailed:
         return StepFailed(f"Step {step!r}: --foreach {source}: {why}.", step=step, hint=hint)
 
-    if qual in _TABLE_TYPES or kind == "ndarray":
+    if _is_table(value) or kind == "ndarray":
         if batch_size is None:
             if kind == "ndarray" and getattr(value, "ndim", 0) >= 1:
                 return list(value)  # its rows, as Python iterates it
             raise refuse(f"{source!r} is a {kind}, which is split into elements of --batch-size rows",
                          f"Add --batch-size N to the %%step line of {step!r}.")
         total = len(value) if not hasattr(value, "num_rows") else value.num_rows
-        if qual.startswith(("pandas.", "pandas")):
+        if qual.startswith("pandas"):
             return [value.iloc[i:i + batch_size] for i in range(0, total, batch_size)]
         if kind == "ndarray":
             return [value[i:i + batch_size] for i in range(0, total, batch_size)]
@@ -173,7 +178,7 @@ def gather(step: str, name: str, values: list[Any], mode: str | None) -> Any:
 
     if len(kinds) > 1:
         raise refuse(f"the elements' {name!r} are of different types ({', '.join(sorted(kinds))})")
-    if qual.startswith("pandas."):
+    if qual.startswith("pandas"):
         import pandas as pd
 
         return pd.concat(values)
@@ -181,11 +186,11 @@ def gather(step: str, name: str, values: list[Any], mode: str | None) -> Any:
         import numpy as np
 
         return np.concatenate(values)
-    if qual.startswith("polars."):
+    if qual.startswith("polars"):
         import polars as pl
 
         return pl.concat(values)
-    if qual.startswith("pyarrow."):
+    if qual.startswith("pyarrow"):
         import pyarrow as pa
 
         return pa.concat_tables(values) if qual.endswith("Table") else pa.Table.from_batches(values)

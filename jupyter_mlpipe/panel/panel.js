@@ -119,6 +119,14 @@ export function linePlot(points, width = 220, height = 56) {
 }
 
 // The look of a status ({icon, label, color}); an unknown one reads as itself with a `?`.
+export function fanoutText(f) {
+  if (f.phase === "split" && !f.total) return "splitting its elements…";
+  const parts = [`${f.done} done${f.reused ? ` (${f.reused} reused)` : ""}`];
+  if (f.running) parts.push(`${f.running} running`);
+  if (f.failed) parts.push(`${f.failed} failed`);
+  return `${f.total} elements: ${parts.join(", ")}`;
+}
+
 export function lookOf(looks, status) {
   const look = (looks || {})[status];
   return look && Object.prototype.hasOwnProperty.call(looks, status) ? look : { icon: "?", label: String(status) };
@@ -207,6 +215,7 @@ function render({ model, el: host }) {
       const icon = svg("text", { x: x + 15, y: y + 21, class: "mlpw-icon", "text-anchor": "middle", "aria-hidden": "true" });
       const sub = svg("text", { x: x + 26, y: y + 39, class: "mlpw-sub" });
       const title = svg("title", {});
+      const fanBar = svg("g", { class: "mlpw-fanout-bar", "data-role": "fanout-progress" });
       const g = svg("g", {
         class: "mlpw-node", tabindex: 0, role: "button", "data-step": node.name,
         onclick: () => select(node.name),
@@ -219,9 +228,9 @@ function render({ model, el: host }) {
         svg("rect", { class: "mlpw-band", x: x + 1, y: y + 1, width: 5, height: h - 2, rx: 2 }),
         icon,
         svg("text", { x: x + 26, y: y + 21, class: "mlpw-name" }, truncate(node.name, 21)),
-        sub);
+        sub, fanBar);
       nodeLayer.appendChild(g);
-      nodeEls[node.name] = { node, g, icon, sub, title };
+      nodeEls[node.name] = { node, g, icon, sub, title, fanBar };
     }
     canvas.append(defs, edgeLayer, nodeLayer, labelLayer);
     graphWrap.appendChild(canvas);
@@ -240,7 +249,7 @@ function render({ model, el: host }) {
   function updateNodes() {
     const states = model.get("states") || {};
     const selected = model.get("selected");
-    for (const [name, { node, g, icon, sub, title }] of Object.entries(nodeEls)) {
+    for (const [name, { node, g, icon, sub, title, fanBar }] of Object.entries(nodeEls)) {
       const st = stateOf(states, name, looks());
       g.setAttribute("class", `mlpw-node mlpw-state-${st.status}${selected === name ? " mlpw-selected" : ""}`);
       g.setAttribute("data-status", st.status);
@@ -249,6 +258,8 @@ function render({ model, el: host }) {
       const time = timeText(st);
       sub.textContent = `${node.compute}${gpus} · ${withTime(st.label || st.status, st, time)}`;
       title.textContent = `${name} (${node.compute}): ${withTime(st.label || st.status, st, time)}`;
+      drawFanout(fanBar, node, st.fanout);
+      if (st.fanout) title.textContent += ` · ${fanoutText(st.fanout)}`;
       g.setAttribute("aria-label", title.textContent);
       g.setAttribute("aria-pressed", selected === name ? "true" : "false");
     }
@@ -294,6 +305,25 @@ function render({ model, el: host }) {
     runLine.appendChild(bar);
   }
 
+  function drawFanout(bar, node, f) {
+    // a fan-out step: one bar along the node's bottom, done / running / failed out of its elements
+    bar.replaceChildren();
+    if (!f || !f.total) return;
+    const x0 = node.x + 8, width = node.width - 14, y = node.y + node.height - 6;
+    bar.appendChild(svg("rect", { x: x0, y, width, height: 3, rx: 1, class: "mlpw-seg-pending" }));
+    let x = x0;
+    for (const [kind, count] of [["succeeded", f.done], ["running", f.running], ["failed", f.failed]]) {
+      if (!count) continue;
+      const w = (width * count) / f.total;
+      bar.appendChild(svg("rect", { x, y, width: w, height: 3, class: `mlpw-seg-${kind}`, "data-kind": kind, "data-count": count }));
+      x += w;
+    }
+    bar.setAttribute("data-done", f.done);
+    bar.setAttribute("data-running", f.running);
+    bar.setAttribute("data-failed", f.failed);
+    bar.setAttribute("data-total", f.total);
+  }
+
   function table(rows, head) {
     return el("table", {}, el("thead", {}, el("tr", {}, head.map((h) => el("th", {}, h)))),
       el("tbody", {}, rows.map((r) => el("tr", {}, r.map((c) => el("td", {}, c))))));
@@ -336,6 +366,15 @@ function render({ model, el: host }) {
       const text = e.traceback ? `${e.traceback}` : (e.message || `${e.ename}: ${e.evalue}`);
       const head = e.ename ? `${e.ename}: ${e.evalue ?? ""}${e.cell !== null && e.cell !== undefined ? `  (cell ${e.cell + 1})` : ""}` : "";
       parts.push(el("pre", { class: "mlpw-error" }, head && !text.includes(head) ? `${head}\n${text}` : text));
+    }
+    if (st.fanout) {
+      const f = st.fanout;
+      parts.push(el("h4", {}, "Elements"));
+      parts.push(el("div", { "data-role": "fanout" }, `${fanoutText(f)} · ${f.tasks} task${f.tasks === 1 ? "" : "s"} ran`));
+      if (f.failures && f.failures.length) {
+        parts.push(el("div", { class: "mlpw-muted" }, `failed elements (up to ${f.allowed} allowed by --error-threshold):`));
+        parts.push(table(f.failures.map((x) => [String(x.index), `${x.ename}: ${x.evalue}`]), ["element", "error"]));
+      }
     }
     if (st.output_tail && st.output_tail.length) {
       parts.push(el("h4", {}, "Output (last lines)"));

@@ -93,6 +93,10 @@ def step_state(run: Any, step: Any, *, tail: list[str] | None = None) -> dict[st
         "inputs": _inputs(run, step),
         "notebook_path": step.notebook_path,
     }
+    fanout = (step.reason or {}).get("foreach")
+    if fanout:  # a fan-out step: its elements' progress and failures (`execute.fanout_driver`)
+        state["fanout"] = {**fanout, "failures": [
+            {k: f.get(k) for k in ("index", "ename", "evalue", "attempts")} for f in fanout.get("failures") or []]}
     if tail:
         state["output_tail"] = tail
     return state
