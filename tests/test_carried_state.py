@@ -90,3 +90,22 @@ def test_files_written_and_read_are_ordered_and_a_changed_data_file_reruns_its_r
     changed = jupyter_mlpipe.run(path)
     assert changed.steps["read"].status == "succeeded" and changed.steps["other"].status == "reused"
     assert changed["doubled"] == 8
+
+
+def test_a_step_that_appends_while_the_writer_runs_still_gives_the_notebooks_file(ray_address, notebook):
+    """First run, nothing learned: `append` changes the file while `write` runs, and is then told to run
+    again (it reads what `write` leaves). Its dropped result still shows the overlap, so `write`'s
+    handed-on file ('ab') is not trusted: the notebook's 'ab', never 'abb'."""
+    path = notebook([
+        "import time",
+        "%%step write\nwith open('log.txt', 'w') as fh:\n    fh.write('a')\ntime.sleep(1.5)",
+        "%%step append\ntime.sleep(0.5)\nwith open('log.txt', 'a') as fh:\n    fh.write('b')\ntime.sleep(2.5)",
+        "%%step read\nwith open('log.txt') as fh:\n    log = fh.read()",
+    ])
+    run = jupyter_mlpipe.run(path)
+    assert run.status == "succeeded"
+    assert run["log"] == "ab"
+    assert any("write re-ran: append changed 'log.txt' while it ran" in c for c in run.corrections) or \
+        any("write re-ran: a later step changed 'log.txt'" in c for c in run.corrections), run.corrections
+    again = jupyter_mlpipe.run(path, force=True)  # learned: in notebook order from the start
+    assert again["log"] == "ab" and again.corrections == []

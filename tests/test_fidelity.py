@@ -18,7 +18,7 @@ from fidelity.corpus import all_cases
 
 pytestmark = pytest.mark.slow
 
-CASES = all_cases(("identity", "seeds", "process", "shared-code"))  # files: see docs/concepts.md, limits
+CASES = all_cases(("identity", "seeds", "process", "shared-code", "files"))
 
 
 @pytest.fixture(scope="module")

@@ -249,6 +249,7 @@ class _Driver:
         self.running.remove(name)
         if name in self.outdated:  # what it read changed while it ran: its result is not wanted
             self.outdated.discard(name)
+            self.distrust_overlapping(name, finished.result or {})
             sr.reset()
             run.emit("step", sr)
             return
@@ -349,20 +350,41 @@ class _Driver:
                 why = f"it reads {variable!r} as step {source!r} leaves it"
             self.rerun(later, f"{later} re-ran: {why} (learned at run time)")
 
-    def overlapping_file_steps(self, name: str) -> list[tuple[str, str]]:
+    def distrust_overlapping(self, name: str, result: StepResult) -> None:
+        """A result dropped because the step runs again still changed files while it ran: a step that touched
+        them at the same time may have handed on those changes (`'abb'` for `'ab'`), so it runs again too."""
+        touched = [*(result.get("learned") or {}), *(result.get("outputs") or {}), *(result.get("touched") or [])]
+        files = [v for v in dict.fromkeys(touched) if v.startswith(FILE_PREFIX)]
+        started, ended = result.get("started"), result.get("ended")
+        if not files or started is None or ended is None:
+            return
+        for earlier, variable in self.overlapping_file_steps(name, files, (started, ended)):
+            if earlier != name:
+                self.distrust(earlier)
+                self.rerun(earlier, f"{earlier} re-ran: {name} changed {variable[len(FILE_PREFIX):]!r} while it "
+                                    "ran, so what it left is not known (learned at run time)")
+
+    def overlapping_file_steps(self, name: str, files: list[str] | None = None,
+                               window: tuple[float, float] | None = None) -> list[tuple[str, str]]:
         """Steps that touch a file `name` touches and ran at the same time: the earlier one of each pair may
         have seen (and handed on) the later one's changes, so it runs again, now before it."""
         run, mine = self.run, self.run.steps[name]
-        if mine.status != "succeeded":
+        if files is None:
+            if mine.status != "succeeded":
+                return []
+            files = [v for v in mine.outputs if v.startswith(FILE_PREFIX)]
+            window = (mine.started, mine.ended) if mine.started is not None and mine.ended is not None else None
+        if window is None:
             return []
+        begun, done = window
         found = []
-        for variable in [v for v in mine.outputs if v.startswith(FILE_PREFIX)]:
+        for variable in files:
             for other, sr in run.steps.items():
                 if other == name or sr.status != "succeeded" or variable not in sr.outputs:
                     continue
-                if sr.started is None or sr.ended is None or mine.started is None or mine.ended is None:
+                if sr.started is None or sr.ended is None:
                     continue
-                if sr.started < mine.ended and mine.started < sr.ended:
+                if sr.started < done and begun < sr.ended:
                     earlier = min(other, name, key=self.corrections.position.__getitem__)
                     if (earlier, variable) not in found:
                         found.append((earlier, variable))
