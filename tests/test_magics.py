@@ -167,3 +167,31 @@ def test_pipeline_runs_takes_metric_sort_and_order_as_mlpipe_runs_does(ip, tmp_p
 
     widget = RunsTable(result_table_for(newest_first, None, "loss", None))  # the widget keeps the table's order
     assert [r["id"] for r in widget.rows] == [ids[1], ids[2], ids[0]] and "sorted by fit.loss" in widget.text()
+
+
+@pytest.mark.slow
+def test_pipeline_load_puts_a_runs_results_into_the_kernel(tmp_path, ray_address):
+    """`%pipeline load [RUN] [NAME ...]`: a run's values (started elsewhere: the side panel) into the kernel."""
+    code = (
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "ip = InteractiveShell.instance()\n"
+        "ip.run_line_magic('load_ext', 'jupyter_mlpipe')\n"
+        "ip.run_cell('%%step a\\nxs = [1, 2, 3]', store_history=True)\n"
+        "ip.run_cell('%%step b\\ntotal = sum(xs)\\nfor k in xs:\\n    pass', store_history=True)\n"
+        "ip.run_cell('%pipeline run --no-pull')\n"
+        "for name in ('xs', 'total', 'k'):\n"
+        "    ip.user_ns.pop(name, None)\n"
+        "ip.run_cell('%pipeline load')\n"
+        "print('AFTER', ip.user_ns.get('total'), 'k' in ip.user_ns, 'xs' in ip.user_ns)\n"
+        "import jupyter_mlpipe\n"
+        "run_id = jupyter_mlpipe.runs('.mlpipe/kernel-session.ipynb')[0]['id']\n"
+        "ip.run_cell(f'%pipeline load {run_id[-6:]} xs')\n"
+        "print('XS', ip.user_ns.get('xs'))\n"
+        "ip.run_cell(f'%pipeline load {run_id[-6:]} nope')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=240)
+    text = out.stdout + out.stderr
+    assert "into this kernel: total" in text, text
+    assert "AFTER 6 False False" in text, text  # the final step's result, not its loop variable
+    assert "XS [1, 2, 3]" in text, text
+    assert "UsageError: No step of run" in text and "'nope'" in text, text

@@ -420,3 +420,21 @@ class TestAReadOnlyUser:
         status, body = api("DELETE", "runs", RUN_ID)
         _refused(status, body, 403, "not authorized to write on resource: kernels")
         assert not (jp_root_dir / ".mlpipe").exists()
+
+
+def test_steps_carry_the_digest_of_their_code_in_the_plan_and_in_a_run():
+    """The side panel's "edited since the last run": the plan's code digest of a step against the run's."""
+    from jupyter_mlpipe.execute.reuse import step_code
+    from jupyter_mlpipe.plan import Pipeline
+    from jupyter_mlpipe.server.records import plan_view, step_detail
+
+    def digests(sources: list[str]) -> dict[str, str]:
+        pipeline = Pipeline.from_sources(sources)
+        return {s["name"]: s["code_digest"] for s in plan_view(pipeline.to_dict(), "nb.ipynb", pipeline)["steps"]}
+
+    before = Pipeline.from_sources(["%%step a\nx = 1", "%%step b\ny = x + 1"])
+    now = digests(["%%step a --cpus 2\nx  =  1  # a comment and spaces: not an edit", "%%step b\ny = x + 2"])
+    ran = {name: step_detail(name, {"status": "succeeded", "reason": {"components": {"code": step_code(step)}}},
+                             "/nonexistent-root")["code_digest"] for name, step in before.steps.items()}
+    assert now["a"] == ran["a"] and now["b"] != ran["b"]
+    assert step_detail("a", {"status": "skipped"}, "/nonexistent-root")["code_digest"] is None

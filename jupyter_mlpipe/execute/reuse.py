@@ -3,7 +3,8 @@
 A step is reused when nothing it depends on changed, so its key hashes content,
 never names or timestamps: normalized code, the shared code used, the digests
 of the input values, the parameter values read, the content of --deps files and
-the environment (Python and imported packages). Resources are not part of it.
+the environment (Python and imported packages; a step's own `[env.NAME]` as
+`environments` resolves it). Resources are not part of it.
 The parts are kept beside the key so that `explain` can say what changed; the
 decision itself (reuse or run, and the reason) is made in `decision`.
 """
@@ -117,10 +118,15 @@ def imported_modules(step: Step) -> list[str]:
 
 
 def key_components(step: Step, *, input_digests: dict[str, str], params: dict[str, Any],
-                   base: Path) -> dict[str, Any]:
-    """Everything the key is made of, kept so that `why` can say which part changed."""
+                   base: Path, runtime_env: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Everything the key is made of, kept so that `why` can say which part changed.
+
+    `runtime_env`: the step's environment as `environments.EnvResolver.component` gives it; a step
+    without one has no such part, so that its key is what it was before environments existed."""
     packages = {m: v for m in imported_modules(step) if (v := package_version(m)) is not None}
     extra: dict[str, Any] = {}
+    if runtime_env is not None:
+        extra["runtime_env"] = runtime_env
     options = step.options
     if getattr(options, "foreach", None) or getattr(options, "files", None):  # a fan-out step (`fanout_driver`)
         extra["fanout"] = {"as": options.as_name, "batch_size": options.batch_size, "gather": options.gather,
@@ -166,7 +172,27 @@ def explain(components: dict[str, Any], previous: dict[str, Any] | None) -> list
     if env.get("python") != old_env.get("python"):
         changes.append(f"Python changed: {old_env.get('python')} -> {env.get('python')}")
     changes += _dict_changes("package", env.get("packages", {}), old_env.get("packages", {}), None)
+    changes += _runtime_env_changes(components.get("runtime_env"), previous.get("runtime_env"))
     return changes
+
+
+def _runtime_env_changes(now: dict[str, Any] | None, before: dict[str, Any] | None) -> list[str]:
+    """What changed in the step's own environment: the pinned packages by name, variables by name."""
+    if now == before:
+        return []
+    if before is None:
+        return ["it now runs in its own environment (--env)"]
+    if now is None:
+        return ["it no longer runs in its own environment (--env): it uses the driver's"]
+    changes = _dict_changes("environment package", now.get("pip", {}), before.get("pip", {}), None)
+    changes += _dict_changes("environment variable", now.get("env_vars", {}), before.get("env_vars", {}),
+                             "its value changed")
+    for part, words in (("conda", "its conda environment"), ("image", "its container image"),
+                        ("py_modules", "its py_modules"), ("other", "its runtime_env"),
+                        ("pip_error", "whether its pip requirements resolve")):
+        if now.get(part) != before.get(part):
+            changes.append(f"{words} changed")
+    return changes or ["its environment changed"]
 
 
 def _dict_changes(kind: str, now: dict, before: dict, what: str | None) -> list[str]:

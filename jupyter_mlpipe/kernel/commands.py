@@ -91,6 +91,34 @@ def _debug(shell: Any, args: argparse.Namespace) -> Any:
     print(debug_text(found))
 
 
+def _load(shell: Any, args: argparse.Namespace) -> Any:
+    """A recorded run's values bound in the kernel: the names given, else what `%pipeline run` brings back."""
+    from ..plan.loop_names import loop_only_names
+
+    run = _recorded_run(shell, args.run_id)
+    if run is None:
+        raise MlpipeError("This notebook has no runs yet: nothing to load.", hint="Run it: %pipeline run.")
+    names = list(args.names)
+    if not names:  # the final steps' results, as `Run.final_values` (the recorded plan's edges, the code now)
+        planned = (run.record.get("plan") or {}).get("edges") or []
+        sources = {e["from"] for e in planned if e.get("to") in run.steps}
+        current = session_of(shell).plan().plan.steps
+        for step, sr in run.steps.items():
+            if step in sources:
+                continue
+            leftovers = loop_only_names(b for _, b in current[step].code) if step in current else frozenset()
+            names += [n for n in sr.outputs if n not in names and not n.startswith("@") and n not in leftovers]
+    try:
+        values = run.values(names)
+    except KeyError as exc:
+        raise MlpipeError(str(exc.args[0]), hint=f"Name values run {run.id} stored, or none for its results.") from None
+    shell.push(values)
+    if values:
+        print(f"loaded from run {run.id} ({run.status}) into this kernel: {', '.join(values)}")
+    else:
+        print(f"Run {run.id} ({run.status}) stored no results of its final steps: nothing loaded.")
+
+
 def _runs(shell: Any, args: argparse.Namespace) -> Any:
     from ..panel import widgets_can_render
 
@@ -152,5 +180,5 @@ def _recorded_run(shell: Any, run_id: str | None) -> RecordedRun | None:
     return load_run(run_id, path)
 
 
-_HANDLERS = {"plan": _plan, "show": _show, "run": _run, "why": _why, "debug": _debug, "runs": _runs,
+_HANDLERS = {"plan": _plan, "show": _show, "run": _run, "why": _why, "debug": _debug, "runs": _runs, "load": _load,
              **PUBLISH_HANDLERS}

@@ -70,6 +70,11 @@ def pipeline_parser() -> argparse.ArgumentParser:
     debug.add_argument("step", metavar="STEP")
     debug.add_argument("--run", default=None, metavar="RUN",
                        help="the run (id, or a unique part); default: the last run that has STEP")
+    load = sub.add_parser("load", help="put a run's values into this kernel (a run started elsewhere: the side "
+                          "panel, mlpipe run)", add_help=False)
+    load.add_argument("run_id", nargs="?", default=None, metavar="RUN",
+                      help="the run (id, or a unique part); default: this notebook's newest")
+    load.add_argument("names", nargs="*", metavar="NAME", help="these values; default: its final steps' results")
     show = sub.add_parser("show", help="show the plan and the last run", add_help=False)
     show.add_argument("run_id", nargs="?", default=None)
     from .publishing import add_commands
@@ -138,5 +143,6 @@ class MlpipeMagics(Magics):
 
 MlpipeMagics.step.__doc__ = step_help()
 MlpipeMagics.pipeline.__doc__ = pipeline_parser().format_help() + "\nCommands: plan [--json], run [STEP ...] " \
-    "[-p NAME=VALUE] [--background] [--pull A,B] [--force], why STEP, debug STEP [--run RUN], runs [RUN_A RUN_B] [--metric M] [--sort [M]] [--order asc|desc], " \
+    "[-p NAME=VALUE] [--background] [--pull A,B] [--force], why STEP, debug STEP [--run RUN], " \
+    "load [RUN] [NAME ...], runs [RUN_A RUN_B] [--metric M] [--sort [M]] [--order asc|desc], " \
     "show [RUN_ID]."

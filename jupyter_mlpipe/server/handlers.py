@@ -210,7 +210,8 @@ class PlanHandler(MlpipeHandler):
         def plan() -> dict[str, Any]:
             from ..api import plan as plan_of
 
-            return plan_view(plan_of(notebook.real).to_dict(), notebook.relative)
+            pipeline = plan_of(notebook.real)
+            return plan_view(pipeline.to_dict(), notebook.relative, pipeline)
 
         self.finish(json.dumps(await asyncio.to_thread(plan)))
 

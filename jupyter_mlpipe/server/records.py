@@ -18,15 +18,23 @@ import time
 from typing import Any
 
 from ..panel.layout import side_panel_layouts
+from ..text import connecting_line
 from ..vocab import looks_json, to_json
 from .paths import relative_to_root, scrub
 
 __all__ = ["run_summary", "run_detail", "step_detail", "plan_view"]
 
 
-def plan_view(plan: dict[str, Any], notebook: str | None) -> dict[str, Any]:
+def plan_view(plan: dict[str, Any], notebook: str | None, pipeline: Any = None) -> dict[str, Any]:
     """A plan (`Pipeline.to_dict()`) as `GET plan` returns it: its notebook relative to the root,
-    the graph laid out left to right and top to bottom (`layouts`), and the statuses' `looks`."""
+    the graph laid out left to right and top to bottom (`layouts`), and the statuses' `looks`.
+    Given the `Pipeline` itself, each step carries `code_digest` (its code as reuse compares it), so a
+    front end can tell a step edited since a run (whose steps carry the digest of what they ran)."""
+    if pipeline is not None:
+        from ..execute.reuse import code_digest, step_code
+
+        digests = {name: code_digest(step_code(step)) for name, step in pipeline.steps.items()}
+        plan = dict(plan, steps=[dict(s, code_digest=digests.get(s.get("name"))) for s in plan.get("steps") or []])
     return to_json(dict(plan, notebook=notebook, layouts=side_panel_layouts(plan), looks=looks_json()))
 
 
@@ -70,6 +78,7 @@ def step_detail(name: str, record: dict[str, Any], root: str, now: float | None 
     path = record.get("notebook_path")
     relative = relative_to_root(path, root)
     error = record.get("error")
+    code = (reason.get("components") or {}).get("code")
     return to_json({
         "name": name,
         "status": record.get("status"),
@@ -77,6 +86,7 @@ def step_detail(name: str, record: dict[str, Any], root: str, now: float | None 
         "reason": reason.get("summary"),
         "changes": list(reason.get("changes") or []),
         "from_run": reason.get("from_run"),
+        "code_digest": _code_digest(code) if isinstance(code, str) else None,  # the code it ran (reuse's view)
         "started": started,
         "ended": ended,
         "duration": duration,
@@ -92,6 +102,12 @@ def step_detail(name: str, record: dict[str, Any], root: str, now: float | None 
         "outputs": record.get("outputs") or {},
         "warnings": list(record.get("warnings") or []),
     })
+
+
+def _code_digest(code: str) -> str:
+    from ..execute.reuse import code_digest
+
+    return code_digest(code)
 
 
 def _metrics(metrics: dict | None) -> dict[str, dict[str, list[dict]]]:
@@ -128,5 +144,7 @@ def run_detail(record: dict[str, Any] | None, root: str, live: Any = None) -> di
     if live is not None:
         out["step_counts"] = live.counts()
         out["error"] = None if live.error is None else scrub(str(live.error), root)
+        # while its backend starts, before the first step is submitted: what the run line says
+        out["connecting"] = connecting_line() if getattr(live, "connecting", False) else None
     out["looks"] = looks_json()
     return out

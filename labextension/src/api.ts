@@ -3,6 +3,7 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+import { IStepError } from './format';
 import { ILooks } from './states';
 
 export interface IPlanStep {
@@ -13,6 +14,8 @@ export interface IPlanStep {
   outputs?: string[];
   params?: string[];
   options?: Record<string, unknown>;
+  /** The step's code as reuse compares it (comments and spacing aside), digested. */
+  code_digest?: string | null;
 }
 
 export interface IPlanEdge {
@@ -91,7 +94,11 @@ export interface IStepRun {
   started?: number | string | null;
   ended?: number | string | null;
   reason?: unknown;
-  error?: unknown;
+  /** A reused step: the run that computed its outputs. */
+  from_run?: string | null;
+  /** The digest of the code it ran (as the plan's `code_digest`): differs once the step is edited. */
+  code_digest?: string | null;
+  error?: IStepError | string | null;
   notebook_path?: string | null;
   /** Whether the executed notebook is on disk (it lies in the hidden `.mlpipe` folder). */
   has_notebook?: boolean;
@@ -105,6 +112,10 @@ export interface IRunDetail {
   steps: Record<string, IStepRun>;
   metrics?: unknown;
   looks?: ILooks;
+  /** While its backend starts (a run this server started): what to say, e.g. "starting Ray (first run ...)…". */
+  connecting?: string | null;
+  /** Why the run itself failed, when no step says it. */
+  error?: string | null;
 }
 
 /** An error answered by the server: its message, and what to do about it. */

@@ -11,12 +11,39 @@ import { Cell } from '@jupyterlab/cells';
 import { NotebookPanel } from '@jupyterlab/notebook';
 import { IDisposable } from '@lumino/disposable';
 
+import { reusedLabel, shortRunId } from './format';
 import { PipelineModel } from './model';
 import { classifyCells, ICellRole } from './stepline';
 import { DisplayStatus, formatDuration, isActive, stateLook } from './states';
 
 const BADGE_CLASS = 'mlp-badge';
 const ROLE_CLASSES = ['mlp-cell-step', 'mlp-cell-continuation', 'mlp-cell-scratch'];
+
+/** The plan error of the notebook placed on a cell: its index (from 0), its words; null when there is none. */
+export function planProblem(model: PipelineModel, roles: readonly ICellRole[]): { cell: number; text: string } | null {
+  const error = model.planError;
+  if (!error || error.status !== 400) {
+    return null; // 0: the server is unreachable, which is no cell's fault
+  }
+  let cell = typeof error.data.cell === 'number' ? error.data.cell : -1;
+  if (cell < 0 && typeof error.data.step === 'string') {
+    cell = roles.findIndex(r => r.kind === 'step' && r.step === error.data.step);
+  }
+  if (cell < 0) {
+    return null;
+  }
+  return { cell, text: error.hint ? `${error.message}\n${error.hint}` : error.message };
+}
+
+/**
+ * Whether a step's code changed since the watched run ran it (comments and spacing aside: reuse's
+ * view, from the saved notebook); the run's id when it did, else null.
+ */
+export function editedSince(model: PipelineModel, step: string): string | null {
+  const now = model.plan?.steps.find(s => s.name === step)?.code_digest;
+  const ran = model.stepRun(step)?.code_digest;
+  return now && ran && now !== ran ? model.run?.id ?? null : null;
+}
 
 /** The status a badge shows for a step, given the watched run. */
 export function badgeStatus(model: PipelineModel, step: string): DisplayStatus {
@@ -29,6 +56,14 @@ export function badgeStatus(model: PipelineModel, step: string): DisplayStatus {
     return stateLook(stepRun.status).status;
   }
   return isActive(run.status) ? 'pending' : 'excluded';
+}
+
+function firstLine(text: string): string {
+  return text.split('\n', 1)[0];
+}
+
+function editedTitle(run: string): string {
+  return `The code of this step changed since run ${shortRunId(run)} ran it: the next run runs it again.`;
 }
 
 function element(tag: string, className: string, text?: string): HTMLElement {
@@ -90,7 +125,10 @@ export class CellBadges implements IDisposable {
       return;
     }
     const roles = this.roles();
-    this.panel.content.widgets.forEach((cell, i) => this._render(cell, roles[i]));
+    const problem = planProblem(this._model, roles);
+    this.panel.content.widgets.forEach((cell, i) =>
+      this._render(cell, roles[i], problem && problem.cell === i ? problem.text : null)
+    );
   }
 
   dispose(): void {
@@ -118,13 +156,14 @@ export class CellBadges implements IDisposable {
     }
   }
 
-  private _render(cell: Cell, role: ICellRole | undefined): void {
+  private _render(cell: Cell, role: ICellRole | undefined, problem: string | null): void {
     let badge = cell.node.querySelector<HTMLElement>(`:scope > .${BADGE_CLASS}`);
     const kind = role?.kind;
     cell.node.classList.toggle('mlp-cell-step', kind === 'step');
     cell.node.classList.toggle('mlp-cell-continuation', kind === 'continuation');
     cell.node.classList.toggle('mlp-cell-scratch', kind === 'scratch');
-    if (!role || (kind !== 'step' && kind !== 'continuation' && kind !== 'scratch')) {
+    cell.node.classList.toggle('mlp-cell-problem', problem !== null);
+    if (problem === null && (!role || (kind !== 'step' && kind !== 'continuation' && kind !== 'scratch'))) {
       badge?.remove();
       delete cell.node.dataset.mlpStep;
       return;
@@ -137,42 +176,60 @@ export class CellBadges implements IDisposable {
     }
     const content: HTMLElement[] = [];
     let key: string;
-    if (kind === 'step') {
+    if (kind === 'step' && role) {
       const step = role.step ?? '';
       const line = role.line;
       const status = badgeStatus(this._model, step);
       const look = stateLook(status);
       const stepRun = this._model.stepRun(step);
-      const duration = formatDuration(stepRun?.duration ?? null);
+      const duration = status === 'reused' ? '' : formatDuration(stepRun?.duration ?? null);
+      const label = status === 'reused' ? reusedLabel(look.label, stepRun?.from_run) : look.label;
       const gpus = line?.gpus ? ` ×${line.gpus}` : '';
-      key = ['step', step, line?.compute, gpus, status, duration, line?.error].join('|');
-      badge.className = `${BADGE_CLASS} mlp-badge-step mlp-state-${status}`;
+      const edited = editedSince(this._model, step);
+      // a bad %%step line or a plan error on this cell: the badge turns red, the message on hover
+      const bad = line?.error ? `%%step line: ${line.error}` : problem;
+      key = ['step', step, line?.compute, gpus, status, label, duration, bad, edited].join('|');
+      badge.className = `${BADGE_CLASS} mlp-badge-step mlp-state-${status}${bad ? ' mlp-badge-bad' : ''}`;
       badge.dataset.mlpStep = step;
       badge.dataset.mlpStatus = status;
-      badge.title = line?.error
-        ? `%%step line: ${line.error}`
-        : `step ${step} (${line?.compute ?? 'cpu'}${gpus}): ${look.label}${duration ? ', ' + duration : ''}`;
+      const about = `step ${step} (${line?.compute ?? 'cpu'}${gpus}): ${label}${duration ? ', ' + duration : ''}`;
+      badge.title = [bad, about, edited ? editedTitle(edited) : ''].filter(Boolean).join('\n');
       content.push(
-        element('span', 'mlp-badge-icon', look.icon),
+        element('span', 'mlp-badge-icon', bad ? '✗' : look.icon),
         element('span', 'mlp-badge-name', step || '(no name)'),
         element('span', 'mlp-badge-compute', `${line?.compute ?? 'cpu'}${gpus}`),
-        element('span', 'mlp-badge-state', look.label)
+        element('span', 'mlp-badge-state', label)
       );
       if (duration) {
         content.push(element('span', 'mlp-badge-duration', duration));
       }
-      if (line?.error) {
-        content.push(element('span', 'mlp-badge-error', line.error));
+      if (edited) {
+        content.push(element('span', 'mlp-badge-edited', '✎ edited since the last run'));
+      }
+      if (bad) {
+        content.push(element('span', 'mlp-badge-error', firstLine(bad)));
       }
       cell.node.dataset.mlpStep = step;
-    } else if (kind === 'continuation') {
-      key = ['cont', role.step].join('|');
-      badge.className = `${BADGE_CLASS} mlp-badge-continuation`;
+    } else if (kind === 'continuation' && role) {
+      key = ['cont', role.step, problem].join('|');
+      badge.className = `${BADGE_CLASS} mlp-badge-continuation${problem ? ' mlp-badge-bad' : ''}`;
       badge.dataset.mlpStep = role.step ?? '';
       delete badge.dataset.mlpStatus;
-      badge.title = `This cell belongs to step ${role.step}`;
+      badge.title = [problem, `This cell belongs to step ${role.step}`].filter(Boolean).join('\n');
       content.push(element('span', 'mlp-badge-name', `↳ step ${role.step}`));
+      if (problem) {
+        content.push(element('span', 'mlp-badge-error', firstLine(problem)));
+      }
       cell.node.dataset.mlpStep = role.step ?? '';
+    } else if (problem !== null && kind !== 'scratch') {
+      // a plan error on a cell that is in no step (the preamble, the parameters cell)
+      key = ['problem', problem].join('|');
+      badge.className = `${BADGE_CLASS} mlp-badge-problem mlp-badge-bad`;
+      delete badge.dataset.mlpStep;
+      delete badge.dataset.mlpStatus;
+      badge.title = problem;
+      content.push(element('span', 'mlp-badge-icon', '✗'), element('span', 'mlp-badge-error', firstLine(problem)));
+      delete cell.node.dataset.mlpStep;
     } else {
       key = 'scratch';
       badge.className = `${BADGE_CLASS} mlp-badge-scratch`;

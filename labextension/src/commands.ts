@@ -1,10 +1,12 @@
 /** The commands: make a cell a step, run the pipeline, run up to a step, show the plan. */
 
 import { JupyterFrontEnd } from '@jupyterlab/application';
-import { Dialog, ICommandPalette, InputDialog, showErrorMessage } from '@jupyterlab/apputils';
+import { Dialog, ICommandPalette, InputDialog, Notification, showErrorMessage } from '@jupyterlab/apputils';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 
 import { MlpipeApiError } from './api';
+import { cellNumber } from './format';
+import { notifyWhenDone } from './notify';
 import { pipelineIcon } from './icon';
 import { CellBadges } from './badges';
 import { PipelineModel } from './model';
@@ -26,6 +28,10 @@ export interface ICommandContext {
   modelOf(panel: NotebookPanel): PipelineModel;
   badgesOf(panel: NotebookPanel): CellBadges | undefined;
   showPanel(): void;
+  /** Scroll to a step's first cell in `panel` and show it in the side panel. */
+  selectStep(name: string, panel: NotebookPanel): void;
+  /** `%pipeline load RUN` in the notebook's kernel; resolves to what it printed. */
+  loadRun?(run: string): Promise<string>;
 }
 
 async function reportError(title: string, error: unknown): Promise<void> {
@@ -36,17 +42,37 @@ async function reportError(title: string, error: unknown): Promise<void> {
   }
 }
 
-/** Save the notebook (a run reads the file), then start the run. */
+/**
+ * Save the notebook (a run reads the file), then start the run on the server; when it
+ * ends, a notification says how (a failure links to its step). A run that cannot start
+ * (a plan error) says why in a notification that links to the cell.
+ */
 async function run(ctx: ICommandContext, panel: NotebookPanel, steps?: string[]): Promise<void> {
+  const path = panel.context.path;
+  let id: string;
   try {
     await panel.context.ready;
     await panel.context.save();
     const model = ctx.modelOf(panel);
     void model.refreshPlan();
-    await model.start(steps ? { steps } : {});
+    id = await model.start(steps ? { steps } : {});
   } catch (error) {
+    if (error instanceof MlpipeApiError && error.status === 400) {
+      const cell = typeof error.data.cell === 'number' ? error.data.cell : null;
+      const actions: Notification.IAction[] = cell === null ? [] : [{
+        label: `Go to cell ${cellNumber(cell)}`,
+        callback: () => {
+          panel.content.activeCellIndex = cell;
+          void panel.content.scrollToItem(cell, 'center');
+        }
+      }];
+      Notification.error(`The pipeline cannot run: ${error.message}`.slice(0, 140), { autoClose: false, actions });
+      return;
+    }
     await reportError('Could not start the pipeline run', error);
+    return;
   }
+  void notifyWhenDone(path, id, { selectStep: (name: string) => ctx.selectStep(name, panel), loadRun: ctx.loadRun });
 }
 
 export function addCommands(ctx: ICommandContext): void {

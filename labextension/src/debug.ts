@@ -11,6 +11,11 @@ export function debugCode(step: string, run: string): string {
   return `%pipeline debug ${step} --run ${run}`;
 }
 
+/** The magic that puts a run's results into the kernel (a run started from the side panel or the palette). */
+export function loadCode(run: string): string {
+  return `%pipeline load ${run}`;
+}
+
 /** What a kernel needs to offer: executing code (a `Kernel.IKernelConnection` does). */
 export type ICodeRunner = Pick<Kernel.IKernelConnection, 'requestExecute'>;
 

@@ -6,7 +6,7 @@ import { IDocumentManager } from '@jupyterlab/docmanager';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 
 import { CellBadges } from './badges';
-import { debugCode, runInKernel } from './debug';
+import { debugCode, loadCode, runInKernel } from './debug';
 import { StepNotebookDrive } from './drive';
 import { addCommands, CommandIDs } from './commands';
 import { PipelineModels } from './model';
@@ -37,8 +37,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const models = new PipelineModels();
     const badges = new Map<NotebookPanel, CellBadges>();
 
-    const selectStep = (name: string): void => {
-      const panel = tracker.currentWidget;
+    /** Scroll to a step's first cell (in `notebook`, else the current notebook) and select it. */
+    const selectStep = (name: string, inPanel?: NotebookPanel): void => {
+      const panel = inPanel ?? tracker.currentWidget;
       const cells = badges.get(panel!);
       if (!panel || !cells) {
         return;
@@ -62,6 +63,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
         return 'This notebook has no running kernel: start one (and %load_ext jupyter_mlpipe), then try again.';
       }
       return runInKernel(kernel, debugCode(name, run));
+    };
+
+    /** `%pipeline load RUN` in the current notebook's kernel: a server-side run's results, there. */
+    const loadRun = async (run: string): Promise<string> => {
+      const kernel = tracker.currentWidget?.sessionContext.session?.kernel;
+      if (!kernel) {
+        return 'This notebook has no running kernel: start one (and %load_ext jupyter_mlpipe), then try again.';
+      }
+      return runInKernel(kernel, loadCode(run));
     };
 
     // executed step notebooks live in the hidden .mlpipe folder, which the Contents API
@@ -94,7 +104,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
       selectStep,
       openNotebook,
       run: () => void app.commands.execute(CommandIDs.runPipeline),
-      debugStep
+      debugStep,
+      loadRun
     });
     sidePanel.title.icon = pipelineIcon;
     sidePanel.title.label = labShell ? '' : 'Pipeline';
@@ -160,7 +171,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
       palette,
       modelOf: panel => models.get(panel.context.path),
       badgesOf: panel => badges.get(panel),
-      showPanel: () => app.shell.activateById(sidePanel.id)
+      showPanel: () => app.shell.activateById(sidePanel.id),
+      selectStep: (name: string, panel: NotebookPanel) => {
+        app.shell.activateById(panel.id);
+        selectStep(name, panel);
+        app.shell.activateById(sidePanel.id);
+        sidePanel.model = panelModel(panel);
+        sidePanel.select(name);
+      },
+      loadRun
     });
   }
 };

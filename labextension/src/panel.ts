@@ -9,6 +9,7 @@ import { Widget } from '@lumino/widgets';
 import { Direction, ILayout, IPlan, IRunSummary } from './api';
 import { PipelineModel } from './model';
 import { badgeStatus } from './badges';
+import { errorText, reusedLabel, shortRunId } from './format';
 import { countsText, formatDuration, isActive, stateLook } from './states';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
@@ -30,6 +31,11 @@ export interface IPanelActions {
    * step received in that run, put into the kernel); resolves to what it printed.
    */
   debugStep?(name: string, run: string): Promise<string>;
+  /**
+   * Put a run's results into the notebook's kernel (`%pipeline load RUN`): a run started
+   * here runs on the server, so its values are not in the kernel; resolves to what it printed.
+   */
+  loadRun?(run: string): Promise<string>;
 }
 
 function el(tag: string, attrs: Record<string, string> = {}, ...children: (Node | string)[]): HTMLElement {
@@ -141,12 +147,19 @@ export class PipelinePanel extends Widget {
       for (const step of Object.values(run.steps ?? {})) {
         counts[step.status] = (counts[step.status] ?? 0) + 1;
       }
-      parts.push(
-        el('div', { class: `mlps-runline mlps-state-${look.status}`, 'data-mlp-run': run.id, 'data-mlp-status': run.status },
-          el('span', { class: 'mlps-chip' }, `${look.icon} ${look.label}`),
-          ` run ${run.id} `,
-          el('span', { class: 'mlps-muted' }, countsText(counts)))
-      );
+      const line = el('div', { class: `mlps-runline mlps-state-${look.status}`, 'data-mlp-run': run.id, 'data-mlp-status': run.status },
+        el('span', { class: 'mlps-chip' }, `${look.icon} ${look.label}`),
+        ` run ${run.id} `,
+        el('span', { class: 'mlps-muted' }, countsText(counts)));
+      if (run.connecting && isActive(run.status)) {  // "starting Ray (first run in this session)…", as the run panel
+        line.appendChild(el('div', { class: 'mlps-muted mlps-connecting', 'data-role': 'connecting' }, run.connecting));
+      }
+      line.appendChild(this._runActions(run.id, isActive(run.status), model));
+      const said = this._said.get(run.id);
+      if (said) {
+        line.appendChild(el('pre', { class: 'mlps-said', 'data-role': 'run-output' }, said));
+      }
+      parts.push(line);
     }
     if (model.planError) {
       const error = model.planError;
@@ -222,9 +235,12 @@ export class PipelinePanel extends Widget {
     for (const node of graph.nodes) {
       const status = badgeStatus(model, node.name);
       const look = stateLook(status);
-      const duration = formatDuration(model.stepRun(node.name)?.duration ?? null);
+      const stepRun = model.stepRun(node.name);
+      // a reused step took no time in this run: it says which run it is reused from, as the run panel does
+      const duration = status === 'reused' ? '' : formatDuration(stepRun?.duration ?? null);
+      const label = status === 'reused' ? reusedLabel(look.label, stepRun?.from_run) : look.label;
       const gpus = node.num_gpus ? ` ×${node.num_gpus}` : '';
-      const sub = `${node.compute}${gpus} · ${look.label}${duration ? ' · ' + duration : ''}`;
+      const sub = `${node.compute}${gpus} · ${label}${duration ? ' · ' + duration : ''}`;
       const { x, y, width: w, height: h } = node;
       const g = svg('g', {
         class: `mlps-node mlps-state-${status}${this._selected === node.name ? ' mlps-selected' : ''}`,
@@ -234,7 +250,7 @@ export class PipelinePanel extends Widget {
         'data-status': status,
         'aria-label': `step ${node.name}: ${look.label}`
       },
-      svg('title', {}, `${node.name} (${node.compute}${gpus}): ${look.label}${duration ? ', ' + duration : ''}`),
+      svg('title', {}, `${node.name} (${node.compute}${gpus}): ${label}${duration ? ', ' + duration : ''}`),
       svg('rect', { class: 'mlps-box', x, y, width: w, height: h, rx: 5 }),
       svg('rect', { class: 'mlps-band', x: x + 1, y: y + 1, width: 5, height: h - 2, rx: 2 }),
       svg('text', { x: x + 15, y: y + 21, class: 'mlps-icon', 'text-anchor': 'middle', 'aria-hidden': 'true' }, look.icon),
@@ -266,12 +282,13 @@ export class PipelinePanel extends Widget {
         el('span', { class: `mlps-chip mlps-state-${look.status}` }, `${look.icon} ${look.label}`), ` ${name}`)
     ];
     const duration = formatDuration(stepRun?.duration ?? null);
-    if (duration) {
+    if (stepRun?.status === 'reused' && stepRun.from_run) {
+      rows.push(el('div', { class: 'mlps-muted' }, `reused from run ${stepRun.from_run} (its outputs, its notebook)`));
+    } else if (duration) {
       rows.push(el('div', { class: 'mlps-muted' }, `took ${duration}`));
     }
-    if (stepRun?.error) {
-      const error = typeof stepRun.error === 'string' ? stepRun.error : JSON.stringify(stepRun.error, null, 1);
-      rows.push(el('pre', { class: 'mlps-error' }, truncate(error, 2000)));
+    if (stepRun?.error) {  // the words the run wrote (cell, error, the user's traceback), not the record's JSON
+      rows.push(el('pre', { class: 'mlps-error', 'data-role': 'step-error' }, truncate(errorText(stepRun.error), 4000)));
     }
     const open = el('button', { class: 'jp-mod-styled mlps-open-notebook', type: 'button' }, 'Open executed notebook');
     const run = model.run?.id;
@@ -325,6 +342,42 @@ export class PipelinePanel extends Widget {
     return el('div', { class: 'mlps-debug' }, button, said);
   }
 
+  /** Cancel (a run going), or load its results into the kernel (a finished one). */
+  private _runActions(run: string, active: boolean, model: PipelineModel): HTMLElement {
+    const box = el('span', { class: 'mlps-run-actions' });
+    if (active) {
+      const cancel = el('button', {
+        class: 'jp-mod-styled jp-mod-warn mlps-cancel', type: 'button', title: `Cancel run ${run}: its running steps stop`
+      }, '■ Cancel');
+      cancel.addEventListener('click', () => {
+        cancel.setAttribute('disabled', 'true');
+        void model.cancel().catch((reason: unknown) => {
+          const error = reason as { message?: string; hint?: string | null };
+          this._said.set(run, [error.message ?? String(reason), error.hint ?? ''].filter(Boolean).join('\n'));
+          this._render();
+        });
+      });
+      box.appendChild(cancel);
+    } else if (this._actions.loadRun) {
+      const load = el('button', {
+        class: 'jp-mod-styled mlps-load-run', type: 'button',
+        title: `Put the results of run ${run} into this notebook's kernel (%pipeline load ${shortRunId(run)})`
+      }, 'Load into kernel');
+      load.addEventListener('click', () => {
+        this._said.set(run, 'loading its results into the kernel…');
+        this._render();
+        void this._actions.loadRun!(run)
+          .catch((reason: unknown) => `Could not run %pipeline load: ${reason}`)
+          .then(text => {
+            this._said.set(run, text);
+            this._render();
+          });
+      });
+      box.appendChild(load);
+    }
+    return box;
+  }
+
   private _runsList(runs: IRunSummary[], model: PipelineModel): HTMLElement {
     const box = el('div', { class: 'mlps-runs' }, el('h3', {}, 'Recent runs'));
     if (!runs.length) {
@@ -364,6 +417,8 @@ export class PipelinePanel extends Widget {
   private _selected: string | null = null;
   /** What `%pipeline debug` printed, by `RUN/STEP`: kept across re-renders. */
   private _debugOutput = new Map<string, string>();
+  /** What a run's buttons answered (a refused cancel, what `%pipeline load` printed), by run id. */
+  private _said = new Map<string, string>();
   private _direction: Direction = 'LR';
   private _lrWidth = 0;
 }

@@ -200,36 +200,80 @@ function cleanName(name: string): string {
 }
 
 /**
- * A step name from a cell's code: the first variable it assigns at top level
- * (`model = ...`, `X_train, X_test = ...`), else the first function or class
- * it defines, else the first function it calls; `step` if nothing fits.
+ * What a cell does, by the calls it makes: the first rule that matches names the step.
+ * Ordered by what a cell is about when it does several things (a cell that fits a model
+ * and scores it is `train`; one that only scores is `evaluate`).
+ */
+const ACTIONS: [RegExp, string][] = [
+  // a model's fit takes the data and the labels (`.fit(X, y)`); a scaler's `.fit(X)` prepares features
+  [/\.(fit|partial_fit)\s*\([^,()]+,|\.train\s*\(|\bcross_val(_score|idate)\s*\(|\bGridSearchCV\s*\(/, 'train'],
+  [/\.fit_transform\s*\(|\bget_dummies\s*\(|\b(StandardScaler|MinMaxScaler|OneHotEncoder|PolynomialFeatures|TfidfVectorizer|CountVectorizer)\s*\(/, 'features'],
+  [/\btrain_test_split\s*\(|\bKFold\s*\(|\.sample\s*\(\s*frac/, 'split'],
+  [/\b(accuracy|f1|precision|recall|roc_auc|r2|log_loss)_score\s*\(|\bmean_(squared|absolute)_error\s*\(|\bclassification_report\s*\(|\bconfusion_matrix\s*\(|\.score\s*\(|\.evaluate\s*\(/, 'evaluate'],
+  [/\.predict(_proba)?\s*\(/, 'predict'],
+  [/\.read_(csv|parquet|json|excel|sql|table|feather|pickle)\s*\(|\bload_(dataset|iris|digits|wine|breast_cancer|diabetes)\s*\(|\bfetch_\w+\s*\(|\bmake_(classification|regression|blobs|moons)\s*\(/, 'load'],
+  [/\.(dropna|fillna|drop_duplicates)\s*\(/, 'clean'],
+  [/\.(merge|join|groupby|pivot_table|concat)\s*\(|\bpd\.concat\s*\(/, 'transform'],
+  [/\bplt\.|\.plot\s*\(|\bsns\.|\bpx\./, 'plot'],
+  [/\.to_(csv|parquet|json|excel|pickle)\s*\(|\b(joblib|pickle)\.dump\s*\(|\.save(_model)?\s*\(/, 'save']
+];
+
+/** Names that say nothing about a step: short data names, generic results, builtins. */
+const VAGUE = new Set([
+  'df', 'data', 'tmp', 'temp', 'res', 'result', 'results', 'out', 'output', 'val', 'value', 'values', 'arr', 'obj',
+  'item', 'items', 'idx', 'i', 'j', 'k', 'n', 'x', 'y', 'X', 'Y', 'print', 'len', 'range', 'list', 'dict', 'set',
+  'tuple', 'sorted', 'str', 'int', 'float', 'display', 'zip', 'enumerate', 'open', 'isinstance', 'sum', 'min', 'max'
+]);
+
+function descriptive(name: string): boolean {
+  return name.length >= 3 && !VAGUE.has(name) && !PY_KEYWORDS.has(name) && !/^_/.test(name);
+}
+
+/**
+ * A step name from what a cell computes, as a person would name it:
+ * 1. what its calls do: `train` (`model.fit(X, y)`), `features`, `split`, `evaluate`, `predict`,
+ *    `load`, `clean`, `transform`, `plot`, `save` (`ACTIONS`);
+ * 2. a function it calls at top level (`model = train_model(X, y)`);
+ * 3. a descriptive name it assigns at top level (`model = ...`; not `X`, `df`, `tmp`), and
+ *    `features` for a cell that makes `X`;
+ * 4. a function or class it defines; then any name it assigns; else `step`.
  * Names in `taken` are avoided (`name_2`, `name_3`, ...).
  */
 export function suggestStepName(code: string, taken: Iterable<string> = []): string {
   const used = new Set(taken);
-  let base: string | null = null;
   const lines = code.split('\n').filter(l => !/^\s*(%|#|!)/.test(l));
-  for (const line of lines) {
-    if (/^\s/.test(line)) {
-      continue; // only top-level statements
-    }
+  const topLevel = lines.filter(l => !/^\s/.test(l));
+  const text = lines.join('\n');
+  const assigned: string[] = [];
+  for (const line of topLevel) {
     const assign = /^\(?\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:,[^=]*)?\)?\s*(?::[^=]+)?(?:[-+*/%|&^@]|\*\*|\/\/)?=(?!=)/.exec(line);
     if (assign && !PY_KEYWORDS.has(assign[1])) {
-      base = assign[1];
+      assigned.push(assign[1]);
+    }
+  }
+  const defined = new Set<string>();
+  for (const line of lines) {
+    const def = /^(?:async\s+)?(?:def|class)\s+([A-Za-z_][A-Za-z0-9_]*)/.exec(line.trim());
+    if (def) {
+      defined.add(def[1]);
+    }
+  }
+  // 1. what its calls do
+  let base: string | null = ACTIONS.find(([pattern]) => pattern.test(text))?.[1] ?? null;
+  // 2. a function called (not defined) here: `model = train_model(X, y)`
+  for (const line of base ? [] : topLevel) {
+    const call = /(?:^|=\s*|^return\s+)([A-Za-z_][A-Za-z0-9_]*)\s*\(/.exec(line.trim());
+    if (call && descriptive(call[1]) && /[a-z]/.test(call[1]) && !/^[A-Z]/.test(call[1]) && !defined.has(call[1])) {
+      base = call[1];
       break;
     }
   }
+  // 3. a descriptive name it assigns (`X`, the usual name of a feature matrix: `features`)
+  base = base ?? assigned.find(descriptive) ?? (assigned.some(n => /^X(_|$)/.test(n)) ? 'features' : null);
+  // 4. a function or class it defines; then any name it assigns
+  base = base ?? [...defined][0] ?? assigned[0] ?? null;
   if (!base) {
-    for (const line of lines) {
-      const def = /^(?:async\s+)?(?:def|class)\s+([A-Za-z_][A-Za-z0-9_]*)/.exec(line);
-      if (def) {
-        base = def[1];
-        break;
-      }
-    }
-  }
-  if (!base) {
-    for (const line of lines) {
+    for (const line of topLevel) {
       const call = /^([A-Za-z_][A-Za-z0-9_.]*)\s*\(/.exec(line.trim());
       if (call && !PY_KEYWORDS.has(call[1])) {
         base = call[1].split('.').pop() ?? null;

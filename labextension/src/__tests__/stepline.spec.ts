@@ -77,9 +77,24 @@ describe('classifyCells', () => {
 });
 
 describe('suggestStepName', () => {
-  it('takes the first assigned variable', () => {
-    expect(suggestStepName('model = LogisticRegression()\nmodel.fit(X, y)')).toBe('model');
-    expect(suggestStepName('X_train, X_test = split(X)')).toBe('X_train');
+  it('names what the cell computes, not the first variable it assigns', () => {
+    // the quickstart's cells, as their authors named them
+    expect(suggestStepName('X, y = load_wine(return_X_y=True)\nprint(X.shape, np.bincount(y))')).toBe('load');
+    expect(suggestStepName('X_train, X_test, y_train, y_test = train_test_split(\n    X, y, test_size=test_size)\n' +
+      'scaler = StandardScaler().fit(X_train)\nX_train = scaler.transform(X_train)')).toBe('features');
+    expect(suggestStepName('model = LogisticRegression(C=C, max_iter=1000)\nmodel.fit(X_train, y_train)')).toBe('train');
+    expect(suggestStepName('accuracy = accuracy_score(y_test, model.predict(X_test))')).toBe('evaluate');
+    expect(suggestStepName('df = pd.read_csv("data.csv")')).toBe('load');
+    expect(suggestStepName('X_train, X_test = train_test_split(X)')).toBe('split');
+    expect(suggestStepName('preds = model.predict(X_new)')).toBe('predict');
+    expect(suggestStepName('df = df.dropna()')).toBe('clean');
+    expect(suggestStepName('df.to_parquet("out.parquet")')).toBe('save');
+  });
+  it('takes a function it calls, then a descriptive name it assigns; X makes features', () => {
+    expect(suggestStepName('model = train_model(X_train, y_train)')).toBe('train_model');
+    expect(suggestStepName('X_train, X_test = split(X)')).toBe('split');
+    expect(suggestStepName('X = df[["a", "b"]].values\ny = df["c"].values')).toBe('features');
+    expect(suggestStepName('df = raw.copy()\nsummary = df.describe()')).toBe('summary');
     expect(suggestStepName('# comment\n%time x = 1\nscore: float = 0.5')).toBe('score');
     expect(suggestStepName('total += 1')).toBe('total');
   });
