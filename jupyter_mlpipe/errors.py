@@ -23,10 +23,12 @@ __all__ = [
     "InfeasibleRequest",
     "RayUnavailable",
     "StepFailed",
+    "EnvBuildFailed",
     "RunNotFound",
     "PublishError",
     "ParamError",
     "ScheduleError",
+    "SweepError",
 ]
 
 
@@ -135,6 +137,15 @@ class StepFailed(MlpipeError):
     notebook_path: str | None = None
 
 
+@_carries
+class EnvBuildFailed(MlpipeError):
+    """A step's environment (`[env.NAME]`) cannot be built: pip cannot resolve or install its requirements."""
+
+    step: str | None = None
+    env: str | None = None
+    installer: str = ""  # the installer's own message
+
+
 class RunNotFound(MlpipeError):
     """No run with that id is recorded in the store."""
 
@@ -170,3 +181,13 @@ class ScheduleError(MlpipeError):
 
     def to_dict(self) -> dict[str, Any]:
         return {**super().to_dict(), "schedule": self.schedule}
+
+
+@_carries
+class SweepError(MlpipeError):
+    """A sweep refused before its trials run: a bad space, metric, goal or search, an unknown parameter."""
+
+    parameter: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "parameter": self.parameter}

@@ -110,7 +110,7 @@ def test_file_created_with_wal_and_version(db_path, hist):
     assert db_path.exists()
     conn = raw(db_path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"runs", "step_runs", "artifacts", "cache", "metrics", "facts"} <= tables
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
@@ -195,7 +195,7 @@ def test_a_version_2_file_gains_the_run_origin_columns(db_path):
         got = h.get_run(run_id)
         assert (got["pipeline"], got["pipeline_version"], got["trigger"]) == (
             "daily", 2, {"kind": "schedule", "schedule": "s1"})
-    assert raw(db_path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert raw(db_path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
 
 
 def test_closed_history_refuses_use(db_path):

@@ -186,6 +186,6 @@ class ExecutorPool:
                 self._actor_class = ray.remote(StepExecutor)
             self.handles[index] = self._actor_class.options(
                 name=f"{_PREFIX}{fingerprint()}-{index}", namespace=NAMESPACE, lifetime="detached",
-                get_if_exists=True, num_cpus=1, max_restarts=0, max_concurrency=1,
+                get_if_exists=True, num_cpus=1, max_restarts=0, max_concurrency=1, scheduling_strategy="DEFAULT",
             ).remote(idle_seconds())
         return self.handles[index]

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InfeasibleRequest, RayUnavailable
 from . import ray_connect
 from .backend import Finished, Resources
+from .environments import env_failure_result, installer_message
 from .executors import ExecutorPool, fits_executor, idle_seconds
 from .ray_head import local_resources
 from .task import StepResult, StepTask
@@ -99,6 +100,7 @@ def submit(func: Callable[[StepTask], StepResult], task: StepTask, resources: Re
         "num_gpus": float(resources.get("num_gpus") or 0),
         "max_retries": int(retries),
         "retry_exceptions": False,
+        "scheduling_strategy": "DEFAULT",  # never the caller's placement group (a sweep's trial is a Tune actor)
     }
     if resources.get("memory"):
         options["memory"] = int(resources["memory"])
@@ -210,6 +212,11 @@ class RayBackend:
         except ray.exceptions.TaskCancelledError:
             self._free(index)
             return Finished(name, "cancelled")
+        except ray.exceptions.RuntimeEnvSetupError as exc:  # its environment could not be built: say what pip said
+            self._free(index)
+            task, resources = self.submitted[name][:2]
+            return Finished(name, "returned", result=env_failure_result(
+                name, resources.get("env"), installer_message(str(exc)), task["output_path"]))
         except ray.exceptions.RayTaskError as exc:  # the task body itself raised: a bug on our side
             self._free(index)
             cause = exc.cause if getattr(exc, "cause", None) is not None else exc

@@ -32,6 +32,7 @@ from .ids import pid_alive, run_not_found, validate_run_id
 from .records import FINISH_STATUSES, INTERRUPTED, RECORDED_RUN_STATUSES, RunOrigin
 from .schema import MIGRATIONS, SCHEMA_VERSION, STEP_COLUMNS, STEP_JSON, dump_json
 from .sql import is_locked, placeholders
+from .sweeps import SweepStore
 
 __all__ = ["RUN_STATUSES", "SCHEMA_VERSION", "History", "validate_run_id"]
 
@@ -92,6 +93,11 @@ class History:
     def facts(self) -> FactStore:
         """What runs learned about each notebook (`facts.py`)."""
         return FactStore(self)
+
+    @property
+    def sweeps(self) -> SweepStore:
+        """The sweeps recorded here and their trials (`sweeps.py`)."""
+        return SweepStore(self)
 
     @property
     def gc(self) -> GcQueries:

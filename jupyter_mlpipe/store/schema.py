@@ -31,7 +31,7 @@ __all__ = [
     "row_dict",
 ]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """The newest schema this code knows; stored in `PRAGMA user_version`."""
 
 RUN_JSON = ("params", "plan", "options", "corrections", "trigger")
@@ -66,6 +66,24 @@ def _add_origin(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE runs ADD COLUMN pipeline_version INTEGER")
     conn.execute("ALTER TABLE runs ADD COLUMN trigger TEXT")
     conn.execute("CREATE INDEX IF NOT EXISTS runs_pipeline ON runs (pipeline, started)")
+
+
+def _add_sweeps(conn: sqlite3.Connection) -> None:
+    """Version 4: sweeps and their trials (`sweeps.SweepStore`); each trial is also a run in `runs`."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS sweeps ("
+        " id TEXT PRIMARY KEY, notebook TEXT NOT NULL, started REAL NOT NULL, ended REAL,"
+        " status TEXT NOT NULL, metric TEXT NOT NULL, goal TEXT NOT NULL, search TEXT NOT NULL,"
+        " space TEXT, fixed TEXT, options TEXT, shared_run_id TEXT, steps_saved INTEGER,"
+        " best_run_id TEXT, best_metric REAL, error TEXT)"
+    )
+    conn.execute("CREATE INDEX IF NOT EXISTS sweeps_notebook ON sweeps (notebook, started)")
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS sweep_trials ("
+        " sweep_id TEXT NOT NULL, number INTEGER NOT NULL, trial_id TEXT, run_id TEXT,"
+        " params TEXT, status TEXT NOT NULL DEFAULT 'pending', metric REAL, points INTEGER NOT NULL DEFAULT 0,"
+        " started REAL, ended REAL, error TEXT, PRIMARY KEY (sweep_id, number))"
+    )
 
 
 def _create_v1(conn: sqlite3.Connection) -> None:
@@ -151,7 +169,8 @@ _V1_SCHEMA = """
 
 
 # version -> function that brings the schema from version-1 to version.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _create_v1, 2: _add_learning, 3: _add_origin}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _create_v1, 2: _add_learning, 3: _add_origin,
+                                                               4: _add_sweeps}
 
 
 def json_default(value: Any) -> Any:
