@@ -57,7 +57,8 @@ def plan(path: str | os.PathLike, *, store: str | None = None, compute: dict[str
     from .store.history import History
 
     where, config = store_for(path, store)
-    pipeline = Pipeline.from_notebook(path, compute=config.compute if compute is None else compute)
+    pipeline = Pipeline.from_notebook(path, compute=config.compute if compute is None else compute,
+                                      envs=config.envs)
     if not where.history_path.exists():
         return pipeline
     with History(where.history_path) as history:

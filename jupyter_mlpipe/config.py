@@ -1,4 +1,4 @@
-"""mlpipe.toml: compute targets, the store location and which Ray to use.
+"""mlpipe.toml: compute targets, environments, the store location and which Ray to use.
 
 One place, documented in docs/configuration.md: the nearest `mlpipe.toml` in
 the notebook's folder or one of its parents. Environment variables win over
@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .env_config import EnvSpec, read_envs
 from .errors import ConfigError
 
 __all__ = ["Config", "load_config", "CONFIG_FILE"]
 
 CONFIG_FILE = "mlpipe.toml"
-_RESOURCE_KEYS = {"num_cpus", "num_gpus", "memory", "resources", "accelerator_type", "runtime_env"}
+_RESOURCE_KEYS = {"num_cpus", "num_gpus", "memory", "resources", "accelerator_type", "runtime_env", "env"}
 
 
 @dataclass
@@ -26,6 +27,7 @@ class Config:
 
     path: Path | None = None
     compute: dict[str, dict[str, Any]] = field(default_factory=dict)
+    envs: dict[str, EnvSpec] = field(default_factory=dict)  # [env.NAME] tables (`env_config`)
     store: str | None = None
     ray_address: str | None = None
     ray_private: bool = False
@@ -60,12 +62,14 @@ def load_config(folder: str | os.PathLike) -> Config:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path} is not valid TOML: {exc}.") from None
-        unknown = set(data) - {"compute", "store", "ray"}
+        unknown = set(data) - {"compute", "env", "store", "ray"}
         if unknown:
             raise ConfigError(
                 f"{path}: unknown section or key {sorted(unknown)[0]!r}.",
-                hint="Known: [compute.NAME], store = PATH_OR_URI, [ray] (address, token_file, idle_minutes, private).",
+                hint="Known: [compute.NAME], [env.NAME], store = PATH_OR_URI, [ray] (address, token_file, "
+                     "idle_minutes, private).",
             )
+        config.envs = read_envs(path, data.get("env") or {})
         for name, spec in (data.get("compute") or {}).items():
             if not isinstance(spec, dict):
                 raise ConfigError(f"{path}: [compute.{name}] must be a table of Ray options.")
@@ -75,6 +79,10 @@ def load_config(folder: str | os.PathLike) -> Config:
                     f"{path}: [compute.{name}] has unknown option {sorted(bad)[0]!r}.",
                     hint=f"Allowed: {', '.join(sorted(_RESOURCE_KEYS))}.",
                 )
+            if "env" in spec and spec["env"] not in config.envs:
+                raise ConfigError(
+                    f"{path}: [compute.{name}] env = {spec['env']!r} names no [env.{spec['env']}] table.",
+                    hint=f"Environments in this file: {', '.join(sorted(config.envs)) or '(none)'}.")
             config.compute[name] = dict(spec)
         store = data.get("store")
         if store is not None:

@@ -77,11 +77,14 @@ class InProcessBackend:
 
     def __init__(self) -> None:
         self.queue: dict[str, StepTask] = {}
+        self.refused: dict[str, Resources] = {}  # steps with a runtime_env: this process cannot give it
 
     def start(self, requests: dict[str, Resources]) -> None:
         """Nothing to start; resource requests are not enforced in this process."""
 
     def submit(self, name: str, task: StepTask, resources: Resources, retries: int) -> None:
+        if resources.get("runtime_env"):  # never run it silently in the driver's environment instead
+            self.refused[name] = resources
         self.queue[name] = task
 
     def wait(self, timeout: float) -> list[Finished]:
@@ -91,6 +94,13 @@ class InProcessBackend:
 
         name = next(iter(self.queue))
         task = self.queue.pop(name)
+        if name in self.refused:
+            from .environments import env_failure_result
+
+            env = self.refused.pop(name).get("env")
+            return [Finished(name, "returned", result=env_failure_result(
+                name, env, "the in-process backend runs steps in the driver's process, which cannot have "
+                "another environment; run it on Ray", task["output_path"]))]
         try:
             result = run_step_task(task)
         except Exception as exc:  # noqa: BLE001 - a bug of ours, reported as the step's failure
@@ -100,6 +110,7 @@ class InProcessBackend:
 
     def cancel(self, name: str) -> None:
         self.queue.pop(name, None)
+        self.refused.pop(name, None)
 
     def close(self) -> None:
         """Nothing was taken."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
+from .environments import EnvResolver
 from .reuse import explain, key_components, key_of
 from .task import OutputRef
 
@@ -64,17 +65,18 @@ class ReuseDecider:
         self.base = base
         self.force = force
         self.records: dict[str, dict] = {}  # run id -> recorded run, for reused steps' notebooks
+        self.envs = EnvResolver()  # the steps' environments, each resolved once in this run
 
     def key(self, step: Step, input_digests: dict[str, str]) -> tuple[str, dict[str, Any]]:
         """The cache key of `step` with these inputs, and what it is made of."""
-        components = key_components(step, input_digests=input_digests, params=self.params, base=self.base)
+        components = key_components(step, input_digests=input_digests, params=self.params, base=self.base,
+                                    runtime_env=self.envs.component(step))
         return key_of(components), components
 
     def decide(self, step: Step, *, input_digests: dict[str, str], required: list[str]) -> Decision:
         """Reuse or run `step`, given the digests of its inputs and the values later steps read."""
         name = step.name
-        components = key_components(step, input_digests=input_digests, params=self.params, base=self.base)
-        key = key_of(components)
+        key, components = self.key(step, input_digests)
         previous = self.history.last_step_run(self.notebook, name, before_run=self.run_id)
         previous_components = ((previous or {}).get("reason") or {}).get("components")
         changes = explain(components, previous_components)

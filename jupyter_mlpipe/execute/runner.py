@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InfeasibleRequest, RayUnavailable
+from ..errors import EnvBuildFailed, InfeasibleRequest, RayUnavailable
 from ..plan import Pipeline, Step
 from ..plan.fanout import is_fanout
 from ..store.paths import Store
@@ -25,6 +25,7 @@ from .carried import is_carried
 from .files import FILE_PREFIX, file_key
 from .corrections import MAX_RERUNS, Corrections
 from .decision import ReuseDecider
+from .environments import env_failure_result
 from .fanout_driver import FanOuts
 from .failures import crash_message, error_info, failure_message, first_line, lost_message, timeout_message
 from .ray_backend import RayBackend
@@ -161,6 +162,12 @@ class _Driver:
         run_dir.mkdir(parents=True, exist_ok=True)
         sr = run.steps[name]
         sr.notebook_path = str(run_dir / f"{name}.ipynb")
+        try:
+            resources = self.decider.envs.resources(step)  # its runtime_env with pip's pins
+        except EnvBuildFailed as exc:  # pip's own words in a second, not after Ray's retries
+            self.take_result(sr, env_failure_result(name, exc.env, exc.installer, sr.notebook_path))
+            run.emit("step", sr)
+            return
         task: StepTask = {
             "bundle": build_bundle(self.plan, step),
             "output_path": sr.notebook_path,
@@ -172,7 +179,7 @@ class _Driver:
             "timeout": step.options.timeout,
             "project": self.project(),
         }
-        self.backend.submit(name, task, step.resources, step.options.retries)
+        self.backend.submit(name, task, resources, step.options.retries)
         self.running.append(name)
         sr.status = "running"
         sr.started = time.time()
@@ -340,9 +347,8 @@ class _Driver:
                 self.corrections.learn(later, written)
                 self.rerun(later, f"{later} re-ran: {learned[written]} (learned at run time)")
         for earlier, variable in self.overlapping_file_steps(name):
-            self.distrust(earlier)
-            self.rerun(earlier, f"{earlier} re-ran: a later step changed {variable[len(FILE_PREFIX):]!r} while it "
-                                "ran, so what it left is not known (learned at run time)")
+            self.replay_file(earlier, variable, f"{name} and {earlier} touched {variable[len(FILE_PREFIX):]!r} at "
+                                                "the same time")
         for later, variable in self.corrections.stale(name, run.steps):
             source = self.corrections.steps[later].input_sources.get(variable, name)
             why = learned.get(variable) if source == name and later != name else None
@@ -359,10 +365,20 @@ class _Driver:
         if not files or started is None or ended is None:
             return
         for earlier, variable in self.overlapping_file_steps(name, files, (started, ended)):
-            if earlier != name:
-                self.distrust(earlier)
-                self.rerun(earlier, f"{earlier} re-ran: {name} changed {variable[len(FILE_PREFIX):]!r} while it "
-                                    "ran, so what it left is not known (learned at run time)")
+            self.replay_file(earlier, variable, f"{name} and {earlier} touched {variable[len(FILE_PREFIX):]!r} at "
+                                                "the same time")
+
+    def replay_file(self, earliest: str, variable: str, what: str) -> None:
+        """Steps that touched one file at the same time saw each other's half-done changes: from `earliest`
+        on, every step that touches it is not trusted and runs again, in notebook order (each now waits for
+        the one before it, which the run has learned)."""
+        position = self.corrections.position
+        for name, step in self.corrections.steps.items():
+            if position[name] < position[earliest] or variable not in step.outputs:
+                continue
+            if self.run.steps[name].status in ("succeeded", "running"):
+                self.distrust(name)
+                self.rerun(name, f"{name} re-ran: {what}, so what it left is not known (learned at run time)")
 
     def overlapping_file_steps(self, name: str, files: list[str] | None = None,
                                window: tuple[float, float] | None = None) -> list[tuple[str, str]]:

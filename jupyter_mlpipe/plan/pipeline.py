@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import load_config
+from ..env_config import EnvSpec
 from ..errors import PlanError
 from .compute import compute_targets
 from .model import Edge, Param, Step
@@ -42,17 +43,20 @@ class Pipeline:
 
     # -- construction ------------------------------------------------------
     @classmethod
-    def from_notebook(cls, path: str | os.PathLike, *, compute: dict[str, dict] | None = None) -> Pipeline:
-        """Plan a saved .ipynb file (compute targets: the mlpipe.toml beside it, unless given)."""
+    def from_notebook(cls, path: str | os.PathLike, *, compute: dict[str, dict] | None = None,
+                      envs: dict[str, EnvSpec] | None = None) -> Pipeline:
+        """Plan a saved .ipynb file (compute targets and environments: the mlpipe.toml beside it, unless given)."""
         with _gc_paused():
             cells = read_notebook_cells(path)
-            if compute is None:
-                compute = load_config(Path(path).resolve().parent).compute
-            return build_plan(cells, notebook=str(path), compute=compute)
+            if compute is None or envs is None:
+                config = load_config(Path(path).resolve().parent)
+                compute = config.compute if compute is None else compute
+                envs = config.envs if envs is None else envs
+            return build_plan(cells, notebook=str(path), compute=compute, envs=envs)
 
     @classmethod
     def from_sources(cls, sources: Iterable[str | dict], *, notebook: str | None = None,
-                     compute: dict[str, dict] | None = None) -> Pipeline:
+                     compute: dict[str, dict] | None = None, envs: dict[str, EnvSpec] | None = None) -> Pipeline:
         """Plan a list of code cell sources (a dict may carry 'source' and 'tags')."""
         cells = []
         for index, item in enumerate(sources):
@@ -60,7 +64,7 @@ class Pipeline:
                 cells.append(Cell(index=index, source=item["source"], tags=tuple(item.get("tags", ()))))
             else:
                 cells.append(Cell(index=index, source=item))
-        return build_plan(classify(cells), notebook=notebook, compute=compute)
+        return build_plan(classify(cells), notebook=notebook, compute=compute, envs=envs)
 
     # -- queries -----------------------------------------------------------
     def edge_map(self) -> dict[str, list[Edge]]:
@@ -120,10 +124,11 @@ class Pipeline:
 
 
 def build_plan(cells: list[Cell], *, notebook: str | None = None,
-               compute: dict[str, dict] | None = None) -> Pipeline:
-    """Plan classified cells (see notebook.classify); `compute` adds to or overrides DEFAULT_COMPUTE."""
+               compute: dict[str, dict] | None = None, envs: dict[str, EnvSpec] | None = None) -> Pipeline:
+    """Plan classified cells (see notebook.classify); `compute` adds to or overrides DEFAULT_COMPUTE;
+    `envs` are the [env.NAME] tables a step's --env may name."""
     with _gc_paused():
-        planned = Planner(cells, notebook, compute_targets(compute)).run()
+        planned = Planner(cells, notebook, compute_targets(compute), envs).run()
         return Pipeline(planned.steps, planned.edges, planned.params, notebook, planned.warnings)
 
 

@@ -28,6 +28,7 @@ from ..errors import PlanError
 from ..vocab import cell_number
 from .aliases import AliasTracker, mutated_by_calls
 from .cells import CellAnalysis, analyze_cell
+from ..env_config import EnvSpec
 from .compute import ComputeTargets, step_resources
 from .fanout import fanout_names, is_fanout
 from .diagnostics import Reader, star_error, syntax_error, undefined_error
@@ -65,10 +66,12 @@ class Planner:
     the alias tracker; the planner owns them and replaces them on `restore`.
     """
 
-    def __init__(self, cells: list[Cell], notebook: str | None, compute: ComputeTargets) -> None:
+    def __init__(self, cells: list[Cell], notebook: str | None, compute: ComputeTargets,
+                 envs: dict[str, EnvSpec] | None = None) -> None:
         self.cells = cells
         self.notebook = notebook
         self.compute = compute
+        self.envs = envs or {}  # [env.NAME] tables of mlpipe.toml
         self.groups: list[list[Cell]] = []  # the cells of each step, for error messages
         self.steps: dict[str, Step] = {}
         self.params: dict[str, Param] = {}
@@ -82,7 +85,7 @@ class Planner:
     def run(self) -> PlannedSteps:
         order = self.items()
         signatures = [signature(item) for item in order]
-        trace_key = (self.notebook, repr(sorted(self.compute.items())))
+        trace_key = (self.notebook, repr(sorted(self.compute.items())), repr(sorted(self.envs.items())))
         trace = TRACES.get(trace_key)
         start, checkpoints = self.resume(trace, signatures)
         planned: list[str] = []  # steps planned in this run
@@ -294,7 +297,7 @@ class Planner:
             outputs = [n for n in defs if n[0] != "_" and n not in local_shared]
             outputs += [n for n in from_calls if n not in defs and n[0] != "_"]
         step.outputs = sorted(set(outputs))
-        step.resources = step_resources(step, self.compute)
+        step.resources = step_resources(step, self.compute, self.envs)
 
         # what later steps see
         hidden = [n for n in defs if n not in local_shared and n not in step.outputs] if (
