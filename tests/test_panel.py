@@ -962,3 +962,27 @@ console.log(JSON.stringify([
         "/notebooks/mlpipe:20261125-023501-3f9a1c/train-2.ipynb",
         None, None, None, None,
     ]
+
+
+def test_the_panels_cancel_button_cancels_the_live_run(comm_log, tmp_path):
+    """The run line's Cancel (a running run only) sends {"type": "cancel"}: the kernel's run is cancelled."""
+    from jupyter_mlpipe.panel import RunPanel
+
+    run, _ = make_run(tmp_path, 2)
+    panel = RunPanel(min_interval=60)
+    run.listeners.append(panel.listener)
+    run._emit("start")
+    start(run, "load")
+    panel.flush()
+    state = {k: getattr(panel, k) for k in ("graph", "states", "run", "metrics", "selected", "looks")}
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    (tmp_path / "panel.mjs").write_text(FAKE_DOM + (PANEL_DIR / "panel.js").read_text())
+    (tmp_path / "smoke.mjs").write_text(SMOKE)
+    result = subprocess.run([NODE, str(tmp_path / "smoke.mjs"), (tmp_path / "panel.mjs").as_uri(),
+                             str(tmp_path / "state.json"), "load"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "■ Cancel" in json.loads(result.stdout)["runline"]
+    panel._handle_custom_msg({"type": "cancel", "run": "another-run"}, [])  # not the run shown: nothing happens
+    assert not run.cancel_requested
+    panel._handle_custom_msg({"type": "cancel", "run": run.id}, [])
+    assert run.cancel_requested and panel.run["cancelling"] is True

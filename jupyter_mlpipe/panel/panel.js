@@ -296,7 +296,16 @@ function render({ model, el: host }) {
     const elapsed = run.status === "running" && run.started ? now() - run.started : run.elapsed;
     runLine.append(el("span", { class: "mlpw-elapsed", "data-role": "elapsed" }, fmtDuration(elapsed)));
     if (run.connecting) runLine.append(el("span", { class: "mlpw-muted", "data-role": "connecting" }, run.connecting));
-    runLine.append(el("span", { class: "mlpw-spacer" }), fitButton);
+    runLine.append(el("span", { class: "mlpw-spacer" }));
+    if (run.status === "running") {  // the kernel's run stops its steps (Run.cancel), as Interrupt does
+      const cancelling = Boolean(run.cancelling);
+      runLine.append(el("button", {
+        type: "button", class: "mlpw-cancel", "data-role": "cancel", disabled: cancelling ? "true" : null,
+        title: `cancel run ${run.id}: its running steps stop, the rest do not start`,
+        onclick: (ev) => { ev.currentTarget.disabled = true; model.send({ type: "cancel", run: run.id }); },
+      }, cancelling ? "cancelling…" : "■ Cancel"));
+    }
+    runLine.append(fitButton);
     const bar = el("div", { class: "mlpw-progress", role: "progressbar", "aria-valuemin": 0, "aria-valuemax": total, "aria-valuenow": run.finished || 0 });
     for (const status of ORDER) {
       if (!counts[status] || status === "pending") continue;

@@ -59,6 +59,7 @@ def run_state(run: Any, now: float | None = None) -> dict[str, Any]:
         "params": to_json(getattr(run, "params", {}) or {}),
         # while the backend starts, before the first step is submitted: what the run line says
         "connecting": connecting_line() if getattr(run, "connecting", False) else None,
+        "cancelling": bool(getattr(run, "cancel_requested", False)) and run.status == "running",  # Cancel pressed
     }
 
 

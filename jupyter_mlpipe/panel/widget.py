@@ -104,6 +104,7 @@ class RunPanel(_MlpipeWidget):
         self._poll_failed = False  # a failed metrics poll was logged (with its traceback) once
         self._timer: threading.Thread | None = None
         self._stop = threading.Event()
+        self.on_msg(self._on_front_end_message)
         if plan is not None:
             self.set_plan(plan)
 
@@ -127,6 +128,18 @@ class RunPanel(_MlpipeWidget):
         elif self.listener not in run.listeners:
             run.listeners.append(self.listener)
         return self
+
+    def _on_front_end_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        """The front end's Cancel button: `{"type": "cancel", "run": ID}` cancels the run shown, if it still goes."""
+        run = self._run
+        if not isinstance(content, dict) or content.get("type") != "cancel" or run is None:
+            return
+        if content.get("run") != run.id or getattr(run, "done", True) or not hasattr(run, "cancel"):
+            log.info("run panel: cancel of run %s ignored (not the live run shown)", content.get("run"))
+            return
+        run.cancel()
+        with self.hold_sync():
+            self.run = {**run_state(run), "cancelling": True}
 
     # ------------------------------------------------------------------ listening
 
