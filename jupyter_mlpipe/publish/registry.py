@@ -101,7 +101,8 @@ class Registry:
         version = self.db.write(reserve)
         try:
             snapshot = write_snapshot(self.workspace, name=name, version=version, notebook=path, data=data,
-                                      plan=plan, compute=config.compute, description=description)
+                                      plan=plan, compute=config.compute, description=description,
+                                      envs=config.envs)
         except BaseException:
             def forget(c: sqlite3.Connection) -> None:
                 c.execute("DELETE FROM versions WHERE name = ? AND version = ?", (name, version))

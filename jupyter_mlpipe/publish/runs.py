@@ -105,7 +105,8 @@ def prepare(workspace: Workspace, name: str, *, version: int | None = None, para
                            hint="Restore the folder (its data files and .mlpipe store), or publish from the "
                            "notebook's new place.")
     where, config = store_for(notebook)
-    plan = build_plan(read_notebook_cells(copy), notebook=str(notebook), compute=snapshot["compute"])
+    plan = build_plan(read_notebook_cells(copy), notebook=str(notebook), compute=snapshot["compute"],
+                      envs=snapshot.get("envs") or {})
     with History(where.history_path) as history:  # what the notebook's runs learned, and a fresh run id
         plan = apply_facts(plan, history.facts.of(str(notebook)))  # type: ignore[assignment]
         run_id = history.new_run_id()

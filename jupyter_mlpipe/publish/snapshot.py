@@ -49,6 +49,7 @@ class Snapshot(TypedDict):
     plan: dict[str, Any]  # Pipeline.to_dict() of the snapshot (learned definitions included)
     params: dict[str, ParamSpec]
     compute: dict[str, dict[str, Any]]  # the compute targets of mlpipe.toml when it was published
+    envs: dict[str, Any]  # its [env.NAME] tables then (absent in versions published before environments)
     environment: Environment
 
 
@@ -73,13 +74,15 @@ def environment_of(plan: Pipeline) -> Environment:
 
 
 def write_snapshot(workspace: Workspace, *, name: str, version: int, notebook: Path, data: bytes,
-                   plan: Pipeline, compute: dict[str, dict[str, Any]], description: str | None) -> Snapshot:
+                   plan: Pipeline, compute: dict[str, dict[str, Any]], description: str | None,
+                   envs: dict[str, Any] | None = None) -> Snapshot:
     """Write version `version` of `name` (a new folder; an existing one is never touched)."""
     folder = workspace.version_dir(name, version)
     snapshot: Snapshot = {
         "name": name, "version": version, "notebook": workspace.relative(notebook),
         "digest": notebook_digest(data), "description": description, "created": time.time(),
         "plan": plan.to_dict(), "params": param_specs(plan), "compute": compute,
+        "envs": dict(envs or {}),
         "environment": environment_of(plan),
     }
     folder.parent.mkdir(parents=True, exist_ok=True)
