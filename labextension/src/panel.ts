@@ -6,7 +6,7 @@
 import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
-import { Direction, ILayout, IPlan, IRunSummary } from './api';
+import { ILayout, IPlan, IRunSummary } from './api';
 import { PipelineModel } from './model';
 import { badgeStatus } from './badges';
 import { errorText, reusedLabel, shortRunId } from './format';
@@ -105,14 +105,6 @@ export class PipelinePanel extends Widget {
     super.dispose();
   }
 
-  protected onResize(msg: Widget.ResizeMessage): void {
-    super.onResize(msg);
-    const room = (msg.width >= 0 ? msg.width : this.node.clientWidth) - 12;
-    const wanted: Direction = room > 0 && this._lrWidth > room ? 'TB' : 'LR';
-    if (wanted !== this._direction) {
-      this._render();
-    }
-  }
 
   protected onAfterShow(msg: Message): void {
     super.onAfterShow(msg);
@@ -195,20 +187,15 @@ export class PipelinePanel extends Widget {
   }
 
   /**
-   * The server's layout to draw: left to right as in the run panel when it
-   * fits, else top to bottom (a narrow sidebar).
+   * The server's layout to draw: top to bottom, always (a sidebar is narrow and tall; a
+   * fan-out laid out left to right is wider than the panel, so one node showed).
    */
   private _pickLayout(plan: IPlan): ILayout | null {
-    const lr = plan.layouts?.LR;
     const tb = plan.layouts?.TB;
-    if (!lr || !tb) {
+    if (!tb) {
       return null;
     }
-    const room = this.node.clientWidth - 12;
-    const graph = room > 0 && lr.width > room ? tb : lr;
-    this._direction = graph.direction;
-    this._lrWidth = lr.width;
-    return graph;
+    return tb;
   }
 
   private _graph(graph: ILayout, model: PipelineModel): HTMLElement {
@@ -419,6 +406,4 @@ export class PipelinePanel extends Widget {
   private _debugOutput = new Map<string, string>();
   /** What a run's buttons answered (a refused cancel, what `%pipeline load` printed), by run id. */
   private _said = new Map<string, string>();
-  private _direction: Direction = 'LR';
-  private _lrWidth = 0;
 }
