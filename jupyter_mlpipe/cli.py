@@ -67,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--pipeline", default=None, metavar="NAME", help="only the runs of published pipeline NAME")
     runs.add_argument("--trigger", default=None, choices=["cli", "kernel", "rest", "schedule", "api"],
                       help="only the published runs with this kind of trigger")
+    runs.add_argument("--sweep", default=None, metavar="SWEEP",
+                      help="the trials of a sweep side by side, best first (its id, or a unique part)")
     show = sub.add_parser("show", help="show one run's steps")
     show.add_argument("run_id", metavar="RUN_ID", help="a run id, or a unique part of it (its last six characters)")
     show.add_argument("--store", default=".", metavar="PATH",
@@ -84,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .publish.cli import add_commands
 
     add_commands(sub)  # publish, published, keys, schedule, serve
+    from .sweep.cli import add_commands as add_sweep_commands
+
+    add_sweep_commands(sub)  # sweep, sweeps
     return parser
 
 
@@ -149,6 +154,10 @@ def _cmd_why(args: argparse.Namespace) -> int:
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
+    if args.sweep:
+        from .sweep.cli import print_trials
+
+        return print_trials(args.notebook, args.sweep, as_json=args.json)
     if args.compare:
         comparison = compare(args.notebook, *args.compare)
         print(json.dumps(comparison, indent=2, default=str) if args.json else comparison_text(comparison))
@@ -236,10 +245,11 @@ _COMMANDS = {"plan": _cmd_plan, "run": _cmd_run, "why": _cmd_why, "runs": _cmd_r
 
 def main(argv: Sequence[str] | None = None) -> int:
     from .publish.cli import COMMANDS as PUBLISH_COMMANDS
+    from .sweep.cli import COMMANDS as SWEEP_COMMANDS
 
     args = build_parser().parse_args(argv)
     try:
-        return {**_COMMANDS, **PUBLISH_COMMANDS}[args.command](args)
+        return {**_COMMANDS, **PUBLISH_COMMANDS, **SWEEP_COMMANDS}[args.command](args)
     except MlpipeError as exc:
         if getattr(args, "json", False):
             print(json.dumps(exc.to_dict()))

@@ -9,6 +9,8 @@ from ..errors import MlpipeError
 from ..queries import result_table_for, shown_runs, why
 from ..text import runs_text
 from .publishing import HANDLERS as PUBLISH_HANDLERS
+from .sweeping import HANDLERS as SWEEP_HANDLERS
+from .sweeping import show_trials
 from .session import session_of
 
 if TYPE_CHECKING:
@@ -122,6 +124,8 @@ def _load(shell: Any, args: argparse.Namespace) -> Any:
 def _runs(shell: Any, args: argparse.Namespace) -> Any:
     from ..panel import widgets_can_render
 
+    if getattr(args, "sweep", None):
+        return show_trials(shell, args.sweep)
     chosen = list(getattr(args, "compare", None) or [])
     if len(chosen) not in (0, 2):
         raise MlpipeError(f"%pipeline runs compares two runs; got {len(chosen)} ({' '.join(chosen)}).",
@@ -181,4 +185,4 @@ def _recorded_run(shell: Any, run_id: str | None) -> RecordedRun | None:
 
 
 _HANDLERS = {"plan": _plan, "show": _show, "run": _run, "why": _why, "debug": _debug, "runs": _runs, "load": _load,
-             **PUBLISH_HANDLERS}
+             **PUBLISH_HANDLERS, **SWEEP_HANDLERS}

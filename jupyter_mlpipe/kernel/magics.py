@@ -65,6 +65,8 @@ def pipeline_parser() -> argparse.ArgumentParser:
     runs.add_argument("compare", nargs="*", default=[], metavar="RUN",
                       help="two runs to compare (ids, or a unique part such as the last six characters)")
     add_result_arguments(runs)  # --metric, --sort, --order, as `mlpipe runs` has them
+    runs.add_argument("--sweep", default=None, metavar="SWEEP",
+                      help="the trials of a sweep side by side, best first (its id, or a unique part)")
     debug = sub.add_parser("debug", help="put the values STEP received in a run into this kernel, to fix it here",
                            add_help=False)
     debug.add_argument("step", metavar="STEP")
@@ -80,6 +82,9 @@ def pipeline_parser() -> argparse.ArgumentParser:
     from .publishing import add_commands
 
     add_commands(sub)  # publish, schedule
+    from .sweeping import add_commands as add_sweep_commands
+
+    add_sweep_commands(sub)  # sweep
     return parser
 
 
@@ -144,5 +149,6 @@ class MlpipeMagics(Magics):
 MlpipeMagics.step.__doc__ = step_help()
 MlpipeMagics.pipeline.__doc__ = pipeline_parser().format_help() + "\nCommands: plan [--json], run [STEP ...] " \
     "[-p NAME=VALUE] [--background] [--pull A,B] [--force], why STEP, debug STEP [--run RUN], " \
-    "load [RUN] [NAME ...], runs [RUN_A RUN_B] [--metric M] [--sort [M]] [--order asc|desc], " \
-    "show [RUN_ID]."
+    "load [RUN] [NAME ...], runs [RUN_A RUN_B] [--metric M] [--sort [M]] [--order asc|desc] [--sweep ID], " \
+    "sweep -p NAME=VALUES ... --metric M --goal min|max [--search grid|random|bayes] [--trials N] [--seed N] " \
+    "[--parallel K] [--early-stop median|asha], show [RUN_ID]."

@@ -29,6 +29,7 @@ from typing import Any
 
 from ..errors import MlpipeError, PlanError, SweepError
 from ..store.sweeps import SweepRecord, TrialRecord, new_sweep_id
+from .records import best_trial, sweep_summary
 from .space import EARLY_STOPS, GOALS, SEARCHES, EarlyStop, Goal, SearchKind, SearchSpace, parse_space
 
 __all__ = ["Sweep", "SweepListener", "SweepPlan", "prepare", "sweep", "dependent_steps"]
@@ -195,11 +196,7 @@ class Sweep:
 
     def best(self) -> TrialRecord | None:
         """The succeeded trial with the best metric (by the goal); None when no trial has one."""
-        done = [t for t in self.trials if t.get("status") == "succeeded" and t.get("metric") is not None]
-        if not done:
-            return None
-        pick = max if self.plan.goal == "max" else min
-        return pick(done, key=lambda t: float(t["metric"]))  # type: ignore[arg-type]
+        return best_trial(self.record)
 
     def cancel(self) -> None:
         """Stop the sweep: running trials are cancelled, no new one starts."""
@@ -214,18 +211,7 @@ class Sweep:
 
     def to_json(self) -> dict[str, Any]:
         """`mlpipe sweep --json`: {"sweep_id", "best": {"run_id", "params", "metric"}, "trials": [...], ...}."""
-        best = self.best()
-        return {
-            "sweep_id": self.id, "notebook": self.record["notebook"], "status": self.status,
-            "metric": self.plan.metric, "goal": self.plan.goal, "search": self.plan.search,
-            "space": self.plan.space.to_dict(), "fixed": self.plan.fixed,
-            "best": None if best is None else {"run_id": best.get("run_id"), "params": best.get("params"),
-                                               "metric": best.get("metric"), "number": best.get("number")},
-            "trials": [{k: t.get(k) for k in ("number", "run_id", "params", "status", "metric", "points", "error")}
-                       for t in self.trials],
-            "shared_run_id": self.record.get("shared_run_id"), "shared_steps": self.plan.shared_steps,
-            "steps_saved": self.record.get("steps_saved"), "error": self.record.get("error"),
-        }
+        return sweep_summary(self.record)
 
 
 def sweep(path: str | os.PathLike, specs: list[str], *, metric: str | None, goal: str | None,
@@ -326,6 +312,7 @@ def _run_trials(result: Sweep, history: Any, storage: Path) -> str | None:
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # Tune's progress tables: the sweep has its own views
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # no CSV/TensorBoard files per trial
     os.environ["TUNE_DISABLE_STRICT_METRIC_CHECKING"] = "1"  # a trial that never logged the metric is ours to report
+    import ray
     from ray import tune
 
     from .space import tune_space
@@ -342,11 +329,12 @@ def _run_trials(result: Sweep, history: Any, storage: Path) -> str | None:
 
     watcher = threading.Thread(target=_watch_cancel, args=(result, stopper), daemon=True)
     watcher.start()
+    parallel = sp.parallel or max(1, int(ray.cluster_resources().get("CPU", 1)))  # a trial's steps need CPUs
     trainable = tune.with_resources(tune.with_parameters(PipelineTrial, spec=spec), {"memory": 1})
     tuner = tune.Tuner(
         trainable, param_space=tune_space(sp.space, sp.search),
         tune_config=tune.TuneConfig(metric=METRIC_KEY, mode=sp.goal, num_samples=1 if sp.search == "grid"
-                                    else sp.trials, max_concurrent_trials=sp.parallel,
+                                    else sp.trials, max_concurrent_trials=parallel,
                                     search_alg=_searcher(sp), scheduler=_scheduler(sp), reuse_actors=False),
         run_config=tune.RunConfig(name=result.id, storage_path=str(storage), verbose=0, stop=stopper,
                                   callbacks=[SweepRecorder(on_trial)], log_to_file=True,
