@@ -195,3 +195,16 @@ def test_an_environment_that_cannot_be_built_fails_its_step_with_pips_words(ray_
     assert any("No matching distribution found" in line for line in outputs[0]["traceback"])
     record = run.steps["uses"].error_info
     assert record["ename"] == "EnvironmentBuildFailed" and "could not be built" in record["evalue"]
+
+
+@pytest.mark.slow
+def test_a_fan_out_steps_elements_run_in_its_environment(ray_address, tmp_path):
+    (tmp_path / "mlpipe.toml").write_text('[env.tagged]\nenv_vars = {MLPIPE_TEST_TAG = "t"}\n')
+    path = write_notebook(tmp_path / "nb.ipynb", [
+        "import os",
+        "%%step make\nitems = [1, 2, 3]",
+        "%%step each --foreach items --as item --env tagged\nlabel = os.environ.get('MLPIPE_TEST_TAG', '-') + str(item)",
+    ])
+    run = jupyter_mlpipe.run(path)
+    assert run.status == "succeeded", {n: s.error for n, s in run.steps.items()}
+    assert run["label"] == ["t1", "t2", "t3"]

@@ -209,7 +209,8 @@ class FanOuts:
         state.chunks[task_name] = indexes
         if task["fanout"] == "chunk":
             state.tasks += 1
-        self.driver.backend.submit(task_name, task, state.step.resources, state.step.options.retries)
+        resources = self.driver.decider.envs.resources(state.step)  # --env: pip's pins (resolved when it began)
+        self.driver.backend.submit(task_name, task, resources, state.step.options.retries)
 
     def too_many(self, state: _State) -> bool:
         total = len(state.elements)

@@ -119,11 +119,25 @@ class _Driver:
             run.emit("step", sr)
             return
         self.must_run.discard(name)
+        if self.environment_failed(name, step):
+            return
         if is_fanout(step.options):  # split, elements in chunks, gather (`fanout_driver`)
             self.fanouts.start(name, step, inputs, required)
             self.running.append(name)
             return
         self.submit(name, step, inputs, required, hidden)
+
+    def environment_failed(self, name: str, step: Step) -> bool:
+        """A step whose environment cannot be built fails now, in pip's own words, not after Ray's retries."""
+        try:
+            self.decider.envs.resources(step)
+        except EnvBuildFailed as exc:
+            run, sr = self.run, self.run.steps[name]
+            sr.notebook_path = str(run.store.run_dir(run.id) / f"{name}.ipynb")
+            self.take_result(sr, env_failure_result(name, exc.env, exc.installer, sr.notebook_path))
+            run.emit("step", sr)
+            return True
+        return False
 
     def outside(self, step: Step) -> dict[str, str]:
         """The content hashes of the data files the step reads that no earlier step writes (for its key)."""
@@ -162,12 +176,7 @@ class _Driver:
         run_dir.mkdir(parents=True, exist_ok=True)
         sr = run.steps[name]
         sr.notebook_path = str(run_dir / f"{name}.ipynb")
-        try:
-            resources = self.decider.envs.resources(step)  # its runtime_env with pip's pins
-        except EnvBuildFailed as exc:  # pip's own words in a second, not after Ray's retries
-            self.take_result(sr, env_failure_result(name, exc.env, exc.installer, sr.notebook_path))
-            run.emit("step", sr)
-            return
+        resources = self.decider.envs.resources(step)  # its runtime_env with pip's pins (`environment_failed`)
         task: StepTask = {
             "bundle": build_bundle(self.plan, step),
             "output_path": sr.notebook_path,
