@@ -422,7 +422,9 @@ function render({ model, el: host }) {
       const href = notebookHref((model.get("run") || {}).id, name, config ? config.textContent : null);
       parts.push(el("h4", {}, "Executed notebook"));
       parts.push(href
-        ? el("div", {}, el("a", { class: "mlpw-nblink", href, target: "_blank", rel: "noopener", title: st.notebook_path },
+        // in JupyterLab the extension opens it in this window (data-mlpipe-notebook); elsewhere a new tab
+        ? el("div", {}, el("a", { class: "mlpw-nblink", href, target: "_blank", rel: "noopener", title: st.notebook_path,
+          "data-mlpipe-notebook": "1" },
           `Open ${name}.ipynb (read-only)`))
         : el("div", {}, el("code", { class: "mlpw-nbpath" }, st.notebook_path)));
     }

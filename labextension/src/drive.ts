@@ -12,7 +12,7 @@ import { Contents, ServerConnection } from '@jupyterlab/services';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { MlpipeApiError, requestAPI } from './api';
-import { decodeLocalPath, DRIVE_NAME, encodeLocalPath, IStepNotebookRef, notebookEndpoint } from './stepnotebook';
+import { decodeLocalPath, DRIVE_NAME, encodeLocalPath, IStepNotebookRef, markTrusted, notebookEndpoint } from './stepnotebook';
 
 export const READ_ONLY_MESSAGE = 'Executed step notebooks are read-only: copy the cells into your notebook to change them.';
 
@@ -67,7 +67,7 @@ export class StepNotebookDrive implements Contents.IDrive {
       }
       throw error;
     }
-    return this._model(ref, wanted ? content : null, JSON.stringify(content).length);
+    return this._model(ref, wanted ? markTrusted(content) : null, JSON.stringify(content).length);
   }
 
   async getDownloadUrl(localPath: string): Promise<string> {

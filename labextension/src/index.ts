@@ -100,6 +100,22 @@ const plugin: JupyterFrontEndPlugin<void> = {
       router.register({ command: OPEN_ROUTED, pattern: STEP_NOTEBOOK_ROUTE, rank: 99 });
     }
 
+    // the run panel widget's "Open STEP.ipynb" link (lab/tree/mlpipe:RUN/STEP.ipynb, target _blank for
+    // pages without this extension): here it opens in this JupyterLab, as the side panel's button does
+    document.addEventListener('click', (event: MouseEvent) => {
+      const link = (event.target as Element | null)?.closest?.('a[data-mlpipe-notebook]') as HTMLAnchorElement | null;
+      if (!link || event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) {
+        return;
+      }
+      const base = new URL(app.serviceManager.serverSettings.baseUrl, window.location.href).pathname;
+      const target = new URL(link.href, window.location.href).pathname;
+      const path = target.startsWith(base) ? routedStepNotebook('/' + target.slice(base.length)) : null;
+      if (path) {
+        event.preventDefault();
+        void docManager.openOrReveal(path);
+      }
+    }, true);
+
     const sidePanel = new PipelinePanel({
       selectStep,
       openNotebook,

@@ -90,3 +90,18 @@ export function routedStepNotebook(urlPath: string): string | null {
   const ref = decodeLocalPath(local);
   return ref ? stepNotebookPath(ref.run, ref.step) : null;
 }
+
+/**
+ * An executed step notebook marked trusted: it is this product's own output (the user's
+ * cells, run by the pipeline), so its rich outputs (HTML tables, plots) render as they
+ * did in the user's notebook. Jupyter's Contents API marks trust per code cell
+ * (`metadata.trusted`); this drive serves the notebook itself, so it says so here.
+ */
+export function markTrusted<T extends { cells?: any[] }>(notebook: T): T {
+  for (const cell of notebook?.cells ?? []) {
+    if (cell && cell.cell_type === 'code') {
+      cell.metadata = { ...(cell.metadata ?? {}), trusted: true };
+    }
+  }
+  return notebook;
+}

@@ -2,6 +2,7 @@ import {
   decodeLocalPath,
   encodeLocalPath,
   isStepNotebookPath,
+  markTrusted,
   notebookEndpoint,
   routedStepNotebook,
   stepNotebookPath
@@ -56,5 +57,20 @@ describe('step notebook routes', () => {
       `/notebooks/mlpipe:${RUN}/train.ipynb`]) {
       expect(routedStepNotebook(other)).toBeNull();
     }
+  });
+});
+
+describe('markTrusted', () => {
+  it('trusts every code cell of an executed step notebook (its rich outputs render)', () => {
+    const nb = markTrusted({
+      cells: [
+        { cell_type: 'markdown', metadata: {}, source: '# notes' },
+        { cell_type: 'code', metadata: { mlpipe: { cell: 3 } }, source: 'df', outputs: [] },
+        { cell_type: 'code', source: 'x' }
+      ]
+    });
+    expect(nb.cells.map((c: any) => c.metadata?.trusted)).toEqual([undefined, true, true]);
+    expect((nb.cells[1] as any).metadata.mlpipe).toEqual({ cell: 3 });
+    expect(markTrusted({} as any)).toEqual({});
   });
 });
