@@ -267,3 +267,21 @@ def test_mlpipe_run_prints_progress_and_failures(tmp_path, ray_address):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "12 elements: 11 done, 1 failed (allowed 2)" in done.stdout
     assert "element 5: ZeroDivisionError" in done.stdout
+
+
+def test_the_panel_state_of_a_fanout_step():
+    from types import SimpleNamespace
+
+    from jupyter_mlpipe.panel.state import step_state
+    from jupyter_mlpipe.text import fanout_text
+
+    info = {"phase": "elements", "total": 40, "done": 30, "running": 8, "failed": 2, "reused": 10, "ran": 20,
+            "tasks": 3, "allowed": 5, "failures": [{"index": 7, "ename": "ValueError", "evalue": "bad",
+                                                    "traceback": "Traceback ...", "attempts": 1}]}
+    step = SimpleNamespace(name="score", status="running", started=1.0, ended=None, attempts=1, warnings=[],
+                           resources={}, error=None, error_info=None, reason={"decision": "ran", "foreach": info},
+                           outputs={}, inputs={}, notebook_path=None)
+    state = step_state(SimpleNamespace(steps={"score": step}), step)
+    assert state["fanout"]["done"] == 30 and state["fanout"]["failures"] == [
+        {"index": 7, "ename": "ValueError", "evalue": "bad", "attempts": 1}]
+    assert fanout_text(step) == "  40 elements: 30 done (10 reused), 8 running, 2 failed (allowed 5)"
