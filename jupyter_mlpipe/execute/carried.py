@@ -276,6 +276,7 @@ class CarriedStates:
         self.module_values: dict[str, dict[str, Any]] = {}
         self.module_touched: dict[str, set[str]] = {}  # module -> attributes set by patches or the step
         self.files: Any = None  # files.FileAccess while the step runs
+        self.literal_paths: list[str] = []  # strings of the step's code that may name files (C code opens them)
         self.original: dict[str, Any] = {name: _safe(kind.snapshot, base) for name, kind in KINDS.items()}
         """The worker's own state before the step (and its shared code): put back after it."""
 
@@ -320,6 +321,7 @@ class CarriedStates:
                 except OSError:
                     logger.warning("could not restore %s as an earlier step left it", name, exc_info=True)
         self.files = FileAccess(self.base)
+        self.files.watch_literals(self.literal_paths)
         watch(self.files)
 
     def end_files(self) -> dict[str, tuple[Any, str]]:
@@ -329,6 +331,7 @@ class CarriedStates:
         if self.files is None:
             return {}
         self.files.note_modules()
+        self.files.settle_literals()
         handed: dict[str, tuple[Any, str]] = {}
         for rel, access in sorted(self.files.touched.items()):
             name = FILE_PREFIX + rel

@@ -20,7 +20,7 @@ import os
 import sys
 from typing import Any, Literal
 
-__all__ = ["FILE_PREFIX", "FileAccess", "file_key", "materialize", "state_of", "watch"]
+__all__ = ["FILE_PREFIX", "FileAccess", "file_key", "literal_paths", "materialize", "state_of", "watch"]
 
 FILE_PREFIX = "@file:"
 Access = Literal["read", "write"]
@@ -34,6 +34,7 @@ class FileAccess:
     def __init__(self, base: str) -> None:
         self.base = os.path.realpath(base)
         self.touched: dict[str, Access] = {}
+        self.literals: dict[str, tuple | None] = {}
 
     def note(self, path: Any, access: Access) -> None:
         if isinstance(path, bytes):
@@ -55,6 +56,20 @@ class FileAccess:
                 parent = os.path.dirname(parent)
 
 
+    def watch_literals(self, paths: list[str]) -> None:
+        """Paths the step's code names as plain strings: C code (pyarrow's `to_parquet`, h5py, OpenCV)
+        opens files without an audit event, so these are looked at before and after the step."""
+        self.literals = {path: _look(os.path.join(self.base, path)) for path in paths}
+
+    def settle_literals(self) -> None:
+        """A named path that changed was written; one that is there and did not change was read."""
+        for path, before in self.literals.items():
+            after = _look(os.path.join(self.base, path))
+            if after != before:
+                self.note(os.path.join(self.base, path), "write")
+            elif after is not None:
+                self.note(os.path.join(self.base, path), "read")
+
     def note_modules(self) -> None:
         """The step's own modules (`helpers.py` beside the notebook) are files it reads: an import from a
         valid `.pyc` opens no `.py` file, so the loaded modules are asked where they came from."""
@@ -62,6 +77,38 @@ class FileAccess:
             path = getattr(module, "__file__", None)
             if isinstance(path, str) and path.endswith(".py") and path.startswith(self.base + os.sep):
                 self.note(path, "read")
+
+
+def _look(path: str) -> tuple | None:
+    """What a path is now, cheaply: None when absent; a folder by its names, a file by size and mtime."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    if os.path.isdir(path):
+        try:
+            return ("dir", tuple(sorted(os.listdir(path))))
+        except OSError:
+            return ("dir", ())
+    return ("file", stat.st_size, stat.st_mtime_ns)
+
+
+def literal_paths(bodies: list[str]) -> list[str]:
+    """The plain string constants of a step's code that could name a path (`'data/t.parquet'`)."""
+    import ast
+
+    found: dict[str, None] = {}
+    for body in bodies:
+        try:
+            tree = ast.parse(body)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                text = node.value.strip()
+                if 0 < len(text) <= 300 and "\n" not in text and "\0" not in text and text not in (".", ".."):
+                    found[text] = None
+    return list(found)
 
 
 _ACTIVE: FileAccess | None = None

@@ -22,7 +22,7 @@ from ..store.paths import Store
 from ..vocab import DONE, FINISHED, STEP_STATUSES, ErrorInfo, RunStatus, StepStatus, to_json
 from .backend import Backend, Finished
 from .carried import is_carried
-from .files import FILE_PREFIX, file_key
+from .files import FILE_PREFIX, file_key, literal_paths
 from .corrections import MAX_RERUNS, Corrections
 from .decision import ReuseDecider
 from .environments import env_failure_result
@@ -182,7 +182,8 @@ class _Driver:
             "output_path": sr.notebook_path,
             "parameters": bundle_parameters(
                 step, run_id=run.id, store=store.artifacts_root, inputs=inputs, required=required,
-                params=run.params, context={"history": str(store.history_path), "hidden": hidden}),
+                params=run.params, context={"history": str(store.history_path), "hidden": hidden,
+                                          "paths": literal_paths([body for _, body in step.code])}),
             "cwd": str(store.base),
             "started_marker": str(run_dir / f"{name}.started"),
             "timeout": step.options.timeout,
@@ -355,9 +356,9 @@ class _Driver:
                 del self.failed_touches[later]
                 self.corrections.learn(later, written)
                 self.rerun(later, f"{later} re-ran: {learned[written]} (learned at run time)")
-        for earlier, variable in self.overlapping_file_steps(name):
-            self.replay_file(earlier, variable, f"{name} and {earlier} touched {variable[len(FILE_PREFIX):]!r} at "
-                                                "the same time")
+        for earlier, later, variable in self.overlapping_file_steps(name):
+            self.replay_file(earlier, variable, f"{earlier} and {later} touched {variable[len(FILE_PREFIX):]!r} "
+                                                "at the same time")
         for later, variable in self.corrections.stale(name, run.steps):
             source = self.corrections.steps[later].input_sources.get(variable, name)
             why = learned.get(variable) if source == name and later != name else None
@@ -373,9 +374,9 @@ class _Driver:
         started, ended = result.get("started"), result.get("ended")
         if not files or started is None or ended is None:
             return
-        for earlier, variable in self.overlapping_file_steps(name, files, (started, ended)):
-            self.replay_file(earlier, variable, f"{name} and {earlier} touched {variable[len(FILE_PREFIX):]!r} at "
-                                                "the same time")
+        for earlier, later, variable in self.overlapping_file_steps(name, files, (started, ended)):
+            self.replay_file(earlier, variable, f"{earlier} and {later} touched {variable[len(FILE_PREFIX):]!r} "
+                                                "at the same time")
 
     def replay_file(self, earliest: str, variable: str, what: str) -> None:
         """Steps that touched one file at the same time saw each other's half-done changes: from `earliest`
@@ -390,7 +391,7 @@ class _Driver:
                 self.rerun(name, f"{name} re-ran: {what}, so what it left is not known (learned at run time)")
 
     def overlapping_file_steps(self, name: str, files: list[str] | None = None,
-                               window: tuple[float, float] | None = None) -> list[tuple[str, str]]:
+                               window: tuple[float, float] | None = None) -> list[tuple[str, str, str]]:
         """Steps that touch a file `name` touches and ran at the same time: the earlier one of each pair may
         have seen (and handed on) the later one's changes, so it runs again, now before it."""
         run, mine = self.run, self.run.steps[name]
@@ -410,9 +411,9 @@ class _Driver:
                 if sr.started is None or sr.ended is None:
                     continue
                 if sr.started < done and begun < sr.ended:
-                    earlier = min(other, name, key=self.corrections.position.__getitem__)
-                    if (earlier, variable) not in found:
-                        found.append((earlier, variable))
+                    earlier, later = sorted((other, name), key=self.corrections.position.__getitem__)
+                    if (earlier, later, variable) not in found:
+                        found.append((earlier, later, variable))
         return found
 
     def cache_as_learned(self, sr: StepRun, learned: dict[str, Any]) -> None:

@@ -70,6 +70,7 @@ def begin_step(ns: dict, store: str, inputs: dict[str, str], *, step: str, run_i
     _VALUES.load(ns, inputs, dict(_CONTEXT.get("hidden") or {}))
     _STATES = CarriedStates(os.getcwd())
     _STATES.incoming = {name: artifacts.get(ref) for name, ref in inputs.items() if is_carried(name)}
+    _STATES.literal_paths = list(_CONTEXT.get("paths") or [])
 
 
 def carry_state(ns: dict | None = None) -> None:

@@ -123,6 +123,18 @@ FILES = [
                               "h = open('h.txt').read()"], "h"),
     ("file_rmtree", ["import shutil\nos.makedirs('tree/x', exist_ok=True)", "import shutil\nshutil.rmtree('tree')",
                      "gone = not os.path.exists('tree')"], "gone"),
+    ("file_parquet_roundtrip", ["pd.DataFrame({'a': [1, 2, 3]}).to_parquet('t.parquet')",
+                                "pq = pd.read_parquet('t.parquet')['a'].sum().item()"], "pq"),
+    ("file_shutil_copy", ["open('src.txt', 'w').write('copied')", "import shutil\nshutil.copy('src.txt', 'dst.txt')",
+                          "dst = open('dst.txt').read()"], "dst"),
+    ("file_glob", ["os.makedirs('parts', exist_ok=True)\nopen('parts/p1.csv', 'w').write('1')",
+                   "open('parts/p2.csv', 'w').write('2')",
+                   "import glob\nparts = sorted(glob.glob('parts/*.csv'))"], "parts"),
+    ("file_pickle", ["import pickle\npickle.dump({'w': [1, 2]}, open('m.pkl', 'wb'))",
+                     "import pickle\nmodel = pickle.load(open('m.pkl', 'rb'))"], "model"),
+    ("file_csv_append_rows", ["pd.DataFrame({'a': [1]}).to_csv('rows.csv', index=False)",
+                              "pd.DataFrame({'a': [2]}).to_csv('rows.csv', mode='a', header=False, index=False)",
+                              "rows = pd.read_csv('rows.csv')['a'].tolist()"], "rows"),
 ]
 
 
