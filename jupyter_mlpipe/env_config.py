@@ -61,7 +61,7 @@ def _read_env(path: Path, name: str, table: Any) -> EnvSpec:
         raise ConfigError(f"{where} has conda and pip: Ray installs one or the other.",
                           hint="List the pip packages inside the conda environment (its `pip:` section).")
     if "container" in table and set(table) - {"container", "env_vars"}:
-        other = sorted(set(table) - {"container", "env_vars"})[0]
+        other = min(set(table) - {"container", "env_vars"})
         raise ConfigError(f"{where}: container cannot be combined with {other} (Ray runs the image as it is).",
                           hint="Install what the step needs in the image; only env_vars may go with it.")
     spec: EnvSpec = {}

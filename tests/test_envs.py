@@ -13,9 +13,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import write_notebook
 
 import jupyter_mlpipe
-from conftest import write_notebook
 from jupyter_mlpipe.config import load_config
 from jupyter_mlpipe.errors import ConfigError, PlanError
 from jupyter_mlpipe.execute.environments import installer_message
@@ -151,9 +151,9 @@ def test_a_pip_environment_installs_a_package_the_driver_lacks(ray_address, tmp_
     (tmp_path / "mlpipe.toml").write_text('[env.fun]\npip = ["pyjokes==0.8.3"]\n')
     path = write_notebook(tmp_path / "nb.ipynb", [
         "%%step prep\nwords = ['a', 'b']",
-        "%%step joke --env fun\nimport importlib.metadata\nimport pyjokes\n"
-        "version = importlib.metadata.version('pyjokes')\njoke_type = type(pyjokes.get_joke()).__name__\n"
-        "import jupyter_mlpipe\nsame_package = jupyter_mlpipe.__file__",
+        ("%%step joke --env fun\nimport importlib.metadata\nimport pyjokes\n"
+         "version = importlib.metadata.version('pyjokes')\njoke_type = type(pyjokes.get_joke()).__name__\n"
+         "import jupyter_mlpipe\nsame_package = jupyter_mlpipe.__file__"),
         "%%step count\nn_words = len(words)",
     ])
     run = jupyter_mlpipe.run(path)
@@ -203,7 +203,8 @@ def test_a_fan_out_steps_elements_run_in_its_environment(ray_address, tmp_path):
     path = write_notebook(tmp_path / "nb.ipynb", [
         "import os",
         "%%step make\nitems = [1, 2, 3]",
-        "%%step each --foreach items --as item --env tagged\nlabel = os.environ.get('MLPIPE_TEST_TAG', '-') + str(item)",
+        ("%%step each --foreach items --as item --env tagged\n"
+         "label = os.environ.get('MLPIPE_TEST_TAG', '-') + str(item)"),
     ])
     run = jupyter_mlpipe.run(path)
     assert run.status == "succeeded", {n: s.error for n, s in run.steps.items()}

@@ -140,7 +140,7 @@ def resolve_pip(requirements: list[str] | str) -> tuple[dict[str, str], list[str
     command = [sys.executable, "-m", "pip", "install", "--dry-run", "--report", "-", "--quiet", "--no-input",
                "--disable-pip-version-check", *args]
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=_RESOLVE_TIMEOUT_S,
+        done = subprocess.run(command, capture_output=True, text=True, timeout=_RESOLVE_TIMEOUT_S, check=False,
                               env={**os.environ, "PIP_NO_INPUT": "1"})
     except subprocess.TimeoutExpired:
         raise EnvBuildFailed(f"pip could not resolve the requirements in {_RESOLVE_TIMEOUT_S:g} s",
