@@ -55,11 +55,13 @@ def test_kernel_runs_steps_plans_and_runs_the_pipeline(tmp_path, ray_address, mo
 
 
 def test_kernel_without_notebook_plans_executed_cells(tmp_path, monkeypatch):
+    """With no notebook file, the cells run here are planned, with the folder's mlpipe.toml ([env.NAME])."""
     monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    (tmp_path / "mlpipe.toml").write_text('[env.flags]\nenv_vars = {MODE = "fast"}\n')
     path = write_notebook(tmp_path / "k.ipynb", [
         "%load_ext jupyter_mlpipe",
         "%%step a\nx = 1",
-        "%%step b\ny = x + 1",
+        "%%step b --env flags\ny = x + 1",
         "%pipeline plan",
     ])
     nb = nbformat.read(path, as_version=4)
@@ -67,6 +69,7 @@ def test_kernel_without_notebook_plans_executed_cells(tmp_path, monkeypatch):
     text = "\n".join(_outputs(nb))
     assert "planned from the" in text and "cells executed here" in text
     assert "<- a: x" in text
+    assert "unknown environment" not in text.lower() and "Error" not in text, text
 
 
 def test_unsaved_edit_is_reported(tmp_path, monkeypatch):

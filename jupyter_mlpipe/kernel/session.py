@@ -100,8 +100,11 @@ class KernelSession:
             plan = plan_of(path)
             notes = self.unsaved_notes(plan, saved_at)
             return PlanSource(plan, str(path), notes)
+        from ..config import load_config
+
         cells = self.executed_cells()
-        plan = Pipeline.from_sources(cells)
+        config = load_config(self.start_dir)  # the mlpipe.toml here: compute targets, [env.NAME] tables
+        plan = Pipeline.from_sources(cells, compute=config.compute, envs=config.envs)
         return PlanSource(
             plan,
             None,
