@@ -187,3 +187,24 @@ def test_bad_ray_settings_are_named():
         Path(folder, "mlpipe.toml").write_text("[ray]\nprivate = 'yes'\n")
         with pytest.raises(ConfigError, match="wrong type"):
             load_config(folder)
+
+
+def test_a_head_of_another_ray_version_is_replaced(home, tmp_path):
+    """After an upgrade of Ray the next run stops the old head and starts one of the installed version."""
+    path = write_notebook(tmp_path / "pids.ipynb", PID_STEPS)
+    env = _env(home)
+    assert _values(path, env)["status"] == "succeeded"
+    info = json.loads((home / "head.json").read_text())
+    (home / "head.json").write_text(json.dumps({**info, "ray_version": "0.0.1"}))  # as an older Ray left it
+    assert _values(path, env)["status"] == "succeeded"
+    after = json.loads((home / "head.json").read_text())
+    assert after["pid"] != info["pid"] and after["ray_version"] != "0.0.1"
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            os.kill(info["pid"], 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail(f"the old head's supervisor {info['pid']} still runs")
