@@ -144,11 +144,46 @@ def test_chain_of_50_is_one_straight_row():
     check_layout(graph)
 
 
-def test_long_labels_are_cut_and_kept_whole_in_full():
+def test_labels_that_do_not_fit_become_a_count_and_keep_the_names_in_full():
     graph = layout_graph(["a", "b"], [{"from": "a", "to": "b", "variables": [f"a_long_variable_{i}" for i in range(5)]}])
     label = graph["edges"][0]["label"]
+    assert label["text"] == "5 values"  # the tooltip (`full`) has the names
+    assert label["full"] == ", ".join(f"a_long_variable_{i}" for i in range(5))
+    one = layout_graph(["a", "b"], [{"from": "a", "to": "b", "variables": ["a_really_very_long_variable_name_here"]}])
+    label = one["edges"][0]["label"]
     assert label["text"].endswith("…") and len(label["text"]) < len(label["full"])
-    assert label["full"].startswith("a_long_variable_0, a_long_variable_1")
+    short = layout_graph(["a", "b"], [{"from": "a", "to": "b", "variables": ["X", "y"]}])
+    assert short["edges"][0]["label"]["text"] == "X, y"
+
+
+FAN_STEPS = ["data", "logreg", "forest", "boosting", "svc", "compare"]
+FAN_EDGES = ([{"from": "data", "to": m, "variables": ["X_train", "y_train", "X_test", "y_test"]} for m in FAN_STEPS[1:5]]
+             + [{"from": m, "to": "compare", "variables": [f"{m}_score"]} for m in FAN_STEPS[1:5]])
+
+
+def test_the_run_panel_gets_the_graph_top_to_bottom_too_with_labels_that_do_not_overlap():
+    graph = graph_from_plan({"steps": FAN_STEPS, "edges": FAN_EDGES})
+    assert graph["direction"] == "LR" and graph["TB"]["direction"] == "TB"
+    tb = graph["TB"]
+    assert [n["name"] for n in tb["nodes"]] == [n["name"] for n in graph["nodes"]]
+    assert [n["layer"] for n in tb["nodes"]] == [0, 1, 1, 1, 1, 2]
+    check_boxes(tb)
+    labels = [e["label"] for e in tb["edges"]]
+    assert all(lab is not None for lab in labels)
+    # the fan-out's four-variable edges read "4 values"; the names are in the tooltip
+    assert [lab["text"] for lab in labels[:4]] == ["4 values"] * 4
+    assert labels[0]["full"] == "X_train, y_train, X_test, y_test"
+    # each label in the gap between two layers, beside its arrow, clear of every box and of the next label
+    for edge, lab in zip(tb["edges"], labels):
+        width = len(lab["text"]) * 6.4
+        box = {"x": lab["x"], "y": lab["y"] - 11, "width": width, "height": 12}
+        assert not any(boxes_overlap(box, n) for n in tb["nodes"]), (edge, lab)
+        assert 0 <= lab["x"] and lab["x"] + width <= tb["width"]
+    for a, b in zip(labels, labels[1:]):
+        if a["y"] == b["y"]:
+            assert a["x"] + len(a["text"]) * 6.4 < b["x"], (a, b)
+    # the side panel's top-to-bottom graph has no labels (it draws none)
+    assert all(e["label"] is None for e in side_panel_layouts({"steps": FAN_STEPS, "edges": FAN_EDGES})["TB"]["edges"])
 
 
 def test_odd_graphs_do_not_break_the_layout():

@@ -15,12 +15,14 @@ it is tested without a browser:
    previous layer, as close as the minimum separations in its layer allow
    (an isotonic regression: exact, and nodes never overlap).
 
-Left to right (sources on the left, the run panel and a wide side panel) or top
-to bottom (sources on top, a narrow side panel): the same steps, with the
-"layer" axis along x or y.
+Left to right (sources on the left) or top to bottom (sources on top): the same
+steps, with the "layer" axis along x or y. The run panel gets both and draws the
+one that fits the room it has (top to bottom in a narrow notebook); the side
+panel draws top to bottom.
 
 The result is plain JSON: node boxes, edge polylines through their dummies, the
-SVG path of each edge, and (left to right) where each edge's label goes.
+SVG path of each edge, and where each edge's label goes (its variables, or
+"4 values" when they do not fit: the whole list is in `full`, the tooltip).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ __all__ = [
     "count_crossings",
     "Spacing",
     "RUN_PANEL",
+    "RUN_PANEL_TB",
     "SIDE_PANEL",
     "NODE_W",
     "NODE_H",
@@ -55,18 +58,22 @@ _PLACE_PASSES = 8
 
 
 class Spacing(NamedTuple):
-    """The room around the steps: between layers, between two steps of a layer, around the graph."""
+    """The room around the steps: between layers, between two steps of a layer, around the graph;
+    whether edges get labels."""
 
     layer_gap: float
     order_gap: float
     pad: float
+    labels: bool = True
 
 
 RUN_PANEL = Spacing(layer_gap=GAP_X, order_gap=GAP_Y, pad=PAD)
-"""The run panel's: room for the edge labels between layers."""
+"""The run panel's, left to right: room for the edge labels between layers."""
+RUN_PANEL_TB = Spacing(layer_gap=50, order_gap=20, pad=PAD)
+"""The run panel's, top to bottom (a narrow notebook): a label line between layers, room beside the arrows."""
 SIDE_PANEL: dict[Direction, Spacing] = {
     "LR": Spacing(layer_gap=70, order_gap=18, pad=12),
-    "TB": Spacing(layer_gap=40, order_gap=16, pad=12),
+    "TB": Spacing(layer_gap=40, order_gap=16, pad=12, labels=False),
 }
 """The side panel's (it draws no edge labels): left to right when it fits, else top to bottom."""
 
@@ -79,8 +86,15 @@ def _plan_data(plan: Any) -> tuple[list, list]:
 
 
 def graph_from_plan(plan: Any) -> dict[str, Any]:
-    """The run panel's laid-out graph of a plan: a `Pipeline`, its `to_dict()`, or None (empty)."""
-    return layout_graph(*_plan_data(plan))
+    """The run panel's laid-out graph of a plan: a `Pipeline`, its `to_dict()`, or None (empty).
+
+    Left to right, with the same graph top to bottom under "TB": the panel draws the one that
+    needs less shrinking in the width it has (and pans what still does not fit).
+    """
+    steps, edges = _plan_data(plan)
+    graph = layout_graph(steps, edges)
+    graph["TB"] = layout_graph(steps, edges, direction="TB", spacing=RUN_PANEL_TB)
+    return graph
 
 
 def side_panel_layouts(plan: Any) -> dict[str, dict[str, Any]]:
@@ -113,15 +127,15 @@ def layout_graph(steps: Iterable[dict[str, Any] | str], edges: Iterable[dict[str
     Returns {"direction", "nodes": [{name, compute, num_gpus?, cell?, layer, order, x, y, width, height}],
     "edges": [{from, to, variables, points: [[x, y], ...], path, reversed, label}], "width", "height",
     "layers", "crossings"}. Node boxes have their top-left corner at (x, y); `path` is the edge's SVG
-    path (curves between the points); `label` is {text, full, x, y, anchor} left to right, None top
-    to bottom.
+    path (curves between the points); `label` is {text, full, x, y, anchor}, None where
+    `spacing.labels` is false.
     """
     if direction not in ("LR", "TB"):
         raise ValueError(f"direction must be 'LR' or 'TB', not {direction!r}")
     lr = direction == "LR"
     extent = NODE_H if lr else NODE_W  # a node's size along a layer
     depth = NODE_W if lr else NODE_H  # a node's size across the layers
-    layer_gap, order_gap, pad = spacing
+    layer_gap, order_gap, pad, labels = spacing
 
     def at(along_layers: float, along_layer: float) -> list[float]:
         """(layer axis, order axis) -> [x, y], rounded."""
@@ -297,8 +311,9 @@ def layout_graph(steps: Iterable[dict[str, Any] | str], edges: Iterable[dict[str
             "points": pts,
             "path": edge_path(pts, direction),
             "reversed": (src, dst) != (a, b),
-            "label": (_label(variables, pts, outdeg[a], indeg[b], long=len(chain) > 2, room=layer_gap)
-                      if lr else None),
+            "label": (None if not labels
+                      else _label(variables, pts, outdeg[a], indeg[b], long=len(chain) > 2, room=layer_gap) if lr
+                      else _label_tb(variables, pts, outdeg[a], indeg[b], room=NODE_W / 2 + order_gap - 12)),
         })
 
     across = pad * 2 + (n_layers * depth + max(n_layers - 1, 0) * layer_gap if n_layers else 0)
@@ -357,20 +372,44 @@ def _label(variables: list[str], pts: list[list[float]], outdeg: int, indeg: int
     halfway along its last curve.
     """
     full = ", ".join(variables)
-    chars = int((room - 16) / CHAR_W)
-    text = full if len(full) <= chars else full[: chars - 1] + "…"
+    text = _fit_label(variables, int((room - 16) / CHAR_W))
     if indeg <= 1:
         (x, y), anchor = (pts[-1][0] - 6, pts[-1][1] - 4), "end"
     elif outdeg <= 1:
         (x, y), anchor = (pts[0][0] + 6, pts[0][1] - 4), "start"
     elif long:
         (x0, y0), (x1, _) = pts[1], pts[2]
-        chars = int((x1 - x0 - 8) / CHAR_W)
-        text = full if len(full) <= chars else full[: chars - 1] + "…"
+        text = _fit_label(variables, int((x1 - x0 - 8) / CHAR_W))
         (x, y), anchor = ((x0 + x1) / 2, y0 - 3), "middle"
     else:
         (x0, y0), (x1, y1) = pts[-2], pts[-1]
         (x, y), anchor = ((x0 + x1) / 2, (y0 + y1) / 2 - 4), "middle"
+    return {"text": text, "full": full, "x": round(x, 1), "y": round(y, 1), "anchor": anchor}
+
+
+def _fit_label(variables: list[str], chars: int) -> str:
+    """The names if they fit in `chars`, else their count ("4 values"), else one name cut short."""
+    full = ", ".join(variables)
+    if len(full) <= chars:
+        return full
+    if len(variables) > 1:
+        return f"{len(variables)} values"
+    return full[: max(chars - 1, 1)] + "…"
+
+
+def _label_tb(variables: list[str], pts: list[list[float]], outdeg: int, indeg: int, *,
+              room: float) -> dict[str, Any]:
+    """Top to bottom: beside the arrow, just above the target when it has no other incoming edge,
+    else just below the source when it has no other outgoing edge, else halfway along the last curve."""
+    full = ", ".join(variables)
+    text = _fit_label(variables, int(room / CHAR_W))
+    if indeg <= 1:
+        (x, y), anchor = (pts[-1][0] + 6, pts[-1][1] - 8), "start"
+    elif outdeg <= 1:
+        (x, y), anchor = (pts[0][0] + 6, pts[0][1] + 15), "start"
+    else:
+        (x0, y0), (x1, y1) = pts[-2], pts[-1]
+        (x, y), anchor = ((x0 + x1) / 2 + 6, (y0 + y1) / 2 + 4), "start"
     return {"text": text, "full": full, "x": round(x, 1), "y": round(y, 1), "anchor": anchor}
 
 
