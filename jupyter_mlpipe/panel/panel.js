@@ -5,6 +5,28 @@
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 const ORDER = ["running", "succeeded", "reused", "failed", "skipped", "cancelled", "pending"];
+// Zoom never makes text smaller than MIN_TEXT px: the graph's smallest text is SMALLEST_FONT px
+// (panel.css: a node's second line, the edge labels), so the zoom stays at or above their ratio.
+export const MIN_TEXT = 11;
+export const SMALLEST_FONT = 12;
+export const MIN_ZOOM = MIN_TEXT / SMALLEST_FONT;
+export const MAX_ZOOM = 2;
+const DRAWER_W = 360; // the step details beside the graph need this much room, else they go below it
+
+// The layout to draw in `width` px: left to right, or top to bottom (graph.TB) where that needs less
+// shrinking; and the zoom that fits it (never under MIN_ZOOM: what still does not fit is panned).
+export function chooseLayout(graph, width) {
+  const options = [graph, graph && graph.TB].filter((g) => g && g.nodes);
+  if (!options.length) return { layout: { nodes: [], edges: [], width: 0, height: 0 }, zoom: 1 };
+  if (!width || !isFinite(width)) return { layout: options[0], zoom: 1 };
+  const fits = options.map((g) => Math.min(1, width / Math.max(g.width, 1)));
+  const pick = fits.length > 1 && fits[1] > fits[0] + 1e-6 ? 1 : 0;
+  return { layout: options[pick], zoom: clampZoom(fits[pick]) };
+}
+
+export function clampZoom(z) {
+  return Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, z));
+}
 
 export function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -132,6 +154,24 @@ export function lookOf(looks, status) {
   return look && Object.prototype.hasOwnProperty.call(looks, status) ? look : { icon: "?", label: String(status) };
 }
 
+// `full` in an SVG text, cut with … to `maxWidth` px where the browser can measure it.
+function fitText(text, full, maxWidth) {
+  text.textContent = full;
+  if (typeof text.getComputedTextLength !== "function") return;
+  try {
+    let width = text.getComputedTextLength();
+    if (!width || width <= maxWidth) return;
+    let n = Math.max(1, Math.floor((full.length * maxWidth) / width));
+    text.textContent = full.slice(0, n) + "…";
+    while (n > 1 && text.getComputedTextLength() > maxWidth) {
+      n -= 1;
+      text.textContent = full.slice(0, n) + "…";
+    }
+  } catch (e) {
+    text.textContent = full; // not rendered (yet): measured again at the next update
+  }
+}
+
 function stateOf(states, name, looks) {
   if (states[name]) return states[name];
   const look = lookOf(looks, "excluded");
@@ -143,15 +183,20 @@ function render({ model, el: host }) {
   const runLine = el("div", { class: "mlpw-runline", "data-testid": "mlpipe-runline" });
   // announced to screen readers only when the run's status changes, not at every tick
   const announce = el("span", { class: "mlpw-sr-only", role: "status", "aria-live": "polite" });
-  const graphWrap = el("div", { class: "mlpw-graph" });
+  // the graph's viewport: it scrolls (drag, wheel, scroll bars) what does not fit at the zoom shown
+  const graphWrap = el("div", { class: "mlpw-graph", "data-testid": "mlpipe-graph" });
+  // the step details: a drawer below the graph, or beside it when there is room (mlpw-beside)
   const details = el("div", { class: "mlpw-details", "data-testid": "mlpipe-step-details" });
-  root.append(announce, runLine, el("div", { class: "mlpw-body" }, graphWrap, details));
+  const body = el("div", { class: "mlpw-body" }, graphWrap, details);
+  root.append(announce, runLine, body);
   host.appendChild(root);
 
   let clockOffset = 0; // browser clock minus kernel clock
   let nodeEls = {};
   let edgeEls = [];
-  let fit = false;
+  let canvas = null;
+  // the layout drawn (left to right or top to bottom), its zoom; auto: re-fitted when the room changes
+  const view = { layout: null, zoom: 1, auto: true };
   let detailsKey = null;
   const arrowId = `mlpw-arrow-${Math.random().toString(36).slice(2, 10)}`;
 
@@ -177,18 +222,25 @@ function render({ model, el: host }) {
     model.save_changes();
   }
 
+  // the room the panel has (0 before it is on the page, and without a browser: drawn at 100%)
+  const roomWidth = () => Math.max(0, (root.clientWidth || 0) - 2);
+
   function drawGraph() {
-    const graph = model.get("graph") || { nodes: [], edges: [], width: 0, height: 0 };
+    const chosen = chooseLayout(model.get("graph"), roomWidth());
+    const graph = chosen.layout;
+    view.layout = graph;
+    if (view.auto) view.zoom = chosen.zoom;
     graphWrap.replaceChildren();
     nodeEls = {};
     edgeEls = [];
+    canvas = null;
     if (!graph.nodes.length) {
       graphWrap.appendChild(el("div", { class: "mlpw-muted", style: "padding: 8px" }, "No steps: mark cells with %%step."));
       return;
     }
-    const canvas = svg("svg", {
+    canvas = svg("svg", {
       width: graph.width, height: graph.height, viewBox: `0 0 ${graph.width} ${graph.height}`,
-      role: "group", "aria-label": `pipeline graph, ${graph.nodes.length} steps`,
+      role: "group", "aria-label": `pipeline graph, ${graph.nodes.length} steps`, "data-direction": graph.direction || "LR",
     });
     const edgeLayer = svg("g", { class: "mlpw-edges" });
     const labelLayer = svg("g", { class: "mlpw-labels" });
@@ -214,8 +266,10 @@ function render({ model, el: host }) {
       const { x, y, width: w, height: h } = node;
       const icon = svg("text", { x: x + 15, y: y + 21, class: "mlpw-icon", "text-anchor": "middle", "aria-hidden": "true" });
       const sub = svg("text", { x: x + 26, y: y + 39, class: "mlpw-sub" });
+      const nameText = svg("text", { x: x + 26, y: y + 21, class: "mlpw-name" }, truncate(node.name, 21));
       const title = svg("title", {});
       const fanBar = svg("g", { class: "mlpw-fanout-bar", "data-role": "fanout-progress" });
+      const fanCount = svg("text", { x: x + w - 8, y: y + 21, class: "mlpw-fanout-count", "text-anchor": "end", "data-role": "fanout-count" });
       const g = svg("g", {
         class: "mlpw-node", tabindex: 0, role: "button", "data-step": node.name,
         onclick: () => select(node.name),
@@ -227,16 +281,126 @@ function render({ model, el: host }) {
         svg("rect", { class: "mlpw-box", x, y, width: w, height: h, rx: 5 }),
         svg("rect", { class: "mlpw-band", x: x + 1, y: y + 1, width: 5, height: h - 2, rx: 2 }),
         icon,
-        svg("text", { x: x + 26, y: y + 21, class: "mlpw-name" }, truncate(node.name, 21)),
-        sub, fanBar);
+        nameText, fanCount, sub, fanBar);
       nodeLayer.appendChild(g);
-      nodeEls[node.name] = { node, g, icon, sub, title, fanBar };
+      nodeEls[node.name] = { node, g, icon, sub, title, fanBar, nameText, fanCount };
     }
     canvas.append(defs, edgeLayer, nodeLayer, labelLayer);
     graphWrap.appendChild(canvas);
-    graphWrap.classList.toggle("mlpw-fit", fit);
+    applyZoom();
     updateNodes();
   }
+
+  // ---- zoom and pan: the SVG is drawn at zoom × its size inside the scrolling viewport
+  function applyZoom() {
+    const graph = view.layout;
+    if (canvas && graph) {
+      canvas.setAttribute("width", Math.round(graph.width * view.zoom));
+      canvas.setAttribute("height", Math.round(graph.height * view.zoom));
+    }
+    graphWrap.setAttribute("data-zoom", view.zoom.toFixed(3));
+    const level = runLine.querySelector('[data-role="zoom-level"]');
+    if (level) level.textContent = `${Math.round(view.zoom * 100)}%`;
+    const out = runLine.querySelector('[data-role="zoom-out"]');
+    if (out) out.disabled = view.zoom <= MIN_ZOOM + 1e-3;
+    const zin = runLine.querySelector('[data-role="zoom-in"]');
+    if (zin) zin.disabled = view.zoom >= MAX_ZOOM - 1e-3;
+    placeDrawer();
+  }
+
+  // zoom to z around (cx, cy), a point of the viewport (its middle by default)
+  function zoomTo(z, cx, cy) {
+    z = clampZoom(z);
+    const old = view.zoom;
+    view.auto = false;
+    if (Math.abs(z - old) < 1e-4) return;
+    if (cx === undefined) { cx = (graphWrap.clientWidth || 0) / 2; cy = (graphWrap.clientHeight || 0) / 2; }
+    const gx = ((graphWrap.scrollLeft || 0) + cx) / old, gy = ((graphWrap.scrollTop || 0) + cy) / old;
+    view.zoom = z;
+    applyZoom();
+    graphWrap.scrollLeft = gx * z - cx;
+    graphWrap.scrollTop = gy * z - cy;
+  }
+
+  // fit: the layout that suits the panel's width, as large as fits (text never under MIN_TEXT px)
+  function fitView() {
+    view.auto = true;
+    const chosen = chooseLayout(model.get("graph"), roomWidth());
+    if (chosen.layout !== view.layout) drawGraph();
+    else { view.zoom = chosen.zoom; applyZoom(); }
+    graphWrap.scrollLeft = 0;
+    graphWrap.scrollTop = 0;
+    reveal(model.get("selected"));
+  }
+
+  // the drawer beside the graph when both fit side by side, else below it
+  function placeDrawer() {
+    const graph = view.layout;
+    const room = roomWidth();
+    const beside = Boolean(room && graph && model.get("selected") && room - graph.width * view.zoom >= DRAWER_W + 8);
+    body.classList.toggle("mlpw-beside", beside);
+  }
+
+  // scroll the viewport (only as much as needed) so that a step's box is in view
+  function reveal(name) {
+    const entry = name && nodeEls[name];
+    if (!entry || !graphWrap.clientWidth) return;
+    const { x, y, width: w, height: h } = entry.node;
+    const z = view.zoom, m = 8;
+    const [left, top] = [x * z - m, y * z - m];
+    const [right, bottom] = [(x + w) * z + m, (y + h) * z + m];
+    if (left < graphWrap.scrollLeft) graphWrap.scrollLeft = left;
+    else if (right > graphWrap.scrollLeft + graphWrap.clientWidth) graphWrap.scrollLeft = right - graphWrap.clientWidth;
+    if (top < graphWrap.scrollTop) graphWrap.scrollTop = top;
+    else if (bottom > graphWrap.scrollTop + graphWrap.clientHeight) graphWrap.scrollTop = bottom - graphWrap.clientHeight;
+  }
+
+  // drag the graph to pan (a click without moving still selects a step); Ctrl/⌘ + wheel zooms
+  let drag = null;
+  graphWrap.addEventListener("pointerdown", (ev) => {
+    if (ev.button !== 0) return;
+    drag = { id: ev.pointerId, x: ev.clientX, y: ev.clientY, left: graphWrap.scrollLeft, top: graphWrap.scrollTop, moved: false };
+  });
+  graphWrap.addEventListener("pointermove", (ev) => {
+    if (!drag || ev.pointerId !== drag.id) return;
+    const dx = ev.clientX - drag.x, dy = ev.clientY - drag.y;
+    if (!drag.moved && Math.abs(dx) + Math.abs(dy) < 5) return;
+    if (!drag.moved) {
+      drag.moved = true;
+      graphWrap.classList.add("mlpw-dragging");
+      if (graphWrap.setPointerCapture) graphWrap.setPointerCapture(ev.pointerId);
+    }
+    graphWrap.scrollLeft = drag.left - dx;
+    graphWrap.scrollTop = drag.top - dy;
+  });
+  let dragged = false; // the click that ends a drag selects nothing
+  const endDrag = () => { dragged = Boolean(drag && drag.moved); drag = null; graphWrap.classList.remove("mlpw-dragging"); };
+  graphWrap.addEventListener("click", (ev) => {
+    if (dragged) { ev.stopPropagation(); dragged = false; }
+  }, true);
+  graphWrap.addEventListener("pointerup", endDrag);
+  graphWrap.addEventListener("pointercancel", endDrag);
+  graphWrap.addEventListener("wheel", (ev) => {
+    if (!(ev.ctrlKey || ev.metaKey)) return; // a plain wheel scrolls, as anywhere in the notebook
+    ev.preventDefault();
+    const r = graphWrap.getBoundingClientRect();
+    zoomTo(view.zoom * Math.exp(-ev.deltaY / 400), ev.clientX - r.left, ev.clientY - r.top);
+  }, { passive: false });
+
+  // the room changes (the notebook is resized, a sidebar opens): the layout that suits it, re-fitted
+  let lastRoom = -1;
+  function onResize() {
+    const room = roomWidth();
+    if (Math.abs(room - lastRoom) < 2) return;
+    lastRoom = room;
+    const chosen = chooseLayout(model.get("graph"), room);
+    if (chosen.layout !== view.layout) drawGraph();
+    else if (view.auto) { view.zoom = chosen.zoom; applyZoom(); updateNodes(); }
+    else { placeDrawer(); updateNodes(); }
+    reveal(model.get("selected"));
+  }
+  const resizeObserver = typeof ResizeObserver === "function" ? new ResizeObserver(() => onResize()) : null;
+  if (resizeObserver) resizeObserver.observe(root);
 
   function highlight(name, on) {
     for (const { edge, g, label } of edgeEls) {
@@ -249,14 +413,19 @@ function render({ model, el: host }) {
   function updateNodes() {
     const states = model.get("states") || {};
     const selected = model.get("selected");
-    for (const [name, { node, g, icon, sub, title, fanBar }] of Object.entries(nodeEls)) {
+    for (const [name, { node, g, icon, sub, title, fanBar, nameText, fanCount }] of Object.entries(nodeEls)) {
       const st = stateOf(states, name, looks());
       g.setAttribute("class", `mlpw-node mlpw-state-${st.status}${selected === name ? " mlpw-selected" : ""}`);
       g.setAttribute("data-status", st.status);
       icon.textContent = iconOf(st);
       const gpus = node.num_gpus ? ` ×${node.num_gpus}` : "";
       const time = timeText(st);
-      sub.textContent = `${node.compute}${gpus} · ${withTime(st.label || st.status, st, time)}`;
+      const f = st.fanout && st.fanout.total ? st.fanout : null;
+      // a fan-out step: "done/total" at the right of its name line, in the failed colour when some failed
+      fanCount.textContent = f ? `${f.done}/${f.total}` : "";
+      fanCount.setAttribute("class", `mlpw-fanout-count${f && f.failed ? " mlpw-fanout-failed" : ""}`);
+      fitText(nameText, node.name, node.width - 34 - (f ? 8 + 8 * fanCount.textContent.length : 0));
+      fitText(sub, `${node.compute}${gpus} · ${withTime(st.label || st.status, st, time)}`, node.width - 32);
       title.textContent = `${name} (${node.compute}): ${withTime(st.label || st.status, st, time)}`;
       drawFanout(fanBar, node, st.fanout);
       if (st.fanout) title.textContent += ` · ${fanoutText(st.fanout)}`;
@@ -271,10 +440,17 @@ function render({ model, el: host }) {
     runLine.replaceChildren();
     root.setAttribute("data-run-id", run.id || "");
     root.setAttribute("data-run-status", run.id ? run.status || "" : "");
-    const fitButton = el("button", {
-      type: "button", title: "fit the graph to the panel's width, or show it at full size",
-      onclick: () => { fit = !fit; graphWrap.classList.toggle("mlpw-fit", fit); fitButton.textContent = fit ? "100%" : "fit"; },
-    }, fit ? "100%" : "fit");
+    // zoom: −, the level, +, fit (text never under MIN_TEXT px; what does not fit pans: drag, scroll)
+    const fitButton = el("span", { class: "mlpw-zoom", role: "group", "aria-label": "zoom" },
+      el("button", { type: "button", "data-role": "zoom-out", title: `zoom out (text stays at least ${MIN_TEXT} px)`,
+        disabled: view.zoom <= MIN_ZOOM + 1e-3 ? "true" : null, onclick: () => zoomTo(view.zoom / 1.25) }, "−"),
+      el("span", { class: "mlpw-zoom-level", "data-role": "zoom-level", title: "Ctrl + wheel zooms, drag pans" },
+        `${Math.round(view.zoom * 100)}%`),
+      el("button", { type: "button", "data-role": "zoom-in", title: "zoom in",
+        disabled: view.zoom >= MAX_ZOOM - 1e-3 ? "true" : null, onclick: () => zoomTo(view.zoom * 1.25) }, "+"),
+      el("button", { type: "button", "data-role": "fit",
+        title: `fit the graph to the panel (text stays at least ${MIN_TEXT} px: drag or scroll to see the rest)`,
+        onclick: () => fitView() }, "fit"));
     if (!run.id) {
       runLine.append(el("span", { class: "mlpw-title" }, "pipeline plan"),
         el("span", { class: "mlpw-muted" }, `${graph.nodes.length} steps, ${(graph.edges || []).length} edges, not run`),
@@ -450,7 +626,7 @@ function render({ model, el: host }) {
   const onStates = () => { updateNodes(); updateDetails(); };
   const onRun = () => { syncClock(); updateRunLine(); };
   const onMetrics = () => { updateDetails(); };
-  const onSelected = () => { updateNodes(); updateDetails(); };
+  const onSelected = () => { updateNodes(); updateDetails(); placeDrawer(); reveal(model.get("selected")); };
   model.on("change:graph", onGraph);
   model.on("change:states", onStates);
   model.on("change:run", onRun);
@@ -461,6 +637,7 @@ function render({ model, el: host }) {
   const timer = setInterval(tick, 1000);
   return () => {
     clearInterval(timer);
+    if (resizeObserver) resizeObserver.disconnect();
     model.off("change:graph", onGraph);
     model.off("change:states", onStates);
     model.off("change:run", onRun);

@@ -69,7 +69,8 @@ class RunPanel(_MlpipeWidget):
 
     graph = t.Dict(
         help="The laid-out graph: {nodes: [{name, compute, layer, order, x, y, width, height}], "
-        "edges: [{from, to, variables, points, label}], width, height, layers} (see panel.layout)."
+        "edges: [{from, to, variables, points, label}], width, height, layers}, left to right, with the same "
+        "graph top to bottom under TB; the front end draws the one that suits its width (see panel.layout)."
     ).tag(sync=True)
     states = t.Dict(
         help="Per step: {status, icon, label, started, ended, duration, elapsed_since, error, reason, "

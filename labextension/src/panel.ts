@@ -11,6 +11,7 @@ import { PipelineModel } from './model';
 import { badgeStatus } from './badges';
 import { errorText, reusedLabel, shortRunId } from './format';
 import { countsText, formatDuration, isActive, stateLook } from './states';
+import { MAX_ZOOM, MIN_TEXT, MIN_ZOOM, ZOOM_STEP, clampZoom, fitZoom, revealScroll } from './zoom';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 /** What "Debug in kernel" shows while the kernel loads the step's inputs. */
@@ -94,9 +95,10 @@ export class PipelinePanel extends Widget {
     this._render();
   }
 
-  /** Mark a step as selected (its node gets an outline and its details show). */
+  /** Mark a step as selected (its node gets an outline and its details show, and it is scrolled into view). */
   select(name: string | null): void {
     this._selected = name;
+    this._reveal = name;
     this._render();
   }
 
@@ -111,7 +113,35 @@ export class PipelinePanel extends Widget {
     this._render();
   }
 
+  protected onResize(msg: Widget.ResizeMessage): void {
+    super.onResize(msg);
+    if (this._zoomAuto && this._model?.plan) {  // a fitted graph is fitted to the new width
+      this._render();
+    }
+  }
+
   private _render(): void {
+    // the graph's pan survives the re-render (the panel is drawn again at every poll while a run goes)
+    const oldGraph = this.node.querySelector('.mlps-graph') as HTMLElement | null;
+    if (oldGraph) {
+      this._scroll = { left: oldGraph.scrollLeft, top: oldGraph.scrollTop };
+    }
+    this._draw();
+    const graph = this.node.querySelector('.mlps-graph') as HTMLElement | null;
+    if (graph) {
+      let scroll = this._scroll;
+      const node = this._reveal ? this._graphLayout?.nodes.find(n => n.name === this._reveal) : undefined;
+      if (node) {
+        scroll = revealScroll(node, this._zoom, scroll, { width: graph.clientWidth, height: graph.clientHeight });
+      }
+      graph.scrollLeft = scroll.left;
+      graph.scrollTop = scroll.top;
+      this._scroll = { left: graph.scrollLeft, top: graph.scrollTop };
+    }
+    this._reveal = null;
+  }
+
+  private _draw(): void {
     const model = this._model;
     const parts: Node[] = [];
     if (!model) {
@@ -198,11 +228,109 @@ export class PipelinePanel extends Widget {
     return tb;
   }
 
+  /** The room the graph has: the panel's width less the graph box's padding (0 while hidden). */
+  private _room(): number {
+    return Math.max(0, this.node.clientWidth - 10);
+  }
+
+  /** Zoom to `zoom` around the middle of the graph's view (`null`: fit it again). */
+  private _zoomTo(zoom: number | null): void {
+    const view = this.node.querySelector('.mlps-graph') as HTMLElement | null;
+    const old = this._zoom;
+    this._zoomAuto = zoom === null;
+    const next = zoom === null ? fitZoom(this._graphLayout?.width ?? 0, this._room()) : clampZoom(zoom);
+    if (view) {
+      const [cx, cy] = [view.clientWidth / 2, view.clientHeight / 2];
+      this._scroll = zoom === null
+        ? { left: 0, top: 0 }
+        : { left: ((view.scrollLeft + cx) / old) * next - cx, top: ((view.scrollTop + cy) / old) * next - cy };
+    }
+    this._zoom = next;
+    this._reveal = this._selected;
+    this._render();
+  }
+
+  /** −, the zoom level, +, fit: text never under MIN_TEXT px; what does not fit pans (drag, scroll). */
+  private _zoomTools(): HTMLElement {
+    const button = (role: string, label: string, title: string, onClick: () => void, disabled: boolean): HTMLElement => {
+      const b = el('button', { class: 'jp-mod-styled mlps-zoom-button', type: 'button', 'data-role': role, title }, label);
+      if (disabled) {
+        b.setAttribute('disabled', 'true');
+      }
+      b.addEventListener('click', onClick);
+      return b;
+    };
+    return el('div', { class: 'mlps-zoom', role: 'group', 'aria-label': 'zoom' },
+      button('zoom-out', '−', `Zoom out (text stays at least ${MIN_TEXT} px)`,
+        () => this._zoomTo(this._zoom / ZOOM_STEP), this._zoom <= MIN_ZOOM + 1e-3),
+      el('span', { class: 'mlps-zoom-level', 'data-role': 'zoom-level', title: 'Ctrl + wheel zooms, drag pans' },
+        `${Math.round(this._zoom * 100)}%`),
+      button('zoom-in', '+', 'Zoom in', () => this._zoomTo(this._zoom * ZOOM_STEP), this._zoom >= MAX_ZOOM - 1e-3),
+      button('fit', 'fit', `Fit the graph to the panel (text stays at least ${MIN_TEXT} px: drag or scroll to see the rest)`,
+        () => this._zoomTo(null), false));
+  }
+
+  /** Drag to pan (a click without moving still selects a step); Ctrl/⌘ + wheel zooms. */
+  private _panAndZoom(view: HTMLElement): void {
+    let drag: { id: number; x: number; y: number; left: number; top: number; moved: boolean } | null = null;
+    let dragged = false;
+    view.addEventListener('pointerdown', (event: PointerEvent) => {
+      if (event.button === 0) {
+        drag = { id: event.pointerId, x: event.clientX, y: event.clientY, left: view.scrollLeft, top: view.scrollTop, moved: false };
+      }
+    });
+    view.addEventListener('pointermove', (event: PointerEvent) => {
+      if (!drag || event.pointerId !== drag.id) {
+        return;
+      }
+      const [dx, dy] = [event.clientX - drag.x, event.clientY - drag.y];
+      if (!drag.moved && Math.abs(dx) + Math.abs(dy) < 5) {
+        return;
+      }
+      if (!drag.moved) {
+        drag.moved = true;
+        view.classList.add('mlps-dragging');
+        view.setPointerCapture?.(event.pointerId);
+      }
+      view.scrollLeft = drag.left - dx;
+      view.scrollTop = drag.top - dy;
+    });
+    const end = (): void => {
+      dragged = !!drag?.moved;
+      drag = null;
+      view.classList.remove('mlps-dragging');
+      this._scroll = { left: view.scrollLeft, top: view.scrollTop };
+    };
+    view.addEventListener('pointerup', end);
+    view.addEventListener('pointercancel', end);
+    view.addEventListener('click', (event: Event) => {
+      if (dragged) {  // the click that ends a drag selects nothing
+        event.stopPropagation();
+        dragged = false;
+      }
+    }, true);
+    view.addEventListener('wheel', (event: WheelEvent) => {
+      if (event.ctrlKey || event.metaKey) {
+        event.preventDefault();
+        this._zoomTo(this._zoom * Math.exp(-event.deltaY / 400));
+      }
+    }, { passive: false });
+  }
+
   private _graph(graph: ILayout, model: PipelineModel): HTMLElement {
+    if (this._graphLayout?.width !== graph.width || this._graphLayout?.height !== graph.height) {
+      this._zoomAuto = true;  // another graph: fitted again
+    }
+    if (this._zoomAuto) {
+      this._zoom = fitZoom(graph.width, this._room());
+    }
+    this._graphLayout = graph;
+    const zoom = this._zoom;
     const canvas = svg('svg', {
       class: 'mlps-graph-svg',
-      width: graph.width,
-      height: graph.height,
+      width: Math.round(graph.width * zoom),
+      height: Math.round(graph.height * zoom),
+      'data-zoom': zoom.toFixed(3),
       viewBox: `0 0 ${graph.width} ${graph.height}`,
       role: 'group',
       'aria-label': `pipeline graph, ${graph.nodes.length} steps`
@@ -241,10 +369,11 @@ export class PipelinePanel extends Widget {
       svg('rect', { class: 'mlps-box', x, y, width: w, height: h, rx: 5 }),
       svg('rect', { class: 'mlps-band', x: x + 1, y: y + 1, width: 5, height: h - 2, rx: 2 }),
       svg('text', { x: x + 15, y: y + 21, class: 'mlps-icon', 'text-anchor': 'middle', 'aria-hidden': 'true' }, look.icon),
-      svg('text', { x: x + 26, y: y + 21, class: 'mlps-name' }, truncate(node.name, 21)),
-      svg('text', { x: x + 26, y: y + 39, class: 'mlps-sub' }, truncate(sub, 26)));
+      svg('text', { x: x + 26, y: y + 21, class: 'mlps-name' }, truncate(node.name, 19)),
+      svg('text', { x: x + 26, y: y + 39, class: 'mlps-sub' }, truncate(sub, 22)));
       const choose = (): void => {
         this._selected = node.name;
+        this._reveal = node.name;
         this._actions.selectStep(node.name);
         this._render();
       };
@@ -258,7 +387,9 @@ export class PipelinePanel extends Widget {
       });
       canvas.appendChild(g);
     }
-    return el('div', { class: 'mlps-graph' }, canvas);
+    const view = el('div', { class: 'mlps-graph', 'data-zoom': zoom.toFixed(3) }, canvas);
+    this._panAndZoom(view);
+    return el('div', { class: 'mlps-graph-box' }, this._zoomTools(), view);
   }
 
   private _details(name: string, model: PipelineModel): HTMLElement {
@@ -402,6 +533,12 @@ export class PipelinePanel extends Widget {
 
   private _model: PipelineModel | null = null;
   private _selected: string | null = null;
+  /** The graph drawn, its zoom (fitted while `_zoomAuto`), its pan; a step to scroll into view. */
+  private _graphLayout: ILayout | null = null;
+  private _zoom = 1;
+  private _zoomAuto = true;
+  private _scroll = { left: 0, top: 0 };
+  private _reveal: string | null = null;
   /** What `%pipeline debug` printed, by `RUN/STEP`: kept across re-renders. */
   private _debugOutput = new Map<string, string>();
   /** What a run's buttons answered (a refused cancel, what `%pipeline load` printed), by run id. */
