@@ -54,11 +54,12 @@ def plan(path: str | os.PathLike, *, store: str | None = None, compute: dict[str
     """A notebook's plan, with what its earlier runs learned that the code does not show (`plan.learned`)."""
     from .plan import Pipeline
     from .plan.learned import apply_facts
+    from .publish.modules import module_resolver
     from .store.history import History
 
     where, config = store_for(path, store)
     pipeline = Pipeline.from_notebook(path, compute=config.compute if compute is None else compute,
-                                      envs=config.envs)
+                                      envs=config.envs, modules=module_resolver())
     if not where.history_path.exists():
         return pipeline
     with History(where.history_path) as history:

@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan = sub.add_parser("plan", help="print the plan of a notebook")
     plan.add_argument("notebook", metavar="NOTEBOOK")
     plan.add_argument("--json", action="store_true", help="print the plan as JSON")
+    plan.add_argument("--expand", action="store_true", help="show each module step's own steps")
     run = sub.add_parser("run", help="run a notebook's pipeline")
     run.add_argument("notebook", metavar="NOTEBOOK")
     run.add_argument("steps", nargs="*", metavar="STEP", help="run only these steps and what they need")
@@ -96,7 +97,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     from .api import plan as plan_of
 
     plan = plan_of(args.notebook)
-    print(plan.to_json() if args.json else plan.describe())
+    print(plan.to_json() if args.json else plan.describe(expand=args.expand))
     return EXIT_OK
 
 
@@ -142,9 +143,9 @@ def _scalar(run: RunView, name: str) -> int | float | str | None:
 
 
 def _cmd_why(args: argparse.Namespace) -> int:
-    from .plan import Pipeline
+    from .api import plan as plan_of
 
-    plan = Pipeline.from_notebook(args.notebook)
+    plan = plan_of(args.notebook)  # with its modules' steps (published ones too)
     if args.step not in plan.steps:
         raise MlpipeError(f"No step named {args.step!r} in {args.notebook}.",
                           hint=f"Steps are: {', '.join(plan.steps)}.")

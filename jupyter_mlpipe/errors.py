@@ -14,6 +14,7 @@ __all__ = [
     "MlpipeError",
     "PlanError",
     "StepOptionError",
+    "ModuleError",
     "ConfigError",
     "UnstorableValue",
     "ArtifactError",
@@ -70,6 +71,18 @@ class PlanError(MlpipeError):
 
 class StepOptionError(PlanError):
     """A `%%step` line has a bad flag or value."""
+
+
+@_carries
+class ModuleError(PlanError):
+    """A `%%step NAME --module SOURCE` step does not fit its module: `module` (the notebook path or published
+    name), `version` (a published one's) and `variable` (the parameter or output) say where."""
+
+    module: str | None = None
+    version: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "module": self.module, "version": self.version}
 
 
 class ConfigError(MlpipeError):

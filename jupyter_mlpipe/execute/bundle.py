@@ -53,8 +53,8 @@ def _shared_cells(plan: Pipeline, step: Step) -> list[tuple[str, int | None]]:
     """
     if not step.shared:
         return []
-    sources = _notebook_sources(plan.notebook)
-    first = min(step.cells) if step.cells else 0
+    sources = _notebook_sources(step.origin or plan.notebook)  # a module's step: its module's cells
+    first = min(index for index, _ in step.code) if step.origin and step.code else min(step.cells) if step.cells else 0
     groups: list[list[Any]] = []  # [cell index or None, lines]
     for sdef in step.shared:
         origin = _origin(sdef.source, sources, first)

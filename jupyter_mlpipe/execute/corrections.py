@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from ..plan import Pipeline, Step
 from ..store.sharing import split_ref
 from ..plan.learned import mentions_file, reads_random_state
+from ..plan.modules import sees
 from .carried import RANDOM, SETTINGS, is_carried
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -51,13 +52,15 @@ class Corrections:
         return {s for s in step.input_sources.values() if s in self.steps} | set(self.order_only[name])
 
     def reaching(self, variable: str, before: str) -> str | None:
-        """The nearest step of this run before `before` (notebook order) that defines `variable`."""
+        """The nearest step of this run before `before` (notebook order) that defines `variable` for it
+        (a module's steps and the notebook's do not see each other's names: `plan.modules.sees`)."""
         limit = self.position[before]
+        reader = self.steps.get(before)
         found = None
         for name, step in self.steps.items():
             if self.position[name] >= limit:
                 break
-            if variable in step.outputs:
+            if variable in step.outputs and (reader is None or sees(reader, step, variable)):
                 found = name
         return found
 
@@ -110,6 +113,8 @@ class Corrections:
         mine = self.position[name]
         for later, other in self.steps.items():
             if self.position[later] <= mine:
+                continue
+            if not sees(other, self.steps[name], variable):  # another module's (or the notebook's) name
                 continue
             reader = other.input_sources.get(variable)
             reads = reader is not None or (is_carried(variable) and (

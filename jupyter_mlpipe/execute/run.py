@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..plan import Pipeline
+from ..plan.modules import top_level
 from ..store.paths import Store
 from ..vocab import ErrorInfo, RunStatus, StepStatus
 from .backend import Resources
@@ -119,9 +120,11 @@ class RunViewBase:
         return self._artifacts
 
     def producer_of(self, name: str) -> str | None:
-        """The last step (in notebook order) of this run that produced `name`."""
+        """The last step (in notebook order) of this run that produced `name` for the notebook itself (not a
+        name inside one of its modules)."""
+        planned = self.plan.steps
         for step in reversed(list(self.steps)):
-            if name in self.steps[step].outputs:
+            if name in self.steps[step].outputs and (step not in planned or top_level(planned[step], name)):
                 return step
         return None
 
@@ -219,7 +222,8 @@ class Run(RunViewBase):
                 planned = self.plan.steps.get(step)
                 leftovers = loop_only_names(body for _, body in planned.code) if planned is not None else ()
                 names += [n for n in self.steps[step].outputs
-                          if n not in names and not n.startswith("@") and n not in leftovers]
+                          if n not in names and not n.startswith("@") and n not in leftovers
+                          and (planned is None or top_level(planned, n))]  # not a module's inner names
         return names
 
     # -- control -----------------------------------------------------------

@@ -27,6 +27,7 @@ from .corrections import MAX_RERUNS, Corrections
 from .decision import ReuseDecider
 from .environments import env_failure_result
 from .fanout_driver import FanOuts
+from .modules import bind_module
 from .failures import crash_message, error_info, failure_message, first_line, lost_message, timeout_message
 from .ray_backend import RayBackend
 from .run import Event, Listener, Run, StepRun
@@ -99,6 +100,10 @@ class _Driver:
                 run.emit("step", sr)
                 return
             inputs[var] = ref
+        if step.binding is not None:  # a module's binding node: its parameters bound here, no task (`modules`)
+            bind_module(run, self.history, sr, step, inputs)
+            run.emit("step", sr)
+            return
         visible = {v: r["digest"] for v, r in inputs.items()}
         hidden = self.corrections.hidden_for(name, visible, run.steps)
         if hidden is None:  # a value it shares objects with is still being defined: start it later

@@ -37,7 +37,8 @@ def dispatch(shell: Any, args: argparse.Namespace) -> Any:
 
 def _plan(shell: Any, args: argparse.Namespace) -> Any:
     source = session_of(shell).plan()
-    print(source.plan.to_json() if getattr(args, "json", False) else source.plan.describe())
+    print(source.plan.to_json() if getattr(args, "json", False) else
+          source.plan.describe(expand=getattr(args, "expand", False)))
     for note in source.notes:
         print(f"note: {note}")
 

@@ -46,6 +46,7 @@ def pipeline_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     plan = sub.add_parser("plan", help="show the plan of this notebook", add_help=False)
     plan.add_argument("--json", action="store_true", help="print the plan as JSON")
+    plan.add_argument("--expand", action="store_true", help="show each module step's own steps")
     run = sub.add_parser("run", help="run the pipeline (or STEP and what it needs)", add_help=False)
     run.add_argument("steps", nargs="*", metavar="STEP")
     run.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
@@ -107,6 +108,16 @@ class MlpipeMagics(Magics):
         session.register(options.name, line, cell)
         session.on_step_cell()
         if options.defer:
+            return None
+        if options.module is not None:  # the module runs through the pipeline machinery (`modules`)
+            from .modules import run_module_cell
+
+            try:
+                ok = run_module_cell(self.shell, options, line, cell)
+            except MlpipeError as exc:
+                raise UsageError(str(exc)) from None
+            if not ok:
+                raise StepCellFailed(options.name)
             return None
         if is_fanout(options):  # the loop over the elements, here in the kernel (`foreach`)
             from .foreach import run_foreach_cell

@@ -17,6 +17,7 @@ from typing import Protocol
 from ..vocab import CARRIED_RANDOM, CARRIED_SETTINGS
 from .graph import check_acyclic, plan_edges
 from .model import Step
+from .modules import sees
 
 __all__ = ["LearnedFact", "apply_facts", "mentions_file", "reaching_step", "reads_random_state"]
 
@@ -48,12 +49,14 @@ def mentions_file(step: Step, variable: str) -> bool:
 
 
 def reaching_step(steps: Mapping[str, Step], variable: str, before: str) -> str | None:
-    """The nearest step before `before` (notebook order) that defines `variable`, or None."""
+    """The nearest step before `before` (notebook order) that defines `variable` for it, or None (a module's
+    steps and the notebook's do not see each other's names: `modules.sees`)."""
     found = None
+    reader = steps.get(before)
     for name, step in steps.items():
         if name == before:
             return found
-        if variable in step.outputs:
+        if variable in step.outputs and (reader is None or sees(reader, step, variable)):
             found = name
     return found
 
@@ -90,6 +93,8 @@ def apply_facts(pipeline: object, facts: Iterable[LearnedFact]) -> object:
                                               outputs=[*step.outputs, variable])
             learned.setdefault(name, {})[variable] = reason
             for later, other in steps.items():
+                if not sees(other, steps[name], variable):
+                    continue
                 reader = other.input_sources.get(variable)
                 reads = reader is not None or (variable.startswith("@") and (
                     variable in other.outputs or variable in CARRIED_SETTINGS

@@ -49,12 +49,26 @@ class Step:
     resources: dict[str, Any] = field(default_factory=dict)
     aliases: dict[str, list[str]] = field(default_factory=dict)  # value -> values it may hold or share
     shared_names: list[str] = field(default_factory=list)  # names of the shared code it uses
+    # module steps (`modules`): the steps of a `%%step NAME --module SOURCE` cell, expanded as NAME.STEP
+    scope: str = ""  # the module instance whose names its code reads ("" for the notebook's own steps)
+    exports: dict[str, tuple[str, ...]] = field(default_factory=dict)  # output -> outer scopes that see it too
+    binding: dict[str, tuple[str, Any]] | None = None  # the module's binding node: parameter -> (kind, what)
+    origin: str | None = None  # the notebook its code comes from, when not the plan's (a module's)
 
     def to_dict(self) -> dict[str, Any]:
         options = self.options.to_dict()
         options.pop("name")
         if self.opaque:
             options["opaque"] = self.opaque
+        module: dict[str, Any] = {}  # only for module steps: a plan without modules keeps its JSON
+        if self.scope:
+            module["scope"] = self.scope
+        if self.exports:
+            module["exports"] = {name: list(scopes) for name, scopes in self.exports.items()}
+        if self.binding is not None:
+            module["binding"] = {name: [kind, _jsonable(what)] for name, (kind, what) in self.binding.items()}
+        if self.origin:
+            module["origin"] = self.origin
         return {
             "name": self.name,
             "cells": list(self.cells),
@@ -65,6 +79,7 @@ class Step:
             "options": options,
             "shared": list(self.shared_names) or sorted({s.name for s in self.shared if s.kind != "setup"}),
             "aliases": {k: list(v) for k, v in self.aliases.items()},
+            **module,
         }
 
 

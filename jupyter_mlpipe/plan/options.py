@@ -52,6 +52,7 @@ class StepOptions:
     batch_size: int | None = None
     gather: str | None = None  # list (default) or concat
     error_threshold: str | None = None  # "5" or "10%"
+    module: str | None = None  # --module: a notebook path or a published NAME@VERSION run as this step (`modules`)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -59,6 +60,8 @@ class StepOptions:
         data.pop("extra")
         if data["env"] is None:  # no --env: its JSON as before
             data.pop("env")
+        if data["module"] is None:  # not a module step: its JSON as before
+            data.pop("module")
         if data["foreach"] is None and data["files"] is None:  # not a fan-out step: its JSON as before
             for key in _FANOUT_FIELDS:
                 data.pop(key)
@@ -201,13 +204,16 @@ def _build_parser() -> _Parser:
                           "or their concatenation (concat: DataFrames, Series, arrays, lists)")
     fan.add_argument("--error-threshold", dest="error_threshold", type=threshold_arg, metavar="N|P%",
                      help="tolerate up to N failed elements (or P%% of them); more fail the step")
+    parser.add_argument("--module", metavar="SOURCE",
+                        help="run a notebook (a path relative to this one) or a published pipeline NAME@VERSION as "
+                             "this step; the cell assigns its parameters (docs/modules.md)")
     return parser
 
 
 _PARSER: _Parser | None = None
 _FLAGS = frozenset({"--compute", "--env", "--gpus", "--cpus", "--memory", "--retries", "--timeout", "--no-cache",
                     "--inputs", "--outputs", "--after", "--deps", "--defer", "--foreach", "--files", "--as",
-                    "--batch-size", "--gather", "--error-threshold"})
+                    "--batch-size", "--gather", "--error-threshold", "--module"})
 _FANOUT_FIELDS = ("foreach", "files", "as_name", "batch_size", "gather", "error_threshold")
 
 
@@ -282,7 +288,31 @@ def parse_step_line(line: str) -> StepOptions:
     if fanout_problem:
         raise StepOptionError(f"Bad %%step line for step {ns.name!r}: {fanout_problem}.", step=ns.name,
                               hint="Run %%step? for the options; docs/fanout.md explains fan-out steps.")
+    module_problem = _check_module(ns)
+    if module_problem:
+        raise StepOptionError(f"Bad %%step line for step {ns.name!r}: {module_problem}.", step=ns.name,
+                              hint="docs/modules.md explains module steps.")
     return StepOptions(**vars(ns))  # the parser's destinations are StepOptions' fields
+
+
+_NOT_FOR_MODULES = (("compute", "--compute"), ("env", "--env"), ("gpus", "--gpus"), ("cpus", "--cpus"),
+                    ("memory", "--memory"), ("timeout", "--timeout"), ("inputs", "--inputs"), ("deps", "--deps"),
+                    ("foreach", "--foreach"), ("files", "--files"))
+
+
+def _check_module(ns: argparse.Namespace) -> str | None:
+    """What is wrong with a `--module` line (None: nothing): the module's own steps carry their resources."""
+    if ns.module is None:
+        return None
+    if not ns.module.strip():
+        return "--module needs a notebook path (lib/features.ipynb) or a published pipeline (NAME@VERSION)"
+    given = [flag for dest, flag in _NOT_FOR_MODULES if getattr(ns, dest) not in (None, ())]
+    given += ["--retries"] if ns.retries else []
+    given += ["--no-cache"] if ns.no_cache else []
+    if given:
+        return (f"{given[0]} does not apply to a module step: its own steps carry their resources and options "
+                "(set them in the module notebook)")
+    return None
 
 
 def _suggest_name(name: str) -> str:

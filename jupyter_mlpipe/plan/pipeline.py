@@ -22,6 +22,7 @@ from ..env_config import EnvSpec
 from ..errors import PlanError
 from .compute import compute_targets
 from .model import Edge, Param, Step
+from .modules import ModuleGroup, ModuleResolver
 from .notebook import Cell, classify, read_notebook_cells
 from .planner import Planner
 from .render import describe_plan
@@ -40,11 +41,13 @@ class Pipeline:
     warnings: list[str] = field(default_factory=list)
     learned: dict[str, dict[str, str]] = field(default_factory=dict)
     """Definitions learned at run time (`learned.apply_facts`): step -> {variable: why}."""
+    modules: dict[str, ModuleGroup] = field(default_factory=dict)
+    """Module steps (`%%step NAME --module SOURCE`) by name: each one node of the plan, expanded in `steps`."""
 
     # -- construction ------------------------------------------------------
     @classmethod
     def from_notebook(cls, path: str | os.PathLike, *, compute: dict[str, dict] | None = None,
-                      envs: dict[str, EnvSpec] | None = None) -> Pipeline:
+                      envs: dict[str, EnvSpec] | None = None, modules: ModuleResolver | None = None) -> Pipeline:
         """Plan a saved .ipynb file (compute targets and environments: the mlpipe.toml beside it, unless given)."""
         with _gc_paused():
             cells = read_notebook_cells(path)
@@ -52,11 +55,12 @@ class Pipeline:
                 config = load_config(Path(path).resolve().parent)
                 compute = config.compute if compute is None else compute
                 envs = config.envs if envs is None else envs
-            return build_plan(cells, notebook=str(path), compute=compute, envs=envs)
+            return build_plan(cells, notebook=str(path), compute=compute, envs=envs, modules=modules)
 
     @classmethod
     def from_sources(cls, sources: Iterable[str | dict], *, notebook: str | None = None,
-                     compute: dict[str, dict] | None = None, envs: dict[str, EnvSpec] | None = None) -> Pipeline:
+                     compute: dict[str, dict] | None = None, envs: dict[str, EnvSpec] | None = None,
+                     modules: ModuleResolver | None = None) -> Pipeline:
         """Plan a list of code cell sources (a dict may carry 'source' and 'tags')."""
         cells = []
         for index, item in enumerate(sources):
@@ -64,7 +68,7 @@ class Pipeline:
                 cells.append(Cell(index=index, source=item["source"], tags=tuple(item.get("tags", ()))))
             else:
                 cells.append(Cell(index=index, source=item))
-        return build_plan(classify(cells), notebook=notebook, compute=compute, envs=envs)
+        return build_plan(classify(cells), notebook=notebook, compute=compute, envs=envs, modules=modules)
 
     # -- queries -----------------------------------------------------------
     def edge_map(self) -> dict[str, list[Edge]]:
@@ -74,8 +78,8 @@ class Pipeline:
         return incoming
 
     def upstream(self, names: Iterable[str]) -> list[str]:
-        """The named steps and everything they need, in notebook order."""
-        wanted = list(names)
+        """The named steps and everything they need, in notebook order (a module step: all its steps)."""
+        wanted = [s for name in names for s in (self.modules[name].steps if name in self.modules else [name])]
         for name in wanted:
             if name not in self.steps:
                 raise PlanError(
@@ -107,14 +111,16 @@ class Pipeline:
             "params": {n: p.to_dict() for n, p in self.params.items()},
             "warnings": list(self.warnings),
             "learned": {step: dict(found) for step, found in self.learned.items()},
+            **({"modules": {n: g.to_dict() for n, g in self.modules.items()}} if self.modules else {}),
         }
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent)
 
-    def describe(self) -> str:
-        """The plan as readable text (the CLI's `mlpipe plan` and `%pipeline plan`)."""
-        return describe_plan(self)
+    def describe(self, expand: bool = False) -> str:
+        """The plan as readable text (the CLI's `mlpipe plan` and `%pipeline plan`): a module step as one
+        node, or (`expand`) as its own steps."""
+        return describe_plan(self, expand=expand)
 
     def __repr__(self) -> str:
         return f"<Pipeline {self.notebook or '(cells)'}: {len(self.steps)} steps, {len(self.edges)} edges>"
@@ -124,12 +130,15 @@ class Pipeline:
 
 
 def build_plan(cells: list[Cell], *, notebook: str | None = None,
-               compute: dict[str, dict] | None = None, envs: dict[str, EnvSpec] | None = None) -> Pipeline:
+               compute: dict[str, dict] | None = None, envs: dict[str, EnvSpec] | None = None,
+               modules: ModuleResolver | None = None) -> Pipeline:
     """Plan classified cells (see notebook.classify); `compute` adds to or overrides DEFAULT_COMPUTE;
-    `envs` are the [env.NAME] tables a step's --env may name."""
+    `envs` are the [env.NAME] tables a step's --env may name; `modules` finds a --module SOURCE's notebook
+    (default: paths only; `publish.modules` knows published versions too)."""
     with _gc_paused():
-        planned = Planner(cells, notebook, compute_targets(compute), envs).run()
-        return Pipeline(planned.steps, planned.edges, planned.params, notebook, planned.warnings)
+        planned = Planner(cells, notebook, compute_targets(compute), envs, modules=modules).run()
+        return Pipeline(planned.steps, planned.edges, planned.params, notebook, planned.warnings,
+                        modules=dict(planned.modules or {}))
 
 
 @contextmanager

@@ -24,6 +24,8 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from pathlib import Path
+
 from ..errors import PlanError
 from ..vocab import cell_number
 from .aliases import AliasTracker, mutated_by_calls
@@ -34,7 +36,9 @@ from .fanout import fanout_names, is_fanout
 from .diagnostics import Reader, star_error, syntax_error, undefined_error
 from .graph import EdgeCache, check_acyclic, plan_edges
 from .model import Edge, Param, Step
-from .notebook import Cell
+from .modules import (ModuleGroup, ModuleResolver, ModuleSource, binding_error, check_cycle, is_module_line,
+                      plan_module_step, resolve_path)
+from .notebook import Cell, read_notebook_cells
 from .options import parse_step_line
 from .replan import TRACES, Checkpoint, Signature, Trace, signature
 from .shared import star_defs, star_names
@@ -56,6 +60,7 @@ class PlannedSteps(NamedTuple):
     edges: list[Edge]
     params: dict[str, Param]
     warnings: list[str]
+    modules: dict[str, ModuleGroup] | None = None  # module steps (`modules`), by name
 
 
 class Planner:
@@ -67,8 +72,13 @@ class Planner:
     """
 
     def __init__(self, cells: list[Cell], notebook: str | None, compute: ComputeTargets,
-                 envs: dict[str, EnvSpec] | None = None) -> None:
+                 envs: dict[str, EnvSpec] | None = None, *, modules: ModuleResolver | None = None,
+                 within: tuple[str, ...] = (), base: str | None = None) -> None:
         self.cells = cells
+        self.resolver: ModuleResolver = modules or resolve_path  # --module SOURCE -> its notebook
+        self.within = within  # the modules (identities) this notebook is planned inside of: cycles
+        self.base = Path(base) if base else Path(notebook).resolve().parent if notebook else Path.cwd()
+        self.module_groups: dict[str, ModuleGroup] = {}
         self.notebook = notebook
         self.compute = compute
         self.envs = envs or {}  # [env.NAME] tables of mlpipe.toml
@@ -86,7 +96,9 @@ class Planner:
         order = self.items()
         signatures = [signature(item) for item in order]
         trace_key = (self.notebook, repr(sorted(self.compute.items())), repr(sorted(self.envs.items())))
-        trace = TRACES.get(trace_key)
+        # a module's notebook can change while this one does not: no checkpoints for a notebook with modules
+        modular = any(isinstance(item, list) and is_module_line(item[0].step_line) for item in order)
+        trace = None if modular else TRACES.get(trace_key)
         start, checkpoints = self.resume(trace, signatures)
         planned: list[str] = []  # steps planned in this run
         converged = False
@@ -116,8 +128,9 @@ class Planner:
             checkpoints[len(order)] = self.snapshot()
         edges, self.edge_cache = plan_edges(self.steps, self.edge_cache)
         check_acyclic(self.steps, edges)
-        TRACES.put(trace_key, Trace(signatures, checkpoints, self.edge_cache))
-        return PlannedSteps(self.steps, edges, self.params, self.warnings)
+        if not modular:
+            TRACES.put(trace_key, Trace(signatures, checkpoints, self.edge_cache))
+        return PlannedSteps(self.steps, edges, self.params, self.warnings, self.module_groups)
 
     def items(self) -> list[Item]:
         """The preamble and parameters cells and the steps, in notebook order (other cells take no part)."""
@@ -227,6 +240,9 @@ class Planner:
                 cell=head.index,
                 hint="Give each %%step a unique name.",
             )
+        if options.module is not None:  # another notebook as this step (`modules`)
+            plan_module_step(self, options, cells)
+            return
         if is_fanout(options) and len(cells) > 1:
             raise PlanError(
                 f"Step {options.name!r} fans out (--foreach/--files), and a fan-out step is its one cell, but "
@@ -238,6 +254,35 @@ class Planner:
         step.code = [(c.index, c.body) for c in cells]
         self.plan_step(step, cells)
         self.steps[step.name] = step
+
+    # -- module steps (`modules.plan_module_step` calls these) ---------------------------------
+    def resolve_module(self, source: str, step: str) -> ModuleSource:
+        return self.resolver(source, base=self.base, step=step)
+
+    def plan_module(self, source: ModuleSource, step: str) -> PlannedSteps:
+        """Plan a module's notebook (refusing a module that uses itself, directly or through others)."""
+        chain = self.within or ((str(Path(self.notebook).resolve()),) if self.notebook else ())
+        check_cycle(chain, source, step)
+        inner = Planner(read_notebook_cells(source.path), source.path, self.compute, self.envs,
+                        modules=self.resolver, within=(*chain, source.identity), base=source.base)
+        return inner.run()
+
+    def bind(self, node: Step, name: str, cell: int) -> str | None:
+        inputs: dict[str, str] = {}
+        params: set[str] = set()
+        self.resolve(node, name, cell, inputs, params, mode="strict")
+        if name in inputs:
+            return inputs[name]
+        if name in params:
+            return None
+        raise binding_error(node.name, name, cell)
+
+    def define_outputs(self, producers: dict[str, str], cell: int) -> None:
+        for variable, producer in producers.items():
+            self.symbols.define_step(producer, [cell], [variable], [], [variable], {})
+
+    def resources_of(self, step: Step) -> dict[str, Any]:
+        return step_resources(step, self.compute, self.envs)
 
     def facts(self, cells: list[Cell]) -> StepFacts:
         try:

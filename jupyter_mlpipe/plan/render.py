@@ -11,6 +11,7 @@ from typing import Protocol
 from ..vocab import cell_number
 
 from .model import Edge, Param, Step
+from .modules import ModuleGroup, group_of
 
 __all__ = ["PlanLike", "describe_plan"]
 
@@ -50,7 +51,60 @@ def _learned(plan: PlanLike, source: str, variable: str) -> bool:
     return variable in plan.learned.get(source, {})
 
 
-def describe_plan(plan: PlanLike) -> str:
+def _binds(group: ModuleGroup) -> str:
+    return ", ".join(f"{p} = {what if kind != 'literal' else repr(what)}" for p, (kind, what) in group.binding.items())
+
+
+def _collapsed(plan: PlanLike, groups: Mapping[str, ModuleGroup]) -> list[str]:
+    """The plan with each module step as one node: `module NAME`, its binding, what it hands on."""
+    def node(name: str) -> str:
+        return group_of(name, groups) or name
+
+    incoming: dict[str, dict[str, set[str]]] = {}
+    for edge in plan.edges:
+        source, target = node(edge.source), node(edge.target)
+        if source != target:
+            incoming.setdefault(target, {}).setdefault(source, set()).update(edge.variables)
+    shown = [n for n in plan.steps if node(n) == n]
+    lines = [f"Plan of {plan.notebook or 'the cells run in this kernel'}: {len(shown)} "
+             f"step{'s' if len(shown) != 1 else ''}, {sum(len(v) for v in incoming.values())} "
+             f"edge{'s' if sum(len(v) for v in incoming.values()) != 1 else ''} (modules collapsed: --expand shows "
+             "their steps)"]
+    if plan.params:
+        lines.append("parameters: " + ", ".join(p.source.strip() or p.name for p in plan.params.values()))
+    for name in shown:
+        step = plan.steps[name]
+        group = groups.get(name)
+        lines.append("")
+        if group is not None:
+            version = f", version {group.version}" if group.version is not None else ""
+            lines.append(f"module {name}  ({_cells(step.cells)}; {group.label}{version}, {len(group.steps) - 1} "
+                         f"step{'s' if len(group.steps) != 2 else ''})")
+        else:
+            lines.append(f"step {name}  ({_cells(step.cells)}; {_resources(step.resources)})")
+        for source, variables in incoming.get(name, {}).items():
+            lines.append(f"  <- {source}: {', '.join(sorted(variables)) or '(order only)'}")
+        if group is not None:
+            if group.binding:
+                lines.append(f"  binds: {_binds(group)}")
+            outputs = group.outputs
+        else:
+            if step.params:
+                lines.append(f"  params: {', '.join(step.params)}")
+            outputs = tuple(step.outputs)
+        if outputs:
+            lines.append(f"  -> {', '.join(outputs)}")
+        if step.opaque:
+            lines.append(f"  opaque: {step.opaque}")
+    for warning in plan.warnings:
+        lines.append(f"warning: {warning}")
+    return lines
+
+
+def describe_plan(plan: PlanLike, expand: bool = False) -> str:
+    groups: Mapping[str, ModuleGroup] = getattr(plan, "modules", None) or {}
+    if groups and not expand:
+        return "\n".join(_collapsed(plan, groups))
     lines = [f"Plan of {plan.notebook or 'the cells run in this kernel'}: "
              f"{len(plan.steps)} step{'s' if len(plan.steps) != 1 else ''}, {len(plan.edges)} "
              f"edge{'s' if len(plan.edges) != 1 else ''}"]
@@ -60,7 +114,14 @@ def describe_plan(plan: PlanLike) -> str:
     incoming = plan.edge_map()
     for step in plan.steps.values():
         lines.append("")
-        lines.append(f"step {step.name}  ({_cells(step.cells)}; {_resources(step.resources)})")
+        group = groups.get(step.name)
+        if group is not None:
+            lines.append(f"module {step.name}  ({_cells(step.cells)}; {group.label}"
+                         + (f", version {group.version}" if group.version is not None else "") + ")")
+            if group.binding:
+                lines.append(f"  binds: {_binds(group)}")
+        else:
+            lines.append(f"step {step.name}  ({_cells(step.cells)}; {_resources(step.resources)})")
         learned_here = plan.learned.get(step.name, {})
         for edge in incoming[step.name]:
             if edge.variables:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import PublishError
 from ..store.history import History
 from ..store.records import RunOrigin, RunSummary, Trigger
+from .modules import resolve_module
 from .params import check_params
 from .registry import Registry
 
@@ -106,7 +107,7 @@ def prepare(workspace: Workspace, name: str, *, version: int | None = None, para
                            "notebook's new place.")
     where, config = store_for(notebook)
     plan = build_plan(read_notebook_cells(copy), notebook=str(notebook), compute=snapshot["compute"],
-                      envs=snapshot.get("envs") or {})
+                      envs=snapshot.get("envs") or {}, modules=resolve_module)
     with History(where.history_path) as history:  # what the notebook's runs learned, and a fresh run id
         plan = apply_facts(plan, history.facts.of(str(notebook)))  # type: ignore[assignment]
         run_id = history.new_run_id()
