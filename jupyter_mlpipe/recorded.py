@@ -12,6 +12,7 @@ from typing import Any
 from .execute.failures import failure_message
 from .execute.run import RunViewBase, StepRun
 from .plan import Pipeline
+from .plan.modules import recorded_top_level
 from .queries import RunRecord
 from .store.artifacts import ArtifactStore
 from .store.paths import Store
@@ -64,6 +65,11 @@ class RecordedRun(RunViewBase):
     history = None  # as `Run.history` says of a run read back from the history: nothing records it now
 
     # -- reading -----------------------------------------------------------
+    def notebook_sees(self, step: str, name: str) -> bool:
+        """As `Run.notebook_sees`, from the plan the run recorded (module steps keep their names apart)."""
+        planned = next((s for s in (self.record.get("plan") or {}).get("steps") or [] if s.get("name") == step), None)
+        return planned is None or recorded_top_level(planned, name)
+
     def wait(self, timeout: float | None = None) -> RecordedRun:
         return self
 

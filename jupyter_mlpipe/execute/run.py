@@ -122,11 +122,15 @@ class RunViewBase:
     def producer_of(self, name: str) -> str | None:
         """The last step (in notebook order) of this run that produced `name` for the notebook itself (not a
         name inside one of its modules)."""
-        planned = self.plan.steps
         for step in reversed(list(self.steps)):
-            if name in self.steps[step].outputs and (step not in planned or top_level(planned[step], name)):
+            if name in self.steps[step].outputs and self.notebook_sees(step, name):
                 return step
         return None
+
+    def notebook_sees(self, step: str, name: str) -> bool:
+        """Whether `name` of `step` is the notebook's, not a name inside one of its module steps."""
+        planned = self.plan.steps.get(step)
+        return planned is None or top_level(planned, name)
 
     def __getitem__(self, name: str) -> Any:
         """A value this run stored, read from the artifact store."""

@@ -40,7 +40,8 @@ from .options import StepOptions
 from .source import CellSyntaxError, parse_cell
 
 __all__ = ["BindingKind", "ModuleGroup", "ModulePlanner", "ModuleResolver", "ModuleSource", "SEPARATOR",
-           "binding_error", "check_cycle", "group_of", "is_module_line", "plan_module_step", "resolve_path", "sees", "top_level"]
+           "binding_error", "check_cycle", "group_of", "is_module_line", "plan_module_step", "recorded_top_level",
+           "resolve_path", "sees", "top_level"]
 
 SEPARATOR = "."  # NAME.STEP: not a character a step name may have, and safe in file names and URLs
 BindingKind = Literal["input", "param", "literal", "ref"]
@@ -218,6 +219,13 @@ def top_level(step: Step, variable: str) -> bool:
     if step.binding is not None:
         return False
     return step.scope == "" or "" in step.exports.get(variable, ())
+
+
+def recorded_top_level(step: Mapping[str, Any], variable: str) -> bool:
+    """`top_level` of a step as a run record keeps it (`Step.to_dict`)."""
+    if step.get("binding") is not None:
+        return False
+    return not step.get("scope") or "" in (step.get("exports") or {}).get(variable, ())
 
 
 def group_of(name: str, groups: Mapping[str, ModuleGroup]) -> str | None:
