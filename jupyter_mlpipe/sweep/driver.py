@@ -335,7 +335,11 @@ def _run_trials(result: Sweep, history: Any, storage: Path) -> str | None:
         trainable, param_space=tune_space(sp.space, sp.search),
         tune_config=tune.TuneConfig(metric=METRIC_KEY, mode=sp.goal, num_samples=1 if sp.search == "grid"
                                     else sp.trials, max_concurrent_trials=parallel,
-                                    search_alg=_searcher(sp), scheduler=_scheduler(sp), reuse_actors=False),
+                                    search_alg=_searcher(sp), scheduler=_scheduler(sp),
+                                    # a new actor (a process) per trial costs seconds; reused, a trial stopped
+                                    # early would go on running until its actor's next trial: not with
+                                    # early stopping
+                                    reuse_actors=sp.early_stop is None),
         run_config=tune.RunConfig(name=result.id, storage_path=str(storage), verbose=0, stop=stopper,
                                   callbacks=[SweepRecorder(on_trial)], log_to_file=True,
                                   checkpoint_config=tune.CheckpointConfig(checkpoint_at_end=False)),

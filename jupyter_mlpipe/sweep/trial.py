@@ -72,10 +72,11 @@ class PipelineTrial(tune.Trainable):
     """One trial: a pipeline run (see the module's docstring)."""
 
     def setup(self, config: dict[str, Any], spec: TrialSpec | None = None) -> None:  # type: ignore[override]
-        from ..api import run
-
+        """Take the trial's parameters; the run starts with the first `step` (Tune may make an actor for a
+        trial and then give the trial to another, reused, actor: that actor must not have run anything)."""
         assert spec is not None
-        self.spec = spec
+        self.base_spec = spec
+        self.spec = dict(spec)  # type: ignore[assignment]
         self.params = {**spec["fixed"], **{name: plain(value) for name, value in config.items()}}
         self.queue: list[float] = []
         self.since = 0
@@ -84,6 +85,13 @@ class PipelineTrial(tune.Trainable):
         self.final_sent = False
         self.setup_error: str | None = None
         self.run: Any = None
+        self.started = False
+
+    def _start(self) -> None:
+        from ..api import run
+
+        self.started = True
+        spec = self.spec
         try:
             self.run = run(spec["notebook"], self.params, store=spec["store"], address=spec["address"],
                            background=True)
@@ -102,6 +110,8 @@ class PipelineTrial(tune.Trainable):
                 self.queue.append(float(point["value"]))
 
     def step(self) -> dict[str, Any]:
+        if not self.started:
+            self._start()
         base = {"mlpipe_run_id": self.run.id if self.run is not None else ""}
         if self.run is None:
             self.final_sent = True
@@ -132,6 +142,12 @@ class PipelineTrial(tune.Trainable):
             result["mlpipe_error"] = (failed[0].error or "")[:2000] if failed else ""
         self.final_sent = True
         return result
+
+    def reset_config(self, new_config: dict[str, Any]) -> bool:
+        """The next trial in this actor (Tune reuses actors when no trial is stopped early): a new run."""
+        self.cleanup()  # never two runs in one actor
+        self.setup(new_config)  # (with_parameters adds the spec)
+        return True
 
     def cleanup(self) -> None:
         """Stopped by the sweep (early stopping, or the sweep was cancelled): cancel the run, wait for it."""
