@@ -316,26 +316,39 @@ def test_the_side_panel_beside_a_run_panel_keeps_its_colours_names_and_edges(pag
 
 
 def _check_executed_notebook(page, link, jupyter, run_id, artifacts):
-    """Click the link: a new tab shows the step's executed notebook read-only, and starts no kernel."""
+    """Click the link: the step's executed notebook opens read-only and starts no kernel; JupyterLab
+    (where the extension takes the click) shows it in a tab of its own beside the notebook, Notebook 7
+    in a new browser tab."""
+    if jupyter.app == "lab":
+        link.click()
+        _current_tab(page, "train.ipynb").wait_for(timeout=90_000)  # in this JupyterLab, on show
+        assert len(page.context.pages) == 1  # no new browser tab, no new workspace
+        _check_shown(page, jupyter, artifacts)
+        page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="example.ipynb").first.click()
+        _current_tab(page, "example.ipynb").wait_for(timeout=30_000)
+        return
     with page.context.expect_page(timeout=30_000) as opened:
         link.click()
     tab = opened.value
     try:
-        if jupyter.app == "lab":  # the step's notebook on show, not one the workspace reopened beside it
-            _current_tab(tab, "train.ipynb").wait_for(timeout=90_000)
-        shown = _notebook(tab)
-        shown.locator(".jp-Cell").first.wait_for(timeout=90_000)
-        cells = shown.locator(".jp-Cell")
-        shown.locator(".jp-Cell", has_text="%%step train").first.wait_for(timeout=30_000)
-        assert cells.count() >= 4  # parameters, injected values, the load cell, the step, the save cell
-        assert "log_metric('loss'" in shown.first.inner_text()
-        tab.wait_for_timeout(1500)  # a kernel, if one were started, would show up by now
-        with urllib.request.urlopen(jupyter.api("sessions"), timeout=10) as resp:
-            paths = sorted(s["path"] for s in json.loads(resp.read()))
-        assert not [p for p in paths if "mlpipe:" in p], paths  # a record of what ran: no kernel
-        tab.screenshot(path=str(artifacts / f"{jupyter.app}-executed-notebook.png"))
+        _check_shown(tab, jupyter, artifacts)
     finally:
         tab.close()
+
+
+def _check_shown(tab, jupyter, artifacts):
+    """The executed step notebook on show in `tab`: its cells, and no kernel started for it."""
+    shown = _notebook(tab)
+    shown.locator(".jp-Cell").first.wait_for(timeout=90_000)
+    cells = shown.locator(".jp-Cell")
+    shown.locator(".jp-Cell", has_text="%%step train").first.wait_for(timeout=30_000)
+    assert cells.count() >= 4  # parameters, injected values, the load cell, the step, the save cell
+    assert "log_metric('loss'" in shown.first.inner_text()
+    tab.wait_for_timeout(1500)  # a kernel, if one were started, would show up by now
+    with urllib.request.urlopen(jupyter.api("sessions"), timeout=10) as resp:
+        paths = sorted(s["path"] for s in json.loads(resp.read()))
+    assert not [p for p in paths if "mlpipe:" in p], paths  # a record of what ran: no kernel
+    tab.screenshot(path=str(artifacts / f"{jupyter.app}-executed-notebook.png"))
 
 
 def _widget_errors(messages: list[str]) -> list[str]:
