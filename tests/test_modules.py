@@ -73,6 +73,8 @@ def test_a_module_expands_into_its_steps_with_a_binding_node(project):
     # the notebook's `df` is not the module's `df`
     assert plan.steps["train"].input_sources == {"X": "feats.scale", "n": "feats.scale", "df": "load",
                                                  "summary": "feats.stats"}
+    # `mlpipe run NOTEBOOK feats`: a module step's name selects all its steps
+    assert plan.upstream(["feats"]) == ["load", "feats", "feats.clean", "feats.scale", "feats.stats"]
     data = json.loads(plan.to_json())
     assert data["modules"]["feats"]["outputs"] == ["X", "n", "summary"]
     assert [s for s in data["steps"] if s["name"] == "feats.clean"][0]["scope"] == "feats"

@@ -127,9 +127,11 @@ class MlpipeHandler(APIHandler):
 
     @staticmethod
     def check_step(name: Any) -> str:
-        if not isinstance(name, str) or not STEP_NAME_RE.match(name):
+        # a module's steps are NAME.STEP (docs/modules.md): each part a step name
+        if not isinstance(name, str) or not all(STEP_NAME_RE.match(part) for part in name.split(".")):
             raise ApiError(400, f"{name!r} is not a step name (letters, digits, '_' and '-', starting with "
-                           "a letter or '_', at most 64 characters).", error="BadStepName")
+                           "a letter or '_', at most 64 characters; NAME.STEP inside a module step).",
+                           error="BadStepName")
         return name
 
     def json_body(self) -> dict[str, Any]:
