@@ -13,6 +13,8 @@ the runs themselves.
     GET    runs/{id}[?path=NB][&plan=true]       the run: summary + "steps" {name: step} + "metrics" + "looks"
     DELETE runs/{id}                             202 {"id", "status": "cancelling"}; 404; 409 finished
     GET    runs/{id}/steps/{step}/notebook[?path=NB]   the executed step notebook, as stored
+    GET    stepline?line=TEXT                    {"options"} when `%%step TEXT` is valid; else 400 with the
+                                                 parser's message (the side panel's designer form)
 """
 
 from __future__ import annotations
@@ -352,6 +354,20 @@ class StepNotebookHandler(MlpipeHandler):
         self.finish(data)
 
 
+class StepLineHandler(MlpipeHandler):
+    """Check a `%%step` line with the parser the planner uses, so the designer form writes only valid lines."""
+
+    @tornado.web.authenticated
+    @_READ
+    def get(self) -> None:
+        from ..plan.options import parse_step_line
+
+        line = self.get_query_argument("line", None)
+        if line is None:
+            raise ApiError(400, "Pass the text after %%step as ?line=TEXT.", error="MissingLine")
+        self.finish(json.dumps(to_json({"options": parse_step_line(line).to_dict()})))
+
+
 class NotFoundHandler(MlpipeHandler):
     """Any other path under mlpipe/api/: a JSON 404 that lists the routes."""
 
@@ -359,7 +375,8 @@ class NotFoundHandler(MlpipeHandler):
     def get(self) -> None:
         raise ApiError(404, f"No such endpoint: {self.request.method} {self.request.path}.",
                        hint="Endpoints: GET plan?path=NOTEBOOK, GET runs?path=NOTEBOOK, POST runs, "
-                       "GET/DELETE runs/{id}, GET runs/{id}/steps/{step}/notebook, GET pipelines, "
+                       "GET/DELETE runs/{id}, GET runs/{id}/steps/{step}/notebook, GET stepline?line=TEXT, "
+                       "GET pipelines, "
                        "GET pipelines/{name}, GET/POST pipelines/{name}/runs.", error="NotFound")
 
     post = put = patch = delete = get
@@ -379,6 +396,7 @@ def setup_handlers(web_app: tornado.web.Application,
         (url_path_join(base, "runs"), RunsHandler),
         (url_path_join(base, r"runs/(?P<run_id>[^/]+)"), RunHandler),
         (url_path_join(base, r"runs/(?P<run_id>[^/]+)/steps/(?P<step>[^/]+)/notebook"), StepNotebookHandler),
+        (url_path_join(base, "stepline"), StepLineHandler),
         (base.rstrip("/") + r"(?:/.*)?", NotFoundHandler),
     ]
     if extra_routes is not None:

@@ -29,12 +29,17 @@ def plan_view(plan: dict[str, Any], notebook: str | None, pipeline: Any = None) 
     """A plan (`Pipeline.to_dict()`) as `GET plan` returns it: its notebook relative to the root,
     the graph laid out left to right and top to bottom (`layouts`), and the statuses' `looks`.
     Given the `Pipeline` itself, each step carries `code_digest` (its code as reuse compares it), so a
-    front end can tell a step edited since a run (whose steps carry the digest of what they ran)."""
+    front end can tell a step edited since a run (whose steps carry the digest of what they ran), and
+    `flows` (`plan.flows.variable_flows`): each variable on an edge, its defining cell and its readers."""
     if pipeline is not None:
         from ..execute.reuse import code_digest, step_code
 
+        from ..plan.flows import variable_flows
+
         digests = {name: code_digest(step_code(step)) for name, step in pipeline.steps.items()}
         plan = dict(plan, steps=[dict(s, code_digest=digests.get(s.get("name"))) for s in plan.get("steps") or []])
+        # the designer: where each value on an edge is defined and which cells read it
+        plan["flows"] = variable_flows(pipeline)
     return to_json(dict(plan, notebook=notebook, layouts=side_panel_layouts(plan), looks=looks_json()))
 
 
