@@ -593,6 +593,32 @@ def test_the_display_listener_shows_the_panel_at_start(comm_log, tmp_path):
     assert listener.handle.updated and listener.handle.updated[-1].startswith(f"run {run.id}")
 
 
+def test_comparison_curves_put_each_metric_of_two_runs_on_one_chart():
+    from jupyter_mlpipe.panel.state import MAX_CURVES, MAX_POINTS, comparison_curves
+
+    a = {"metrics": {"train": {"loss": [(0, 1.0, 1.0), (1, 0.5, 2.0)]}, "eval": {"acc": [(0, 0.8, 1.0)]}}}
+    b = {"metrics": {"train": {"loss": [(0, 0.9, 1.0), (1, float("nan"), 2.0), (2, 0.3, 3.0)],
+                               "lr": [(i, 0.1, 1.0) for i in range(3 * MAX_POINTS)]}}}
+    curves = comparison_curves(a, b)
+    assert list(curves) == ["train.loss", "eval.acc", "train.lr"]  # the older run's order, then the newer's
+    assert curves["train.loss"] == {"a": [[0, 1.0], [1, 0.5]], "b": [[0, 0.9], [1, None], [2, 0.3]]}
+    assert curves["eval.acc"]["b"] == [] and curves["train.lr"]["a"] == []  # not logged in that run
+    assert len(curves["train.lr"]["b"]) <= MAX_POINTS + 1  # thinned as the panel's series
+    many = {"metrics": {"s": {f"m{i:02d}": [(0, 1.0, 0.0)] for i in range(MAX_CURVES + 5)}}}
+    assert len(comparison_curves(many, {})) == MAX_CURVES
+    assert comparison_curves({}, {"metrics": None}) == {}
+
+
+def test_pipeline_show_opens_the_metric_charts(comm_log, tmp_path):
+    from jupyter_mlpipe.panel import RunPanel, show_plan
+
+    run, history = make_run(tmp_path, 2)
+    history.record_metric(run.id, "s1", "loss", 0.5, step_index=0)
+    assert RunPanel().metrics_open is False  # a live run's panel keeps them folded
+    shown = show_plan(run.plan, run, history=history)
+    assert shown.metrics_open is True and shown.metrics == {"s1": {"loss": [[0, 0.5]]}}
+
+
 def test_the_runs_table_compares_two_runs(comm_log, tmp_path):
     from jupyter_mlpipe.panel import runs_table_widget
 
@@ -630,6 +656,8 @@ def test_the_runs_table_compares_two_runs(comm_log, tmp_path):
     assert comparison["metrics"]["s1.acc"][:2] == [0.7, 0.9]
     assert comparison["metrics"]["s1.acc"][2] == pytest.approx(0.2)
     assert comparison["steps"]["load"] == ["succeeded", "reused"] and comparison["steps_differ"] == ["load"]
+    # the same metric across the two runs, for one chart: each run's points, oldest run first
+    assert comparison["curves"] == {"s1.acc": {"a": [[0, 0.7]], "b": [[0, 0.9]]}}
     table.set_state({"selected": [run_a.id]})
     assert table.comparison == {}
 
@@ -661,6 +689,11 @@ def test_the_front_end_files_ship_with_the_widget():
 # --------------------------------------------------------------------------- the front end, with node
 
 NODE = shutil.which("node")
+
+
+def front_end(name: str) -> str:
+    """panel.js or runs.js as widget.py puts it together, without uPlot: the charts are text here (no canvas)."""
+    return (PANEL_DIR / "chart.js").read_text() + "\n" + (PANEL_DIR / name).read_text()
 
 FAKE_DOM = r"""
 class Node {
@@ -719,7 +752,8 @@ nodes.find((n) => n.attrs["data-step"] === process.argv[4]).dispatch("click");
 out.selected = model.data.selected;
 out.saved = model.saved;
 out.details = host.children[0].children[2].children[1].textContent;
-out.plots = host.findAll((n) => n.attrs && n.attrs["data-metric"]).length;
+out.plots = host.children[0].children[2].children[1].findAll((n) => n.attrs && n.attrs["data-metric"]).length;
+out.curves = host.children[0].children[3].findAll((n) => n.attrs && n.attrs["data-metric"]).map((n) => n.textContent);
 out.links = host.findAll((n) => n.tagName === "a").map((a) => a.attrs.href);
 model.set("states", { ...model.data.states });
 cleanup();
@@ -731,7 +765,7 @@ console.log(JSON.stringify(out));
 @pytest.mark.parametrize("name", ["panel.js", "runs.js"])
 def test_front_end_modules_parse(name, tmp_path):
     target = tmp_path / (name.replace(".js", ".mjs"))
-    target.write_text((PANEL_DIR / name).read_text())
+    target.write_text(front_end(name))
     result = subprocess.run([NODE, "--check", str(target)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
 
@@ -753,7 +787,7 @@ def test_front_end_renders_a_run_against_a_fake_dom(comm_log, tmp_path):
     panel.flush()
     state = {k: getattr(panel, k) for k in ("graph", "states", "run", "metrics", "selected", "looks")}
     (tmp_path / "state.json").write_text(json.dumps(state))
-    (tmp_path / "panel.mjs").write_text(FAKE_DOM + (PANEL_DIR / "panel.js").read_text())
+    (tmp_path / "panel.mjs").write_text(FAKE_DOM + front_end("panel.js"))
     (tmp_path / "smoke.mjs").write_text(SMOKE)
     result = subprocess.run([NODE, str(tmp_path / "smoke.mjs"), (tmp_path / "panel.mjs").as_uri(),
                              str(tmp_path / "state.json"), "s1"], capture_output=True, text=True, timeout=60)
@@ -772,6 +806,8 @@ def test_front_end_renders_a_run_against_a_fake_dom(comm_log, tmp_path):
     assert out["selected"] == "s1" and out["saved"] == 1
     assert "this step never ran before" in out["details"] and "loss = 0.25" in out["details"]
     assert out["plots"] == 1
+    # the run's charts below the graph: one per metric name, its series named by step (text without uPlot)
+    assert out["curves"] == ["loss■ s1: 0.25 (2 points)"]
     # no Jupyter page config here (as in VS Code): the executed notebook's path, not a dead link
     assert out["links"] == []
     assert run.steps["s1"].notebook_path in out["details"]
@@ -832,7 +868,7 @@ def test_runs_table_front_end_against_a_fake_dom(tmp_path):
 
     (tmp_path / "state.json").write_text(json.dumps({"rows": rows, "selected": [], "comparison": {},
                                                      "answer": answer, "same": same, "looks": looks_json()}))
-    (tmp_path / "runs.mjs").write_text(FAKE_DOM + (PANEL_DIR / "runs.js").read_text())
+    (tmp_path / "runs.mjs").write_text(FAKE_DOM + front_end("runs.js"))
     (tmp_path / "smoke.mjs").write_text(RUNS_SMOKE)
     result = subprocess.run([NODE, str(tmp_path / "smoke.mjs"), (tmp_path / "runs.mjs").as_uri(),
                              str(tmp_path / "state.json")], capture_output=True, text=True, timeout=60)
@@ -873,7 +909,7 @@ def test_the_panel_says_when_ray_starts_and_where_a_reused_step_comes_from(comm_
     assert panel.flush() and panel.run["connecting"] == connecting_line()
     state = {k: getattr(panel, k) for k in ("graph", "states", "run", "metrics", "selected", "looks")}
     (tmp_path / "state.json").write_text(json.dumps(state))
-    (tmp_path / "panel.mjs").write_text(FAKE_DOM + (PANEL_DIR / "panel.js").read_text())
+    (tmp_path / "panel.mjs").write_text(FAKE_DOM + front_end("panel.js"))
     (tmp_path / "smoke.mjs").write_text(SMOKE)
     result = subprocess.run([NODE, str(tmp_path / "smoke.mjs"), (tmp_path / "panel.mjs").as_uri(),
                              str(tmp_path / "state.json"), "load"], capture_output=True, text=True, timeout=60)
@@ -976,7 +1012,7 @@ def test_finished_steps_show_the_last_lines_they_printed(comm_log, tmp_path):
 def test_notebook_links_in_lab_and_notebook_7(tmp_path):
     """The executed notebook opens through the extension's mlpipe: drive; without the extension, no link."""
     script = tmp_path / "links.mjs"
-    script.write_text(FAKE_DOM + (PANEL_DIR / "panel.js").read_text() + r"""
+    script.write_text(FAKE_DOM + front_end("panel.js") + r"""
 const ext = [{ name: "jupyter-mlpipe", load: "static/remoteEntry.js" }];
 const lab = JSON.stringify({ baseUrl: "/user/ada/", appName: "JupyterLab", federated_extensions: ext });
 const nb7 = JSON.stringify({ baseUrl: "/", appName: "Jupyter Notebook", federated_extensions: ext });
@@ -1011,7 +1047,7 @@ def test_the_panels_cancel_button_cancels_the_live_run(comm_log, tmp_path):
     panel.flush()
     state = {k: getattr(panel, k) for k in ("graph", "states", "run", "metrics", "selected", "looks")}
     (tmp_path / "state.json").write_text(json.dumps(state))
-    (tmp_path / "panel.mjs").write_text(FAKE_DOM + (PANEL_DIR / "panel.js").read_text())
+    (tmp_path / "panel.mjs").write_text(FAKE_DOM + front_end("panel.js"))
     (tmp_path / "smoke.mjs").write_text(SMOKE)
     result = subprocess.run([NODE, str(tmp_path / "smoke.mjs"), (tmp_path / "panel.mjs").as_uri(),
                              str(tmp_path / "state.json"), "load"], capture_output=True, text=True, timeout=60)

@@ -17,7 +17,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PANEL_CSS = ROOT / "jupyter_mlpipe" / "panel" / "panel.css"
 LAB_CSS = ROOT / "labextension" / "style" / "base.css"
+# (chart.js draws with the prefix it is given: `mlpw` here, `mlps` in the side panel's chart.ts)
 WIDGET_CODE = [ROOT / "jupyter_mlpipe" / "panel" / name for name in ("panel.js", "runs.js")]
+# the metric charts: uPlot's sheet (vendored, every selector prefixed by the root) and our theme for it
+WIDGET_CHART_CSS = [ROOT / "jupyter_mlpipe" / "panel" / "vendor" / "uPlot.css", ROOT / "jupyter_mlpipe" / "panel" / "chart.css"]
+UPLOT_CLASS = re.compile(r"^(uplot|u-[\w-]+)$")
 SIDE_PANEL_CODE = ROOT / "labextension" / "src" / "panel.ts"
 BADGE_CODE = ROOT / "labextension" / "src" / "badges.ts"
 
@@ -73,6 +77,32 @@ def test_every_widget_rule_is_scoped_to_the_widget_root():
     assert all(a.startswith("mlpw-") for a in animations(PANEL_CSS))
 
 
+@pytest.mark.parametrize("path", WIDGET_CHART_CSS, ids=lambda p: p.name)
+def test_the_chart_sheets_are_scoped_to_the_widget_root(path):
+    """uPlot's classes (uplot, u-*) appear only under .mlpw-root; our theme touches them only in a chart."""
+    found = selectors(path)
+    assert len(found) > 10
+    for selector in found:
+        assert selector.startswith(".mlpw-root "), f"{path.name}: {selector!r} reaches outside .mlpw-root"
+        theirs = {c for c in classes(selector) if UPLOT_CLASS.match(c)}
+        assert all(c.startswith("mlpw-") for c in classes(selector) - theirs), f"{path.name}: {selector!r}"
+        if theirs and path.name == "chart.css":
+            assert selector.startswith(".mlpw-root .mlpw-chart "), f"{path.name}: {selector!r}"
+    assert not custom_properties(path) and not animations(path)
+
+
+def test_the_side_panels_chart_sheet_is_scoped_to_the_side_panel():
+    """labextension/style/uplot.css: uPlot's sheet prefixed by .mlps-panel, and our theme for it."""
+    path = ROOT / "labextension" / "style" / "uplot.css"
+    found = selectors(path)
+    assert len(found) > 10
+    for selector in found:
+        assert selector.startswith(".mlps-panel "), f"uplot.css: {selector!r} reaches outside .mlps-panel"
+        theirs = {c for c in classes(selector) if UPLOT_CLASS.match(c)}
+        assert all(c.startswith("mlps-") for c in classes(selector) - theirs), f"uplot.css: {selector!r}"
+    assert not custom_properties(path) and not animations(path)
+
+
 def test_every_extension_rule_is_scoped_to_a_badge_a_step_cell_or_the_side_panel():
     found = selectors(LAB_CSS)
     assert len(found) > 50
@@ -103,3 +133,16 @@ def test_each_front_end_draws_with_its_own_classes(paths, prefix):
         names = set(OURS.findall(path.read_text(encoding="utf-8")))
         assert names, path.name
         assert {n for n in names if not n.startswith(prefix)} == set(), path.name
+
+
+def test_the_designers_rules_are_scoped_to_the_side_panel_or_its_cell_marks():
+    sheet = ROOT / "labextension" / "style" / "designer.css"
+    found = selectors(sheet)
+    assert len(found) > 20
+    for selector in found:
+        assert selector.startswith((".mlps-panel", ".jp-Notebook .jp-Cell.mlps-cell-")), f"designer.css: {selector!r}"
+        assert all(c.startswith("mlps-") for c in classes(selector) if not c.startswith("jp-")), f"designer.css: {selector!r}"
+    assert not set().union(*map(classes, found)) & set().union(*map(classes, selectors(PANEL_CSS)))
+    for name in ("designer.ts", "designcommands.ts"):
+        names = set(OURS.findall((ROOT / "labextension" / "src" / name).read_text(encoding="utf-8")))
+        assert {n for n in names if not n.startswith("mlps-")} == set(), name

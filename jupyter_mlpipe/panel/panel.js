@@ -1,4 +1,5 @@
-// jupyter-mlpipe run panel: an anywidget ES module (no build step).
+// jupyter-mlpipe run panel: an anywidget ES module (no build step); widget.py puts uPlot and chart.js
+// (`metricChart`, `updateCharts`) before it in the same module.
 // The layout comes from Python (trait `graph`: boxes, edge paths, label places) and the
 // statuses' icons and labels too (trait `looks`, from jupyter_mlpipe/vocab.py); this file
 // only draws them and keeps them current from the traits `states`, `run` and `metrics`.
@@ -110,34 +111,18 @@ export function notebookHref(runId, step, configText) {
   return `${base}${route}/mlpipe:${encodeURIComponent(runId)}/${encodeURIComponent(step)}.ipynb`;
 }
 
-export function linePlot(points, width = 220, height = 56) {
-  const pad = 3;
-  const finite = points.filter((p) => p[1] !== null && p[1] !== undefined && isFinite(p[1]));
-  const plot = svg("svg", { width, height, viewBox: `0 0 ${width} ${height}`, role: "img" });
-  if (!finite.length) return plot;
-  let [x0, x1] = [Infinity, -Infinity];
-  let [y0, y1] = [Infinity, -Infinity];
-  for (const [x, y] of finite) {
-    x0 = Math.min(x0, x); x1 = Math.max(x1, x);
-    y0 = Math.min(y0, y); y1 = Math.max(y1, y);
-  }
-  if (x1 === x0) { x0 -= 1; x1 += 1; }
-  if (y1 === y0) { y0 -= 1; y1 += 1; }
-  const sx = (x) => pad + ((x - x0) / (x1 - x0)) * (width - 2 * pad);
-  const sy = (y) => height - pad - ((y - y0) / (y1 - y0)) * (height - 2 * pad);
-  let d = "";
-  let pen = false;
-  for (const [x, y] of points) {
-    if (y === null || y === undefined || !isFinite(y)) { pen = false; continue; }
-    d += `${pen ? "L" : "M"}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`;
-    pen = true;
-  }
-  // CSS variables work in style, not in SVG presentation attributes
-  plot.appendChild(svg("path", { d, style: "fill: none; stroke: var(--mlpw-accent); stroke-width: 1.5" }));
-  const last = finite[finite.length - 1];
-  plot.appendChild(svg("circle", { cx: sx(last[0]), cy: sy(last[1]), r: 2.5, style: "fill: var(--mlpw-accent)" }));
-  plot.appendChild(svg("title", {}, `min ${fmtNumber(y0)} · max ${fmtNumber(y1)} · ${points.length} points`));
-  return plot;
+// The charts of metric names: [{key, head, yLabel, series: [{label: step, points}]}], one per name, each
+// with the series of every step that logs it (`first` leads, then the graph's order); a step's details
+// show only the names it logs (`only`), with its last value in the head.
+export function metricSpecs(metrics, order, first = null, only = null) {
+  const steps = [...new Set([first, ...order, ...Object.keys(metrics || {})])].filter((s) => s && (metrics || {})[s]);
+  const names = only ? Object.keys(metrics[only] || {}) : [...new Set(steps.flatMap((s) => Object.keys(metrics[s])))];
+  return names.map((m) => {
+    const series = steps.filter((s) => metrics[s][m]).map((s) => ({ label: s, points: metrics[s][m] }));
+    const mine = only ? metrics[only][m] : null;
+    const last = mine && mine.length ? mine[mine.length - 1][1] : null;
+    return { key: m, yLabel: m, series, head: only ? `${m} = ${fmtNumber(last)}` : m };
+  });
 }
 
 // The look of a status ({icon, label, color}); an unknown one reads as itself with a `?`.
@@ -188,7 +173,15 @@ function render({ model, el: host }) {
   // the step details: a drawer below the graph, or beside it when there is room (mlpw-beside)
   const details = el("div", { class: "mlpw-details", "data-testid": "mlpipe-step-details" });
   const body = el("div", { class: "mlpw-body" }, graphWrap, details);
-  root.append(announce, runLine, body);
+  // the step's metric charts (kept across updates: a chart keeps its hover while points stream in)
+  const detailCharts = el("div", { class: "mlpw-metrics" });
+  // the run's metrics below the graph, a chart per name with every step that logs it (`metrics_open`)
+  const curveCharts = el("div", { class: "mlpw-metrics" });
+  const curvesTitle = el("summary", {}, "Metrics");
+  const curves = el("details", { class: "mlpw-curves", "data-testid": "mlpipe-run-metrics" }, curvesTitle, curveCharts);
+  curves.hidden = true;
+  if (model.get("metrics_open")) curves.setAttribute("open", "open");
+  root.append(announce, runLine, body, curves);
   host.appendChild(root);
 
   let clockOffset = 0; // browser clock minus kernel clock
@@ -518,10 +511,13 @@ function render({ model, el: host }) {
     const name = model.get("selected");
     const nodes = (model.get("graph") || {}).nodes || [];
     const node = nodes.find((n) => n.name === name);
-    if (!name || !node) { details.replaceChildren(); details.setAttribute("data-step", ""); detailsKey = null; return; }
+    if (!name || !node) {
+      details.replaceChildren(); details.setAttribute("data-step", ""); detailsKey = null; updateCharts(detailCharts, []);
+      return;
+    }
     const st = stateOf(model.get("states") || {}, name, looks());
-    const metrics = (model.get("metrics") || {})[name] || {};
-    const key = JSON.stringify([name, st, metrics]);
+    const specs = metricSpecs(model.get("metrics") || {}, nodes.map((n) => n.name), name, name);
+    const key = JSON.stringify([name, st, specs]);
     if (key === detailsKey) return; // unchanged: keep the pane (and its scroll positions) as it is
     detailsKey = key;
     const parts = [];
@@ -565,18 +561,10 @@ function render({ model, el: host }) {
       parts.push(el("h4", {}, "Output (last lines)"));
       parts.push(el("pre", {}, st.output_tail.join("\n")));
     }
-    const metricNames = Object.keys(metrics);
-    if (metricNames.length) {
+    if (specs.length) {  // a chart per metric name, with the other steps that log it on the same axes
       parts.push(el("h4", {}, "Metrics"));
-      const box = el("div", {});
-      for (const m of metricNames) {
-        const pts = metrics[m];
-        const last = pts.length ? pts[pts.length - 1][1] : null;
-        box.appendChild(el("div", { class: "mlpw-metric", "data-metric": m },
-          el("div", { class: "mlpw-metric-name" }, `${m} = ${fmtNumber(last)}`), linePlot(pts)));
-      }
-      parts.push(box);
-    }
+      parts.push(updateCharts(detailCharts, specs));
+    } else updateCharts(detailCharts, []);
     const inputs = Object.entries(st.inputs || {});
     if (inputs.length) {
       parts.push(el("h4", {}, "Inputs"));
@@ -622,10 +610,17 @@ function render({ model, el: host }) {
     if (stepTime && name) stepTime.textContent = timeText(stateOf(states, name, looks()));
   }
 
-  const onGraph = () => { drawGraph(); updateRunLine(); updateDetails(); };
+  const onGraph = () => { drawGraph(); updateRunLine(); updateDetails(); updateCurves(); };
   const onStates = () => { updateNodes(); updateDetails(); };
   const onRun = () => { syncClock(); updateRunLine(); };
-  const onMetrics = () => { updateDetails(); };
+  function updateCurves() {
+    const nodes = (model.get("graph") || {}).nodes || [];
+    const specs = metricSpecs(model.get("metrics") || {}, nodes.map((n) => n.name));
+    curves.hidden = !specs.length;
+    curvesTitle.textContent = `Metrics (${specs.length} chart${specs.length === 1 ? "" : "s"}: ${specs.map((x) => x.key).join(", ")})`;
+    updateCharts(curveCharts, specs);
+  }
+  const onMetrics = () => { updateDetails(); updateCurves(); };
   const onSelected = () => { updateNodes(); updateDetails(); placeDrawer(); reveal(model.get("selected")); };
   model.on("change:graph", onGraph);
   model.on("change:states", onStates);
@@ -643,6 +638,8 @@ function render({ model, el: host }) {
     model.off("change:run", onRun);
     model.off("change:metrics", onMetrics);
     model.off("change:selected", onSelected);
+    updateCharts(detailCharts, []);
+    updateCharts(curveCharts, []);
   };
 }
 

@@ -1,5 +1,6 @@
 // jupyter-mlpipe runs table: pick two runs to see what differs (computed in Python).
 // The statuses' icons come from Python too (trait `looks`, from jupyter_mlpipe/vocab.py).
+// The metric charts (`updateCharts`) come from chart.js, which widget.py puts before this file.
 const MAX_METRIC_COLUMNS = 8;
 
 function el(tag, attrs, ...children) {
@@ -51,6 +52,7 @@ function render({ model, el: host }) {
   const head = el("div", { class: "mlpw-runline" });
   const wrap = el("div", { class: "mlpw-table-wrap" });
   const compare = el("div", { class: "mlpw-compare", "aria-live": "polite" });
+  const compareCharts = el("div", { class: "mlpw-metrics", "data-role": "curves" });
   root.append(head, wrap, compare);
   host.appendChild(root);
 
@@ -122,7 +124,7 @@ function render({ model, el: host }) {
   function drawComparison() {
     const selected = model.get("selected") || [];
     const c = model.get("comparison") || {};
-    if (selected.length !== 2) { compare.replaceChildren(); return; }
+    if (selected.length !== 2) { compare.replaceChildren(); updateCharts(compareCharts, []); return; }
     if (!(selected.includes(c.a) && selected.includes(c.b) && c.a !== c.b)) { compare.replaceChildren(el("span", { class: "mlpw-muted" }, "comparing… (the kernel answers when it is idle)")); return; }
     const parts = [el("div", {}, el("b", {}, `${c.a}`), " → ", el("b", {}, `${c.b}`))];
     const params = Object.entries(c.params || {});
@@ -137,6 +139,14 @@ function render({ model, el: host }) {
         el("td", { class: "mlpw-muted" }, d === null || d === undefined ? "" : `(${d > 0 ? "+" : ""}${fmtValue(d)})`)))))
       : el("div", { class: "mlpw-muted", "data-role": "metrics-same" }, !c.metrics_same || c.metrics_same.length
         ? "same metrics" : "neither run logged a metric (log_metric(NAME, VALUE) in a step records one)"));
+    // the same metric across the two runs, a chart each (kept across redraws: a chart keeps its hover)
+    const curves = Object.entries(c.curves || {}).map(([key, { a, b }]) => ({
+      key, yLabel: key, head: key, series: [{ label: c.a, points: a || [] }, { label: c.b, points: b || [] }],
+    }));
+    if (curves.length) {
+      parts.push(el("h4", {}, "Metric curves"));
+      parts.push(updateCharts(compareCharts, curves));
+    } else updateCharts(compareCharts, []);
     const steps = Object.entries(c.steps || {});
     parts.push(el("h4", {}, "Steps"));
     parts.push(el("table", {}, el("tbody", {}, steps.map(([name, [a, b]]) =>
@@ -156,6 +166,7 @@ function render({ model, el: host }) {
     model.off("change:rows", onRows);
     model.off("change:selected", onSelected);
     model.off("change:comparison", drawComparison);
+    updateCharts(compareCharts, []);
   };
 }
 

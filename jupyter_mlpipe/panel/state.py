@@ -23,7 +23,9 @@ __all__ = [
     "look_state",
     "MetricBuffer",
     "output_tail",
+    "comparison_curves",
 ]
+MAX_CURVES = 12  # metric charts in a comparison of two runs
 
 MAX_POINTS = 500  # per metric series sent to the front end (the history keeps all)
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -233,3 +235,20 @@ class MetricBuffer:
                     points = thinned
                 out[step][name] = [list(p) for p in points]
         return out
+
+
+def comparison_curves(a: dict[str, Any], b: dict[str, Any]) -> dict[str, dict[str, list]]:
+    """The same metric across two runs (`History.get_run` records, `metrics` {step: {name: [(i, v, ts)]}}),
+    for one chart each: {"step.name": {"a": [[i, v], ...], "b": [...]}} (a run that did not log it: []),
+    in step and name order, at most MAX_CURVES metrics, each series thinned as the panel's."""
+    buffers = []
+    for record in (a, b):
+        buffer = MetricBuffer()
+        buffer.load(record.get("metrics") or {})
+        buffers.append(buffer.snapshot())
+    keys: list[tuple[str, str]] = []
+    for snap in buffers:
+        for step, names in snap.items():
+            keys += [(step, name) for name in names if (step, name) not in keys]
+    return {f"{step}.{name}": {side: snap.get(step, {}).get(name, []) for side, snap in zip("ab", buffers)}
+            for step, name in keys[:MAX_CURVES]}

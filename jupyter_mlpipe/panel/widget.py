@@ -23,14 +23,25 @@ import traitlets as t
 
 from ..vocab import FINISHED, looks_json
 from .layout import graph_from_plan
-from .state import MetricBuffer, look_state, output_tail, pending_states, run_state, step_state
+from .state import (MetricBuffer, comparison_curves, look_state, output_tail, pending_states, run_state,
+                    step_state)
 
 __all__ = ["RunPanel", "RunsTable", "show_plan", "runs_table_widget", "make_display_listener", "PanelListener"]
 
 _HERE = Path(__file__).resolve().parent
-_PANEL_ESM = (_HERE / "panel.js").read_text(encoding="utf-8")
-_RUNS_ESM = (_HERE / "runs.js").read_text(encoding="utf-8")
-_CSS = (_HERE / "panel.css").read_text(encoding="utf-8")
+
+
+def _read(*names: str) -> str:
+    return "\n".join((_HERE / name).read_text(encoding="utf-8") for name in names)
+
+
+# One ES module each (anywidget's `_esm` has no imports of its own here: no network at run time):
+# uPlot's minified build (a `var uPlot`, module-scoped), the charts (chart.js), then the front end.
+_CHARTS = _read("vendor/uPlot.iife.min.js") + ";\n" + _read("chart.js")
+_PANEL_ESM = _CHARTS + "\n" + _read("panel.js")
+_RUNS_ESM = _CHARTS + "\n" + _read("runs.js")
+# uPlot's sheet scoped to .mlpw-root (vendor/README.md), and our theme for it
+_CSS = _read("panel.css", "vendor/uPlot.css", "chart.css")
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +96,10 @@ class RunPanel(_MlpipeWidget):
     ).tag(sync=True)
     selected = t.Unicode(
         None, allow_none=True, help="The step whose details are shown; set by the front end when a node is clicked."
+    ).tag(sync=True)
+    metrics_open = t.Bool(
+        False, help="Whether the run's metric charts below the graph (a chart per metric name, a line per step) "
+        "start open; `%pipeline show` opens them, a live run panel keeps them folded under their title."
     ).tag(sync=True)
 
     def __init__(self, plan: Any = None, *, history: Any = None, min_interval: float = DEFAULT_INTERVAL,
@@ -321,9 +336,9 @@ def _plan_text(plan: Any) -> str | None:
 def show_plan(plan: Any, run: Any = None, *, history: Any = None) -> RunPanel:
     """The panel for `%pipeline show`: the plan's graph, and a run's states when one is given.
 
-    A run still going (`--background`) is followed live.
+    A run still going (`--background`) is followed live. The run's metric charts show open.
     """
-    panel = RunPanel(plan, history=history)
+    panel = RunPanel(plan, history=history, metrics_open=True)
     if run is not None:
         panel.follow(run)
         if plan is not None:  # the current plan's graph, even if the run had fewer steps
@@ -419,7 +434,8 @@ class RunsTable(_MlpipeWidget):
         t.Unicode(), help="The (at most two) run ids chosen in the front end for comparison."
     ).tag(sync=True)
     comparison = t.Dict(
-        help="What differs between the two selected runs: {a, b, params, metrics, steps, steps_differ}."
+        help="What differs between the two selected runs: {a, b, params, metrics, steps, steps_differ, "
+        "curves: {'step.name': {a: [[i, v], ...], b: [...]}}} (curves: `state.comparison_curves`)."
     ).tag(sync=True)
 
     def __init__(self, records: Any = None, **kwargs: Any) -> None:
@@ -439,7 +455,11 @@ class RunsTable(_MlpipeWidget):
         ids = list(change["new"] or [])
         by_id = {r["id"]: r for r in self.rows}
         if len(ids) == 2 and all(i in by_id for i in ids):
-            self.comparison = compare_runs(*oldest_first(by_id[ids[0]], by_id[ids[1]]))
+            comparison = compare_runs(*oldest_first(by_id[ids[0]], by_id[ids[1]]))
+            records = {r["id"]: r for r in self._records}
+            if comparison["a"] in records and comparison["b"] in records:  # the curves, for a chart each
+                comparison["curves"] = comparison_curves(records[comparison["a"]], records[comparison["b"]])
+            self.comparison = comparison
         else:
             self.comparison = {}
 

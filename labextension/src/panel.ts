@@ -8,6 +8,7 @@ import { Widget } from '@lumino/widgets';
 
 import { ILayout, IPlan, IRunSummary } from './api';
 import { PipelineModel } from './model';
+import { ChartSet, restMetrics, stepChartSpecs } from './chart';
 import { badgeStatus } from './badges';
 import { errorText, reusedLabel, shortRunId } from './format';
 import { countsText, formatDuration, isActive, stateLook } from './states';
@@ -104,6 +105,7 @@ export class PipelinePanel extends Widget {
 
   dispose(): void {
     this._model?.changed.disconnect(this._render, this);
+    this._charts.dispose();
     super.dispose();
   }
 
@@ -421,6 +423,14 @@ export class PipelinePanel extends Widget {
       open.setAttribute('disabled', 'true');
       open.title = 'This step has no executed notebook in the watched run.';
     }
+    // a chart per metric the step logged, with the other steps that log it on the same axes
+    const order = (model.plan?.steps ?? []).map(s => s.name);
+    const specs = stepChartSpecs(restMetrics(model.run?.metrics), order, name);
+    if (specs.length) {
+      rows.push(el('div', { class: 'mlps-metrics-title' }, 'Metrics'), this._charts.update(specs));
+    } else {
+      this._charts.update([]);
+    }
     rows.push(open);
     if (run && stepRun?.status === 'failed' && this._actions.debugStep) {
       rows.push(this._debugButton(name, run));
@@ -532,6 +542,8 @@ export class PipelinePanel extends Widget {
   }
 
   private _model: PipelineModel | null = null;
+  /** The selected step's metric charts, kept across re-renders. */
+  private _charts = new ChartSet();
   private _selected: string | null = null;
   /** The graph drawn, its zoom (fitted while `_zoomAuto`), its pan; a step to scroll into view. */
   private _graphLayout: ILayout | null = null;

@@ -1,2 +1,3 @@
 import './base.css';
 import './published.css';
+import './uplot.css';

@@ -155,8 +155,7 @@ def test_run_all_shows_the_live_panel_and_step_details(page, jupyter, artifacts)
     metric = details.locator(".mlpw-metric[data-metric='loss']")
     metric.wait_for(timeout=15_000)  # metrics arrive with the run's last update
     assert metric.locator(".mlpw-metric-name").inner_text().startswith("loss = ")
-    path_d = metric.locator("svg path").get_attribute("d")
-    assert path_d.count("L") == 11  # 12 points, one line
+    _check_chart(page, metric, ["train"], x_range=(0, 11))
     outputs = details.locator("h4:text-is('Outputs') + table")
     assert "model" in outputs.inner_text()
     assert "dict" in outputs.inner_text()
@@ -197,6 +196,10 @@ def test_run_all_shows_the_live_panel_and_step_details(page, jupyter, artifacts)
     assert shown.get_attribute("data-run-id") == run_2
     assert shown.get_attribute("data-run-status") == "succeeded"
     assert shown.locator("g.mlpw-node[data-status='succeeded']").count() == 3
+    # ... with the run's curves below the graph, open: one chart per metric name
+    curves = shown.locator("[data-testid='mlpipe-run-metrics'][open]")
+    curves.locator(".mlpw-metric[data-metric='loss'] .mlpw-chart[data-x-ticks]").wait_for(timeout=30_000)
+    _check_chart(page, curves.locator(".mlpw-metric[data-metric='loss']"), ["train"], x_range=(0, 11))
     # `%pipeline runs`: the table of this notebook's runs, newest first; pick both to compare them
     table = _notebook(page).locator("[data-testid='mlpipe-runs-table']").first
     table.locator(f"tr[data-run='{run_id}']").wait_for(timeout=60_000)
@@ -214,6 +217,10 @@ def test_run_all_shows_the_live_panel_and_step_details(page, jupyter, artifacts)
     metric = compare.locator("h4:text-is('Metrics (last values)') + table tr")
     assert metric.count() == 1 and metric.first.inner_text().startswith("train.loss")
     assert "(-" in metric.first.inner_text()  # more data, a smaller loss: the change is shown with its sign
+    # the same metric across both runs on one chart: a line per run, in two colours
+    curve = compare.locator(".mlpw-metric[data-metric='train.loss']")
+    curve.locator(".mlpw-chart[data-x-ticks]").wait_for(timeout=30_000)
+    _check_chart(page, curve, [run_id, run_2], x_range=(0, 11))
     steps = compare.locator("h4:text-is('Steps') + table tr")
     assert steps.count() == 3
     assert all("succeeded" in t for t in steps.all_inner_texts())
@@ -230,6 +237,28 @@ def test_run_all_shows_the_live_panel_and_step_details(page, jupyter, artifacts)
     assert not _widget_errors(page.console_messages)
     print(f"{app}: opened with the kernel idle in {opened:.1f} s, ran all in {ran:.1f} s "
           f"({attempts + 1} run-all attempt(s))")
+
+
+def _check_chart(page, block, series: list[str], x_range: tuple[float, float]) -> None:
+    """A metric chart as a person reads it: tick labels painted along both axes (the labels uPlot drew
+    span the x range), the legend's names in distinct colours, and values under the mouse."""
+    from .test_widget_manager import CHART
+
+    chart = block.locator(".mlpw-chart[data-x-ticks]")
+    chart.wait_for(timeout=30_000)
+    chart.scroll_into_view_if_needed()
+    seen = chart.evaluate(CHART)
+    assert seen["series"] == series, seen
+    assert len(set(seen["markers"])) == len(series)  # each line its own colour
+    assert seen["xAxisInk"] > 50 and seen["yAxisInk"] > 50 and len(seen["yTicks"]) >= 2
+    xs = [float(t) for t in seen["xTicks"]]
+    assert x_range[0] <= min(xs) and max(xs) <= x_range[1] and len(xs) >= 3
+    box = chart.locator(".u-over").bounding_box()
+    page.mouse.move(box["x"] + box["width"] - 2, box["y"] + box["height"] / 2)  # the last point
+    page.wait_for_timeout(300)
+    values = chart.evaluate(CHART)["values"]
+    assert float(values[0]) == x_range[1] and all(re.fullmatch(r"[-\d.e]+", v) for v in values[1:]), values
+    page.mouse.move(0, 0)
 
 
 PAINTED = """els => els.map(e => {

@@ -120,7 +120,11 @@ def test_a_run_panel_renders_and_responds_in_the_standalone_widget_manager(brows
         shown.locator("g.mlpw-node[data-step='train']").click()
         details = shown.locator("[data-testid='mlpipe-step-details'][data-step='train']")
         details.wait_for(timeout=10_000)
-        assert details.locator(".mlpw-metric[data-metric='loss'] svg path").get_attribute("d").count("L") == 5
+        chart = details.locator(".mlpw-metric[data-metric='loss'] .mlpw-chart[data-x-ticks]")
+        chart.wait_for(timeout=10_000)
+        seen = chart.evaluate(CHART)
+        assert seen["series"] == ["train"] and seen["xAxisInk"] > 50 and seen["yAxisInk"] > 50
+        assert [float(t) for t in seen["xTicks"]][0] == 0 and float(seen["xTicks"][-1]) == 5  # epochs 0-5
         assert details.locator("a.mlpw-nblink").count() == 0
         path = details.locator("h4:text-is('Executed notebook') + div code.mlpw-nbpath").inner_text()
         assert path == run.steps["train"].notebook_path and Path(path).is_file()
@@ -228,5 +232,93 @@ def test_the_panel_takes_the_colours_of_a_dark_vs_code_theme(browser, site):
             root.locator("g.mlpw-node[data-step='train']").wait_for(timeout=60_000)
             seen = root.evaluate("e => [getComputedStyle(e).backgroundColor, getComputedStyle(e).color]")
             assert seen == [background, colour], (style, seen)
+    finally:
+        page.close()
+
+
+# the fan-out notebook's shape: four models after `data`, two pairs of them logging the same metric
+FAN_OUT = ["%%step data\nX = list(range(10))"] + [f"%%step {m}\n{m}_score = len(X)" for m in
+                                                  ("logreg", "forest", "boosting", "svc")]
+FAN_OUT_METRICS = {
+    "logreg": {"cv_accuracy": [[0, 0.955], [1, 0.962], [2, 0.948]]},
+    "forest": {"test_accuracy": [[10, 0.91], [20, 0.94], [30, 0.952], [40, 0.957]]},
+    "boosting": {"test_accuracy": [[i, 0.6 + 0.015 * i] for i in range(1, 21)], "train_loss": [[1, 2.1], [2, 1.4]]},
+    "svc": {"cv_accuracy": [[0, 0.93], [1, 0.978], [2, 0.981]]},
+}
+# what a person sees of a chart: the legend's names and colours, the readout, the tick labels uPlot drew,
+# and how much of the canvas under the plot (the x axis' labels) and left of it (the y axis') is painted
+CHART = """(box) => {
+  const canvas = box.querySelector('canvas');
+  const over = box.querySelector('.u-over').getBoundingClientRect(), c = canvas.getBoundingClientRect();
+  const ctx = canvas.getContext('2d'), k = canvas.width / c.width;
+  const ink = (x, y, w, h) => { const d = ctx.getImageData(x * k, y * k, Math.max(1, w * k), Math.max(1, h * k)).data;
+    let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; };
+  return {
+    series: [...box.querySelectorAll('.u-legend .u-series')].slice(1).map(r => r.querySelector('.u-label').textContent),
+    markers: [...box.querySelectorAll('.u-legend .u-series')].slice(1).map(r => getComputedStyle(r.querySelector('.u-marker')).borderColor),
+    values: [...box.querySelectorAll('.u-legend .u-series')].map(r => r.querySelector('.u-value').textContent),
+    xTicks: JSON.parse(box.dataset.xTicks || '[]'), yTicks: JSON.parse(box.dataset.yTicks || '[]'),
+    width: c.width, height: c.height,
+    xAxisInk: ink(over.left - c.left, over.bottom - c.top + 2, over.width, c.bottom - over.bottom - 2),
+    yAxisInk: ink(0, over.top - c.top, over.left - c.left - 2, over.height),
+    legendColour: getComputedStyle(box.querySelector('.u-legend')).color,
+  };
+}"""
+
+
+def test_metric_charts_have_axes_a_legend_and_a_hover_readout(browser, site, artifacts):
+    """Step details: a chart per metric name, the other steps logging it on the same axes; below the
+    graph (open, as `%pipeline show` has them) every metric's chart. A person reads the axes' tick
+    labels, the legend's step names in two colours, and a value under the mouse."""
+    _vendored()
+    from jupyter_mlpipe.panel import show_plan
+    from jupyter_mlpipe.plan import Pipeline
+
+    panel = show_plan(Pipeline.from_sources(FAN_OUT))
+    panel.metrics = FAN_OUT_METRICS
+    panel.metrics_open = True
+    panel.selected = "forest"
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        _render(page, site, panel)
+        root = page.locator("[data-testid='mlpipe-run-panel']")
+        details = root.locator("[data-testid='mlpipe-step-details'][data-step='forest']")
+        chart = details.locator(".mlpw-metric[data-metric='test_accuracy']")
+        chart.locator(".mlpw-chart[data-x-ticks] canvas").wait_for(timeout=60_000)
+        assert details.locator(".mlpw-metric").count() == 1  # forest logs one metric
+        assert chart.locator(".mlpw-metric-name").inner_text() == "test_accuracy = 0.957"
+        seen = chart.locator(".mlpw-chart").evaluate(CHART)
+        assert seen["series"] == ["forest", "boosting"]  # the selected step first, then the graph's order
+        assert seen["markers"][0] != seen["markers"][1]
+        assert seen["width"] > 300 and seen["height"] > 100
+        xs = [float(t) for t in seen["xTicks"]]
+        assert len(xs) >= 3 and 1 <= min(xs) <= 10 and 35 <= max(xs) <= 40  # stages 1-20, trees 10-40: one axis
+        ys = [float(t) for t in seen["yTicks"]]
+        assert len(ys) >= 3 and min(ys) <= 0.7 and max(ys) >= 0.9
+        assert seen["xAxisInk"] > 50 and seen["yAxisInk"] > 50  # the tick labels are painted
+        assert seen["values"][1] == "–" or seen["values"][1]  # no hover yet
+        # hover: the readout shows the values at the mouse (x, forest's and boosting's)
+        over = chart.locator(".u-over")
+        box = over.bounding_box()
+        page.mouse.move(box["x"] + box["width"] * 0.98, box["y"] + box["height"] / 2)
+        page.wait_for_timeout(200)
+        values = chart.locator(".mlpw-chart").evaluate(CHART)["values"]
+        assert values[0] == "40" and values[1] == "0.957", values
+        page.mouse.move(box["x"] + box["width"] * (20 - 1) / (40 - 1), box["y"] + box["height"] / 2)
+        page.wait_for_timeout(200)
+        values = chart.locator(".mlpw-chart").evaluate(CHART)["values"]
+        assert values[0] == "20" and values[1] == "0.94" and values[2] == "0.9", values
+
+        # below the graph: every metric name, each with the steps that log it
+        curves = root.locator("[data-testid='mlpipe-run-metrics']")
+        assert curves.get_attribute("open") is not None
+        assert "3 charts" in curves.locator("summary").inner_text()
+        names = {}
+        for block in curves.locator(".mlpw-metric").all():
+            block.locator(".mlpw-chart[data-x-ticks]").wait_for(timeout=10_000)
+            names[block.get_attribute("data-metric")] = block.locator(".mlpw-chart").evaluate(CHART)["series"]
+        assert names == {"cv_accuracy": ["logreg", "svc"], "test_accuracy": ["forest", "boosting"],
+                         "train_loss": ["boosting"]}
+        root.screenshot(path=str(artifacts / "standalone-metric-charts.png"))
     finally:
         page.close()
