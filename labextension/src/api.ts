@@ -62,8 +62,19 @@ export interface ILayout {
   crossings: number;
 }
 
+/** A variable on an edge: the cell that defines it, the cells that read it (`plan/flows.py`). */
+export interface IFlow {
+  variable: string;
+  from: string;
+  to: string;
+  defined_in: number[];
+  read_in: number[];
+}
+
 export interface IPlan {
   notebook?: string;
+  /** Each variable on an edge, where it is defined and read (the designer). */
+  flows?: IFlow[];
   steps: IPlanStep[];
   edges: IPlanEdge[];
   params?: Record<string, unknown>;
@@ -104,6 +115,8 @@ export interface IStepRun {
   has_notebook?: boolean;
   /** `runs/{id}/steps/{name}/notebook`: where the REST API serves it (null when there is none). */
   notebook_endpoint?: string | null;
+  /** What the step stored, by variable: its type and size (the designer's edges). */
+  outputs?: Record<string, { type_name?: string | null; size?: number | null; summary?: string | null }>;
 }
 
 export interface IRunDetail {

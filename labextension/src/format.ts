@@ -105,3 +105,17 @@ export function runNotice(run: IRunDetail): IRunNotice | null {
   return { kind: run.status === 'cancelled' ? 'warning' : 'error', step: null, message: short(`Pipeline run ${id} ${run.status}${why}`) };
 }
 
+/** `12.3 kB`: a stored value's size. */
+export function formatSize(bytes: number | null | undefined): string {
+  if (bytes === null || bytes === undefined || !Number.isFinite(bytes)) {
+    return '';
+  }
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
+}

@@ -7,6 +7,8 @@ import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 
 import { CellBadges } from './badges';
 import { debugCode, loadCode, runInKernel } from './debug';
+import { addDesignCommands } from './designcommands';
+import { cellInfos, highlightCells, IDesignerHost } from './designer';
 import { StepNotebookDrive } from './drive';
 import { addCommands, CommandIDs } from './commands';
 import { PipelineModels } from './model';
@@ -116,16 +118,47 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     }, true);
 
+    /** The open notebook of the side panel's pipeline (the designer edits it). */
+    const designed = (): NotebookPanel | null => {
+      const path = sidePanel.model?.path;
+      const found = [...badges.keys()].filter(p => p.context.path === path);
+      return found.find(p => p === tracker.currentWidget) ?? found[0] ?? null;
+    };
+    const designer: IDesignerHost = {
+      notebook: designed,
+      execute: command => {
+        const panel = designed();
+        if (panel && tracker.currentWidget !== panel) {
+          app.shell.activateById(panel.id);
+        }
+        void app.commands.execute(command);
+      },
+      selectCell: index => {
+        const panel = designed();
+        if (panel) {
+          panel.content.activeCellIndex = index;
+          void panel.content.scrollToItem(index, 'center');
+        }
+      },
+      highlight: (defines, reads) => {
+        for (const panel of badges.keys()) {
+          highlightCells(panel, panel === designed() ? defines : [], panel === designed() ? reads : []);
+        }
+      }
+    };
+
     const sidePanel = new PipelinePanel({
       selectStep,
       openNotebook,
       run: () => void app.commands.execute(CommandIDs.runPipeline),
       debugStep,
-      loadRun
+      loadRun,
+      designer
     });
     sidePanel.title.icon = pipelineIcon;
     sidePanel.title.label = labShell ? '' : 'Pipeline';
     app.shell.add(sidePanel, 'right', { rank: 650 });
+    addDesignCommands(app, tracker, palette); // split, merge, scratch, new step (designcommands.ts)
     addPublishing(app, tracker, palette); // the Published panel and "Publish this pipeline" (published.ts)
 
     /** The side panel's model for a notebook: an executed step notebook shows its pipeline's, if known. */
@@ -155,6 +188,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
         const model = models.get(panel.context.path);
         const cellBadges = new CellBadges(panel, model);
         badges.set(panel, cellBadges);
+        // the designer's form shows the %%step lines as they are in the editor
+        let lines = '';
+        panel.content.model?.contentChanged.connect(() => {
+          const now = cellInfos(panel).map(c => (c.source.startsWith('%%') ? c.source.split('\n', 1)[0] : '')).join('\n');
+          if (now !== lines && sidePanel.model?.path === panel.context.path) {
+            sidePanel.designChanged();
+          }
+          lines = now;
+        });
         panel.context.pathChanged.connect((_, newPath) => {
           const old = cellBadges.model.path;
           models.rename(old, newPath);

@@ -6,7 +6,8 @@
 import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
-import { ILayout, IPlan, IRunSummary } from './api';
+import { ILayout, ILayoutEdge, IPlan, IRunSummary } from './api';
+import { IDesignerHost, flowDetails, stepForm } from './designer';
 import { PipelineModel } from './model';
 import { ChartSet, restMetrics, stepChartSpecs } from './chart';
 import { badgeStatus } from './badges';
@@ -38,6 +39,8 @@ export interface IPanelActions {
    * here runs on the server, so its values are not in the kernel; resolves to what it printed.
    */
   loadRun?(run: string): Promise<string>;
+  /** The designer (designer.ts): the step form, the design actions, what flows along an edge. */
+  designer?: IDesignerHost;
 }
 
 function el(tag: string, attrs: Record<string, string> = {}, ...children: (Node | string)[]): HTMLElement {
@@ -92,6 +95,8 @@ export class PipelinePanel extends Widget {
     this._model?.changed.disconnect(this._render, this);
     this._model = value;
     this._selected = null;
+    this._edge = null;
+    this._variable = null;
     value?.changed.connect(this._render, this);
     this._render();
   }
@@ -109,6 +114,16 @@ export class PipelinePanel extends Widget {
     super.dispose();
   }
 
+  /** The notebook's cells changed: the designer's form shows their `%%step` lines again (soon, once). */
+  designChanged(): void {
+    if (this._designTimer === null) {
+      this._designTimer = window.setTimeout(() => {
+        this._designTimer = null;
+        this._render();
+      }, 250);
+    }
+  }
+
 
   protected onAfterShow(msg: Message): void {
     super.onAfterShow(msg);
@@ -123,6 +138,18 @@ export class PipelinePanel extends Widget {
   }
 
   private _render(): void {
+    // never redraw under a person typing in the designer's form: once they leave it
+    const active = document.activeElement;
+    if (active && active.closest('.mlps-design-form') && this.node.contains(active)) {
+      if (!this._designWait) {
+        this._designWait = true;
+        active.addEventListener('blur', () => {
+          this._designWait = false;
+          window.setTimeout(() => this._render(), 0);
+        }, { once: true });
+      }
+      return;
+    }
     // the graph's pan survives the re-render (the panel is drawn again at every poll while a run goes)
     const oldGraph = this.node.querySelector('.mlps-graph') as HTMLElement | null;
     if (oldGraph) {
@@ -213,6 +240,16 @@ export class PipelinePanel extends Widget {
     }
     if (this._selected && plan?.steps.some(s => s.name === this._selected)) {
       parts.push(this._details(this._selected, model));
+      const form = this._actions.designer ? stepForm(this._actions.designer, this._selected, this._designSaid) : null;
+      if (form) {
+        parts.push(form);
+      }
+    } else if (this._edge && this._actions.designer) {
+      const edge = this._graphLayout?.edges.find(e => e.from === this._edge!.from && e.to === this._edge!.to);
+      if (edge) {
+        parts.push(flowDetails(this._actions.designer, edge, plan?.flows ?? [], model.stepRun(edge.from), this._variable,
+          variable => this._chooseVariable(variable)));
+      }
     }
     parts.push(this._runsList(model.runs, model));
     this.node.replaceChildren(...parts);
@@ -344,10 +381,27 @@ export class PipelinePanel extends Widget {
     canvas.appendChild(svg('defs', {}, marker));
     for (const edge of graph.edges) {
       const title = svg('title', {}, `${edge.from} → ${edge.to}: ${edge.variables.join(', ')}`);
-      canvas.appendChild(
-        svg('g', { class: 'mlps-edge', 'data-from': edge.from, 'data-to': edge.to },
-          svg('path', { d: edge.path, 'marker-end': 'url(#mlps-arrow)' }), title)
-      );
+      const chosen = this._edge?.from === edge.from && this._edge?.to === edge.to;
+      const g = svg('g', { class: `mlps-edge${chosen ? ' mlps-selected' : ''}`, 'data-from': edge.from, 'data-to': edge.to },
+        svg('path', { d: edge.path, 'marker-end': 'url(#mlps-arrow)' }), title);
+      if (this._actions.designer && edge.variables.length) {
+        // the designer: a wide invisible stroke and a chip of what flows, to click
+        g.appendChild(svg('path', { d: edge.path, class: 'mlps-edge-hit' }));
+        g.appendChild(this._edgeChip(edge));
+        g.setAttribute('role', 'button');
+        g.setAttribute('tabindex', '0');
+        g.setAttribute('aria-label', `values from ${edge.from} to ${edge.to}: ${edge.variables.join(', ')}`);
+        const open = (): void => this._chooseEdge(edge);
+        g.addEventListener('click', open);
+        g.addEventListener('keydown', (event: Event) => {
+          const key = (event as KeyboardEvent).key;
+          if (key === 'Enter' || key === ' ') {
+            event.preventDefault();
+            open();
+          }
+        });
+      }
+      canvas.appendChild(g);
     }
     for (const node of graph.nodes) {
       const status = badgeStatus(model, node.name);
@@ -374,6 +428,8 @@ export class PipelinePanel extends Widget {
       svg('text', { x: x + 26, y: y + 21, class: 'mlps-name' }, truncate(node.name, 19)),
       svg('text', { x: x + 26, y: y + 39, class: 'mlps-sub' }, truncate(sub, 22)));
       const choose = (): void => {
+        this._edge = null;
+        this._chooseVariable(null, false);
         this._selected = node.name;
         this._reveal = node.name;
         this._actions.selectStep(node.name);
@@ -392,6 +448,40 @@ export class PipelinePanel extends Widget {
     const view = el('div', { class: 'mlps-graph', 'data-zoom': zoom.toFixed(3) }, canvas);
     this._panAndZoom(view);
     return el('div', { class: 'mlps-graph-box' }, this._zoomTools(), view);
+  }
+
+  /** The chip in the middle of an edge: its one variable, or how many (12 px: never under 11 px on screen). */
+  private _edgeChip(edge: ILayoutEdge): SVGElement {
+    const pts = edge.points;
+    const [a, b] = [pts[Math.floor((pts.length - 1) / 2)], pts[Math.ceil((pts.length - 1) / 2)]];
+    const [x, y] = [(a[0] + b[0]) / 2, (a[1] + b[1]) / 2];
+    const text = edge.variables.length === 1 ? truncate(edge.variables[0], 14) : `${edge.variables.length} values`;
+    const w = text.length * 7 + 12;
+    return svg('g', { class: 'mlps-edge-chip' },
+      svg('rect', { x: x - w / 2, y: y - 9, width: w, height: 18, rx: 9 }),
+      svg('text', { x, y: y + 4, 'text-anchor': 'middle' }, text));
+  }
+
+  private _chooseEdge(edge: ILayoutEdge): void {
+    this._edge = { from: edge.from, to: edge.to };
+    this._selected = null;
+    this._chooseVariable(edge.variables.length === 1 ? edge.variables[0] : null, false);
+    this._render();
+  }
+
+  /** Mark (or unmark) the cells of a variable of the chosen edge in the notebook. */
+  private _chooseVariable(variable: string | null, render = true): void {
+    this._variable = variable;
+    const flow = variable && this._edge
+      ? this._model?.plan?.flows?.find(f => f.from === this._edge!.from && f.to === this._edge!.to && f.variable === variable)
+      : undefined;
+    this._actions.designer?.highlight(flow?.defined_in ?? [], flow?.read_in ?? []);
+    if (flow?.defined_in.length) {
+      this._actions.designer?.selectCell(flow.defined_in[0]);
+    }
+    if (render) {
+      this._render();
+    }
   }
 
   private _details(name: string, model: PipelineModel): HTMLElement {
@@ -545,6 +635,12 @@ export class PipelinePanel extends Widget {
   /** The selected step's metric charts, kept across re-renders. */
   private _charts = new ChartSet();
   private _selected: string | null = null;
+  /** The designer: the chosen edge and variable, what the form's fields answered, a redraw waiting. */
+  private _edge: { from: string; to: string } | null = null;
+  private _variable: string | null = null;
+  private _designSaid = new Map<string, string>();
+  private _designTimer: number | null = null;
+  private _designWait = false;
   /** The graph drawn, its zoom (fitted while `_zoomAuto`), its pan; a step to scroll into view. */
   private _graphLayout: ILayout | null = null;
   private _zoom = 1;

@@ -1,3 +1,4 @@
 import './base.css';
+import './designer.css';
 import './published.css';
 import './uplot.css';

@@ -1,4 +1,5 @@
 import { mergeStep, newStepAfter, splitStep, toggleScratch } from '../designops';
+import { formatSize } from '../format';
 import { ICellInfo, splitArgs } from '../stepline';
 import { FORM_FIELDS, formValues, quote, setOption, tokenize, withLineText } from '../stepoptions';
 
@@ -141,5 +142,14 @@ describe('toggleScratch and newStepAfter', () => {
     expect(newStepAfter(nb, 0)).toEqual({ ok: true, edit: { kind: 'insert', insertAt: 2, source: '%%step step_2\n', name: 'step_2' } });
     expect((newStepAfter(nb, 3) as any).edit.insertAt).toBe(4);
     expect((newStepAfter(code('import os'), 0) as any).edit.insertAt).toBe(1);
+  });
+});
+
+describe('formatSize', () => {
+  it('says a stored value size in bytes, kB, MB', () => {
+    expect(formatSize(512)).toBe('512 B');
+    expect(formatSize(1234)).toBe('1.2 kB');
+    expect(formatSize(45_600_000)).toBe('46 MB');
+    expect(formatSize(null)).toBe('');
   });
 });
