@@ -14,7 +14,8 @@ server's root; absolute paths, `..` and symlinks out of the root are refused.
 
 | request | answer |
 |---|---|
-| `GET plan?path=NB` | the plan (as `mlpipe plan --json`), or 400 with the plan error |
+| `GET plan?path=NB` | the plan (as `mlpipe plan --json`, with `layouts`, `looks` and `flows`: each variable on an edge, its defining cell and the cells that read it), or 400 with the plan error |
+| `GET stepline?line=TEXT` | `{"options"}` when `%%step TEXT` is a valid step line, else 400 with the parser's message and hint (the side panel's designer form) |
 | `GET runs?path=NB` | `{"runs": [...]}`, newest first |
 | `GET runs/{run_id}[?path=NB]` | the run: steps with states, reuse reasons, durations, errors, metrics |
 | `POST runs` `{"path", "params", "steps", "force"}` | 202 `{"id", "status": "running"}`: a headless run |
