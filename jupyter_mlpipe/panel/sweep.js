@@ -31,7 +31,7 @@ function sparkline(curve, color) {
   const svg = document.createElementNS(SVG, "svg");
   svg.setAttribute("width", "90");
   svg.setAttribute("height", "20");
-  svg.setAttribute("class", "mlpipe-sweep-curve");
+  svg.setAttribute("class", "mlpw-sweep-curve");
   if (points.length < 2) return svg;
   const ys = points.map((p) => p[1]);
   const lo = Math.min(...ys), hi = Math.max(...ys), span = hi - lo || 1;
@@ -46,7 +46,7 @@ function sparkline(curve, color) {
 }
 
 function render({ model, el: host }) {
-  const root = el("div", { class: "mlpipe-sweep" });
+  const root = el("div", { class: "mlpw-root mlpw-sweep", "data-testid": "mlpipe-sweep-table" });
   host.appendChild(root);
 
   function draw() {
@@ -59,7 +59,7 @@ function render({ model, el: host }) {
       `, ${sweep.steps_saved} step runs saved`;
     const shared = (sweep.shared_steps || []).length ?
       ` · shared steps (${sweep.shared_steps.join(", ")}) run once${saved}` : "";
-    root.appendChild(el("div", { class: "mlpipe-sweep-head" },
+    root.appendChild(el("div", { class: "mlpw-sweep-head" },
       el("b", {}, `sweep ${sweep.id || ""}`), ` ${sweep.status || ""} · ${sweep.metric || ""} (${sweep.goal || ""})`,
       ` · ${sweep.search || ""} · ${sweep.finished || 0}${planned} trials${shared}`));
     const names = [...new Set(trials.flatMap((t) => Object.keys(t.params || {})))];
@@ -67,16 +67,16 @@ function render({ model, el: host }) {
       el("th", {}, sweep.metric || "metric"), el("th", {}, "curve"), el("th", {}, "run"));
     const rows = trials.map((t) => {
       const look = looks[t.status] || { icon: "?", label: t.status, color: "#57606a" };
-      return el("tr", { class: t.best ? "mlpipe-sweep-best" : null, "data-trial": t.number, "data-status": t.status },
+      return el("tr", { class: t.best ? "mlpw-sweep-best" : null, "data-trial": t.number, "data-status": t.status },
         el("td", {}, t.best ? `★ ${t.number}` : String(t.number)),
         names.map((n) => el("td", {}, fmt((t.params || {})[n]))),
         el("td", { style: `color:${look.color}`, title: t.error || look.label }, `${look.icon} ${look.label}`),
-        el("td", { class: "mlpipe-sweep-metric" }, fmt(t.metric)),
+        el("td", { class: "mlpw-sweep-metric" }, fmt(t.metric)),
         el("td", {}, sparkline(t.curve, look.color)),
         el("td", { title: t.run_id || "" }, t.run_id ? t.run_id.slice(-6) : "–"));
     });
-    root.appendChild(el("table", { class: "mlpipe-sweep-table" }, el("thead", {}, head), el("tbody", {}, rows)));
-    if (sweep.error) root.appendChild(el("pre", { class: "mlpipe-sweep-error" }, sweep.error));
+    root.appendChild(el("table", { class: "mlpw-sweep-table" }, el("thead", {}, head), el("tbody", {}, rows)));
+    if (sweep.error) root.appendChild(el("pre", { class: "mlpw-sweep-error" }, sweep.error));
   }
 
   draw();

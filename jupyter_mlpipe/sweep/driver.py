@@ -307,6 +307,21 @@ def _default_of(sp: SweepPlan, name: str) -> Any:
     return dim.values[0] if dim.kind == "values" else (int(dim.low or 0) if dim.kind == "int" else dim.low)
 
 
+def _quiet_reporter() -> Any:
+    """Tune's progress reporter that shows nothing: in a kernel its default (JupyterNotebookReporter)
+    calls `clear_output`, which wiped the sweep table and the shared run's panel from the cell."""
+    from ray.tune import ProgressReporter
+
+    class Quiet(ProgressReporter):
+        def should_report(self, trials: list, done: bool = False) -> bool:
+            return False
+
+        def report(self, trials: list, done: bool, *sys_info: Any) -> None:
+            return None
+
+    return Quiet()
+
+
 def _run_trials(result: Sweep, history: Any, storage: Path) -> str | None:
     """The trials on Ray Tune; an error message when the sweep had to stop, else None."""
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # Tune's progress tables: the sweep has its own views
@@ -342,6 +357,7 @@ def _run_trials(result: Sweep, history: Any, storage: Path) -> str | None:
                                     reuse_actors=sp.early_stop is None),
         run_config=tune.RunConfig(name=result.id, storage_path=str(storage), verbose=0, stop=stopper,
                                   callbacks=[SweepRecorder(on_trial)], log_to_file=True,
+                                  progress_reporter=_quiet_reporter(),
                                   checkpoint_config=tune.CheckpointConfig(checkpoint_at_end=False)),
     )
     tuner.fit()
