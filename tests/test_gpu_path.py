@@ -8,6 +8,9 @@ anything is submitted.
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import pytest
 
 import jupyter_mlpipe
@@ -52,7 +55,8 @@ def test_half_gpu_steps_share_it(ray_address, notebook, tmp_path):
     meet = "def meet(me, other):\n    pathlib.Path(me).touch()\n    deadline = time.time() + 60\n" \
            "    while not pathlib.Path(other).exists():\n        assert time.time() < deadline, 'alone'\n" \
            "        time.sleep(0.01)"
-    a, b = str(tmp_path / "a"), str(tmp_path / "b")
+    meeting = Path(tempfile.mkdtemp())  # outside the notebook's folder: not files the run carries
+    a, b = str(meeting / "a"), str(meeting / "b")
     path = notebook([
         "import os, pathlib, time",
         meet,

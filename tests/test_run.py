@@ -8,8 +8,10 @@ is checked through the steps' [started, ended] intervals.
 from __future__ import annotations
 
 import json
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -96,7 +98,8 @@ def test_independent_steps_run_in_parallel(ray_address, notebook, tmp_path):
     meet = "def meet(me, other):\n    pathlib.Path(me).touch()\n    deadline = time.time() + 60\n" \
            "    while not pathlib.Path(other).exists():\n        assert time.time() < deadline, 'alone'\n" \
            "        time.sleep(0.01)\n    time.sleep(0.5)"
-    a, b = str(tmp_path / "left"), str(tmp_path / "right")
+    meeting = Path(tempfile.mkdtemp())  # outside the notebook's folder: not files the run carries
+    a, b = str(meeting / "left"), str(meeting / "right")
     path = notebook([
         "import pathlib, time",
         meet,

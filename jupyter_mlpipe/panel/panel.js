@@ -472,7 +472,7 @@ function render({ model, el: host }) {
         type: "button", class: "mlpw-cancel", "data-role": "cancel", disabled: cancelling ? "true" : null,
         title: `cancel run ${run.id}: its running steps stop, the rest do not start`,
         onclick: (ev) => { ev.currentTarget.disabled = true; model.send({ type: "cancel", run: run.id }); },
-      }, cancelling ? "cancelling…" : "■ Cancel"));
+      }, cancelling ? "cancelling…" : "Cancel"));
     }
     runLine.append(fitButton);
     const bar = el("div", { class: "mlpw-progress", role: "progressbar", "aria-valuemin": 0, "aria-valuemax": total, "aria-valuenow": run.finished || 0 });
