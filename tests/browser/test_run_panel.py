@@ -319,7 +319,7 @@ def test_the_side_panel_beside_a_run_panel_keeps_its_colours_names_and_edges(pag
         assert name["fill"] not in (box["fill"], "none") and name["width"] > 10, name
         assert box["x"] <= name["x"] and name["x"] + name["width"] <= box["x"] + box["width"] + 1, name
         assert _inside(box, viewport), box
-    edges = side.locator("g[data-from] path").evaluate_all(PAINTED)
+    edges = side.locator("g[data-from] > path:not(.mlps-edge-hit)").evaluate_all(PAINTED)  # the drawn lines
     assert len(edges) == 2
     for edge in edges:
         assert edge["stroke"] not in ("none", background) and edge["strokeOpacity"] > 0.3, edge
@@ -327,7 +327,7 @@ def test_the_side_panel_beside_a_run_panel_keeps_its_colours_names_and_edges(pag
 
     # the step details span the side panel: its button stays on one line
     side.locator("g[data-step='train']").click()
-    details = side.locator("div[data-step='train']")
+    details = side.locator("div.mlps-details[data-step='train']")
     details.wait_for(timeout=10_000)
     button = details.locator("button", has_text="Open executed notebook").bounding_box()
     details_box = details.bounding_box()
