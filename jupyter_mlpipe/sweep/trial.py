@@ -188,8 +188,14 @@ class SweepRecorder(tune.Callback):
         return {**self.__dict__, "on_trial": None}
 
     def _number(self, trial: Any) -> int:
+        """The trial's place in the order the search drew it (Tune's id ends in that counter, `..._00002`),
+        not the order its first event arrived in, so a seeded search numbers its trials the same way."""
         if trial.trial_id not in self.numbers:
-            self.numbers[trial.trial_id] = len(self.numbers) + 1
+            counter = str(trial.trial_id).rpartition("_")[2]
+            number = int(counter) + 1 if counter.isdigit() else len(self.numbers) + 1
+            if number in self.numbers.values():
+                number = max(self.numbers.values()) + 1
+            self.numbers[trial.trial_id] = number
         return self.numbers[trial.trial_id]
 
     def _base(self, trial: Any) -> dict[str, Any]:

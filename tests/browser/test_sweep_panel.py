@@ -37,7 +37,8 @@ def test_a_sweep_table_fills_in_and_marks_the_best_trial(page, jupyter, artifact
     table = _notebook(page).locator("[data-testid='mlpipe-sweep-table']").first
     table.wait_for(timeout=RUN_TIMEOUT_MS)
     head = table.locator(".mlpw-sweep-head")
-    head.filter(has_text="3/3 trials").wait_for(timeout=RUN_TIMEOUT_MS)
+    head.filter(has_text="step runs saved").wait_for(timeout=RUN_TIMEOUT_MS)  # the sweep's end
+    assert "3/3 trials" in head.inner_text()
     rows = table.locator("tr[data-trial]")
     assert rows.count() == 3
     statuses = [rows.nth(i).get_attribute("data-status") for i in range(3)]
@@ -54,7 +55,6 @@ def test_a_sweep_table_fills_in_and_marks_the_best_trial(page, jupyter, artifact
     other = table.locator("tr[data-trial]:not(.mlpw-sweep-best)").first.evaluate(
         "r => getComputedStyle(r).backgroundColor")
     assert colour != other, (colour, other)
-    assert "step runs saved" in head.inner_text()
     box, viewport = table.bounding_box(), page.viewport_size
     assert box and box["width"] <= viewport["width"], box  # the table fits the window's width
     table.screenshot(path=str(artifacts / "lab-sweep-table.png"))
