@@ -149,7 +149,7 @@ test('the run panel widget and the side panel side by side keep their own looks'
   }
 
   // the edges are drawn: a visible stroke along a path of some length, inside the window
-  const edges = await painted(side.locator('g[data-from] path'));
+  const edges = await painted(side.locator('g[data-from] > path:not(.mlps-edge-hit)')); // the drawn lines
   expect(edges).toHaveLength(4);
   for (const edge of edges) {
     expect.soft(edge.stroke).not.toBe('none');
@@ -160,7 +160,7 @@ test('the run panel widget and the side panel side by side keep their own looks'
 
   // the step details span the side panel; the button in them stays on one line
   await side.locator('g[data-step="train"]').click();
-  const details = side.locator('[data-step="train"]:not(g)');
+  const details = side.locator('.mlps-details[data-step="train"]');
   await expect(details).toBeVisible();
   const panelWidth = await side.evaluate(n => n.getBoundingClientRect().width);
   const detailsBox = (await details.boundingBox())!;
