@@ -109,21 +109,14 @@ class MlpipeMagics(Magics):
         session.on_step_cell()
         if options.defer:
             return None
+        special = None
         if options.module is not None:  # the module runs through the pipeline machinery (`modules`)
-            from .modules import run_module_cell
-
+            from .modules import run_module_cell as special
+        elif is_fanout(options):  # the loop over the elements, here in the kernel (`foreach`)
+            from .foreach import run_foreach_cell as special
+        if special is not None:
             try:
-                ok = run_module_cell(self.shell, options, line, cell)
-            except MlpipeError as exc:
-                raise UsageError(str(exc)) from None
-            if not ok:
-                raise StepCellFailed(options.name)
-            return None
-        if is_fanout(options):  # the loop over the elements, here in the kernel (`foreach`)
-            from .foreach import run_foreach_cell
-
-            try:
-                ok = run_foreach_cell(self.shell, options, line, cell)
+                ok = special(self.shell, options, line, cell)
             except MlpipeError as exc:
                 raise UsageError(str(exc)) from None
             if not ok:

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..vocab import StateLook, finite_number
+from ..vocab import LOOKS, StateLook, finite_number
 
 __all__ = ["TRIAL_LOOKS", "sweep_state", "trial_rows"]
 
 TRIAL_LOOKS: dict[str, StateLook] = {
-    "pending": {"icon": "·", "label": "pending", "color": "#8c959f"},
-    "running": {"icon": "▶", "label": "running", "color": "#1f6feb"},
-    "succeeded": {"icon": "✓", "label": "succeeded", "color": "#1a7f37"},
-    "failed": {"icon": "✗", "label": "failed", "color": "#cf222e"},
+    **{status: LOOKS[status] for status in ("pending", "running", "succeeded", "failed")},
     "stopped": {"icon": "⏹", "label": "stopped early", "color": "#9a6700"},
-    "cancelled": {"icon": "■", "label": "cancelled", "color": "#57606a"},
+    "cancelled": LOOKS["cancelled"],
 }
 """A trial's statuses: a run's, and `stopped` (ended early by the sweep's early-stopping rule)."""
 
