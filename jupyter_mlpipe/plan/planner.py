@@ -6,8 +6,8 @@ code and constants), parameters cells, and steps (a `%%step` cell with its
 continuation cells). For each step it takes what its cells define and use
 (`step_facts`), follows the values it changes in place (`aliases`), gathers
 the shared code it must replay and binds every name it reads to the nearest
-earlier definition (`symbols`), then records what later steps see. The edges
-follow from the inputs (`graph`).
+earlier definition (`reads`, over the `symbols` table), then records what
+later steps see. The edges follow from the inputs (`graph`).
 
 Re-planning is incremental at three levels: each cell's analysis is cached by
 its text (`cells.analyze_cell`), each step's combined facts by its cells'
@@ -21,30 +21,29 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NamedTuple
 
-from pathlib import Path
-
+from ..env_config import EnvSpec
 from ..errors import PlanError
 from ..vocab import cell_number
-from .aliases import AliasTracker, mutated_by_calls
+from .aliases import AliasTracker
 from .cells import CellAnalysis, analyze_cell
-from ..env_config import EnvSpec
 from .compute import ComputeTargets, step_resources
+from .diagnostics import star_error, syntax_error
 from .fanout import fanout_names, is_fanout
-from .diagnostics import Reader, star_error, syntax_error, undefined_error
 from .graph import EdgeCache, check_acyclic, plan_edges
 from .model import Edge, Param, Step
 from .modules import (ModuleGroup, ModuleResolver, ModuleSource, binding_error, check_cycle, is_module_line,
                       plan_module_step, resolve_path)
 from .notebook import Cell, read_notebook_cells
 from .options import parse_step_line
+from .reads import bind_reads, changes, resolve, use_shared_code
 from .replan import TRACES, Checkpoint, Signature, Trace, signature
 from .shared import star_defs, star_names
 from .source import CellSyntaxError, to_python
 from .step_facts import CellFailure, StepFacts, step_facts
-from .symbols import KNOWN_NAMES, Definition, ReadMode, SymbolTable, UndefinedName
+from .symbols import KNOWN_NAMES, Definition, SymbolTable
 
 __all__ = ["PlannedSteps", "Planner", "clear_caches"]
 
@@ -270,7 +269,7 @@ class Planner:
     def bind(self, node: Step, name: str, cell: int) -> str | None:
         inputs: dict[str, str] = {}
         params: set[str] = set()
-        self.resolve(node, name, cell, inputs, params, mode="strict")
+        resolve(self, node, name, cell, inputs, params, mode="strict")
         if name in inputs:
             return inputs[name]
         if name in params:
@@ -303,11 +302,11 @@ class Planner:
         def shared(name: str) -> bool:
             return name in local_shared or name in shared_names
 
-        refs, defs = self.changes(facts, shared)
+        refs, defs = changes(self, facts, shared)
         if is_fanout(step.options):  # the loop binds the --as name; ITERABLE is read
             refs, defs = fanout_names(step.options, refs, defs)
-        free_refs, writes = self.use_shared_code(step, facts, refs, defs)
-        inputs, params = self.bind_reads(step, facts, refs, free_refs, shared)
+        free_refs, writes = use_shared_code(self, step, facts, refs, defs)
+        inputs, params = bind_reads(self, step, facts, refs, free_refs, shared)
         from_calls = [
             w for w, reads in writes.items()
             if not shared(w) and w not in KNOWN_NAMES and (not reads or w in inputs or w in defs)
@@ -353,127 +352,6 @@ class Planner:
             step.aliases = aliases
         if step.opaque:
             self.last_opaque = step.name
-
-    def changes(self, facts: StepFacts, shared: Callable[[str], bool]) -> tuple[dict[str, int], dict[str, None]]:
-        """The names the step reads and binds, counting the values it changes in place (calls, aliases).
-
-        Returns `facts.refs` and `facts.defs` themselves when nothing is added.
-        """
-        refs, defs, mutated = facts.refs, facts.defs, facts.mutated
-        if facts.ext_mutated:
-            shared_names = self.symbols.shared_names
-            modules = [n for n in facts.ext_mutated if n in shared_names]  # `np.random.seed(0)`: not a value
-            if modules:
-                defs = {n: None for n in defs if n not in modules}
-                mutated = mutated.difference(modules)
-        if facts.calls:  # `fill_missing(train)` where fill_missing changes its argument in place
-            changed = mutated_by_calls(facts, shared, self.symbols)
-            if changed:
-                refs = {**refs, **{n: o for n, o in changed.items() if n not in defs and n not in refs}}
-                defs = {**defs, **{n: None for n in changed if n not in defs}}
-                mutated = mutated.union(changed)
-        if mutated and (facts.aliases or self.aliases.alias_of):
-            refs, defs = self.aliases.mutate_through_aliases(facts, refs, defs, mutated, shared, self.symbols)
-        return refs, defs
-
-    def use_shared_code(self, step: Step, facts: StepFacts, refs: dict[str, int], defs: dict[str, None]
-                        ) -> tuple[dict[str, str], dict[str, bool]]:
-        """Set the shared code the step replays (rule 4: functions carry their free variables, transitively).
-
-        Returns the values that code reads (-> the function or class reading it)
-        and the module globals it changes (-> whether it also reads them).
-        """
-        symbols = self.symbols
-        local_shared = facts.local_shared
-        shared_names = symbols.shared_names
-        roots = facts.load_set.intersection(shared_names)
-        if local_shared:
-            roots = roots.union(n for n in local_shared if n in facts.loads)
-        if not roots:
-            return {}, {}
-        closure = symbols.shared_closure(roots, local_shared)
-        own_imports = {id(entry) for entry, _ in local_shared.values() if entry.kind == "import"}
-        # the step's own imports run in its own code, in order (after a `sys.path.append` it makes)
-        step.shared = [sdef for sdef in closure.code if id(sdef) not in own_imports]
-        free_values, writes, names = closure.free_values, closure.writes, closure.names
-        early = [n for n in local_shared if n in refs and n in shared_names]
-        if early:  # called before this step redefines it: the earlier definition runs first
-            before = symbols.shared_closure(frozenset(early), {})
-            step.shared = symbols.ordered_shared({*before.code, *step.shared})
-            free_values = {**before.free_values, **free_values}
-            writes = {**before.writes, **writes}
-            names = names | before.names
-        step.shared_names = sorted(names)
-        free_refs = {free: via for free, via in free_values.items() if free not in defs or free in refs}
-        return free_refs, writes
-
-    def bind_reads(self, step: Step, facts: StepFacts, refs: dict[str, int], free_refs: dict[str, str],
-                   shared: Callable[[str], bool]) -> tuple[dict[str, str], set[str]]:
-        """Bind the values the step reads (rule 3: the nearest preceding definition): its inputs
-        (-> the producing step) and its parameters."""
-        at = step.cells
-        inputs: dict[str, str] = {}
-        params: set[str] = set()
-        resolve = self.resolve
-        if step.options.inputs is not None:
-            for name in step.options.inputs:
-                if not shared(name):
-                    resolve(step, name, at[0], inputs, params, mode="strict")
-            return inputs, params
-        table, local_shared, shared_names = self.symbols.definitions, facts.local_shared, self.symbols.shared_names
-        for name, offset in refs.items():
-            if name in local_shared or name in shared_names:
-                continue
-            found = table.get(name)  # the common cases inline; SymbolTable.binding decides the others
-            if found is None:
-                if name not in KNOWN_NAMES:
-                    resolve(step, name, at[offset], inputs, params, mode="strict")
-            elif found.kind == "step":
-                inputs[name] = found.step  # type: ignore[assignment]
-            elif found.kind == "param":
-                params.add(name)
-            else:
-                resolve(step, name, at[offset], inputs, params, mode="strict")
-        for name, offset in facts.soft_refs.items():
-            if name not in refs and not shared(name):
-                resolve(step, name, at[offset], inputs, params, mode="soft")
-        for name, via in free_refs.items():
-            if name not in refs and name not in inputs:
-                resolve(step, name, at[facts.loads.get(via, 0)], inputs, params, mode="free", via=via)
-        return inputs, params
-
-    def resolve(self, step: Step, name: str, cell: int, inputs: dict[str, str], params: set[str],
-                *, mode: ReadMode, via: str | None = None) -> None:
-        """Bind one name the step reads in notebook cell `cell` (through the function `via`, if given)."""
-        try:
-            found = self.symbols.binding(name, step.name, cell, mode=mode, via=via)
-        except UndefinedName:
-            self.undefined(step, name, Reader(step.name, cell, via), inputs, mode)
-            return
-        if found is None:
-            return
-        if found.kind == "step":
-            inputs[name] = found.step  # type: ignore[assignment]
-        else:
-            params.add(name)
-
-    def undefined(self, step: Step, name: str, reader: Reader, inputs: dict[str, str], mode: ReadMode) -> None:
-        """A name no earlier item defines: the latest opaque step's output, a warning, or an error."""
-        if self.last_opaque is not None:
-            old = self.steps[self.last_opaque]
-            opaque = dataclasses.replace(old, outputs=sorted({*old.outputs, name}))  # steps are never changed
-            self.steps[opaque.name] = opaque
-            self.symbols.define(name, Definition("step", opaque.cells[0], step=opaque.name))
-            inputs[name] = opaque.name
-            self.warnings.append(
-                f"{reader} uses {name!r}, which no step visibly defines; assuming the opaque step "
-                f"{opaque.name!r} does."
-            )
-            return
-        if mode == "free":
-            self.warnings.append(f"{reader} reads {name!r}, which no earlier cell defines.")
-            return
-        raise undefined_error(name, reader, step.cells[0], self.cells, self.groups)
 
 
 def _parameter_sources(code: str) -> dict[str, tuple[str, Any]]:
