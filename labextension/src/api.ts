@@ -4,6 +4,7 @@ import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
 import { IStepError } from './format';
+import { planEndpoint, runEndpoint } from './modules';
 import { ILooks } from './states';
 
 export interface IPlanStep {
@@ -16,6 +17,20 @@ export interface IPlanStep {
   options?: Record<string, unknown>;
   /** The step's code as reuse compares it (comments and spacing aside), digested. */
   code_digest?: string | null;
+  /** The module step this step is inside (`feats` for `feats.clean`), "" at top level. */
+  scope?: string;
+}
+
+/** A module step of the plan (`%%step NAME --module SOURCE`, docs/modules.md). */
+export interface IPlanModule {
+  name: string;
+  source?: string;
+  label: string;
+  version?: number | null;
+  /** Every step it expands into, its binding node (named as the module step) first; nested modules' too. */
+  steps: string[];
+  outputs?: string[];
+  scope?: string;
 }
 
 export interface IPlanEdge {
@@ -39,6 +54,21 @@ export interface ILayoutNode {
   y: number;
   width: number;
   height: number;
+  /** A module step's node: collapsed (it stands for every member) or open (its binding node). */
+  module?: ILayoutModule;
+  /** The innermost open module this step is inside (its members are drawn marked). */
+  group?: string;
+}
+
+/** What a module step's node carries in a layout (`panel/layout.py`). */
+export interface ILayoutModule {
+  label: string;
+  version?: number | null;
+  /** Every step the node stands for, its binding node first. */
+  members: string[];
+  /** Its own steps, without the binding node. */
+  count: number;
+  expanded: boolean;
 }
 
 /** An edge of a laid-out graph: its points and the SVG path through them. */
@@ -60,6 +90,8 @@ export interface ILayout {
   height: number;
   layers: number;
   crossings: number;
+  /** Step statuses in precedence order: a collapsed module shows the first one any member has (vocab.py). */
+  status_order?: string[];
 }
 
 /** A variable on an edge: the cell that defines it, the cells that read it (`plan/flows.py`). */
@@ -83,6 +115,8 @@ export interface IPlan {
   layouts?: Record<Direction, ILayout>;
   /** Icon, label and colour of each status (`jupyter_mlpipe/vocab.py`). */
   looks?: ILooks;
+  /** Module steps by name (each one node until opened). */
+  modules?: Record<string, IPlanModule>;
 }
 
 export interface IRunSummary {
@@ -129,6 +163,8 @@ export interface IRunDetail {
   connecting?: string | null;
   /** Why the run itself failed, when no step says it. */
   error?: string | null;
+  /** The run's plan (`?plan=true`), laid out with the modules asked for open. */
+  plan?: IPlan | null;
 }
 
 /** An error answered by the server: its message, and what to do about it. */
@@ -185,8 +221,9 @@ function query(path: string): string {
   return `?path=${encodeURIComponent(path)}`;
 }
 
-export function getPlan(path: string): Promise<IPlan> {
-  return requestAPI<IPlan>('plan' + query(path));
+/** The plan, laid out with the module steps in `expand` drawn open (none: every module one node). */
+export function getPlan(path: string, expand: readonly string[] = []): Promise<IPlan> {
+  return requestAPI<IPlan>(planEndpoint(path, expand));
 }
 
 export async function listRuns(path: string): Promise<IRunSummary[]> {
@@ -194,8 +231,9 @@ export async function listRuns(path: string): Promise<IRunSummary[]> {
   return data.runs ?? [];
 }
 
-export function getRun(path: string, id: string): Promise<IRunDetail> {
-  return requestAPI<IRunDetail>(`runs/${encodeURIComponent(id)}` + query(path));
+/** A run; with `plan`, its plan too, laid out with the modules in `expand` open. */
+export function getRun(path: string, id: string, options: { plan?: boolean; expand?: readonly string[] } = {}): Promise<IRunDetail> {
+  return requestAPI<IRunDetail>(runEndpoint(path, id, options));
 }
 
 export interface IStartRun {

@@ -14,7 +14,8 @@ import { IDisposable } from '@lumino/disposable';
 import { reusedLabel, shortRunId } from './format';
 import { PipelineModel } from './model';
 import { classifyCells, ICellRole } from './stepline';
-import { DisplayStatus, formatDuration, isActive, stateLook } from './states';
+import { moduleLabel, moduleMembers, moduleStatus, runStepStatus } from './modules';
+import { DisplayStatus, formatDuration, stateLook } from './states';
 
 const BADGE_CLASS = 'mlp-badge';
 const ROLE_CLASSES = ['mlp-cell-step', 'mlp-cell-continuation', 'mlp-cell-scratch'];
@@ -47,15 +48,15 @@ export function editedSince(model: PipelineModel, step: string): string | null {
 
 /** The status a badge shows for a step, given the watched run. */
 export function badgeStatus(model: PipelineModel, step: string): DisplayStatus {
-  const run = model.run;
-  if (!run) {
-    return 'notrun';
-  }
-  const stepRun = run.steps?.[step];
-  if (stepRun) {
-    return stateLook(stepRun.status).status;
-  }
-  return isActive(run.status) ? 'pending' : 'excluded';
+  return runStepStatus(model.run, step);
+}
+
+/**
+ * The status a `%%step` cell's badge shows: its step's, or for a module step (whose steps all
+ * carry its cell) its members' aggregate, as the module's collapsed node shows it.
+ */
+export function cellStatus(model: PipelineModel, step: string): DisplayStatus {
+  return moduleStatus(model.plan, model.run, step);
 }
 
 function firstLine(text: string): string {
@@ -179,25 +180,31 @@ export class CellBadges implements IDisposable {
     if (kind === 'step' && role) {
       const step = role.step ?? '';
       const line = role.line;
-      const status = badgeStatus(this._model, step);
+      // a module step: ONE badge for all its steps (they all carry this cell), their aggregate status
+      const plannedModule = this._model.plan?.modules?.[step];
+      const members = moduleMembers(this._model.plan, step);
+      const status = cellStatus(this._model, step);
       const look = stateLook(status);
-      const stepRun = this._model.stepRun(step);
+      const stepRun = members ? undefined : this._model.stepRun(step);
       const duration = status === 'reused' ? '' : formatDuration(stepRun?.duration ?? null);
       const label = status === 'reused' ? reusedLabel(look.label, stepRun?.from_run) : look.label;
       const gpus = line?.gpus ? ` ×${line.gpus}` : '';
-      const edited = editedSince(this._model, step);
+      const where = plannedModule ? moduleLabel(plannedModule) : `${line?.compute ?? 'cpu'}${gpus}`;
+      const edited = members ? null : editedSince(this._model, step);
       // a bad %%step line or a plan error on this cell: the badge turns red, the message on hover
       const bad = line?.error ? `%%step line: ${line.error}` : problem;
-      key = ['step', step, line?.compute, gpus, status, label, duration, bad, edited].join('|');
+      key = ['step', step, where, status, label, duration, bad, edited].join('|');
       badge.className = `${BADGE_CLASS} mlp-badge-step mlp-state-${status}${bad ? ' mlp-badge-bad' : ''}`;
       badge.dataset.mlpStep = step;
       badge.dataset.mlpStatus = status;
-      const about = `step ${step} (${line?.compute ?? 'cpu'}${gpus}): ${label}${duration ? ', ' + duration : ''}`;
+      const about = members
+        ? `module step ${step} (${where}, ${members.length - 1} step${members.length === 2 ? '' : 's'}): ${label}`
+        : `step ${step} (${where}): ${label}${duration ? ', ' + duration : ''}`;
       badge.title = [bad, about, edited ? editedTitle(edited) : ''].filter(Boolean).join('\n');
       content.push(
         element('span', 'mlp-badge-icon', bad ? '✗' : look.icon),
         element('span', 'mlp-badge-name', step || '(no name)'),
-        element('span', 'mlp-badge-compute', `${line?.compute ?? 'cpu'}${gpus}`),
+        element('span', 'mlp-badge-compute', members ? `module ${where}` : where),
         element('span', 'mlp-badge-state', label)
       );
       if (duration) {

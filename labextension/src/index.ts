@@ -46,7 +46,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
       if (!panel || !cells) {
         return;
       }
-      const index = cells.roles().findIndex(r => r.kind === 'step' && r.step === name);
+      // a module's steps (`feats.clean`) are all in the module step's cell (`%%step feats --module ...`)
+      const roles = cells.roles();
+      let index = roles.findIndex(r => r.kind === 'step' && r.step === name);
+      if (index < 0 && name.includes('.')) {
+        index = roles.findIndex(r => r.kind === 'step' && r.step === name.split('.')[0]);
+      }
       if (index < 0) {
         return;
       }

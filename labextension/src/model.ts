@@ -8,6 +8,7 @@ import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import * as api from './api';
+import { ExpandSet } from './modules';
 import { isActive, setLooks } from './states';
 
 const POLL_MS = 1000;
@@ -63,15 +64,47 @@ export class PipelineModel implements IDisposable {
     await Promise.all([this.refreshPlan(), this.refreshRuns(true)]);
   }
 
+  /** The module steps drawn open in this notebook's graph (sorted); the others are one node each. */
+  get expanded(): string[] {
+    return this._expanded.names();
+  }
+
+  isExpanded(name: string): boolean {
+    return this._expanded.has(name);
+  }
+
+  /** Open or close a module step's node (toggle without `open`): the plan is laid out again. */
+  async setExpanded(name: string, open?: boolean): Promise<void> {
+    if (this._expanded.set(name, open)) {
+      await this.refreshPlan();
+    }
+  }
+
+  /** Open the modules `step` is hidden in (it is drawn as its own node then). */
+  async reveal(step: string): Promise<void> {
+    if (this._expanded.reveal(step, Object.keys(this._plan?.modules ?? {}))) {
+      await this.refreshPlan();
+    }
+  }
+
   async refreshPlan(): Promise<void> {
+    const asked = ++this._planAsked;  // a newer request (another toggle) wins over an older answer
+    let plan: api.IPlan | null = null;
+    let planError: api.MlpipeApiError | null = null;
     try {
-      this._plan = await api.getPlan(this._path);
-      this._planError = null;
-      setLooks(this._plan.looks);
+      plan = await api.getPlan(this._path, this._expanded.names());
     } catch (error) {
-      this._plan = null;
-      this._planError =
-        error instanceof api.MlpipeApiError ? error : new api.MlpipeApiError(String(error), 0);
+      planError = error instanceof api.MlpipeApiError ? error : new api.MlpipeApiError(String(error), 0);
+    }
+    if (asked !== this._planAsked || this._disposed) {
+      return;
+    }
+    this._plan = plan;
+    this._planError = planError;
+    if (plan) {
+      setLooks(plan.looks);
+      // modules gone from the plan (renamed, removed) are forgotten; the server ignored them already
+      this._expanded.prune(Object.keys(plan.modules ?? {}));
     }
     this._emit();
   }
@@ -187,6 +220,8 @@ export class PipelineModel implements IDisposable {
 
   private _path: string;
   private _plan: api.IPlan | null = null;
+  private _planAsked = 0;
+  private _expanded = new ExpandSet();
   private _planError: api.MlpipeApiError | null = null;
   private _runs: api.IRunSummary[] = [];
   private _run: api.IRunDetail | null = null;

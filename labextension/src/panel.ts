@@ -6,16 +6,18 @@
 import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
-import { ILayout, ILayoutEdge, IPlan, IRunSummary } from './api';
+import { ILayout, ILayoutEdge, ILayoutNode, IPlan, IRunSummary } from './api';
 import { IDesignerHost, flowDetails, stepForm } from './designer';
 import { PipelineModel } from './model';
 import { ChartSet, restMetrics, stepChartSpecs } from './chart';
 import { badgeStatus } from './badges';
 import { errorText, reusedLabel, shortRunId } from './format';
+import { el, svg, truncate } from './dom';
+import { aggregateStatus, drawnNodeOf, moduleLabel } from './modules';
+import { groupColour, moduleDetails, moduleToggle } from './moduleview';
 import { countsText, formatDuration, isActive, stateLook } from './states';
 import { MAX_ZOOM, MIN_TEXT, MIN_ZOOM, ZOOM_STEP, clampZoom, fitZoom, revealScroll } from './zoom';
 
-const SVG_NS = 'http://www.w3.org/2000/svg';
 /** What "Debug in kernel" shows while the kernel loads the step's inputs. */
 const LOADING = 'loading its inputs into the kernel…';
 
@@ -41,28 +43,6 @@ export interface IPanelActions {
   loadRun?(run: string): Promise<string>;
   /** The designer (designer.ts): the step form, the design actions, what flows along an edge. */
   designer?: IDesignerHost;
-}
-
-function el(tag: string, attrs: Record<string, string> = {}, ...children: (Node | string)[]): HTMLElement {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    node.setAttribute(k, v);
-  }
-  node.append(...children);
-  return node;
-}
-
-function svg(tag: string, attrs: Record<string, string | number> = {}, ...children: (Node | string)[]): SVGElement {
-  const node = document.createElementNS(SVG_NS, tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    node.setAttribute(k, String(v));
-  }
-  node.append(...children);
-  return node;
-}
-
-function truncate(text: string, n: number): string {
-  return text.length <= n ? text : text.slice(0, n - 1) + '…';
 }
 
 function when(value: number | string | null | undefined): string {
@@ -159,7 +139,9 @@ export class PipelinePanel extends Widget {
     const graph = this.node.querySelector('.mlps-graph') as HTMLElement | null;
     if (graph) {
       let scroll = this._scroll;
-      const node = this._reveal ? this._graphLayout?.nodes.find(n => n.name === this._reveal) : undefined;
+      // a step hidden in a collapsed module: its module's node
+      const shown = this._reveal ? drawnNodeOf(this._graphLayout, this._reveal) : null;
+      const node = shown ? this._graphLayout?.nodes.find(n => n.name === shown) : undefined;
       if (node) {
         scroll = revealScroll(node, this._zoom, scroll, { width: graph.clientWidth, height: graph.clientHeight });
       }
@@ -168,6 +150,12 @@ export class PipelinePanel extends Widget {
       this._scroll = { left: graph.scrollLeft, top: graph.scrollTop };
     }
     this._reveal = null;
+    if (this._focusToggle !== null) {
+      const toggle = this.node.querySelector(
+        `g[data-step="${CSS.escape(this._focusToggle)}"] [data-role="module-toggle"]`) as SVGElement | null;
+      toggle?.focus();
+      this._focusToggle = null;
+    }
   }
 
   private _draw(): void {
@@ -240,7 +228,9 @@ export class PipelinePanel extends Widget {
     }
     if (this._selected && plan?.steps.some(s => s.name === this._selected)) {
       parts.push(this._details(this._selected, model));
-      const form = this._actions.designer ? stepForm(this._actions.designer, this._selected, this._designSaid) : null;
+      // a module step's options belong to the module's own steps (refused on its line): no form
+      const isModule = !!plan?.modules?.[this._selected] || !!plan?.steps.find(s => s.name === this._selected)?.scope;
+      const form = this._actions.designer && !isModule ? stepForm(this._actions.designer, this._selected, this._designSaid) : null;
       if (form) {
         parts.push(form);
       }
@@ -358,7 +348,10 @@ export class PipelinePanel extends Widget {
 
   private _graph(graph: ILayout, model: PipelineModel): HTMLElement {
     if (this._graphLayout?.width !== graph.width || this._graphLayout?.height !== graph.height) {
-      this._zoomAuto = true;  // another graph: fitted again
+      if (!this._keepZoom) {
+        this._zoomAuto = true;  // another graph: fitted again
+      }
+      this._keepZoom = false;  // a module opened or closed: a zoom the person chose stays
     }
     if (this._zoomAuto) {
       this._zoom = fitZoom(graph.width, this._room());
@@ -404,50 +397,135 @@ export class PipelinePanel extends Widget {
       canvas.appendChild(g);
     }
     for (const node of graph.nodes) {
-      const status = badgeStatus(model, node.name);
-      const look = stateLook(status);
-      const stepRun = model.stepRun(node.name);
-      // a reused step took no time in this run: it says which run it is reused from, as the run panel does
-      const duration = status === 'reused' ? '' : formatDuration(stepRun?.duration ?? null);
-      const label = status === 'reused' ? reusedLabel(look.label, stepRun?.from_run) : look.label;
-      const gpus = node.num_gpus ? ` ×${node.num_gpus}` : '';
-      const sub = `${node.compute}${gpus} · ${label}${duration ? ' · ' + duration : ''}`;
-      const { x, y, width: w, height: h } = node;
-      const g = svg('g', {
-        class: `mlps-node mlps-state-${status}${this._selected === node.name ? ' mlps-selected' : ''}`,
-        tabindex: 0,
-        role: 'button',
-        'data-step': node.name,
-        'data-status': status,
-        'aria-label': `step ${node.name}: ${look.label}`
-      },
-      svg('title', {}, `${node.name} (${node.compute}${gpus}): ${label}${duration ? ', ' + duration : ''}`),
-      svg('rect', { class: 'mlps-box', x, y, width: w, height: h, rx: 5 }),
-      svg('rect', { class: 'mlps-band', x: x + 1, y: y + 1, width: 5, height: h - 2, rx: 2 }),
-      svg('text', { x: x + 15, y: y + 21, class: 'mlps-icon', 'text-anchor': 'middle', 'aria-hidden': 'true' }, look.icon),
-      svg('text', { x: x + 26, y: y + 21, class: 'mlps-name' }, truncate(node.name, 19)),
-      svg('text', { x: x + 26, y: y + 39, class: 'mlps-sub' }, truncate(sub, 22)));
-      const choose = (): void => {
-        this._edge = null;
-        this._chooseVariable(null, false);
-        this._selected = node.name;
-        this._reveal = node.name;
-        this._actions.selectStep(node.name);
-        this._render();
-      };
-      g.addEventListener('click', choose);
-      g.addEventListener('keydown', (event: Event) => {
-        const key = (event as KeyboardEvent).key;
-        if (key === 'Enter' || key === ' ') {
-          event.preventDefault();
-          choose();
-        }
-      });
-      canvas.appendChild(g);
+      canvas.appendChild(this._node(node, graph, model));
     }
     const view = el('div', { class: 'mlps-graph', 'data-zoom': zoom.toFixed(3) }, canvas);
     this._panAndZoom(view);
     return el('div', { class: 'mlps-graph-box' }, this._zoomTools(), view);
+  }
+
+  /** A step's node; a module step's: one node for all its steps (a toggle opens it), or its open binding node. */
+  private _node(node: ILayoutNode, graph: ILayout, model: PipelineModel): SVGElement {
+    const module = node.module;
+    const collapsed = !!module && !module.expanded;
+    const status = collapsed
+      ? aggregateStatus(module!.members, step => badgeStatus(model, step), graph.status_order)
+      : badgeStatus(model, node.name);
+    const look = stateLook(status);
+    const stepRun = collapsed ? undefined : model.stepRun(node.name);
+    // a reused step took no time in this run: it says which run it is reused from, as the run panel does
+    const duration = status === 'reused' ? '' : formatDuration(stepRun?.duration ?? null);
+    const label = status === 'reused' && !collapsed ? reusedLabel(look.label, stepRun?.from_run) : look.label;
+    const gpus = node.num_gpus ? ` ×${node.num_gpus}` : '';
+    // a collapsed module: its label (and version) as the second line, its status in the colour and icon
+    const sub = collapsed
+      ? moduleLabel(module!)
+      : `${module ? moduleLabel(module) : node.compute + gpus} · ${label}${duration ? ' · ' + duration : ''}`;
+    const title = collapsed
+      ? `${node.name}: module ${moduleLabel(module!)}, ${module!.count} step${module!.count === 1 ? '' : 's'}: ${label}`
+      : `${node.name} (${module ? 'module ' + moduleLabel(module) : node.compute + gpus}): ${label}${duration ? ', ' + duration : ''}` +
+        (node.group ? ` (a step of module ${node.group})` : '');
+    const { x, y, width: w, height: h } = node;
+    const classes = ['mlps-node', `mlps-state-${status}`];
+    if (this._selected === node.name) {
+      classes.push('mlps-selected');
+    }
+    if (collapsed) {
+      classes.push('mlps-module');
+    } else if (module) {
+      classes.push('mlps-module-open');
+    }
+    if (node.group) {
+      classes.push('mlps-member');
+    }
+    const g = svg('g', {
+      class: classes.join(' '),
+      tabindex: 0,
+      role: 'button',
+      'data-step': node.name,
+      'data-status': status,
+      'aria-label': collapsed ? `module ${node.name} (${module!.count} steps): ${look.label}` : `step ${node.name}: ${look.label}`
+    });
+    // an open module and its steps: framed in the module's colour, so a person sees which steps are its
+    const group = module?.expanded ? node.name : node.group;
+    if (group) {
+      g.setAttribute('data-group', group);
+      g.setAttribute('style', `--mlps-group: ${groupColour(group)}`);
+      g.appendChild(svg('rect', { class: 'mlps-group-frame', x: x - 3, y: y - 3, width: w + 6, height: h + 6, rx: 7 }));
+    }
+    if (collapsed) {  // a stack of cards: more than one step behind this node
+      g.appendChild(svg('rect', { class: 'mlps-stack', x: x + 4, y: y + 4, width: w, height: h, rx: 5 }));
+    }
+    g.append(
+      svg('title', {}, title),
+      svg('rect', { class: 'mlps-box', x, y, width: w, height: h, rx: 5 }),
+      svg('rect', { class: 'mlps-band', x: x + 1, y: y + 1, width: 5, height: h - 2, rx: 2 }),
+      svg('text', { x: x + 15, y: y + 21, class: 'mlps-icon', 'text-anchor': 'middle', 'aria-hidden': 'true' }, look.icon),
+      svg('text', { x: x + 26, y: y + 21, class: 'mlps-name' }, truncate(node.name, module ? 15 : 19)),
+      svg('text', { x: x + 26, y: y + 39, class: collapsed ? 'mlps-sub mlps-module-label' : 'mlps-sub' }, truncate(sub, 22)));
+    if (module) {
+      g.appendChild(moduleToggle(module, x + w - 24, y + 4, () => void this._toggleModule(node.name, !module.expanded)));
+    }
+    const choose = (): void => {
+      this._edge = null;
+      this._chooseVariable(null, false);
+      this._selected = node.name;
+      this._reveal = node.name;
+      this._actions.selectStep(node.name);
+      this._render();
+    };
+    g.addEventListener('click', choose);
+    g.addEventListener('keydown', (event: Event) => {
+      const key = (event as KeyboardEvent).key;
+      if (key === 'Enter' || key === ' ') {
+        event.preventDefault();
+        choose();
+      }
+    });
+    return g;
+  }
+
+  /**
+   * Open or close a module: the server lays the plan out again. A zoom the person chose stays (a
+   * fitted graph is fitted again); a step hidden by closing hands its selection to the module's node;
+   * the module's node is scrolled into view.
+   */
+  private async _toggleModule(name: string, open: boolean): Promise<void> {
+    const model = this._model;
+    if (!model) {
+      return;
+    }
+    if (!open && this._selected?.startsWith(name + '.')) {
+      this._selected = name;
+    }
+    if (!open && this._edge && (this._edge.from.startsWith(name + '.') || this._edge.to.startsWith(name + '.'))) {
+      this._edge = null;
+      this._chooseVariable(null, false);
+    }
+    this._keepZoom = !this._zoomAuto;
+    await model.setExpanded(name, open);
+    if (this._model === model) {
+      this._reveal = name;
+      this._focusToggle = name;
+      this._render();
+    }
+    this._keepZoom = false;
+  }
+
+  /** Show a step hidden in a collapsed module: open the modules around it, then select it. */
+  private async _revealStep(step: string): Promise<void> {
+    const model = this._model;
+    if (!model) {
+      return;
+    }
+    this._keepZoom = !this._zoomAuto;
+    await model.reveal(step);
+    if (this._model === model) {
+      this._selected = step;
+      this._reveal = step;
+      this._render();
+    }
+    this._keepZoom = false;
   }
 
   /** The chip in the middle of an edge: its one variable, or how many (12 px: never under 11 px on screen). */
@@ -485,6 +563,15 @@ export class PipelinePanel extends Widget {
   }
 
   private _details(name: string, model: PipelineModel): HTMLElement {
+    const drawn = this._graphLayout?.nodes.find(n => n.name === name);
+    if (drawn?.module && !drawn.module.expanded) {
+      this._charts.update([]);
+      return moduleDetails(drawn.name, drawn.module, this._graphLayout?.status_order, {
+        status: step => badgeStatus(model, step),
+        stepRun: step => model.stepRun(step),
+        show: step => void (step === drawn.name ? this._toggleModule(step, true) : this._revealStep(step))
+      });
+    }
     const stepRun = model.stepRun(name);
     const look = stateLook(badgeStatus(model, name));
     const rows: Node[] = [
@@ -645,6 +732,10 @@ export class PipelinePanel extends Widget {
   private _graphLayout: ILayout | null = null;
   private _zoom = 1;
   private _zoomAuto = true;
+  /** A module was opened or closed: the next graph keeps the zoom the person chose. */
+  private _keepZoom = false;
+  /** The module whose toggle had the focus: it gets it back once redrawn. */
+  private _focusToggle: string | null = null;
   private _scroll = { left: 0, top: 0 };
   private _reveal: string | null = null;
   /** What `%pipeline debug` printed, by `RUN/STEP`: kept across re-renders. */
