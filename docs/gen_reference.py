@@ -14,10 +14,10 @@ server's root; absolute paths, `..` and symlinks out of the root are refused.
 
 | request | answer |
 |---|---|
-| `GET plan?path=NB` | the plan (as `mlpipe plan --json`, with `layouts`, `looks` and `flows`: each variable on an edge, its defining cell and the cells that read it), or 400 with the plan error |
+| `GET plan?path=NB[&expand=M1,M2]` | the plan (as `mlpipe plan --json`, with `layouts`, `looks` and `flows`: each variable on an edge, its defining cell and the cells that read it), or 400 with the plan error. In `layouts` each module step is one node (its `module`: label, version, members, count) except those named in `expand`, drawn open (their steps carry `group`); every layout has `status_order` (docs/modules.md) |
 | `GET stepline?line=TEXT` | `{"options"}` when `%%step TEXT` is a valid step line, else 400 with the parser's message and hint (the side panel's designer form) |
 | `GET runs?path=NB` | `{"runs": [...]}`, newest first |
-| `GET runs/{run_id}[?path=NB]` | the run: steps with states, reuse reasons, durations, errors, metrics |
+| `GET runs/{run_id}[?path=NB][&plan=true[&expand=M1,M2]]` | the run: steps with states, reuse reasons, durations, errors, metrics; with `plan=true` its plan too, laid out as `GET plan`'s |
 | `POST runs` `{"path", "params", "steps", "force"}` | 202 `{"id", "status": "running"}`: a headless run |
 | `DELETE runs/{run_id}` | 202: cancels a run this server started; 404 unknown, 409 finished |
 | `GET runs/{run_id}/steps/{step}/notebook[?path=NB]` | the executed step notebook |

@@ -21,6 +21,7 @@ __all__ = [
     "FINISHED",
     "DONE",
     "LOOKS",
+    "STATUS_ORDER",
     "StateLook",
     "look_of",
     "RUN_LOOKS",
@@ -61,6 +62,14 @@ LOOKS: dict[DisplayStatus, StateLook] = {
     "excluded": {"icon": "–", "label": "not in this run", "color": "#afb8c1"},
 }
 """Icon, label and colour of each status: the text views, the panel's CSS and `states.ts` agree with this."""
+
+
+STATUS_ORDER: tuple[DisplayStatus, ...] = (
+    "failed", "running", "pending", "cancelled", "skipped", "notrun", "succeeded", "reused", "excluded")
+"""Precedence of step statuses, most telling first: a node that stands for several steps (a collapsed
+module) shows the first status here that any of them has. Any failed: failed; else any running:
+running; else any still to run; ...; some succeeded and the rest reused: succeeded; all reused: reused.
+Every layout (`panel.layout`) carries it as `status_order`, so the front ends agree."""
 
 
 RUN_LOOKS: dict[str, StateLook] = {

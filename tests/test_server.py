@@ -438,3 +438,34 @@ def test_steps_carry_the_digest_of_their_code_in_the_plan_and_in_a_run():
                              "/nonexistent-root")["code_digest"] for name, step in before.steps.items()}
     assert now["a"] == ran["a"] and now["b"] != ran["b"]
     assert step_detail("a", {"status": "skipped"}, "/nonexistent-root")["code_digest"] is None
+
+
+def test_plans_and_a_runs_plan_draw_module_steps_closed_unless_expand_opens_them(api, jp_root_dir):
+    """Issue #16: `expand=NAME,...` opens module steps in `layouts`; unknown names are ignored."""
+    from jupyter_mlpipe.api import plan as plan_of
+    from jupyter_mlpipe.store.history import History
+    from jupyter_mlpipe.store.paths import Store
+
+    (jp_root_dir / "lib").mkdir()
+    write_notebook(jp_root_dir / "lib" / "f.ipynb", [
+        {"source": "raw = None", "tags": ["parameters"]}, "%%step clean\ndf = [x for x in raw if x]",
+        "%%step scale\nX = [x * 2 for x in df]"])
+    path = write_notebook(jp_root_dir / "user.ipynb", [
+        "%%step load\nrows = [1, 0, 2]", "%%step feats --module lib/f.ipynb\nraw = rows", "%%step train\nm = sum(X)"])
+    status, plan = api("GET", "plan", params={"path": "user.ipynb"})
+    assert status == 200, plan
+    for layout in plan["layouts"].values():
+        assert [n["name"] for n in layout["nodes"]] == ["load", "feats", "train"]
+        assert layout["nodes"][1]["module"]["members"] == ["feats", "feats.clean", "feats.scale"]
+        assert layout["status_order"][0] == "failed"
+    status, opened = api("GET", "plan", params={"path": "user.ipynb", "expand": "feats,nope"})
+    assert status == 200 and len(opened["layouts"]["LR"]["nodes"]) == 5
+    assert {n.get("group") for n in opened["layouts"]["TB"]["nodes"]} == {None, "feats"}
+
+    history = History(Store.for_notebook(path).history_path)  # a recorded run: no Ray needed to read its plan
+    run_id = history.new_run_id()
+    history.start_run(run_id, notebook=str(path), params={}, plan=plan_of(path).to_dict())
+    status, run = api("GET", "runs", run_id, params={"path": "user.ipynb", "plan": "true"})
+    assert status == 200 and len(run["plan"]["layouts"]["LR"]["nodes"]) == 3
+    status, run = api("GET", "runs", run_id, params={"path": "user.ipynb", "plan": "true", "expand": "feats"})
+    assert status == 200 and len(run["plan"]["layouts"]["LR"]["nodes"]) == 5

@@ -163,7 +163,8 @@ def _show(shell: Any, args: argparse.Namespace) -> Any:
         source = session.plan()
         for note in source.notes:
             print(f"note: {note}")
-        display(show_plan(source.plan, last))
+        opened = list(source.plan.modules) if getattr(args, "expand", False) else []
+        display(show_plan(source.plan, last, expanded=opened))
         return
     _plan(shell, args)
     if last is not None:

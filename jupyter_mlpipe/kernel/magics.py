@@ -80,6 +80,7 @@ def pipeline_parser() -> argparse.ArgumentParser:
     load.add_argument("names", nargs="*", metavar="NAME", help="these values; default: its final steps' results")
     show = sub.add_parser("show", help="show the plan and the last run", add_help=False)
     show.add_argument("run_id", nargs="?", default=None)
+    show.add_argument("--expand", action="store_true", help="draw each module step open, as its own steps")
     from .publishing import add_commands
 
     add_commands(sub)  # publish, schedule

@@ -29,6 +29,9 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Literal, NamedTuple
 
+from ..plan.collapse import collapse_plan
+from ..vocab import STATUS_ORDER
+
 __all__ = [
     "layout_graph",
     "graph_from_plan",
@@ -78,28 +81,32 @@ SIDE_PANEL: dict[Direction, Spacing] = {
 """The side panel's (it draws no edge labels): left to right when it fits, else top to bottom."""
 
 
-def _plan_data(plan: Any) -> tuple[list, list]:
+def _plan_data(plan: Any, expanded: Iterable[str] = ()) -> tuple[list, list]:
+    """The steps and edges to draw: each module step one node unless it is in `expanded`
+    (`plan.collapse`, the rule the text plan follows too)."""
     if plan is None:
         return [], []
     data = plan.to_dict() if hasattr(plan, "to_dict") else dict(plan)
-    return data.get("steps") or [], data.get("edges") or []
+    return collapse_plan(data.get("steps") or [], data.get("edges") or [], data.get("modules"), expanded)
 
 
-def graph_from_plan(plan: Any) -> dict[str, Any]:
+def graph_from_plan(plan: Any, expanded: Iterable[str] = ()) -> dict[str, Any]:
     """The run panel's laid-out graph of a plan: a `Pipeline`, its `to_dict()`, or None (empty).
 
     Left to right, with the same graph top to bottom under "TB": the panel draws the one that
-    needs less shrinking in the width it has (and pans what still does not fit).
+    needs less shrinking in the width it has (and pans what still does not fit). Module steps are
+    one node each, except those named in `expanded` (their steps drawn with `group`).
     """
-    steps, edges = _plan_data(plan)
+    steps, edges = _plan_data(plan, expanded)
     graph = layout_graph(steps, edges)
     graph["TB"] = layout_graph(steps, edges, direction="TB", spacing=RUN_PANEL_TB)
     return graph
 
 
-def side_panel_layouts(plan: Any) -> dict[str, dict[str, Any]]:
-    """The JupyterLab side panel's graphs of a plan: {"LR": graph, "TB": graph}; it draws the one that fits."""
-    steps, edges = _plan_data(plan)
+def side_panel_layouts(plan: Any, expanded: Iterable[str] = ()) -> dict[str, dict[str, Any]]:
+    """The JupyterLab side panel's graphs of a plan: {"LR": graph, "TB": graph}; it draws the one that fits.
+    Module steps as in `graph_from_plan`."""
+    steps, edges = _plan_data(plan, expanded)
     return {d: layout_graph(steps, edges, direction=d, spacing=SIDE_PANEL[d]) for d in ("LR", "TB")}
 
 
@@ -117,6 +124,10 @@ def _node_info(step: dict[str, Any] | str) -> dict[str, Any]:
     cells = step.get("cells")
     if cells:
         info["cell"] = cells[0]
+    if step.get("module"):  # a module step (`plan.collapse`): drawn as one node, or open
+        info["module"] = step["module"]
+    if step.get("group"):  # inside an open module
+        info["group"] = step["group"]
     return info
 
 
@@ -124,7 +135,8 @@ def layout_graph(steps: Iterable[dict[str, Any] | str], edges: Iterable[dict[str
                  direction: Direction = "LR", spacing: Spacing = RUN_PANEL) -> dict[str, Any]:
     """Lay out steps (dicts with name, resources, cells; or names) and edges ({from, to, variables}).
 
-    Returns {"direction", "nodes": [{name, compute, num_gpus?, cell?, layer, order, x, y, width, height}],
+    Returns {"direction", "status_order", "nodes": [{name, compute, num_gpus?, cell?, module?, group?, layer,
+    order, x, y, width, height}],
     "edges": [{from, to, variables, points: [[x, y], ...], path, reversed, label}], "width", "height",
     "layers", "crossings"}. Node boxes have their top-left corner at (x, y); `path` is the edge's SVG
     path (curves between the points); `label` is {text, full, x, y, anchor}, None where
@@ -321,6 +333,7 @@ def layout_graph(steps: Iterable[dict[str, Any] | str], edges: Iterable[dict[str
     width, height = at(across, along)
     return {
         "direction": direction,
+        "status_order": list(STATUS_ORDER),  # a collapsed module's status: the first any member has
         "nodes": nodes,
         "edges": out_edges,
         "width": width,

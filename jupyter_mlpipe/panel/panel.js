@@ -163,6 +163,30 @@ function stateOf(states, name, looks) {
   return { status: "excluded", icon: look.icon, label: look.label };
 }
 
+// A collapsed module's status: the first of `order` (the layout's `status_order`, from vocab.py) that
+// any of its steps has; a status the order does not know counts after all it knows.
+export function moduleStatus(states, members, order) {
+  const seen = (members || []).map((m) => ((states || {})[m] || { status: "excluded" }).status);
+  for (const status of order || []) if (seen.includes(status)) return status;
+  return seen[0] || "excluded";
+}
+
+// The colour that marks a module's steps while it is open: one of a few, by its name (never a status's).
+const MODULE_COLOURS = ["#0a7ea4", "#c2410c", "#0f766e", "#a21caf", "#4d7c0f"];
+export function moduleColour(name) {
+  let h = 0;
+  for (const ch of String(name)) h = (h * 31 + ch.codePointAt(0)) >>> 0;
+  return MODULE_COLOURS[h % MODULE_COLOURS.length];
+}
+
+// "lib/features.ipynb v3" (a published module's label says its version already: "features@3")
+export function moduleLabel(info) {
+  const label = String(info.label || "");
+  return info.version !== null && info.version !== undefined && !label.includes("@") ? `${label} v${info.version}` : label;
+}
+
+const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
 function render({ model, el: host }) {
   const root = el("div", { class: "mlpw-root", "data-testid": "mlpipe-run-panel" });
   const runLine = el("div", { class: "mlpw-runline", "data-testid": "mlpipe-runline" });
@@ -215,8 +239,55 @@ function render({ model, el: host }) {
     model.save_changes();
   }
 
+  // a module's toggle: the kernel redraws the graph with it open (trait `expanded`), or closed again
+  function toggleModule(name) {
+    const open = new Set(model.get("expanded") || []);
+    if (open.has(name)) open.delete(name);
+    else open.add(name);
+    model.set("expanded", [...open]);
+    model.save_changes();
+  }
+
+  // what a node shows: its step's state, or for a collapsed module the status of its steps (moduleStatus)
+  function shownState(node, states) {
+    const own = stateOf(states, node.name, looks());
+    if (!node.module || node.module.expanded) return own;
+    const order = (view.layout && view.layout.status_order) || (model.get("graph") || {}).status_order;
+    const status = moduleStatus(states, node.module.members, order);
+    const look = lookOf(looks(), status);
+    return { status, icon: look.icon, label: look.label, error: own.error, inputs: own.inputs, aggregate: true };
+  }
+
+  // "1 failed, 2 succeeded": a module's steps by status, in the order of `status_order`
+  function memberCounts(node, states) {
+    const counts = {};
+    for (const m of node.module.members) {
+      const status = stateOf(states, m, looks()).status;
+      counts[status] = (counts[status] || 0) + 1;
+    }
+    const order = [...((view.layout || {}).status_order || []), ...Object.keys(counts)];
+    return [...new Set(order)].filter((s) => counts[s]).map((s) => `${counts[s]} ${lookOf(looks(), s).label}`).join(", ");
+  }
+
   // the room the panel has (0 before it is on the page, and without a browser: drawn at 100%)
   const roomWidth = () => Math.max(0, (root.clientWidth || 0) - 2);
+
+  // ▸ expand / ▾ collapse, at the top right of a module's node: clicking it does not select the node
+  function moduleToggle(node, x, y) {
+    const mod = node.module;
+    const what = `${plural(mod.count, "step")} of ${moduleLabel(mod)}`;
+    const label = mod.expanded ? `collapse: ${node.name} as one node` : `expand: ${what}`;
+    const act = (ev) => { ev.stopPropagation(); ev.preventDefault(); toggleModule(node.name); };
+    return svg("g", {
+      class: "mlpw-toggle", "data-role": "module-toggle", role: "button", tabindex: 0, "aria-label": label,
+      "aria-expanded": mod.expanded ? "true" : "false",
+      onclick: act, onpointerdown: (ev) => ev.stopPropagation(),
+      onkeydown: (ev) => { if (ev.key === "Enter" || ev.key === " ") act(ev); else ev.stopPropagation(); },
+    },
+      svg("title", {}, label),
+      svg("rect", { x, y, width: 20, height: 20, rx: 4 }),
+      svg("text", { x: x + 10, y: y + 15, "text-anchor": "middle" }, mod.expanded ? "▾" : "▸"));
+  }
 
   function drawGraph() {
     const chosen = chooseLayout(model.get("graph"), roomWidth());
@@ -263,18 +334,27 @@ function render({ model, el: host }) {
       const title = svg("title", {});
       const fanBar = svg("g", { class: "mlpw-fanout-bar", "data-role": "fanout-progress" });
       const fanCount = svg("text", { x: x + w - 8, y: y + 21, class: "mlpw-fanout-count", "text-anchor": "end", "data-role": "fanout-count" });
+      const mod = node.module || null;
+      // a collapsed module: a second box behind its own (a stack of steps); inside an open module: an
+      // outline in that module's colour (dashed), the open module's own node with a solid one
+      const stack = mod && !mod.expanded ? svg("rect", { class: "mlpw-stack", x: x + 4, y: y - 4, width: w, height: h, rx: 5 }) : null;
+      const ring = mod && mod.expanded ? node.name : node.group;
+      const outline = ring ? svg("rect", { class: "mlpw-group", x: x - 4, y: y - 4, width: w + 8, height: h + 8, rx: 8,
+        style: `stroke: ${moduleColour(ring)}`, "data-module": ring }) : null;
+      const toggle = mod ? moduleToggle(node, x + w - 26, y + 6) : null;
       const g = svg("g", {
         class: "mlpw-node", tabindex: 0, role: "button", "data-step": node.name,
+        "data-group": node.group || null, "data-module": mod ? (mod.expanded ? "open" : "collapsed") : null,
         onclick: () => select(node.name),
         onkeydown: (ev) => { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); select(node.name); } },
         onmouseenter: () => highlight(node.name, true),
         onmouseleave: () => highlight(node.name, false),
       },
-        title,
+        title, stack, outline,
         svg("rect", { class: "mlpw-box", x, y, width: w, height: h, rx: 5 }),
         svg("rect", { class: "mlpw-band", x: x + 1, y: y + 1, width: 5, height: h - 2, rx: 2 }),
         icon,
-        nameText, fanCount, sub, fanBar);
+        nameText, fanCount, sub, fanBar, toggle);
       nodeLayer.appendChild(g);
       nodeEls[node.name] = { node, g, icon, sub, title, fanBar, nameText, fanCount };
     }
@@ -407,7 +487,21 @@ function render({ model, el: host }) {
     const states = model.get("states") || {};
     const selected = model.get("selected");
     for (const [name, { node, g, icon, sub, title, fanBar, nameText, fanCount }] of Object.entries(nodeEls)) {
-      const st = stateOf(states, name, looks());
+      const st = shownState(node, states);
+      if (node.module) {  // its name, its module's label below it, its status (of its steps, collapsed)
+        const mod = node.module;
+        g.setAttribute("class", `mlpw-node mlpw-module mlpw-state-${st.status}${selected === name ? " mlpw-selected" : ""}`);
+        g.setAttribute("data-status", st.status);
+        icon.textContent = iconOf(st);
+        fitText(nameText, name, node.width - 34 - 24);
+        fitText(sub, moduleLabel(mod), node.width - 32);
+        title.textContent = mod.expanded
+          ? `${name}: module ${moduleLabel(mod)}, open (${plural(mod.count, "step")}); binds its parameters: ${st.label || st.status}`
+          : `${name}: module ${moduleLabel(mod)}, ${plural(mod.count, "step")}: ${st.label} (${memberCounts(node, states)})`;
+        g.setAttribute("aria-label", title.textContent);
+        g.setAttribute("aria-pressed", selected === name ? "true" : "false");
+        continue;
+      }
       g.setAttribute("class", `mlpw-node mlpw-state-${st.status}${selected === name ? " mlpw-selected" : ""}`);
       g.setAttribute("data-status", st.status);
       icon.textContent = iconOf(st);
@@ -420,6 +514,7 @@ function render({ model, el: host }) {
       fitText(nameText, node.name, node.width - 34 - (f ? 8 + 8 * fanCount.textContent.length : 0));
       fitText(sub, `${node.compute}${gpus} · ${withTime(st.label || st.status, st, time)}`, node.width - 32);
       title.textContent = `${name} (${node.compute}): ${withTime(st.label || st.status, st, time)}`;
+      if (node.group) title.textContent += ` · in module ${node.group}`;
       drawFanout(fanBar, node, st.fanout);
       if (st.fanout) title.textContent += ` · ${fanoutText(st.fanout)}`;
       g.setAttribute("aria-label", title.textContent);
@@ -446,7 +541,8 @@ function render({ model, el: host }) {
         onclick: () => fitView() }, "fit"));
     if (!run.id) {
       runLine.append(el("span", { class: "mlpw-title" }, "pipeline plan"),
-        el("span", { class: "mlpw-muted" }, `${graph.nodes.length} steps, ${(graph.edges || []).length} edges, not run`),
+        el("span", { class: "mlpw-muted" }, `${graph.nodes.length} steps, ${(graph.edges || []).length} edges, not run`
+          + (graph.nodes.some((n) => n.module && !n.module.expanded) ? " (modules collapsed: ▸ opens one)" : "")),
         el("span", { class: "mlpw-spacer" }), fitButton);
       return;
     }
@@ -515,9 +611,11 @@ function render({ model, el: host }) {
       details.replaceChildren(); details.setAttribute("data-step", ""); detailsKey = null; updateCharts(detailCharts, []);
       return;
     }
-    const st = stateOf(model.get("states") || {}, name, looks());
+    const states = model.get("states") || {};
+    const st = shownState(node, states);
     const specs = metricSpecs(model.get("metrics") || {}, nodes.map((n) => n.name), name, name);
-    const key = JSON.stringify([name, st, specs]);
+    const members = node.module ? node.module.members.map((m) => [m, stateOf(states, m, looks())]) : [];
+    const key = JSON.stringify([name, st, specs, members, node.module]);
     if (key === detailsKey) return; // unchanged: keep the pane (and its scroll positions) as it is
     detailsKey = key;
     const parts = [];
@@ -531,6 +629,7 @@ function render({ model, el: host }) {
     const resText = [node.compute, res.num_cpus ? `${res.num_cpus} cpu` : "", res.num_gpus ? `${res.num_gpus} gpu` : "",
       res.memory ? `${fmtSize(res.memory)} memory` : ""].filter(Boolean).join(" · ");
     parts.push(el("div", { class: "mlpw-muted" }, resText, st.attempts > 1 ? ` · ${st.attempts} attempts` : ""));
+    if (node.module) parts.push(...moduleDetails(node, members));
     if (st.reason) {
       const r = st.reason;
       const decision = { reused: "Reused", ran: "Ran", skipped: "Skipped" }[r.decision] || r.decision || "";
@@ -595,6 +694,25 @@ function render({ model, el: host }) {
     details.setAttribute("data-step", name);
     details.setAttribute("data-status", st.status);
     details.replaceChildren(...parts);
+  }
+
+  // a module's details: what it is, its steps each with its status, and (closed) its first failed step's error
+  function moduleDetails(node, members) {
+    const mod = node.module;
+    const parts = [el("h4", {}, `Module ${moduleLabel(mod)} · ${plural(mod.count, "step")}${mod.expanded ? " (open)" : ""}`)];
+    const rows = members.map(([m, mst]) => el("tr", { "data-member": m, "data-status": mst.status },
+      el("td", {}, el("span", { class: `mlpw-chip mlpw-seg-${mst.status}` }, `${iconOf(mst)} ${mst.label || mst.status}`)),
+      el("td", {}, m === node.name ? `${m} (binds its parameters)` : m),
+      el("td", { class: "mlpw-muted" }, timeText(mst))));
+    parts.push(el("table", { "data-role": "module-steps" },
+      el("thead", {}, el("tr", {}, ["status", "step", "time"].map((h) => el("th", {}, h)))), el("tbody", {}, rows)));
+    const failed = members.find(([m, mst]) => m !== node.name && mst.status === "failed" && mst.error);
+    if (failed && !mod.expanded) {
+      const e = failed[1].error;
+      parts.push(el("h4", {}, `Error in ${failed[0]}`));
+      parts.push(el("pre", { class: "mlpw-error" }, e.traceback || e.message || `${e.ename}: ${e.evalue}`));
+    }
+    return parts;
   }
 
   function tick() {

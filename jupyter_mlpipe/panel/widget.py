@@ -97,6 +97,10 @@ class RunPanel(_MlpipeWidget):
     selected = t.Unicode(
         None, allow_none=True, help="The step whose details are shown; set by the front end when a node is clicked."
     ).tag(sync=True)
+    expanded = t.List(
+        t.Unicode(), help="The module steps drawn open (their own steps as nodes); every other module step is "
+        "one node. Set by the front end's toggle on a module's node; `graph` follows (`plan.collapse`)."
+    ).tag(sync=True)
     metrics_open = t.Bool(
         False, help="Whether the run's metric charts below the graph (a chart per metric name, a line per step) "
         "start open; `%pipeline show` opens them, a live run panel keeps them folded under their title."
@@ -109,6 +113,8 @@ class RunPanel(_MlpipeWidget):
         self.updates = 0  # trait updates sent (each one comm message)
         self._history = history
         self._plan_text: str | None = None
+        self._plan: Any = None  # what `graph` is drawn from (a Pipeline or a plan dict), again when `expanded` changes
+        self._step_names: list[str] = []  # every step of the plan, drawn or inside a collapsed module
         self._run: Any = None
         self._lock = threading.Lock()  # guards the marks below
         self._flush_lock = threading.Lock()  # one flush at a time
@@ -129,10 +135,24 @@ class RunPanel(_MlpipeWidget):
     def set_plan(self, plan: Any) -> None:
         """Show a plan (a Pipeline or its `to_dict()`): the graph, every step pending."""
         with self.hold_sync():
-            self.graph = graph_from_plan(plan)
+            self._draw(plan)
             self._plan_text = _plan_text(plan)
             if self._run is None:
-                self.states = pending_states([n["name"] for n in self.graph["nodes"]])
+                self.states = pending_states(self._step_names)
+
+    def _draw(self, plan: Any) -> None:
+        """`graph` of `plan` with the modules in `expanded` open; states stay by step name, so a module
+        opened or closed mid-run keeps every step's state."""
+        self._plan = plan
+        self._step_names = _step_names(plan)
+        self.graph = graph_from_plan(plan, self.expanded)
+
+    @t.observe("expanded")
+    def _on_expanded(self, change: dict[str, Any]) -> None:
+        if getattr(self, "_plan", None) is None or change["new"] == change["old"]:
+            return
+        with self._flush_lock:  # not between a flush's states and its run line
+            self.graph = graph_from_plan(self._plan, change["new"])
 
     def follow(self, run: Any, history: Any = None) -> "RunPanel":
         """Show a run (live or recorded); while it runs, keep following it."""
@@ -200,7 +220,7 @@ class RunPanel(_MlpipeWidget):
             record = getattr(run, "record", None) or {}
             plan = record.get("plan") or {"steps": [{"name": n, "resources": s.resources}
                                                     for n, s in run.steps.items()], "edges": []}
-        self.graph = graph_from_plan(plan)
+        self._draw(plan)
         self._plan_text = _plan_text(plan)
 
     def _start_timer(self) -> None:
@@ -251,8 +271,7 @@ class RunPanel(_MlpipeWidget):
             if not names and not new_points and run.status == self.run.get("status"):
                 return False
             if all_dirty:
-                states = {n["name"]: look_state("excluded") for n in self.graph.get("nodes", [])
-                          if n["name"] not in run.steps}
+                states = {n: look_state("excluded") for n in self._step_names if n not in run.steps}
             else:
                 states = dict(self.states)
             for name in names:
@@ -314,6 +333,15 @@ class RunPanel(_MlpipeWidget):
         return f"pipeline: {len(self.graph.get('nodes', []))} steps"
 
 
+def _step_names(plan: Any) -> list[str]:
+    """Every step of a plan (a Pipeline or its dict), those inside modules too."""
+    if plan is None:
+        return []
+    if hasattr(plan, "steps") and not isinstance(plan, dict):
+        return [str(n) for n in plan.steps]
+    return [s if isinstance(s, str) else str(s["name"]) for s in (plan.get("steps") or [])]
+
+
 def _plan_text(plan: Any) -> str | None:
     if hasattr(plan, "describe"):
         try:
@@ -333,12 +361,13 @@ def _plan_text(plan: Any) -> str | None:
     return "\n".join(lines)
 
 
-def show_plan(plan: Any, run: Any = None, *, history: Any = None) -> RunPanel:
+def show_plan(plan: Any, run: Any = None, *, history: Any = None, expanded: Any = ()) -> RunPanel:
     """The panel for `%pipeline show`: the plan's graph, and a run's states when one is given.
 
-    A run still going (`--background`) is followed live. The run's metric charts show open.
+    A run still going (`--background`) is followed live. The run's metric charts show open. `expanded`:
+    the module steps drawn open (`%pipeline show --expand`: all of them); the others are one node each.
     """
-    panel = RunPanel(plan, history=history, metrics_open=True)
+    panel = RunPanel(plan, history=history, metrics_open=True, expanded=[str(m) for m in expanded])
     if run is not None:
         panel.follow(run)
         if plan is not None:  # the current plan's graph, even if the run had fewer steps

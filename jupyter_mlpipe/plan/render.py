@@ -11,7 +11,8 @@ from typing import Protocol
 from ..vocab import cell_number
 
 from .model import Edge, Param, Step
-from .modules import ModuleGroup, group_of
+from .collapse import drawn_as
+from .modules import ModuleGroup
 
 __all__ = ["PlanLike", "describe_plan"]
 
@@ -56,9 +57,12 @@ def _binds(group: ModuleGroup) -> str:
 
 
 def _collapsed(plan: PlanLike, groups: Mapping[str, ModuleGroup]) -> list[str]:
-    """The plan with each module step as one node: `module NAME`, its binding, what it hands on."""
+    """The plan with each module step as one node: `module NAME`, its binding, what it hands on
+    (`collapse.drawn_as`: the rule the panels follow too)."""
+    where = drawn_as(plan.steps, groups)
+
     def node(name: str) -> str:
-        return group_of(name, groups) or name
+        return where[name].node if name in where else name
 
     incoming: dict[str, dict[str, set[str]]] = {}
     for edge in plan.edges:

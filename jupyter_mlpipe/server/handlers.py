@@ -7,10 +7,13 @@ conflict). Work that touches the disk or SQLite runs in a worker thread so the
 server's event loop never waits on it; ray and pyarrow are only imported by
 the runs themselves.
 
-    GET    plan?path=NB                          the plan (Pipeline.to_dict, notebook relative) + "layouts" + "looks"
+    GET    plan?path=NB[&expand=M1,M2]           the plan (Pipeline.to_dict, notebook relative) + "layouts" + "looks";
+                                                 in "layouts" each module step is one node, except those
+                                                 named in `expand` (drawn open; unknown names ignored)
     GET    runs?path=NB[&limit=50]               {"runs": [summary, ...]} newest first
     POST   runs  {"path", "params", "steps", "force"}   202 {"id", "status", "notebook", "steps"}
-    GET    runs/{id}[?path=NB][&plan=true]       the run: summary + "steps" {name: step} + "metrics" + "looks"
+    GET    runs/{id}[?path=NB][&plan=true][&expand=M1,M2]   the run: summary + "steps" {name: step} + "metrics"
+                                                 + "looks" (+ "plan", laid out as GET plan's)
     DELETE runs/{id}                             202 {"id", "status": "cancelling"}; 404; 409 finished
     GET    runs/{id}/steps/{step}/notebook[?path=NB]   the executed step notebook, as stored
     GET    stepline?line=TEXT                    {"options"} when `%%step TEXT` is valid; else 400 with the
@@ -116,6 +119,11 @@ class MlpipeHandler(APIHandler):
             return None
         return self.check_notebook(path)
 
+    def expand_arg(self) -> list[str]:
+        """`expand=feats,feats.inner`: the module steps a plan's layouts draw open (absent or empty: none)."""
+        return [name.strip() for value in self.get_query_arguments("expand") for name in value.split(",")
+                if name.strip()]
+
     def check_notebook(self, path: Any) -> NotebookPath:
         allow_hidden = bool(getattr(self.settings.get("contents_manager"), "allow_hidden", False))
         return resolve_notebook(self.root, path, allow_hidden=allow_hidden)
@@ -210,12 +218,13 @@ class PlanHandler(MlpipeHandler):
     @_READ
     async def get(self) -> None:
         notebook = self.notebook_arg()
+        expanded = self.expand_arg()
 
         def plan() -> dict[str, Any]:
             from ..api import plan as plan_of
 
             pipeline = plan_of(notebook.real)
-            return plan_view(pipeline.to_dict(), notebook.relative, pipeline)
+            return plan_view(pipeline.to_dict(), notebook.relative, pipeline, expanded)
 
         self.finish(json.dumps(await asyncio.to_thread(plan)))
 
@@ -281,6 +290,7 @@ class RunHandler(MlpipeHandler):
         run_id = self.check_run_id(run_id)
         notebook = self.notebook_arg(required=False)
         with_plan = self.get_query_argument("plan", "false").lower() in ("1", "true", "yes")
+        expanded = self.expand_arg()
         open_notebooks = await self.open_notebooks() if notebook is None else []
 
         def detail() -> dict[str, Any]:
@@ -288,7 +298,7 @@ class RunHandler(MlpipeHandler):
             out = run_detail(record, self.root, live)
             if with_plan:
                 plan = (record or {}).get("plan") or (live.plan.to_dict() if live is not None else None)
-                out["plan"] = plan_view(plan, out["notebook"]) if plan else None
+                out["plan"] = plan_view(plan, out["notebook"], expanded=expanded) if plan else None
             return out
 
         self.finish(json.dumps(await asyncio.to_thread(detail)))

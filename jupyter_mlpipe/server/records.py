@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from typing import Any, Iterable
 
 from ..panel.layout import side_panel_layouts
 from ..text import connecting_line
@@ -25,9 +25,11 @@ from .paths import relative_to_root, scrub
 __all__ = ["run_summary", "run_detail", "step_detail", "plan_view"]
 
 
-def plan_view(plan: dict[str, Any], notebook: str | None, pipeline: Any = None) -> dict[str, Any]:
+def plan_view(plan: dict[str, Any], notebook: str | None, pipeline: Any = None,
+              expanded: Iterable[str] = ()) -> dict[str, Any]:
     """A plan (`Pipeline.to_dict()`) as `GET plan` returns it: its notebook relative to the root,
-    the graph laid out left to right and top to bottom (`layouts`), and the statuses' `looks`.
+    the graph laid out left to right and top to bottom (`layouts`: each module step one node, except
+    those in `expanded`, drawn open), and the statuses' `looks`.
     Given the `Pipeline` itself, each step carries `code_digest` (its code as reuse compares it), so a
     front end can tell a step edited since a run (whose steps carry the digest of what they ran), and
     `flows` (`plan.flows.variable_flows`): each variable on an edge, its defining cell and its readers."""
@@ -40,7 +42,7 @@ def plan_view(plan: dict[str, Any], notebook: str | None, pipeline: Any = None) 
         plan = dict(plan, steps=[dict(s, code_digest=digests.get(s.get("name"))) for s in plan.get("steps") or []])
         # the designer: where each value on an edge is defined and which cells read it
         plan["flows"] = variable_flows(pipeline)
-    return to_json(dict(plan, notebook=notebook, layouts=side_panel_layouts(plan), looks=looks_json()))
+    return to_json(dict(plan, notebook=notebook, layouts=side_panel_layouts(plan, expanded), looks=looks_json()))
 
 
 def _options(options: dict | None) -> dict[str, Any]:
