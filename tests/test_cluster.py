@@ -160,7 +160,8 @@ def test_a_node_without_the_notebooks_folder_gets_it_through_the_store(
         cluster, tmp_path_factory):
     """The `far` node cannot see the notebook's folder (nor `.mlpipe/` in it): the folder reaches it packed in
     the store (`[ray] ship_project`), values through a store at another path (file://, standing in for S3),
-    and its executed notebooks and metrics come back to the driver in the step's result."""
+    and its executed notebooks and metrics come back to the driver in the step's result. A fan-out step's
+    tasks there get the folder the same way (its `--files` glob and its elements read the shipped files)."""
     import shutil
     import tempfile
 
@@ -170,6 +171,9 @@ def test_a_node_without_the_notebooks_folder_gets_it_through_the_store(
     cluster.start("far", "--num-cpus", "1", "--resources", '{"far": 1}', hide=project.parent)
     try:
         (project / "input.csv").write_text("a,b\n1,2\n3,4\n")
+        (project / "parts").mkdir()
+        (project / "parts" / "a.csv").write_text("x\n1\n")
+        (project / "parts" / "b.csv").write_text("x\n1\n2\n")
         (project / "mlpipe.toml").write_text(
             f'store = "file://{store}"\n[ray]\nship_project = true\n[compute.far]\nresources = {{far = 1}}\n')
         path = write_notebook(project / "far.ipynb", [
@@ -180,10 +184,11 @@ def test_a_node_without_the_notebooks_folder_gets_it_through_the_store(
             "%%step count --compute far\nn = len(rows) - 1",
             "%%step write_there --compute far\nopen('made_there.csv', 'w').write(f'n\\n{n}\\n')",
             "%%step read_here\nhere = open('made_there.csv').read()",
+            '%%step sizes --compute far --files "parts/*.csv" --as part\nsize = len(open(part).read().splitlines())',
         ])
-        values = _values(cluster.run(path), path, ["driver_folder_visible", "n", "here"])
+        values = _values(cluster.run(path), path, ["driver_folder_visible", "n", "here", "size"])
         # a file written on the far node reached a step on another node, as the notebook would see it
-        assert values == {"driver_folder_visible": False, "n": 2, "here": "n\n2\n"}
+        assert values == {"driver_folder_visible": False, "n": 2, "here": "n\n2\n", "size": [2, 3]}
         import jupyter_mlpipe
         from jupyter_mlpipe.store.history import History
 

@@ -93,6 +93,7 @@ class FanOuts:
         options = step.options
         base = {
             "step": name, "run_id": run.id, "store": run.store.artifacts_root, "cwd": str(run.store.base),
+            "project": driver.project(),  # `[ray] ship_project`: the folder, for nodes that lack it
             "inputs": {v: ref["digest"] for v, ref in inputs.items()},
             "params": {p: run.params[p] for p in step.params},
             "shared": [to_python(s.source) for s in step.shared], "line": step.line, "body": step.code[0][1] if step.code else "",
@@ -124,7 +125,7 @@ class FanOuts:
                 "traceback": None, "cell": state.base["cell"], "role": "fanout"}
             if finished.outcome == "cancelled":
                 return self.end(state, Finished(name, "cancelled"))
-            if part == "split" or part == "gather" or error.get("ename") == "InputChanged":
+            if part == "split" or part == "gather" or error.get("ename") in ("InputChanged", "StepMachineryError"):
                 return self.fail(state, error)
             for index in indexes:  # a lost chunk: its elements failed
                 state.failures[index] = {"error": error, "attempts": 1}

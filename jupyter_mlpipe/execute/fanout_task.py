@@ -13,7 +13,8 @@ same backend and the same `worker.run_step_task` entry as a step's notebook:
 
 A chunk runs in the same fresh process state as a step's notebook
 (`isolation.process_state`: namespace, `sys.path`, environment, warnings,
-stdin, its own modules forgotten afterwards), in the notebook's folder. It
+stdin, its own modules forgotten afterwards), in the notebook's folder (shipped
+through the store to a node that lacks it, as a step's: `worker`). It
 fails as a whole when an element changed one of the step's inputs in place
 (the next element would have seen it, the notebook's loop too, but not the
 element in another task); files its elements write are reported.
@@ -46,7 +47,8 @@ class FanOutTask(TypedDict, total=False):
     run_id: str
     store: str  # the artifact store's root
     cwd: str  # the notebook's folder
-    started_marker: str
+    project: str | None  # the notebook's folder packed in the store, for nodes that lack it (`project.py`)
+    started_marker: str  # left out where the driver's run folder is not on this node (`worker`)
     inputs: dict[str, str]  # variable -> reference (digest or DIGEST#NAME)
     params: dict[str, Any]
     shared: list[str]  # the shared code's sources, in order
@@ -77,7 +79,14 @@ def run_fanout_task(task: FanOutTask) -> dict[str, Any]:
             fh.write(f"{started} {os.getpid()}\n")
     try:
         kind = task["fanout"]
-        result = _split(task) if kind == "split" else _chunk(task) if kind == "chunk" else _gather(task)
+        if kind != "gather" and not os.path.isdir(task["cwd"]):  # no folder, none shipped: an empty glob would lie
+            from .project import missing_folder
+
+            result = {"status": "failed", "error": {"ename": "StepMachineryError", "role": "internal",
+                                                    "evalue": missing_folder(task["cwd"]), "traceback": None,
+                                                    "cell": task.get("cell")}}
+        else:
+            result = _split(task) if kind == "split" else _chunk(task) if kind == "chunk" else _gather(task)
     except StepFailed as exc:
         result = {"status": "failed", "error": {"ename": "FanOutError", "evalue": exc.message + (
             f" Hint: {exc.hint}" if exc.hint else ""), "traceback": None, "cell": task.get("cell"), "role": "fanout"}}

@@ -7,8 +7,8 @@ folder. Ray's `runtime_env` `working_dir` uploads a folder only for a whole job
 artifact store, which every node must reach anyway, carries it instead: with
 `[ray] ship_project = true` the driver packs the folder (without `.mlpipe/`,
 `.git/`, checkpoints, caches) into one content-addressed zip per run, and a step
-whose node lacks the folder unpacks it once per content into a temporary folder
-and runs there.
+(or a fan-out step's task) whose node lacks the folder unpacks it once per content
+into a temporary folder and runs there (`folder_here`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import zipfile
 
 from ..store.artifacts import ArtifactStore
 
-__all__ = ["pack", "unpack"]
+__all__ = ["folder_here", "missing_folder", "pack", "unpack"]
 
 _SKIPPED = {".mlpipe", ".git", ".ipynb_checkpoints", "__pycache__"}
 
@@ -35,6 +35,22 @@ def pack(folder: str, artifacts: ArtifactStore) -> str:
                 full = os.path.join(root, name)
                 archive.write(full, os.path.relpath(full, folder))
     return artifacts.put(buffer.getvalue(), variable="the notebook's folder").digest
+
+
+def folder_here(cwd: str, project: str | None, store: str) -> str:
+    """The notebook's folder as this node has it: `cwd` itself where the node shares the driver's file
+    system, else the folder shipped in the store at `store` (`project`) unpacked here; else `cwd`, missing."""
+    if os.path.isdir(cwd) or not project:
+        return cwd
+    return unpack(project, ArtifactStore(store))
+
+
+def missing_folder(cwd: str) -> str:
+    """What to say when the notebook's folder is not on the node where a step was to run, and what to do."""
+    import socket
+
+    return (f"the notebook's folder {cwd} does not exist on {socket.gethostname()}, where the step was to run: "
+            "share it with every Ray node at the same path, or set `[ray] ship_project = true` in mlpipe.toml")
 
 
 def unpack(digest: str, artifacts: ArtifactStore) -> str:

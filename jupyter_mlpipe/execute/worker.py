@@ -27,6 +27,7 @@ from .task import StepResult, StepTask
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..vocab import ErrorInfo
+    from .fanout_task import FanOutTask
 
 __all__ = ["run_step_task", "StepTimeout"]
 
@@ -48,7 +49,7 @@ def run_step_task(task: StepTask) -> StepResult:
     if "fanout" in task:  # a fan-out step's split, chunk or gather (`fanout_task`)
         from .fanout_task import run_fanout_task
 
-        return run_fanout_task(task)  # type: ignore[arg-type,return-value]
+        return run_fanout_task(_fanout_here(task))  # type: ignore[arg-type,return-value]
     away = _away_from_driver(task)
     if away is None:
         return _run(task)
@@ -73,18 +74,28 @@ def _away_from_driver(task: StepTask) -> tuple[StepTask, str] | None:
         return None
     import tempfile
 
-    folder = tempfile.mkdtemp(prefix="mlpipe-step-")
-    cwd = task["cwd"]
-    if not os.path.isdir(cwd) and task.get("project"):
-        from ..store.artifacts import ArtifactStore
-        from .project import unpack
+    from .project import folder_here
 
-        cwd = unpack(task["project"], ArtifactStore(task["parameters"]["mlpipe_store"]))
+    folder = tempfile.mkdtemp(prefix="mlpipe-step-")
+    cwd = folder_here(task["cwd"], task.get("project"), task["parameters"]["mlpipe_store"])
     context = {**task["parameters"].get("mlpipe_context", {}), "history": None, "away": True}
     local: StepTask = {**task, "output_path": os.path.join(folder, os.path.basename(task["output_path"])),
                        "started_marker": os.path.join(folder, "started"), "cwd": cwd,
                        "parameters": {**task["parameters"], "mlpipe_context": context}}
     return local, folder
+
+
+def _fanout_here(task: FanOutTask) -> FanOutTask:
+    """A fan-out step's task as this node can run it: in the notebook's folder as this node has it (shipped
+    through the store where it lacks it, as a step's), its start marker left out where the driver's run folder
+    is not here (the driver could not read it)."""
+    from .project import folder_here
+
+    here: FanOutTask = {**task, "cwd": folder_here(task["cwd"], task.get("project"), task["store"])}
+    marker = task.get("started_marker")
+    if marker and not os.path.isdir(os.path.dirname(marker)):
+        del here["started_marker"]
+    return here
 
 
 def _run(task: StepTask) -> StepResult:
@@ -158,14 +169,13 @@ def _in_notebook(exc: BaseException) -> bool:
 
 def _internal_error(exc: BaseException, task: StepTask) -> ErrorInfo:
     """Something failed around the step's notebook, before or after its cells: say what, with our traceback."""
-    import socket
     import traceback
+
+    from .project import missing_folder
 
     where = task["cwd"]
     if not os.path.isdir(where):
-        evalue = (f"the notebook's folder {where} does not exist on {socket.gethostname()}, where the step was "
-                  "to run: share it with every Ray node at the same path, or set `[ray] ship_project = true` in "
-                  f"mlpipe.toml ({type(exc).__name__}: {exc})")
+        evalue = f"{missing_folder(where)} ({type(exc).__name__}: {exc})"
     else:
         evalue = f"jupyter-mlpipe could not run the step's notebook: {type(exc).__name__}: {exc}"
     return {"ename": "StepMachineryError", "evalue": evalue, "cell": None, "role": "internal",
