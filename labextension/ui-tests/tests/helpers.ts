@@ -1,10 +1,16 @@
 /** What the specs share: a notebook put on the server and opened, commands, cells, colours. */
 import { Page } from '@playwright/test';
 
-/** A notebook of code cells (a string each), as JSON. */
-export function notebookJson(cells: string[]): string {
+/** A code cell's source, or its source and tags (`parameters`). */
+export type CellSpec = string | { source: string; tags?: string[] };
+
+/** A notebook of code cells, as JSON. */
+export function notebookJson(cells: CellSpec[]): string {
   return JSON.stringify({
-    cells: cells.map(source => ({ cell_type: 'code', metadata: {}, source, outputs: [], execution_count: null })),
+    cells: cells.map(cell => {
+      const { source, tags } = typeof cell === 'string' ? { source: cell, tags: undefined } : cell;
+      return { cell_type: 'code', metadata: tags ? { tags } : {}, source, outputs: [], execution_count: null };
+    }),
     metadata: {
       kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' },
       language_info: { name: 'python' }
@@ -15,7 +21,7 @@ export function notebookJson(cells: string[]): string {
 }
 
 /** Put a notebook of these cells at `path` on the server, open it and make it current. */
-export async function openCells(page: Page & any, path: string, cells: string[]): Promise<void> {
+export async function openCells(page: Page & any, path: string, cells: CellSpec[]): Promise<void> {
   await page.contents.uploadContent(notebookJson(cells), 'text', path);
   await page.notebook.openByPath(path);
   await page.notebook.activate(path.split('/').pop());
