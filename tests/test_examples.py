@@ -10,7 +10,8 @@ Each notebook is executed two ways and chosen final values must agree:
   top-to-bottom run computed in the kernel, not what a pipeline run pulled back;
 - as a pipeline, with `jupyter_mlpipe.run` on a separate copy.
 
-Notebooks are copied into tmp_path first, so no `.mlpipe/` lands in the repo.
+Notebooks are copied into tmp_path first, with the module notebooks their `--module` lines name
+(`lib/features.ipynb`), so no `.mlpipe/` lands in the repo.
 """
 
 from __future__ import annotations
@@ -34,24 +35,35 @@ pytestmark = pytest.mark.slow
 
 NOTEBOOKS = ROOT / "notebooks"
 _PIPELINE_LINE = re.compile(r"^\s*%pipeline\b", re.MULTILINE)
+_MODULE_PATH = re.compile(r"^%%step\b.*?--module[ =](\S+\.ipynb)", re.MULTILINE)
+LIBRARY = {"lib/features.ipynb"}  # module notebooks: used by the examples, not examples of their own
 
 
 def copy_notebook(name: str, folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    return Path(shutil.copy(NOTEBOOKS / name, folder / name))
+    """Copy notebooks/NAME to folder/NAME, and the module notebooks it uses (relative to it), recursively."""
+    dest = folder / name
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(NOTEBOOKS / name, dest)
+    for cell in nbformat.read(dest, as_version=4).cells:
+        for used in _MODULE_PATH.findall(cell.source) if cell.cell_type == "code" else ():
+            module = (Path(name).parent / used).as_posix()
+            if not (folder / module).exists():
+                copy_notebook(module, folder)
+    return dest
 
 
 def run_as_user(path: Path, names: list[str], env: dict | None = None,
                 timeout: int = 300) -> tuple[dict, nbformat.NotebookNode]:
     """Execute every cell of the notebook as JupyterLab would; returns (values, executed notebook).
 
-    `names` are pickled by a cell inserted before the first `%pipeline` cell.
+    `names` are pickled by a cell inserted before the first `%pipeline` cell (at the end where none is).
     """
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
     dump = path.parent / f"{path.stem}.values.pkl"
-    first = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and _PIPELINE_LINE.search(c.source))
+    first = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code" and _PIPELINE_LINE.search(c.source)),
+                 len(nb.cells))
     nb.cells.insert(first, nbformat.v4.new_code_cell(
         "import pickle as _pickle\n"
         f"with open({str(dump)!r}, 'wb') as _fh:\n"
@@ -94,9 +106,12 @@ def counts(item: dict) -> dict:
 
 
 def test_every_notebook_is_tested_and_well_formed():
-    tested = {"quickstart.ipynb", "fan_out.ipynb", "gpu.ipynb", "parameters.ipynb"}
+    tested = {"quickstart.ipynb", "fan_out.ipynb", "gpu.ipynb", "parameters.ipynb", "modules.ipynb",
+              "batch_scoring.ipynb"}
     assert {p.name for p in NOTEBOOKS.glob("*.ipynb")} == tested
-    for name in sorted(tested):
+    assert {p.relative_to(NOTEBOOKS).as_posix() for p in NOTEBOOKS.glob("*/*.ipynb")
+            if not p.parent.name.startswith(".")} == LIBRARY
+    for name in sorted(tested | LIBRARY):
         nb = nbformat.read(NOTEBOOKS / name, as_version=4)
         nbformat.validate(nb)
         assert nb.cells[0].cell_type == "markdown", name
@@ -229,3 +244,55 @@ def test_parameters(ray_address, tmp_path):
     assert data["steps"]["data"]["status"] == "reused"
     api = jupyter_mlpipe.run(path, {"C": 0.3})
     assert {s.status for s in api.steps.values()} == {"reused"}
+
+
+def test_modules(ray_address, tmp_path):
+    names = ["sales", "X", "y", "mae", "baseline_mae"]
+    values, nb, run, path = both_ways("modules.ipynb", tmp_path, names)
+    assert values["mae"] < values["baseline_mae"]  # the features help
+    assert list(values["X"].columns) == ["yesterday", "mean_7d", "std_7d", "temperature", "weekend"]
+    assert "feats: module lib/features.ipynb ran; bound X, y" in text_of(nb, "%%step feats --module")
+    collapsed = text_of(nb, "%pipeline plan")  # the first: without --expand
+    assert "module feats" in collapsed and "feats.clean" not in collapsed, collapsed
+    assert "step feats.clean" in text_of(nb, "%pipeline plan --expand")
+    assert list(run.plan.steps) == ["load", "feats", "feats.clean", "feats.features", "train"]
+    items = jupyter_mlpipe.runs(path)[::-1]  # oldest first: run, run -p window_days=14
+    assert [i["status"] for i in items] == ["succeeded"] * 2
+    assert items[1]["params"]["window_days"] == 14
+    last = jupyter_mlpipe.load_run(items[1]["id"], path)
+    states = {name: step.status for name, step in last.steps.items()}
+    # only the steps that read the window ran: the module's features, and the training on them
+    assert states == {"load": "reused", "feats": "succeeded", "feats.clean": "reused",
+                      "feats.features": "succeeded", "train": "succeeded"}, states
+    assert list(last["X"].columns)[1] == "mean_14d"
+    assert "window" in text_of(nb, "%pipeline why feats.features")
+
+
+def test_modules_lib_notebook_runs_on_its_own(ray_address, tmp_path):
+    """lib/features.ipynb is an ordinary notebook too: top to bottom in a kernel, and as a pipeline."""
+    values, nb, run, path = both_ways("lib/features.ipynb", tmp_path, ["data", "X", "y"])
+    assert len(values["X"]) == len(values["data"]) - 7 and list(values["y"].index) == list(values["X"].index)
+    assert list(run.steps) == ["clean", "features"]
+
+
+def test_batch_scoring(ray_address, tmp_path):
+    names = ["incoming", "model", "scored", "n_unscored", "accuracy"]
+    values, nb, run, path = both_ways("batch_scoring.ipynb", tmp_path, ["incoming", "scored", "n_unscored",
+                                                                          "accuracy"])
+    del names
+    # ten batches of 500 rows; the one holding the corrupt row failed, within the threshold
+    assert (len(values["scored"]), values["n_unscored"]) == (4500, 500)
+    assert values["accuracy"] > 0.8
+    shown = text_of(nb, "%%step score --foreach")
+    assert "score: 9 of 10 elements done, 1 failed" in shown and "rows [3234] have missing values" in shown
+    info = run.steps["score"].reason["foreach"]
+    assert (info["total"], info["done"], info["failed"]) == (10, 9, 1)
+    assert [f["index"] for f in info["failures"]] == [2]
+    # 500 more rows: the ten batches seen before are reused (the failed one is tried again), the new one runs
+    items = jupyter_mlpipe.runs(path)[::-1]
+    assert [i["params"]["n_incoming"] for i in items] == [5000, 5500]
+    again = jupyter_mlpipe.load_run(items[1]["id"], path)
+    info = again.steps["score"].reason["foreach"]
+    assert (info["total"], info["done"], info["reused"], info["ran"], info["failed"]) == (11, 10, 9, 1, 1), info
+    assert again.steps["train"].status == "reused"
+    assert len(again["scored"]) == 5000

@@ -120,6 +120,7 @@ def test_nested_modules_nest_their_names(project):
     (dict(binds="raw = df\nprint(1)"), ["may only assign the module's parameters"]),
     (dict(extra=" --outputs summry"), ["does not define 'summry'", "Did you mean 'summary'"]),
     (dict(module="lib/feature.ipynb"), ["no module notebook 'lib/feature.ipynb'", "Did you mean lib/features.ipynb"]),
+    (dict(module="features.ipynb"), ["no module notebook 'features.ipynb'", "Did you mean lib/features.ipynb"]),
     (dict(binds="raw = nowhere"), ["'nowhere'"]),
     (dict(module="features@1"), ["no published pipeline 'features'"]),
 ])

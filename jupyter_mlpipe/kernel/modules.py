@@ -66,7 +66,8 @@ def run_module_cell(shell: Any, options: StepOptions, line: str, cell: str) -> b
         return False
     values = run.values(list(group.outputs))
     shell.push(values)
-    print(f"{options.name}: module {group.label} ran; bound {', '.join(values) or '(nothing)'}")
+    label = group.label if is_published(options.module or "") else options.module  # as written, not absolute
+    print(f"{options.name}: module {label} ran; bound {', '.join(values) or '(nothing)'}")
     return True
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import difflib
+import glob
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -137,12 +138,28 @@ def resolve_path(source: str, *, base: Path, step: str) -> ModuleSource:
             module=source, hint="Or give the module's notebook path (ending in .ipynb).")
     path = (base / source).resolve()
     if not path.is_file():
-        near = sorted(os.path.relpath(p, base) for p in path.parent.glob("*.ipynb")) if path.parent.is_dir() else []
-        close = difflib.get_close_matches(source, near, n=1)
+        close = _meant(source, path, base)
         raise ModuleError(f"Step {step!r}: no module notebook {source!r} (looked for {path}).", step=step,
-                          module=source, hint=(f"Did you mean {close[0]}? " if close else "")
+                          module=source, hint=(f"Did you mean {close}? " if close else "")
                           + "A module's path is relative to the notebook that uses it.")
     return ModuleSource(label=source, path=str(path), base=str(path.parent), identity=str(path))
+
+
+def _meant(source: str, path: Path, base: Path) -> str | None:
+    """The notebook a missing module path probably meant: a close name in the folder it names (compared
+    without `.ipynb`, which every candidate shares), else the same file name one or two folders down."""
+    if path.parent.is_dir():
+        near = {os.path.relpath(p, base).removesuffix(".ipynb"): os.path.relpath(p, base)
+                for p in path.parent.glob("*.ipynb")}
+        close = difflib.get_close_matches(source.removesuffix(".ipynb"), sorted(near), n=1)
+        if close:
+            return near[close[0]]
+    if not base.is_dir():
+        return None
+    name = glob.escape(path.name)
+    found = sorted(os.path.relpath(p, base) for pattern in (f"*/{name}", f"*/*/{name}") for p in base.glob(pattern)
+                   if not any(part.startswith(".") for part in p.relative_to(base).parts))
+    return found[0] if found else None
 
 
 def check_cycle(chain: tuple[str, ...], source: ModuleSource, step: str) -> None:
