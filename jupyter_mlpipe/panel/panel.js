@@ -172,7 +172,8 @@ export function moduleStatus(states, members, order) {
 }
 
 // The colour that marks a module's steps while it is open: one of a few, by its name (never a status's).
-const MODULE_COLOURS = ["#0a7ea4", "#c2410c", "#0f766e", "#a21caf", "#4d7c0f"];
+// hues the statuses do not use (blue, green, purple, red, amber, grey): cyan, fuchsia, teal, orange
+const MODULE_COLOURS = ["#0891b2", "#c026d3", "#0f766e", "#ea580c"];
 export function moduleColour(name) {
   let h = 0;
   for (const ch of String(name)) h = (h * 31 + ch.codePointAt(0)) >>> 0;

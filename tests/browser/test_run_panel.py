@@ -405,3 +405,90 @@ def _docs_image(panel, artifacts):
         return
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(shot, target)
+
+
+MODULE_LIB = [
+    {"source": "raw = None\nwindow = 3", "tags": ["parameters"]},
+    "%%step clean\ndf = [x for x in raw if x is not None]",
+    "%%step scale\nX = [x / window for x in df]",
+    "%%step stats\nsummary = {'mean': sum(df) / len(df)}",
+]
+MODULE_USER = [
+    "%load_ext jupyter_mlpipe",
+    "%%step load\ndf = [1, None, 2, 3]",
+    "%%step feats --module lib/features.ipynb\nraw = df\nwindow = 7",
+    "%%step train\nmodel = sum(X) + summary['mean']",
+]
+# the panel of that plan, one module step failed (states set as a run would: no run needed to draw them)
+MODULE_VIEW = [
+    "from jupyter_mlpipe.api import plan as plan_of\nfrom jupyter_mlpipe.panel import show_plan\n"
+    "from jupyter_mlpipe.panel.state import look_state\n\n"
+    "panel = show_plan(plan_of('user.ipynb'))\n"
+    "panel.states = {**panel.states, **{name: look_state(status) for name, status in [\n"
+    "    ('load', 'succeeded'), ('feats', 'succeeded'), ('feats.clean', 'succeeded'), ('feats.scale', 'failed')]}}\n"
+    "panel",
+]
+
+
+def test_a_module_step_is_one_node_that_opens(page, jupyter, artifacts):
+    """Issue #16, what a person sees: the module `feats` as ONE node with its notebook's name inside the
+    viewport and the failed colour (one of its steps failed); its toggle opens it: its steps appear,
+    outlined in the module's colour; closing it hides them again; its details list its steps."""
+    from jupyter_mlpipe.vocab import LOOKS
+
+    (jupyter.root / "lib").mkdir(exist_ok=True)
+    write_notebook(jupyter.root / "lib" / "features.ipynb", MODULE_LIB)
+    write_notebook(jupyter.root / "user.ipynb", MODULE_USER)
+    write_notebook(jupyter.root / "modview.ipynb", MODULE_VIEW)
+    _open(page, jupyter, "modview.ipynb")
+    _run_all(page)
+    panel = _notebook(page).locator("[data-testid='mlpipe-run-panel']").first
+    panel.locator("g.mlpw-node[data-step='feats']").wait_for(timeout=90_000)
+    graph = panel.locator("[data-testid='mlpipe-graph']")
+    nodes = lambda: panel.locator("g.mlpw-node[data-step]").evaluate_all("els => els.map(e => e.dataset.step)")  # noqa: E731
+    assert nodes() == ["load", "feats", "train"]
+    assert panel.locator("g.mlpw-node[data-step='feats.clean']").count() == 0
+
+    feats = panel.locator("g.mlpw-node[data-step='feats']")
+    label = feats.locator("text.mlpw-sub")
+    assert label.text_content() == "lib/features.ipynb"
+    box, view = label.bounding_box(), graph.bounding_box()
+    assert (view["x"] <= box["x"] and box["x"] + box["width"] <= view["x"] + view["width"]
+            and view["y"] <= box["y"] and box["y"] + box["height"] <= view["y"] + view["height"]), (box, view)
+    assert feats.get_attribute("data-status") == "failed"
+    stroke = feats.locator("rect.mlpw-box").evaluate("e => getComputedStyle(e).stroke")
+    band = feats.locator("rect.mlpw-band").evaluate("e => getComputedStyle(e).fill")
+    assert stroke == band == _rgb(LOOKS["failed"]["color"]), (stroke, band)
+    assert feats.locator("text.mlpw-icon").text_content() == LOOKS["failed"]["icon"]
+    toggle = feats.locator("[data-role='module-toggle']")
+    assert toggle.locator("text").text_content() == "▸"
+    assert toggle.locator("title").text_content() == "expand: 3 steps of lib/features.ipynb"
+    panel.screenshot(path=str(artifacts / f"module-node-collapsed-{jupyter.app}.png"))
+
+    # open: the kernel lays the graph out again with the module's steps, each outlined in its colour
+    toggle.click()
+    panel.locator("g.mlpw-node[data-step='feats.clean']").wait_for(timeout=30_000)
+    assert nodes() == ["load", "feats", "feats.clean", "feats.scale", "feats.stats", "train"]
+    assert panel.locator("g.mlpw-node[data-step='feats.scale']").get_attribute("data-status") == "failed"
+    colour = feats.locator("rect.mlpw-group").evaluate("e => getComputedStyle(e).stroke")
+    for name in ("feats.clean", "feats.scale", "feats.stats"):
+        member = panel.locator(f"g.mlpw-node[data-step='{name}']")
+        assert member.get_attribute("data-group") == "feats"
+        outline = member.locator("rect.mlpw-group")
+        assert outline.is_visible() and outline.evaluate("e => getComputedStyle(e).stroke") == colour
+    assert colour not in {_rgb(look["color"]) for look in LOOKS.values()}  # not a status's colour
+    assert panel.locator("g.mlpw-node[data-step='train'] rect.mlpw-group").count() == 0
+    assert feats.locator("[data-role='module-toggle'] text").text_content() == "▾"
+    panel.locator("g.mlpw-node[data-step='feats.scale']").scroll_into_view_if_needed()
+    panel.screenshot(path=str(artifacts / f"module-node-open-{jupyter.app}.png"))
+
+    # closed again; its details list its steps with their statuses
+    feats.locator("[data-role='module-toggle']").click()
+    panel.locator("g.mlpw-node[data-step='feats.clean']").wait_for(state="detached", timeout=30_000)
+    assert nodes() == ["load", "feats", "train"]
+    feats.locator("rect.mlpw-box").click()
+    rows = panel.locator("[data-testid='mlpipe-step-details'][data-step='feats'] tr[data-member]")
+    rows.first.wait_for(timeout=10_000)
+    assert rows.evaluate_all("els => els.map(e => [e.dataset.member, e.dataset.status])") == [
+        ["feats", "succeeded"], ["feats.clean", "succeeded"], ["feats.scale", "failed"], ["feats.stats", "pending"]]
+    assert not _widget_errors(page.console_messages), page.console_messages
