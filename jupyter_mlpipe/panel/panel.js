@@ -243,8 +243,12 @@ function render({ model, el: host }) {
   // a module's toggle: the kernel redraws the graph with it open (trait `expanded`), or closed again
   function toggleModule(name) {
     const open = new Set(model.get("expanded") || []);
-    if (open.has(name)) open.delete(name);
-    else open.add(name);
+    const selected = model.get("selected");
+    if (open.has(name)) {
+      open.delete(name);
+      // a step of it was selected: its details become the module's (the step is no longer drawn)
+      if (selected && selected.startsWith(`${name}.`)) model.set("selected", name);
+    } else open.add(name);
     model.set("expanded", [...open]);
     model.save_changes();
   }
