@@ -276,3 +276,24 @@ def test_mlpipe_plan_expand(project):
     bad = mlpipe_cli("plan", str(write_notebook(project / "bad.ipynb", _user(binds="raw = df\nwindw = 7"))),
                      cwd=project)
     assert bad.returncode != 0 and "Did you mean 'window'" in bad.stderr
+
+
+def test_a_module_cell_error_in_the_kernel_names_the_cell_a_person_sees(project, monkeypatch):
+    """The kernel plans a module cell as a notebook of its own: its errors must still name this notebook's
+    cell (found in the saved notebook), or none when the cell is not saved yet, and the module as written."""
+    from nbclient import NotebookClient
+
+    path = write_notebook(project / "user.ipynb", _user(binds="raw = df\nwndow = 7"))
+    monkeypatch.setenv("JPY_SESSION_NAME", str(path))
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("%%step feats2 --module lib/features.ipynb\nraw = df\nwindw = 7"))
+    NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(project)}}).execute()
+
+    def error(cell):
+        return "".join(o.get("text", "") + o.get("evalue", "") for o in cell.get("outputs", []))  # a UsageError
+
+    saved, unsaved = error(nb.cells[3]), error(nb.cells[-1])
+    assert "Step 'feats' (cell 4, module lib/features.ipynb)" in saved and "'wndow'" in saved, saved
+    assert "Step 'feats2' (module lib/features.ipynb)" in unsaved and "'windw'" in unsaved, unsaved
+    assert str(project) not in saved + unsaved

@@ -2,7 +2,8 @@
 and its outputs are bound here, so the notebook still runs top to bottom and gives the pipeline's values.
 
 The cell is planned as a notebook of its own (a parameters cell naming the kernel's values it assigns,
-then the module cell), so the module is expanded, checked and run exactly as in the notebook's pipeline:
+then the module cell, at the index it has in the saved notebook so that an error names the cell a person
+sees), in the notebook's folder, so the module is expanded, checked and run exactly as in the notebook's pipeline:
 the same binding node, the same module steps on Ray, the same cache (the notebook's store). The kernel's
 values the cell assigns are stored first and handed to the binding node as references.
 """
@@ -11,17 +12,22 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import shlex
+import logging
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import MlpipeError
+from ..errors import MlpipeError, PlanError
 from ..plan.modules import is_published
 from ..plan.options import StepOptions
 from .session import session_of
 
 __all__ = ["run_module_cell"]
+
+logger = logging.getLogger(__name__)
+
+_CELL_NUMBER = re.compile(r" \(cell \d+\)|(?<=\()cell \d+, ")
 
 
 def run_module_cell(shell: Any, options: StepOptions, line: str, cell: str) -> bool:
@@ -46,10 +52,19 @@ def run_module_cell(shell: Any, options: StepOptions, line: str, cell: str) -> b
     sources: list[str | dict] = []
     if names:
         sources.append({"source": "\n".join(f"{n} = None" for n in names), "tags": ["parameters"]})
-    sources.append(f"%%step {_absolute(line, options, folder)}\n{cell}")
+    index = _saved_index(path, line, cell)
+    found = index is not None
+    sources += [""] * max(0, (index or 0) - len(sources))
+    sources.append(f"%%step {line}\n{cell}")
     # recorded as a notebook of its own, so this notebook's run list is not mixed with module cells' runs
-    plan = Pipeline.from_sources(sources, notebook=str(folder / f".{stem}.{options.name}.module.ipynb"),
-                                 compute=config.compute, envs=config.envs, modules=module_resolver())
+    try:
+        plan = Pipeline.from_sources(sources, notebook=str(folder / f".{stem}.{options.name}.module.ipynb"),
+                                     compute=config.compute, envs=config.envs, modules=module_resolver())
+    except PlanError as exc:
+        if found:
+            raise
+        # a cell number here would count the made-up notebook's cells: this cell is the one running
+        raise dataclasses.replace(exc, message=_CELL_NUMBER.sub("", exc.message), cell=None) from None
     group = plan.modules[options.name]
     node = plan.steps[options.name]
     artifacts = ArtifactStore(where.artifacts_root)
@@ -86,16 +101,19 @@ def _value_names(cell: str) -> list[str]:
     return found
 
 
-def _absolute(line: str, options: StepOptions, folder: Path) -> str:
-    """The %%step line with a module path made absolute (the cell is planned as a notebook elsewhere)."""
-    assert options.module is not None
-    if is_published(options.module):
-        return line
-    argv = shlex.split(line, comments=True)
-    absolute = str((folder / options.module).resolve())
-    for i, arg in enumerate(argv):
-        if arg == "--module" and i + 1 < len(argv):
-            argv[i + 1] = absolute
-        elif arg.startswith("--module="):
-            argv[i] = f"--module={absolute}"
-    return shlex.join(argv)
+def _saved_index(path: Path | None, line: str, cell: str) -> int | None:
+    """Where this cell is in the saved notebook (errors name it as a person counts it), if it is there."""
+    if path is None or not path.is_file():
+        return None
+    import nbformat
+
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except (OSError, ValueError) as exc:
+        logger.info("could not read %s to find the module cell: %s", path, exc)
+        return None
+    want = f"%%step {line}\n{cell}".strip()
+    for i, saved in enumerate(nb.cells):
+        if saved.cell_type == "code" and saved.source.strip() == want:
+            return i
+    return None
