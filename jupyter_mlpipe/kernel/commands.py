@@ -89,7 +89,7 @@ def _debug(shell: Any, args: argparse.Namespace) -> Any:
     session = session_of(shell)
     source = session.plan()  # where the step's cell is now
     path = source.notebook or session.notebook_for_run()[0]
-    found = load_step_inputs(path, args.step, args.run, current_plan=source.plan)
+    found = load_step_inputs(path, args.step, args.run, current_plan=source.plan, element=args.element)
     shell.push(found.values)
     print(debug_text(found))
 

@@ -17,6 +17,13 @@ was reused or skipped received nothing in that run: `StepNotDebuggable` says
 which run to debug instead; inputs no longer in the store: `InputsMissing`.
 Process state (random generators, settings) and files a step read are not
 applied to the kernel: they are listed as such.
+
+A fan-out step (`--foreach`, `--files`) ran its cell once per element. With
+`element=N` (`%pipeline debug STEP --element N`) the element is bound too, under
+the step's `--as` name, split from the ITERABLE the run gave the step by the
+workers' own code (`execute.foreach.elements_of`), and the element's own error
+is shown; with `--files`, the element is the Nth file of the glob as the folder
+is now. Without it, the step's inputs are loaded and the failed elements named.
 """
 
 from __future__ import annotations
@@ -62,16 +69,19 @@ class DebugInputs:
     sources: dict[str, str]  # name -> where it came from: "step 'a'", "parameter", "shares objects with 'x'"
     not_applied: list[str] = field(default_factory=list)  # process state and files: `@numpy.random`, ...
     cell: int | None = None  # the step's first cell, 1-based as JupyterLab counts (markdown included)
-    error: str | None = None  # the step's recorded error (failed, cancelled)
+    error: str | None = None  # the step's recorded error (failed, cancelled), or the element's
     notes: list[str] = field(default_factory=list)
+    element: int | None = None  # a fan-out step's element that was bound (`--element`)
+    as_name: str | None = None  # the name it was bound to
 
 
 def load_step_inputs(path: str | os.PathLike, step: str, run_id: str | None = None, *,
-                     current_plan: Any = None) -> DebugInputs:
+                     current_plan: Any = None, element: int | None = None) -> DebugInputs:
     """The values `step` received in run `run_id` (default: the last run of this notebook that has it).
 
     `path` is the notebook; `current_plan` (a `Pipeline`) locates the step's first cell as the
-    notebook is now (else the run's recorded plan does). Raises `StepNotDebuggable`,
+    notebook is now (else the run's recorded plan does); `element`: a fan-out step's element, bound
+    under its `--as` name (`_bind_element`). Raises `StepNotDebuggable`,
     `InputsMissing`, `RunNotFound` (no history, unknown `run_id`) or what the store raises for a
     corrupt artifact; nothing is loaded then.
     """
@@ -98,6 +108,11 @@ def load_step_inputs(path: str | os.PathLike, step: str, run_id: str | None = No
     sr = run.steps[step]
     plan = record.get("plan") or {}
     planned = next((s for s in plan.get("steps") or [] if s.get("name") == step), {})
+    fanout = planned.get("options") or {}
+    fanout = fanout if fanout.get("foreach") or fanout.get("files") else None
+    if element is not None and fanout is None:
+        raise StepNotDebuggable(f"Step {step!r} does not fan out (no --foreach or --files): it has no elements.",
+                                step=step, run=run.id, hint=f"Drop --element: %pipeline debug {step}.")
 
     refs = dict(sr.inputs)  # recorded: the inputs and the values loaded beside them for their sharing
     visible = {n: r for n, r in refs.items() if n in (planned.get("inputs") or refs)}
@@ -126,11 +141,62 @@ def load_step_inputs(path: str | os.PathLike, step: str, run_id: str | None = No
                          not_applied=sorted(n for n in refs if n not in loader.loaded),
                          cell=_first_cell(current_plan, planned, step),
                          error=sr.error or None)
-    if sr.status == "succeeded":
+    if fanout is not None:
+        _fanout_notes(result, fanout, sr.reason or {}, element, str(where.base))
+    if sr.status == "succeeded" and element is None:
         result.notes.append(f"Step {step!r} succeeded in run {run.id}: these are the inputs it ran with.")
     if current_plan is not None and step not in current_plan.steps:
         result.notes.append(f"Step {step!r} is no longer in the saved notebook: the cell number is the run's.")
     return result
+
+
+def _fanout_notes(found: DebugInputs, options: dict[str, Any], reason: dict[str, Any], element: int | None,
+                  folder: str) -> None:
+    """A fan-out step: bind element `element` (if given) under its --as name, and say which elements failed."""
+    progress = reason.get("foreach") or {}
+    failures = {f["index"]: f for f in progress.get("failures") or [] if "index" in f}
+    failed = f"failed: elements {', '.join(str(i) for i in sorted(failures))}" if failures else "no element failed"
+    if element is None:
+        example = min(failures) if failures else 0
+        found.notes.append(
+            f"Step {found.step!r} fans out ({progress.get('total', '?')} elements, {failed}): "
+            f"%pipeline debug {found.step} --element {example} loads element {example} under "
+            f"{options.get('as_name')!r} too, to run the cell's code for that one element.")
+        return
+    _bind_element(found, options, element, folder)
+    if element in failures:
+        info = failures[element]
+        found.error = (info.get("traceback") or f"{info.get('ename')}: {info.get('evalue')}").rstrip()
+    else:
+        found.error = None  # the step's error is about other elements (or too many of them)
+        found.notes.append(f"Element {element} did not fail in run {found.run} ({failed}).")
+
+
+def _bind_element(found: DebugInputs, options: dict[str, Any], element: int, folder: str) -> None:
+    """Element `element` bound under the step's --as name, made as the step's split task made it."""
+    from ..execute.foreach import elements_of, file_elements
+
+    step, as_name = found.step, options.get("as_name") or ""
+    if options.get("files"):
+        elements: list[Any] = file_elements(folder, options["files"], step=step)
+        what = f"file {element} of --files {options['files']!r}, as the notebook's folder is now"
+    else:
+        source = options["foreach"]
+        if source not in found.values:
+            raise StepNotDebuggable(f"Step {step!r} of run {found.run}: --foreach {source}: {source!r} was not "
+                                    "among the values it received, so its elements cannot be made here.",
+                                    step=step, run=found.run, hint=f"Run the step again: %pipeline run {step}.")
+        elements = elements_of(found.values[source], step=step, source=source,
+                               batch_size=options.get("batch_size"))
+        what = f"element {element} of {source!r}"
+    if not 0 <= element < len(elements):
+        raise StepNotDebuggable(
+            f"Step {step!r} has {len(elements)} element(s) in run {found.run}: there is no element {element}.",
+            step=step, run=found.run,
+            hint=f"Give --element from 0 to {len(elements) - 1}." if elements else "It has no element to debug.")
+    found.values[as_name] = elements[element]
+    found.sources[as_name] = what
+    found.element, found.as_name = element, as_name
 
 
 def _steps_of(plan: Any) -> list[str] | None:
@@ -208,10 +274,15 @@ def debug_text(found: DebugInputs) -> str:
         lines.append(f"not applied here (process state and files it started from): {', '.join(found.not_applied)}")
     lines += found.notes
     where = f"cell {found.cell}" if found.cell is not None else "its %%step cell"
-    lines.append(f"Its first cell is {where}: fix it and run it here, then run the pipeline again "
-                 "(%pipeline run).")
+    if found.element is not None:
+        lines.append(f"Its cell is {where}. To run it for element {found.element} alone ({found.as_name!r} holds "
+                     "it), run the cell's code without its %%step line in a %%scratch cell; the %%step cell "
+                     "itself runs every element. Fix the cell, then run the pipeline again (%pipeline run).")
+    else:
+        lines.append(f"Its first cell is {where}: fix it and run it here, then run the pipeline again "
+                     "(%pipeline run).")
     if found.error:
         lines.append("")
-        lines.append("The error it had:")
+        lines.append(f"The error element {found.element} had:" if found.element is not None else "The error it had:")
         lines += [f"  {line}" for line in found.error.splitlines()]
     return "\n".join(lines)

@@ -73,6 +73,8 @@ def pipeline_parser() -> argparse.ArgumentParser:
     debug.add_argument("step", metavar="STEP")
     debug.add_argument("--run", default=None, metavar="RUN",
                        help="the run (id, or a unique part); default: the last run that has STEP")
+    debug.add_argument("--element", type=int, default=None, metavar="N",
+                       help="a fan-out step's element N (from 0): its inputs, and the element under the --as name")
     load = sub.add_parser("load", help="put a run's values into this kernel (a run started elsewhere: the side "
                           "panel, mlpipe run)", add_help=False)
     load.add_argument("run_id", nargs="?", default=None, metavar="RUN",
@@ -153,7 +155,7 @@ class MlpipeMagics(Magics):
 
 MlpipeMagics.step.__doc__ = step_help()
 MlpipeMagics.pipeline.__doc__ = pipeline_parser().format_help() + "\nCommands: plan [--json], run [STEP ...] " \
-    "[-p NAME=VALUE] [--background] [--pull A,B] [--force], why STEP, debug STEP [--run RUN], " \
+    "[-p NAME=VALUE] [--background] [--pull A,B] [--force], why STEP, debug STEP [--run RUN] [--element N], " \
     "load [RUN] [NAME ...], runs [RUN_A RUN_B] [--metric M] [--sort [M]] [--order asc|desc] [--sweep ID], " \
     "sweep -p NAME=VALUES ... --metric M --goal min|max [--search grid|random|bayes] [--trials N] [--seed N] " \
     "[--parallel K] [--early-stop median|asha], show [RUN_ID]."
