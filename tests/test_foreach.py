@@ -73,6 +73,20 @@ def test_the_as_name_is_bound_by_the_loop_and_the_iterable_is_an_input():
     assert plan.steps["report"].input_sources == {"preds": "score"}
 
 
+def test_the_text_plan_says_what_a_fanout_step_runs_over():
+    plan = Pipeline.from_sources([
+        "%%step load\nimport pandas as pd\ndf = pd.DataFrame({'a': range(9)})\npaths = 1",
+        "%%step score --foreach df --as part --batch-size 3 --gather concat --error-threshold 10%\nout = part",
+        "%%step read --files 'data/*.csv' --as path\nsize = len(path)",
+        "%%step report\nn = len(out)",
+    ])
+    text = plan.describe()
+    assert ("fan-out: each element of df as part, in batches of 3 rows, gathered as concat, up to 10% failed "
+            "elements tolerated") in text
+    assert "fan-out: each file of 'data/*.csv' as path, gathered as list" in text
+    assert text.count("fan-out:") == 2  # not on the plain steps
+
+
 def test_a_fanout_step_is_one_cell():
     with pytest.raises(PlanError) as err:
         Pipeline.from_sources(["%%step load\nb = [1]", "%%step s --foreach b --as x\ny = x", "z = y"])

@@ -56,6 +56,21 @@ def _binds(group: ModuleGroup) -> str:
     return ", ".join(f"{p} = {what if kind != 'literal' else repr(what)}" for p, (kind, what) in group.binding.items())
 
 
+def _fanout(step: Step) -> list[str]:
+    """A fan-out step's line: what it runs over and how its elements come back (`--foreach`, `--files`)."""
+    o = step.options
+    if o.foreach is None and o.files is None:
+        return []
+    over = f"each element of {o.foreach}" if o.foreach is not None else f"each file of {o.files!r}"
+    parts = [f"  fan-out: {over} as {o.as_name}"]
+    if o.batch_size:
+        parts.append(f"in batches of {o.batch_size} rows")
+    parts.append(f"gathered as {o.gather or 'list'}")
+    if o.error_threshold:
+        parts.append(f"up to {o.error_threshold} failed elements tolerated")
+    return [", ".join(parts)]
+
+
 def _collapsed(plan: PlanLike, groups: Mapping[str, ModuleGroup]) -> list[str]:
     """The plan with each module step as one node: `module NAME`, its binding, what it hands on
     (`collapse.drawn_as`: the rule the panels follow too)."""
@@ -86,6 +101,7 @@ def _collapsed(plan: PlanLike, groups: Mapping[str, ModuleGroup]) -> list[str]:
                          f"step{'s' if len(group.steps) != 2 else ''})")
         else:
             lines.append(f"step {name}  ({_cells(step.cells)}; {_resources(step.resources)})")
+            lines += _fanout(step)
         for source, variables in incoming.get(name, {}).items():
             lines.append(f"  <- {source}: {', '.join(sorted(variables)) or '(order only)'}")
         if group is not None:
@@ -126,6 +142,7 @@ def describe_plan(plan: PlanLike, expand: bool = False) -> str:
                 lines.append(f"  binds: {_binds(group)}")
         else:
             lines.append(f"step {step.name}  ({_cells(step.cells)}; {_resources(step.resources)})")
+            lines += _fanout(step)
         learned_here = plan.learned.get(step.name, {})
         for edge in incoming[step.name]:
             if edge.variables:
