@@ -9,14 +9,17 @@ import { errorText } from './format';
 import { aggregateStatus, moduleLabel, toggleTitle } from './modules';
 import { DisplayStatus, formatDuration, stateLook } from './states';
 
-/** The colours that mark the steps of an open module (one per module, by its name). */
-const GROUP_COLOURS = ['#0969da', '#bc4c00', '#1b7c83', '#bf3989', '#6e7781'];
+/**
+ * The colours that mark the steps of an open module, in hues no status uses (cyan, fuchsia, teal,
+ * orange): the run panel's (`panel.js` moduleColour), so a module has the same colour in both.
+ */
+export const GROUP_COLOURS = ['#0891b2', '#c026d3', '#0f766e', '#ea580c'];
 
 /** The colour of an open module's frame and its steps' frames: the same for the same name. */
 export function groupColour(name: string): string {
   let hash = 0;
   for (const ch of name) {
-    hash = (hash * 31 + ch.charCodeAt(0)) >>> 0;
+    hash = (hash * 31 + (ch.codePointAt(0) ?? 0)) >>> 0;
   }
   return GROUP_COLOURS[hash % GROUP_COLOURS.length];
 }

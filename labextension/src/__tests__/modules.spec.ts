@@ -3,6 +3,7 @@ import {
   ExpandSet, aggregateStatus, drawnNodeOf, enclosingModules, moduleLabel, moduleMembers, moduleStatus, planEndpoint,
   runEndpoint, runStepStatus, statusOrder, toggleTitle
 } from '../modules';
+import { GROUP_COLOURS, groupColour } from '../moduleview';
 
 /** The order vocab.py sends (`status_order`): what matters most first. */
 const ORDER = ['failed', 'cancelled', 'running', 'pending', 'skipped', 'succeeded', 'reused'];
@@ -168,5 +169,21 @@ describe('ExpandSet', () => {
     expect(open.prune(Object.keys(plan().modules!))).toBe(true);
     expect(open.names()).toEqual(['feats']);
     expect(open.prune(['feats'])).toBe(false);
+  });
+});
+
+/** Node's require and __dirname (the test runs in Node; the extension's types have no Node). */
+declare const require: (name: string) => any;
+declare const __dirname: string;
+
+describe('groupColour', () => {
+  it("marks a module with the run panel's colour for it (panel.js moduleColour)", () => {
+    const fs = require('fs');
+    const js: string = fs.readFileSync(`${__dirname}/../../../jupyter_mlpipe/panel/panel.js`, 'utf8');
+    const theirs = JSON.parse(/const MODULE_COLOURS = (\[[^\]]*\])/.exec(js)![1]);
+    expect(GROUP_COLOURS).toEqual(theirs);
+    expect(new Set(['feats', 'prep', 'score', 'eval', 'x'].map(groupColour)).size).toBeGreaterThan(1);
+    const hue = (name: string): string => theirs[[...name].reduce((h, ch) => (h * 31 + ch.codePointAt(0)!) >>> 0, 0) % theirs.length];
+    expect(groupColour('feats')).toBe(hue('feats'));
   });
 });
