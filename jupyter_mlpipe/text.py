@@ -63,6 +63,8 @@ def fanout_text(step: StepView) -> str:
         return ""
     if info.get("phase") == "split":
         return "  splitting its elements…"
+    if not info.get("total") and step.status != "succeeded":  # the split failed: its error says why
+        return ""
     parts = [f"{info['done']} done" + (f" ({info['reused']} reused)" if info.get("reused") else "")]
     if info.get("running"):
         parts.append(f"{info['running']} running")

@@ -299,3 +299,8 @@ def test_the_panel_state_of_a_fanout_step():
     assert state["fanout"]["done"] == 30 and state["fanout"]["failures"] == [
         {"index": 7, "ename": "ValueError", "evalue": "bad", "attempts": 1}]
     assert fanout_text(step) == "  40 elements: 30 done (10 reused), 8 running, 2 failed (allowed 5)"
+    # a split that failed has no elements to count: its error says why, not "0 elements: 0 done"
+    failed = SimpleNamespace(status="failed", reason={"foreach": {"phase": "elements", "total": 0, "done": 0}})
+    assert fanout_text(failed) == ""
+    empty = SimpleNamespace(status="succeeded", reason={"foreach": {"phase": "gather", "total": 0, "done": 0}})
+    assert fanout_text(empty) == "  0 elements: 0 done"
