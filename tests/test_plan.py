@@ -229,6 +229,12 @@ def test_use_before_definition_names_both_steps_the_variable_and_the_cell():
 def test_undefined_name():
     err = error(["%%step a\nv = nowhere + 1"])
     assert (err.step, err.variable) == ("a", "nowhere") and "no cell" in str(err)
+    assert "Did you mean" not in str(err)
+
+
+def test_a_misspelled_name_gets_the_name_defined_above_it():
+    err = error(["%%step load\nsales = [1, 2]", "%%step feats\nraw = sale", "%%step later\nsaler = 1"])
+    assert err.variable == "sale" and "Did you mean 'sales'?" in err.hint  # not a later step's 'saler'
 
 
 def test_defined_only_in_a_scratch_cell():

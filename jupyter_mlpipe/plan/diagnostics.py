@@ -86,11 +86,27 @@ def undefined_error(name: str, reader: Reader, first_cell: int, cells: Sequence[
             "the pipeline.",
             hint=f"Compute {name!r} in a step (put %%step NAME on that cell), or define it in this step.",
         )
+    close = _close_name(name, first_cell, cells)
     return reader.error(
         name, f"uses {name!r}, which no cell of the notebook defines.",
-        hint=f"Define {name!r} in an earlier step, in the parameters cell, or as a literal constant "
-        "before the first step.",
+        hint=(f"Did you mean {close!r}? " if close else "") + f"Define {name!r} in an earlier step, in the parameters "
+        "cell, or as a literal constant before the first step.",
     )
+
+
+def _close_name(name: str, first_cell: int, cells: Sequence[Cell]) -> str | None:
+    """A name defined above the reader that is spelled almost like `name` (a typo's likely meaning)."""
+    import difflib
+
+    defined: set[str] = set()
+    for cell in cells:
+        if cell.index < first_cell:
+            try:
+                defined |= set(analyze_cell(cell.body).defs)
+            except CellSyntaxError:
+                continue
+    close = difflib.get_close_matches(name, sorted(defined), n=1)
+    return close[0] if close else None
 
 
 def _defines(name: str, body: str) -> bool:
