@@ -69,6 +69,7 @@ STATUS_ORDER: tuple[DisplayStatus, ...] = (
 """Precedence of step statuses, most telling first: a node that stands for several steps (a collapsed
 module) shows the first status here that any of them has. Any failed: failed; else any running:
 running; else any still to run; ...; some succeeded and the rest reused: succeeded; all reused: reused.
+The module's binding node counts only when it did not succeed (it runs no task).
 Every layout (`panel.layout`) carries it as `status_order`, so the front ends agree."""
 
 

@@ -290,6 +290,9 @@ out.details = details.findAll((n) => n.attrs && n.attrs["data-member"]).map((n) 
 out.detailsText = details.textContent;
 out.order = mod.moduleStatus({ a: { status: "reused" }, b: { status: "succeeded" } }, ["a", "b"], data.graph.status_order);
 out.allReused = mod.moduleStatus({ a: { status: "reused" } }, ["a"], data.graph.status_order);
+out.bindingThenReused = mod.moduleStatus({ f: { status: "succeeded" }, a: { status: "reused" }, b: { status: "reused" } },
+  ["f", "a", "b"], data.graph.status_order);
+out.bindingFailed = mod.moduleStatus({ f: { status: "failed" }, a: { status: "skipped" } }, ["f", "a"], data.graph.status_order);
 cleanup();
 console.log(JSON.stringify(out));
 """
@@ -323,3 +326,5 @@ def test_the_front_end_draws_a_collapsed_module_with_its_steps_status(project, t
                               ["feats.stats", "pending"]]
     assert "Error in feats.scale" in out["detailsText"] and "ZeroDivisionError" in out["detailsText"]
     assert (out["order"], out["allReused"]) == ("succeeded", "reused")
+    # the binding node runs no task: its `succeeded` does not hide that the module's steps were reused
+    assert (out["bindingThenReused"], out["bindingFailed"]) == ("reused", "failed")

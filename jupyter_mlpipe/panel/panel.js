@@ -165,8 +165,11 @@ function stateOf(states, name, looks) {
 
 // A collapsed module's status: the first of `order` (the layout's `status_order`, from vocab.py) that
 // any of its steps has; a status the order does not know counts after all it knows.
+// The binding node (members[0]) runs no task: its `succeeded` would hide that every step was reused,
+// so it counts only when it did not succeed (docs/modules.md).
 export function moduleStatus(states, members, order) {
-  const seen = (members || []).map((m) => ((states || {})[m] || { status: "excluded" }).status);
+  const all = (members || []).map((m) => ((states || {})[m] || { status: "excluded" }).status);
+  const seen = all.length > 1 && all[0] === "succeeded" ? all.slice(1) : all;
   for (const status of order || []) if (seen.includes(status)) return status;
   return seen[0] || "excluded";
 }

@@ -40,7 +40,8 @@ export function runStepStatus(run: IRunDetail | null | undefined, step: string):
 }
 
 /**
- * A collapsed module's status: the first status of `order` that any member has. Without an order
+ * A collapsed module's status: the first status of `order` that any member has (the binding node
+ * only when it did not succeed). Without an order
  * (an older server), or when no member has one of its statuses (nothing ran yet), the binding
  * node's: the first member's.
  */
@@ -52,7 +53,10 @@ export function aggregateStatus(
   if (!members.length) {
     return 'notrun';
   }
-  const statuses = new Set(members.map(statusOf));
+  // the binding node (members[0]) runs no task: its `succeeded` would hide that every step was reused,
+  // so it counts only when it did not succeed (as panel.js's moduleStatus; docs/modules.md)
+  const counted = members.length > 1 && statusOf(members[0]) === 'succeeded' ? members.slice(1) : members;
+  const statuses = new Set(counted.map(statusOf));
   for (const status of order ?? []) {
     if (statuses.has(status as DisplayStatus)) {
       return status as DisplayStatus;

@@ -52,9 +52,15 @@ describe('aggregateStatus', () => {
     expect(aggregateStatus(MEMBERS, of({ ...all('reused'), 'feats.clean': 'succeeded' }), ORDER)).toBe('succeeded');
   });
   it('follows the order it is given, not one of its own', () => {
-    const statuses = of({ feats: 'succeeded', 'feats.clean': 'reused' });
-    expect(aggregateStatus(['feats', 'feats.clean'], statuses, ['reused', 'succeeded'])).toBe('reused');
-    expect(aggregateStatus(['feats', 'feats.clean'], statuses, ['succeeded', 'reused'])).toBe('succeeded');
+    const statuses = of({ feats: 'succeeded', 'feats.clean': 'reused', 'feats.scale': 'succeeded' });
+    const members = ['feats', 'feats.clean', 'feats.scale'];
+    expect(aggregateStatus(members, statuses, ['reused', 'succeeded'])).toBe('reused');
+    expect(aggregateStatus(members, statuses, ['succeeded', 'reused'])).toBe('succeeded');
+  });
+  it("does not count the binding node's succeeded (it runs no task), but does count its failure", () => {
+    expect(aggregateStatus(MEMBERS, of({ feats: 'succeeded', 'feats.clean': 'reused', 'feats.scale': 'reused',
+      'feats.stats': 'reused' }), ORDER)).toBe('reused');
+    expect(aggregateStatus(MEMBERS, of({ feats: 'failed', 'feats.clean': 'skipped' }), ORDER)).toBe('failed');
   });
   it("falls back to the binding node's status: no order (an older server), or no member in the run", () => {
     expect(aggregateStatus(MEMBERS, of({ feats: 'succeeded', 'feats.clean': 'failed' }), undefined)).toBe('succeeded');
