@@ -288,6 +288,10 @@ feats.dispatch("click");
 const details = host.children[0].children[2].children[1];
 out.details = details.findAll((n) => n.attrs && n.attrs["data-member"]).map((n) => [n.attrs["data-member"], n.attrs["data-status"]]);
 out.detailsText = details.textContent;
+out.bindingRowClickable = details.findAll((n) => n.attrs && n.attrs["data-member"] === "feats")[0].attrs.class || "";
+model.set("expanded", []);
+details.findAll((n) => n.attrs && n.attrs["data-member"] === "feats.scale")[0].dispatch("click");
+out.openAt = { expanded: model.data.expanded, selected: model.data.selected };
 out.order = mod.moduleStatus({ a: { status: "reused" }, b: { status: "succeeded" } }, ["a", "b"], data.graph.status_order);
 out.allReused = mod.moduleStatus({ a: { status: "reused" } }, ["a"], data.graph.status_order);
 out.bindingThenReused = mod.moduleStatus({ f: { status: "succeeded" }, a: { status: "reused" }, b: { status: "reused" } },
@@ -325,6 +329,9 @@ def test_the_front_end_draws_a_collapsed_module_with_its_steps_status(project, t
     assert out["details"] == [["feats", "succeeded"], ["feats.clean", "succeeded"], ["feats.scale", "failed"],
                               ["feats.stats", "pending"]]
     assert "Error in feats.scale" in out["detailsText"] and "ZeroDivisionError" in out["detailsText"]
+    # a step's row opens the module at that step; the binding node's row is not a link
+    assert out["openAt"] == {"expanded": ["feats"], "selected": "feats.scale"}
+    assert "mlpw-member" not in out["bindingRowClickable"]
     assert (out["order"], out["allReused"]) == ("succeeded", "reused")
     # the binding node runs no task: its `succeeded` does not hide that the module's steps were reused
     assert (out["bindingThenReused"], out["bindingFailed"]) == ("reused", "failed")

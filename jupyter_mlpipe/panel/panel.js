@@ -256,6 +256,17 @@ function render({ model, el: host }) {
     model.save_changes();
   }
 
+  // a step in a module's details: open every module around it (names that are not modules are ignored
+  // by the kernel's layout) and select the step
+  function openAt(step) {
+    const open = new Set(model.get("expanded") || []);
+    const parts = step.split(".");
+    for (let i = 1; i < parts.length; i++) open.add(parts.slice(0, i).join("."));
+    model.set("expanded", [...open]);
+    model.set("selected", step);
+    model.save_changes();
+  }
+
   // what a node shows: its step's state, or for a collapsed module the status of its steps (moduleStatus)
   function shownState(node, states) {
     const own = stateOf(states, node.name, looks());
@@ -708,10 +719,16 @@ function render({ model, el: host }) {
   function moduleDetails(node, members) {
     const mod = node.module;
     const parts = [el("h4", {}, `Module ${moduleLabel(mod)} · ${plural(mod.count, "step")}${mod.expanded ? " (open)" : ""}`)];
-    const rows = members.map(([m, mst]) => el("tr", { "data-member": m, "data-status": mst.status },
+    const rows = members.map(([m, mst]) => {
+      const own = m === node.name;
+      const row = el("tr", { "data-member": m, "data-status": mst.status,
+        ...(own ? {} : { class: "mlpw-member", title: `open ${node.name} at ${m}` }) },
       el("td", {}, el("span", { class: `mlpw-chip mlpw-seg-${mst.status}` }, `${iconOf(mst)} ${mst.label || mst.status}`)),
-      el("td", {}, m === node.name ? `${m} (binds its parameters)` : m),
-      el("td", { class: "mlpw-muted" }, timeText(mst))));
+      el("td", {}, own ? `${m} (binds its parameters)` : m),
+      el("td", { class: "mlpw-muted" }, timeText(mst)));
+      if (!own) row.addEventListener("click", () => openAt(m));
+      return row;
+    });
     parts.push(el("table", { "data-role": "module-steps" },
       el("thead", {}, el("tr", {}, ["status", "step", "time"].map((h) => el("th", {}, h)))), el("tbody", {}, rows)));
     const failed = members.find(([m, mst]) => m !== node.name && mst.status === "failed" && mst.error);
