@@ -22,7 +22,9 @@ WIDGET_CODE = [ROOT / "jupyter_mlpipe" / "panel" / name for name in ("panel.js",
 # the metric charts: uPlot's sheet (vendored, every selector prefixed by the root) and our theme for it
 WIDGET_CHART_CSS = [ROOT / "jupyter_mlpipe" / "panel" / "vendor" / "uPlot.css", ROOT / "jupyter_mlpipe" / "panel" / "chart.css"]
 UPLOT_CLASS = re.compile(r"^(uplot|u-[\w-]+)$")
-SIDE_PANEL_CODE = ROOT / "labextension" / "src" / "panel.ts"
+# the side panel (panel.ts) and the modules that draw its parts
+SIDE_PANEL_CODE = [ROOT / "labextension" / "src" / name
+                   for name in ("panel.ts", "graphview.ts", "panzoom.ts", "stepdetails.ts", "runsview.ts")]
 BADGE_CODE = ROOT / "labextension" / "src" / "badges.ts"
 
 # the roots of the extension's rules: a badge, a step cell (JupyterLab's own cell node), the side panel
@@ -125,7 +127,7 @@ def test_the_two_sheets_share_no_class_property_or_animation():
 
 @pytest.mark.parametrize("paths, prefix", [
     (WIDGET_CODE, "mlpw-"),
-    ([SIDE_PANEL_CODE], "mlps-"),
+    (SIDE_PANEL_CODE, "mlps-"),
     ([BADGE_CODE], "mlp-"),
 ], ids=["widget", "side panel", "badges"])
 def test_each_front_end_draws_with_its_own_classes(paths, prefix):

@@ -1,4 +1,4 @@
-/** Small DOM helpers of the side panel's drawing (panel.ts, moduleview.ts). */
+/** Small DOM helpers of the side panel's drawing (panel.ts and the modules that draw its parts). */
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
@@ -25,4 +25,16 @@ export function svg(tag: string, attrs: Record<string, string | number> = {}, ..
 /** At most `n` characters, an ellipsis at the end when cut. */
 export function truncate(text: string, n: number): string {
   return text.length <= n ? text : text.slice(0, n - 1) + '…';
+}
+
+/** A click, Enter or Space on `target` (a node with role="button") calls `act`. */
+export function onActivate(target: Element, act: () => void): void {
+  target.addEventListener('click', act);
+  target.addEventListener('keydown', (event: Event) => {
+    const key = (event as KeyboardEvent).key;
+    if (key === 'Enter' || key === ' ') {
+      event.preventDefault();
+      act();
+    }
+  });
 }

@@ -1,25 +1,26 @@
 /**
  * The pipeline side panel: the graph of the current notebook's plan with live
- * states, the selected step's details, and the recent runs.
+ * states, the selected step's details, and the recent runs. This is the Lumino widget:
+ * it keeps what is selected, chosen and zoomed, and puts the parts together; the parts
+ * draw themselves (graphview.ts, panzoom.ts, stepdetails.ts, moduleview.ts, runsview.ts).
  */
 
 import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
-import { ILayout, ILayoutEdge, ILayoutNode, IPlan, IRunSummary } from './api';
+import { ILayout, ILayoutEdge, IPlan } from './api';
 import { IDesignerHost, flowDetails, stepForm } from './designer';
 import { PipelineModel } from './model';
-import { ChartSet, restMetrics, stepChartSpecs } from './chart';
 import { badgeStatus } from './badges';
-import { errorText, reusedLabel, shortRunId } from './format';
-import { el, svg, truncate } from './dom';
-import { aggregateStatus, drawnNodeOf, moduleLabel } from './modules';
-import { groupColour, moduleDetails, moduleToggle } from './moduleview';
-import { countsText, formatDuration, isActive, stateLook } from './states';
-import { MAX_ZOOM, MIN_TEXT, MIN_ZOOM, ZOOM_STEP, clampZoom, fitZoom, revealScroll } from './zoom';
-
-/** What "Debug in kernel" shows while the kernel loads the step's inputs. */
-const LOADING = 'loading its inputs into the kernel…';
+import { el } from './dom';
+import { graphCanvas } from './graphview';
+import { drawnNodeOf } from './modules';
+import { moduleDetails } from './moduleview';
+import { IZoomHost, panAndZoom, zoomTools } from './panzoom';
+import { RunLine, runsList } from './runsview';
+import { isActive } from './states';
+import { StepDetails } from './stepdetails';
+import { clampZoom, fitZoom, revealScroll } from './zoom';
 
 export interface IPanelActions {
   /** Scroll to and select the first cell of a step. */
@@ -45,14 +46,6 @@ export interface IPanelActions {
   designer?: IDesignerHost;
 }
 
-function when(value: number | string | null | undefined): string {
-  if (value === null || value === undefined || value === '') {
-    return '';
-  }
-  const date = typeof value === 'number' ? new Date(value * 1000) : new Date(value);
-  return Number.isNaN(date.getTime()) ? String(value) : date.toLocaleTimeString();
-}
-
 export class PipelinePanel extends Widget {
   constructor(private _actions: IPanelActions) {
     super();
@@ -61,6 +54,8 @@ export class PipelinePanel extends Widget {
     this.title.caption = 'Pipeline (jupyter-mlpipe)';
     this.title.label = 'Pipeline';
     this.node.tabIndex = -1;
+    this._stepDetails = new StepDetails(_actions, () => this._render());
+    this._runLine = new RunLine(_actions, () => this._render());
     this._render();
   }
 
@@ -90,7 +85,7 @@ export class PipelinePanel extends Widget {
 
   dispose(): void {
     this._model?.changed.disconnect(this._render, this);
-    this._charts.dispose();
+    this._stepDetails.dispose();
     super.dispose();
   }
 
@@ -181,24 +176,7 @@ export class PipelinePanel extends Widget {
         el('span', { class: 'mlps-spacer' }), refresh, runButton)
     );
     if (run) {
-      const look = stateLook(run.status);
-      const counts: Record<string, number> = {};
-      for (const step of Object.values(run.steps ?? {})) {
-        counts[step.status] = (counts[step.status] ?? 0) + 1;
-      }
-      const line = el('div', { class: `mlps-runline mlps-state-${look.status}`, 'data-mlp-run': run.id, 'data-mlp-status': run.status },
-        el('span', { class: 'mlps-chip' }, `${look.icon} ${look.label}`),
-        ` run ${run.id} `,
-        el('span', { class: 'mlps-muted' }, countsText(counts)));
-      if (run.connecting && isActive(run.status)) {  // "starting Ray (first run in this session)…", as the run panel
-        line.appendChild(el('div', { class: 'mlps-muted mlps-connecting', 'data-role': 'connecting' }, run.connecting));
-      }
-      line.appendChild(this._runActions(run.id, isActive(run.status), model));
-      const said = this._said.get(run.id);
-      if (said) {
-        line.appendChild(el('pre', { class: 'mlps-said', 'data-role': 'run-output' }, said));
-      }
-      parts.push(line);
+      parts.push(this._runLine.draw(run, model));
     }
     if (model.planError) {
       const error = model.planError;
@@ -241,7 +219,7 @@ export class PipelinePanel extends Widget {
           variable => this._chooseVariable(variable)));
       }
     }
-    parts.push(this._runsList(model.runs, model));
+    parts.push(runsList(model.runs, model));
     this.node.replaceChildren(...parts);
   }
 
@@ -279,73 +257,6 @@ export class PipelinePanel extends Widget {
     this._render();
   }
 
-  /** −, the zoom level, +, fit: text never under MIN_TEXT px; what does not fit pans (drag, scroll). */
-  private _zoomTools(): HTMLElement {
-    const button = (role: string, label: string, title: string, onClick: () => void, disabled: boolean): HTMLElement => {
-      const b = el('button', { class: 'jp-mod-styled mlps-zoom-button', type: 'button', 'data-role': role, title }, label);
-      if (disabled) {
-        b.setAttribute('disabled', 'true');
-      }
-      b.addEventListener('click', onClick);
-      return b;
-    };
-    return el('div', { class: 'mlps-zoom', role: 'group', 'aria-label': 'zoom' },
-      button('zoom-out', '−', `Zoom out (text stays at least ${MIN_TEXT} px)`,
-        () => this._zoomTo(this._zoom / ZOOM_STEP), this._zoom <= MIN_ZOOM + 1e-3),
-      el('span', { class: 'mlps-zoom-level', 'data-role': 'zoom-level', title: 'Ctrl + wheel zooms, drag pans' },
-        `${Math.round(this._zoom * 100)}%`),
-      button('zoom-in', '+', 'Zoom in', () => this._zoomTo(this._zoom * ZOOM_STEP), this._zoom >= MAX_ZOOM - 1e-3),
-      button('fit', 'fit', `Fit the graph to the panel (text stays at least ${MIN_TEXT} px: drag or scroll to see the rest)`,
-        () => this._zoomTo(null), false));
-  }
-
-  /** Drag to pan (a click without moving still selects a step); Ctrl/⌘ + wheel zooms. */
-  private _panAndZoom(view: HTMLElement): void {
-    let drag: { id: number; x: number; y: number; left: number; top: number; moved: boolean } | null = null;
-    let dragged = false;
-    view.addEventListener('pointerdown', (event: PointerEvent) => {
-      if (event.button === 0) {
-        drag = { id: event.pointerId, x: event.clientX, y: event.clientY, left: view.scrollLeft, top: view.scrollTop, moved: false };
-      }
-    });
-    view.addEventListener('pointermove', (event: PointerEvent) => {
-      if (!drag || event.pointerId !== drag.id) {
-        return;
-      }
-      const [dx, dy] = [event.clientX - drag.x, event.clientY - drag.y];
-      if (!drag.moved && Math.abs(dx) + Math.abs(dy) < 5) {
-        return;
-      }
-      if (!drag.moved) {
-        drag.moved = true;
-        view.classList.add('mlps-dragging');
-        view.setPointerCapture?.(event.pointerId);
-      }
-      view.scrollLeft = drag.left - dx;
-      view.scrollTop = drag.top - dy;
-    });
-    const end = (): void => {
-      dragged = !!drag?.moved;
-      drag = null;
-      view.classList.remove('mlps-dragging');
-      this._scroll = { left: view.scrollLeft, top: view.scrollTop };
-    };
-    view.addEventListener('pointerup', end);
-    view.addEventListener('pointercancel', end);
-    view.addEventListener('click', (event: Event) => {
-      if (dragged) {  // the click that ends a drag selects nothing
-        event.stopPropagation();
-        dragged = false;
-      }
-    }, true);
-    view.addEventListener('wheel', (event: WheelEvent) => {
-      if (event.ctrlKey || event.metaKey) {
-        event.preventDefault();
-        this._zoomTo(this._zoom * Math.exp(-event.deltaY / 400));
-      }
-    }, { passive: false });
-  }
-
   private _graph(graph: ILayout, model: PipelineModel): HTMLElement {
     if (this._graphLayout?.width !== graph.width || this._graphLayout?.height !== graph.height) {
       if (!this._keepZoom) {
@@ -358,131 +269,29 @@ export class PipelinePanel extends Widget {
     }
     this._graphLayout = graph;
     const zoom = this._zoom;
-    const canvas = svg('svg', {
-      class: 'mlps-graph-svg',
-      width: Math.round(graph.width * zoom),
-      height: Math.round(graph.height * zoom),
-      'data-zoom': zoom.toFixed(3),
-      viewBox: `0 0 ${graph.width} ${graph.height}`,
-      role: 'group',
-      'aria-label': `pipeline graph, ${graph.nodes.length} steps`
+    const canvas = graphCanvas(graph, zoom, {
+      selected: this._selected,
+      edge: this._edge,
+      edgesChoosable: !!this._actions.designer,
+      status: step => badgeStatus(model, step),
+      stepRun: step => model.stepRun(step),
+      chooseStep: name => this._chooseStep(name),
+      chooseEdge: edge => this._chooseEdge(edge),
+      toggleModule: (name, open) => void this._toggleModule(name, open)
     });
-    const marker = svg('marker', {
-      id: 'mlps-arrow', viewBox: '0 0 10 10', refX: 9, refY: 5,
-      markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse'
-    }, svg('path', { d: 'M0,0 L10,5 L0,10 z', class: 'mlps-arrow' }));
-    canvas.appendChild(svg('defs', {}, marker));
-    for (const edge of graph.edges) {
-      const title = svg('title', {}, `${edge.from} → ${edge.to}: ${edge.variables.join(', ')}`);
-      const chosen = this._edge?.from === edge.from && this._edge?.to === edge.to;
-      const g = svg('g', { class: `mlps-edge${chosen ? ' mlps-selected' : ''}`, 'data-from': edge.from, 'data-to': edge.to },
-        svg('path', { d: edge.path, 'marker-end': 'url(#mlps-arrow)' }), title);
-      if (this._actions.designer && edge.variables.length) {
-        // the designer: a wide invisible stroke and a chip of what flows, to click
-        g.appendChild(svg('path', { d: edge.path, class: 'mlps-edge-hit' }));
-        g.appendChild(this._edgeChip(edge));
-        g.setAttribute('role', 'button');
-        g.setAttribute('tabindex', '0');
-        g.setAttribute('aria-label', `values from ${edge.from} to ${edge.to}: ${edge.variables.join(', ')}`);
-        const open = (): void => this._chooseEdge(edge);
-        g.addEventListener('click', open);
-        g.addEventListener('keydown', (event: Event) => {
-          const key = (event as KeyboardEvent).key;
-          if (key === 'Enter' || key === ' ') {
-            event.preventDefault();
-            open();
-          }
-        });
-      }
-      canvas.appendChild(g);
-    }
-    for (const node of graph.nodes) {
-      canvas.appendChild(this._node(node, graph, model));
-    }
     const view = el('div', { class: 'mlps-graph', 'data-zoom': zoom.toFixed(3) }, canvas);
-    this._panAndZoom(view);
-    return el('div', { class: 'mlps-graph-box' }, this._zoomTools(), view);
+    panAndZoom(view, this._zoomHost);
+    return el('div', { class: 'mlps-graph-box' }, zoomTools(this._zoomHost), view);
   }
 
-  /** A step's node; a module step's: one node for all its steps (a toggle opens it), or its open binding node. */
-  private _node(node: ILayoutNode, graph: ILayout, model: PipelineModel): SVGElement {
-    const module = node.module;
-    const collapsed = !!module && !module.expanded;
-    const status = collapsed
-      ? aggregateStatus(module!.members, step => badgeStatus(model, step), graph.status_order)
-      : badgeStatus(model, node.name);
-    const look = stateLook(status);
-    const stepRun = collapsed ? undefined : model.stepRun(node.name);
-    // a reused step took no time in this run: it says which run it is reused from, as the run panel does
-    const duration = status === 'reused' ? '' : formatDuration(stepRun?.duration ?? null);
-    const label = status === 'reused' && !collapsed ? reusedLabel(look.label, stepRun?.from_run) : look.label;
-    const gpus = node.num_gpus ? ` ×${node.num_gpus}` : '';
-    // a collapsed module: its label (and version) as the second line, its status in the colour and icon
-    const sub = collapsed
-      ? moduleLabel(module!)
-      : `${module ? moduleLabel(module) : node.compute + gpus} · ${label}${duration ? ' · ' + duration : ''}`;
-    const title = collapsed
-      ? `${node.name}: module ${moduleLabel(module!)}, ${module!.count} step${module!.count === 1 ? '' : 's'}: ${label}`
-      : `${node.name} (${module ? 'module ' + moduleLabel(module) : node.compute + gpus}): ${label}${duration ? ', ' + duration : ''}` +
-        (node.group ? ` (a step of module ${node.group})` : '');
-    const { x, y, width: w, height: h } = node;
-    const classes = ['mlps-node', `mlps-state-${status}`];
-    if (this._selected === node.name) {
-      classes.push('mlps-selected');
-    }
-    if (collapsed) {
-      classes.push('mlps-module');
-    } else if (module) {
-      classes.push('mlps-module-open');
-    }
-    if (node.group) {
-      classes.push('mlps-member');
-    }
-    const g = svg('g', {
-      class: classes.join(' '),
-      tabindex: 0,
-      role: 'button',
-      'data-step': node.name,
-      'data-status': status,
-      'aria-label': collapsed ? `module ${node.name} (${module!.count} steps): ${look.label}` : `step ${node.name}: ${look.label}`
-    });
-    // an open module and its steps: framed in the module's colour, so a person sees which steps are its
-    const group = module?.expanded ? node.name : node.group;
-    if (group) {
-      g.setAttribute('data-group', group);
-      g.setAttribute('style', `--mlps-group: ${groupColour(group)}`);
-      g.appendChild(svg('rect', { class: 'mlps-group-frame', x: x - 3, y: y - 3, width: w + 6, height: h + 6, rx: 7 }));
-    }
-    if (collapsed) {  // a stack of cards: more than one step behind this node
-      g.appendChild(svg('rect', { class: 'mlps-stack', x: x + 4, y: y + 4, width: w, height: h, rx: 5 }));
-    }
-    g.append(
-      svg('title', {}, title),
-      svg('rect', { class: 'mlps-box', x, y, width: w, height: h, rx: 5 }),
-      svg('rect', { class: 'mlps-band', x: x + 1, y: y + 1, width: 5, height: h - 2, rx: 2 }),
-      svg('text', { x: x + 15, y: y + 21, class: 'mlps-icon', 'text-anchor': 'middle', 'aria-hidden': 'true' }, look.icon),
-      svg('text', { x: x + 26, y: y + 21, class: 'mlps-name' }, truncate(node.name, module ? 15 : 19)),
-      svg('text', { x: x + 26, y: y + 39, class: collapsed ? 'mlps-sub mlps-module-label' : 'mlps-sub' }, truncate(sub, 22)));
-    if (module) {
-      g.appendChild(moduleToggle(module, x + w - 24, y + 4, () => void this._toggleModule(node.name, !module.expanded)));
-    }
-    const choose = (): void => {
-      this._edge = null;
-      this._chooseVariable(null, false);
-      this._selected = node.name;
-      this._reveal = node.name;
-      this._actions.selectStep(node.name);
-      this._render();
-    };
-    g.addEventListener('click', choose);
-    g.addEventListener('keydown', (event: Event) => {
-      const key = (event as KeyboardEvent).key;
-      if (key === 'Enter' || key === ' ') {
-        event.preventDefault();
-        choose();
-      }
-    });
-    return g;
+  /** A click (or Enter) on a step's node: select it, and its first cell in the notebook. */
+  private _chooseStep(name: string): void {
+    this._edge = null;
+    this._chooseVariable(null, false);
+    this._selected = name;
+    this._reveal = name;
+    this._actions.selectStep(name);
+    this._render();
   }
 
   /**
@@ -528,18 +337,6 @@ export class PipelinePanel extends Widget {
     this._keepZoom = false;
   }
 
-  /** The chip in the middle of an edge: its one variable, or how many (12 px: never under 11 px on screen). */
-  private _edgeChip(edge: ILayoutEdge): SVGElement {
-    const pts = edge.points;
-    const [a, b] = [pts[Math.floor((pts.length - 1) / 2)], pts[Math.ceil((pts.length - 1) / 2)]];
-    const [x, y] = [(a[0] + b[0]) / 2, (a[1] + b[1]) / 2];
-    const text = edge.variables.length === 1 ? truncate(edge.variables[0], 14) : `${edge.variables.length} values`;
-    const w = text.length * 7 + 12;
-    return svg('g', { class: 'mlps-edge-chip' },
-      svg('rect', { x: x - w / 2, y: y - 9, width: w, height: 18, rx: 9 }),
-      svg('text', { x, y: y + 4, 'text-anchor': 'middle' }, text));
-  }
-
   private _chooseEdge(edge: ILayoutEdge): void {
     this._edge = { from: edge.from, to: edge.to };
     this._selected = null;
@@ -565,162 +362,20 @@ export class PipelinePanel extends Widget {
   private _details(name: string, model: PipelineModel): HTMLElement {
     const drawn = this._graphLayout?.nodes.find(n => n.name === name);
     if (drawn?.module && !drawn.module.expanded) {
-      this._charts.update([]);
+      this._stepDetails.clearCharts();
       return moduleDetails(drawn.name, drawn.module, this._graphLayout?.status_order, {
         status: step => badgeStatus(model, step),
         stepRun: step => model.stepRun(step),
         show: step => void (step === drawn.name ? this._toggleModule(step, true) : this._revealStep(step))
       });
     }
-    const stepRun = model.stepRun(name);
-    const look = stateLook(badgeStatus(model, name));
-    const rows: Node[] = [
-      el('div', { class: 'mlps-details-title' },
-        el('span', { class: `mlps-chip mlps-state-${look.status}` }, `${look.icon} ${look.label}`), ` ${name}`)
-    ];
-    const duration = formatDuration(stepRun?.duration ?? null);
-    if (stepRun?.status === 'reused' && stepRun.from_run) {
-      rows.push(el('div', { class: 'mlps-muted' }, `reused from run ${stepRun.from_run} (its outputs, its notebook)`));
-    } else if (duration) {
-      rows.push(el('div', { class: 'mlps-muted' }, `took ${duration}`));
-    }
-    if (stepRun?.error) {  // the words the run wrote (cell, error, the user's traceback), not the record's JSON
-      rows.push(el('pre', { class: 'mlps-error', 'data-role': 'step-error' }, truncate(errorText(stepRun.error), 4000)));
-    }
-    const open = el('button', { class: 'jp-mod-styled mlps-open-notebook', type: 'button' }, 'Open executed notebook');
-    const run = model.run?.id;
-    // the server says where it serves the notebook (null: none on disk); older servers only gave its path
-    const hasNotebook = stepRun?.notebook_endpoint !== undefined ? !!stepRun.notebook_endpoint : !!stepRun?.notebook_path;
-    if (run && hasNotebook) {
-      if (stepRun?.notebook_path) {
-        open.title = stepRun.notebook_path;
-      }
-      open.addEventListener('click', () => this._actions.openNotebook(model.path, run, name));
-    } else {
-      open.setAttribute('disabled', 'true');
-      open.title = 'This step has no executed notebook in the watched run.';
-    }
-    // a chart per metric the step logged, with the other steps that log it on the same axes
-    const order = (model.plan?.steps ?? []).map(s => s.name);
-    const specs = stepChartSpecs(restMetrics(model.run?.metrics), order, name);
-    if (specs.length) {
-      rows.push(el('div', { class: 'mlps-metrics-title' }, 'Metrics'), this._charts.update(specs));
-    } else {
-      this._charts.update([]);
-    }
-    rows.push(open);
-    if (run && stepRun?.status === 'failed' && this._actions.debugStep) {
-      rows.push(this._debugButton(name, run));
-    }
-    return el('div', { class: 'mlps-details', 'data-step': name }, ...rows);
-  }
-
-  /** "Debug in kernel": the failed step's inputs into the kernel (`%pipeline debug`), its output below. */
-  private _debugButton(name: string, run: string): HTMLElement {
-    const button = el('button', {
-      class: 'jp-mod-styled mlps-debug-step', type: 'button',
-      title: `Load the values '${name}' received in run ${run} into this notebook's kernel ` +
-        `(%pipeline debug ${name} --run ${run}), to fix its cell there`
-    }, 'Debug in kernel');
-    const said = el('pre', {
-      class: 'mlps-debug-output',
-      style: 'white-space: pre-wrap; overflow-wrap: anywhere; font-size: var(--jp-code-font-size); margin: 4px 0'
-    });
-    const key = `${run}/${name}`;
-    const shown = this._debugOutput.get(key);
-    said.hidden = shown === undefined;
-    said.textContent = shown ?? '';
-    if (shown === LOADING) {
-      button.setAttribute('disabled', 'true');
-    }
-    button.addEventListener('click', () => {
-      // kept by run and step, and drawn again: the panel may re-render while the kernel works
-      this._debugOutput.set(key, LOADING);
-      this._render();
-      void this._actions.debugStep!(name, run)
-        .catch((reason: unknown) => `Could not run %pipeline debug: ${reason}`)
-        .then(text => {
-          this._debugOutput.set(key, text);
-          this._render();
-        });
-    });
-    return el('div', { class: 'mlps-debug' }, button, said);
-  }
-
-  /** Cancel (a run going), or load its results into the kernel (a finished one). */
-  private _runActions(run: string, active: boolean, model: PipelineModel): HTMLElement {
-    const box = el('span', { class: 'mlps-run-actions' });
-    if (active) {
-      const cancel = el('button', {
-        class: 'jp-mod-styled jp-mod-warn mlps-cancel', type: 'button', title: `Cancel run ${run}: its running steps stop`
-      }, '■ Cancel');
-      cancel.addEventListener('click', () => {
-        cancel.setAttribute('disabled', 'true');
-        void model.cancel().catch((reason: unknown) => {
-          const error = reason as { message?: string; hint?: string | null };
-          this._said.set(run, [error.message ?? String(reason), error.hint ?? ''].filter(Boolean).join('\n'));
-          this._render();
-        });
-      });
-      box.appendChild(cancel);
-    } else if (this._actions.loadRun) {
-      const load = el('button', {
-        class: 'jp-mod-styled mlps-load-run', type: 'button',
-        title: `Put the results of run ${run} into this notebook's kernel (%pipeline load ${shortRunId(run)})`
-      }, 'Load into kernel');
-      load.addEventListener('click', () => {
-        this._said.set(run, 'loading its results into the kernel…');
-        this._render();
-        void this._actions.loadRun!(run)
-          .catch((reason: unknown) => `Could not run %pipeline load: ${reason}`)
-          .then(text => {
-            this._said.set(run, text);
-            this._render();
-          });
-      });
-      box.appendChild(load);
-    }
-    return box;
-  }
-
-  private _runsList(runs: IRunSummary[], model: PipelineModel): HTMLElement {
-    const box = el('div', { class: 'mlps-runs' }, el('h3', {}, 'Recent runs'));
-    if (!runs.length) {
-      box.appendChild(el('div', { class: 'mlps-empty' }, 'No runs yet.'));
-      return box;
-    }
-    const list = el('ul', { class: 'mlps-runs-list' });
-    for (const run of runs.slice(0, 20)) {
-      const look = stateLook(run.status);
-      const item = el('li', {
-        class: `mlps-run-item mlps-state-${look.status}${model.run?.id === run.id ? ' mlps-selected' : ''}`,
-        tabindex: '0', role: 'button', 'data-run': run.id, title: `show run ${run.id}`
-      },
-      el('span', { class: 'mlps-chip' }, `${look.icon} ${look.label}`),
-      el('span', { class: 'mlps-run-id' }, run.id),
-      el('span', { class: 'mlps-muted' }, [when(run.started), formatDuration(run.duration ?? null)].filter(Boolean).join(' · ')),
-      el('span', { class: 'mlps-muted mlps-run-counts' }, countsText(run.step_counts)));
-      if (run.pipeline) {  // a published pipeline's run: which one, which version, what triggered it
-        item.appendChild(el('span', { class: 'mlps-muted mlps-run-published' },
-          `${run.pipeline} v${run.pipeline_version ?? '?'} (${run.trigger?.kind ?? '?'})`));
-      }
-      const show = (): void => void model.watch(run.id);
-      item.addEventListener('click', show);
-      item.addEventListener('keydown', (event: KeyboardEvent) => {
-        if (event.key === 'Enter' || event.key === ' ') {
-          event.preventDefault();
-          show();
-        }
-      });
-      list.appendChild(item);
-    }
-    box.appendChild(list);
-    return box;
+    return this._stepDetails.draw(name, model);
   }
 
   private _model: PipelineModel | null = null;
-  /** The selected step's metric charts, kept across re-renders. */
-  private _charts = new ChartSet();
+  /** The selected step's details and the watched run's line: what they keep across re-renders. */
+  private _stepDetails: StepDetails;
+  private _runLine: RunLine;
   private _selected: string | null = null;
   /** The designer: the chosen edge and variable, what the form's fields answered, a redraw waiting. */
   private _edge: { from: string; to: string } | null = null;
@@ -737,9 +392,13 @@ export class PipelinePanel extends Widget {
   /** The module whose toggle had the focus: it gets it back once redrawn. */
   private _focusToggle: string | null = null;
   private _scroll = { left: 0, top: 0 };
+  /** The panel's zoom, for the zoom buttons and the graph's drag and wheel (panzoom.ts). */
+  private _zoomHost: IZoomHost = {
+    zoom: () => this._zoom,
+    zoomTo: zoom => this._zoomTo(zoom),
+    panned: scroll => {
+      this._scroll = scroll;
+    }
+  };
   private _reveal: string | null = null;
-  /** What `%pipeline debug` printed, by `RUN/STEP`: kept across re-renders. */
-  private _debugOutput = new Map<string, string>();
-  /** What a run's buttons answered (a refused cancel, what `%pipeline load` printed), by run id. */
-  private _said = new Map<string, string>();
 }
