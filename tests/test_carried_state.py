@@ -109,3 +109,50 @@ def test_a_step_that_appends_while_the_writer_runs_still_gives_the_notebooks_fil
                for c in run.corrections), run.corrections
     again = jupyter_mlpipe.run(path, force=True)  # learned: in notebook order from the start
     assert again["log"] == "ab" and again.corrections == []
+
+
+def test_steps_that_append_to_a_file_nobody_creates_give_the_notebooks_file(ray_address, notebook):
+    """First run: `second` appends before `first` does (sleeps force it), and each attempt changes the file
+    for good. A re-run of the first step to touch it must start from the file as it was before the run
+    (missing), not as its own or the other's attempt left it ('21', '1212' before this was fixed)."""
+    path = notebook([
+        "import time",
+        "%%step first\ntime.sleep(1)\nwith open('o.txt', 'a') as fh:\n    fh.write('1')",
+        "%%step second\nwith open('o.txt', 'a') as fh:\n    fh.write('2')",
+        "%%step read\no = open('o.txt').read()",
+    ])
+    run = jupyter_mlpipe.run(path)
+    assert run.status == "succeeded" and run["o"] == "12", run.corrections
+    # run again in place, as a person re-running the notebook: it appends again, nothing stale is reused
+    again = jupyter_mlpipe.run(path)
+    assert again["o"] == "1212" and again.steps["first"].status == "succeeded"
+
+
+def test_a_step_reset_before_its_neighbour_ends_still_counts_against_it(ray_address, notebook):
+    """`remove` deletes `make`'s folder while `make` runs, then is re-run for another reason (it and `log`
+    touched o.txt at once) before `make` ends: its first attempt must still show that `make` handed on a
+    folder someone else deleted. (It used to fail at the correction limit, or give o.txt '1212'.)"""
+    path = notebook([
+        "import os, shutil, time",
+        "%%step make\nos.makedirs('tree/x', exist_ok=True)\ntime.sleep(4)",
+        "%%step remove\ntime.sleep(0.3)\nshutil.rmtree('tree')\nwith open('o.txt', 'a') as fh:\n    fh.write('1')\n"
+        "time.sleep(0.5)",
+        "%%step log\ntime.sleep(0.5)\nwith open('o.txt', 'a') as fh:\n    fh.write('2')\ntime.sleep(0.5)",
+        "%%step check\ngone = not os.path.exists('tree')\no = open('o.txt').read()",
+    ])
+    run = jupyter_mlpipe.run(path)
+    assert run.status == "succeeded", run.summary()
+    assert (run["gone"], run["o"]) == (True, "12"), run.corrections
+
+
+def test_a_step_that_fails_on_its_own_after_reading_an_earlier_steps_file_says_why(ray_address, notebook):
+    """It waited for the writer and found the notebook's file: its error is its own, shown at once, not
+    re-run until the correction limit."""
+    path = notebook([
+        "%%step write\nopen('f.txt', 'w').write('1')",
+        "%%step parse\nv = open('f.txt').read()\nint('z')",
+    ])
+    run = jupyter_mlpipe.run(path)
+    assert run.status == "failed"
+    assert "invalid literal for int()" in run.steps["parse"].error, run.steps["parse"].error
+    assert sum("parse re-ran" in c for c in run.corrections) <= 1, run.corrections

@@ -210,7 +210,11 @@ def test_a_worker_node_lost_mid_step_is_survived_with_retries(cluster, tmp_path)
         "%%step work --retries 2\n"
         f"{NODE_ID}\n"
         f"with open({str(marker)!r}, 'a') as fh:\n    fh.write(node + '\\n')\n"
-        "import time\ntime.sleep(8 if len(open(" + repr(str(marker)) + ").read().split()) == 1 else 0)\n"
+        # the first attempt waits until the node under it is killed, not a fixed time: `ray start` of the spare
+        # node can take longer than any sleep on a loaded machine; the retry finds two lines and goes on
+        "import time\n_t = time.time()\n"
+        "while len(open(" + repr(str(marker)) + ").read().split()) == 1 and time.time() - _t < 150:\n"
+        "    time.sleep(0.2)\n"
         "ran_on = node",
     ])
     (tmp_path / "mlpipe.toml").write_text('[compute.cpu]\nresources = {spot = 1}\nnum_cpus = 1\n')

@@ -271,6 +271,7 @@ class CarriedStates:
     def __init__(self, base: str) -> None:
         self.base = base
         self.incoming: dict[str, Any] = {}
+        self.pristine: dict[str, Any] = {}  # `@file:` -> what it was before this run changed it (a re-run)
         self.before: dict[str, Any] = {}
         self.code_before: dict[str, dict[str, Any]] | None = None
         self.module_values: dict[str, dict[str, Any]] = {}
@@ -314,7 +315,10 @@ class CarriedStates:
         """Write back the files earlier steps left (as they left them); then watch this step's."""
         from .files import FILE_PREFIX, FileAccess, materialize, watch
 
-        for name, state in self.incoming.items():
+        # a step re-run in its run, touching a file no earlier step writes: as it was before the run, not
+        # as this step's own first attempt (or a step running beside it) left it
+        states = {**self.pristine, **self.incoming}
+        for name, state in states.items():
             if name.startswith(FILE_PREFIX):
                 try:
                     materialize(self.base, name[len(FILE_PREFIX):], state)
@@ -323,6 +327,16 @@ class CarriedStates:
         self.files = FileAccess(self.base)
         self.files.watch_literals(self.literal_paths)
         watch(self.files)
+
+    def found_files(self) -> dict[str, tuple[float, Any, str, bool]]:
+        """`@file:` -> (when, what it was before the step first touched it, read or write, whether that first
+        touch replaced it), for each path it touched."""
+        from .files import FILE_PREFIX
+
+        if self.files is None:
+            return {}
+        return {FILE_PREFIX + rel: (*self.files.found[rel], access, rel in self.files.fresh)
+                for rel, access in self.files.touched.items() if rel in self.files.found}
 
     def end_files(self) -> dict[str, tuple[Any, str]]:
         from .files import FILE_PREFIX, state_of, watch

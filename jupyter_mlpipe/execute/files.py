@@ -18,14 +18,19 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+import time
 from typing import Any, Literal
 
-__all__ = ["FILE_PREFIX", "FileAccess", "file_key", "literal_paths", "materialize", "state_of", "watch"]
+__all__ = ["FILE_PREFIX", "FOUND_LIMIT", "FileAccess", "file_key", "found_key", "literal_paths", "materialize",
+           "state_of", "watch"]
 
 FILE_PREFIX = "@file:"
 Access = Literal["read", "write"]
 _IGNORED_PARTS = (".mlpipe", "__pycache__", ".ipynb_checkpoints", ".git")
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+FOUND_LIMIT = 16 * 1024 * 1024
+"""A file up to this size is kept as the step found it before touching it (`FileAccess.found`), so a step
+re-run in the same run can start from it; a larger one is kept as `unknown` and left as it is."""
 
 
 class FileAccess:
@@ -35,11 +40,14 @@ class FileAccess:
         self.base = os.path.realpath(base)
         self.touched: dict[str, Access] = {}
         self.literals: dict[str, tuple | None] = {}
+        self.found: dict[str, tuple[float, dict]] = {}  # path -> (when, what it was before the step touched it)
+        self.fresh: set[str] = set()  # paths whose first touch replaced what was there (`open(p, 'w')`)
+        self._looking = False  # reading a file for `found` opens it too: not a touch of the step
 
-    def note(self, path: Any, access: Access) -> None:
+    def note(self, path: Any, access: Access, *, truncates: bool = False) -> None:
         if isinstance(path, bytes):
             path = os.fsdecode(path)
-        if not isinstance(path, str) or not path:
+        if not isinstance(path, str) or not path or self._looking:
             return
         full = os.path.realpath(os.path.join(os.getcwd(), path))
         if not full.startswith(self.base + os.sep):
@@ -47,19 +55,39 @@ class FileAccess:
         rel = os.path.relpath(full, self.base)
         if any(part in _IGNORED_PARTS for part in rel.split(os.sep)) or rel.endswith((".pyc", ".ipynb")):
             return
+        if rel not in self.found:  # an audit event comes before the change: this is what the step found
+            self.keep_found(rel, full)
+            if truncates:
+                self.fresh.add(rel)
         if self.touched.get(rel) != "write":
             self.touched[rel] = access
         if access == "write":  # a new or removed entry changes what its folders list
             parent = os.path.dirname(rel)
             while parent:
+                if parent not in self.found:
+                    self.keep_found(parent, os.path.join(self.base, parent))
                 self.touched[parent] = "write"
                 parent = os.path.dirname(parent)
 
+
+    def keep_found(self, rel: str, full: str) -> None:
+        """Keep what `rel` is before the step changes it: a step that touched it first in notebook order and
+        runs again in this run starts from it, not from what its own or a concurrent attempt left."""
+        self._looking = True
+        try:
+            self.found[rel] = (time.time(), _found_state(full))
+        finally:
+            self._looking = False
 
     def watch_literals(self, paths: list[str]) -> None:
         """Paths the step's code names as plain strings: C code (pyarrow's `to_parquet`, h5py, OpenCV)
         opens files without an audit event, so these are looked at before and after the step."""
         self.literals = {path: _look(os.path.join(self.base, path)) for path in paths}
+        for path in paths:  # what C code may change: as it was before the step
+            full = os.path.realpath(os.path.join(self.base, path))
+            rel = os.path.relpath(full, self.base)
+            if full.startswith(self.base + os.sep) and rel not in self.found:
+                self.keep_found(rel, full)
 
     def settle_literals(self) -> None:
         """A named path that changed was written; one that is there and did not change was read."""
@@ -93,6 +121,35 @@ def _look(path: str) -> tuple | None:
     return ("file", stat.st_size, stat.st_mtime_ns)
 
 
+def _found_state(full: str) -> dict:
+    """A path as `materialize` can make it again: missing, a folder (its names), a file up to FOUND_LIMIT
+    (its bytes); a larger file is `unknown` (left as it is)."""
+    try:
+        stat = os.stat(full)
+    except OSError:
+        return {"kind": "missing"}
+    if os.path.isdir(full):
+        try:
+            return {"kind": "dir", "names": sorted(os.listdir(full))}
+        except OSError:
+            return {"kind": "dir", "names": []}
+    if stat.st_size > FOUND_LIMIT:
+        return {"kind": "unknown", "size": stat.st_size}
+    try:
+        with open(full, "rb") as fh:
+            return {"kind": "file", "data": fh.read()}
+    except OSError:
+        return {"kind": "unknown", "size": stat.st_size}
+
+
+def found_key(state: dict) -> str | None:
+    """`file_key` of a path as `FileAccess.found` kept it (None: too large to have been kept)."""
+    kind = state.get("kind")
+    if kind == "file":
+        return hashlib.sha256(state["data"]).hexdigest()
+    return kind if kind in ("missing", "dir") else None
+
+
 def literal_paths(bodies: list[str]) -> list[str]:
     """The plain string constants of a step's code that could name a path (`'data/t.parquet'`)."""
     import ast
@@ -123,7 +180,9 @@ def _hook(event: str, args: tuple) -> None:
         path, mode, flags = (args + (None, None, None))[:3]
         writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or \
             (mode is None and isinstance(flags, int) and flags & _WRITE_FLAGS)
-        access.note(path, "write" if writing else "read")
+        truncates = (isinstance(mode, str) and "w" in mode) or \
+            (mode is None and isinstance(flags, int) and bool(flags & os.O_TRUNC))
+        access.note(path, "write" if writing else "read", truncates=truncates)
     elif event in ("os.rename", "os.replace"):
         access.note(args[0], "write")
         access.note(args[1], "write")

@@ -22,7 +22,8 @@ from ..store.paths import Store
 from ..vocab import DONE, FINISHED, STEP_STATUSES, ErrorInfo, RunStatus, StepStatus, to_json
 from .backend import Backend, Finished
 from .carried import is_carried
-from .files import FILE_PREFIX, file_key, literal_paths
+from .file_windows import FileWindows
+from .files import FILE_PREFIX, file_key, found_key, literal_paths
 from .corrections import MAX_RERUNS, Corrections
 from .decision import ReuseDecider
 from .environments import env_failure_result
@@ -76,6 +77,9 @@ class _Driver:
         self.running: list[str] = []  # submitted to the backend, not finished
         self.outdated: set[str] = set()  # running, but what they read changed meanwhile: run again
         self.failed_touches: dict[str, list[str]] = {}  # failed step -> the files it had touched
+        self.windows = FileWindows()  # every attempt's time window and files, dropped and replaced ones too
+        self.pristine: dict[str, list[Any]] = {}  # `@file:` -> [when, kind, ref, access]: before the run touched it
+        self.restored: dict[str, frozenset[str]] = {}  # running step -> the files it was given as they should be
         self.must_run: set[str] = set()  # steps whose stored result is not to be trusted in this run
         self.learned_keys: dict[str, str] = {}  # step -> the key `cache_as_learned` stored its result under
         self.backend_ready = False
@@ -149,9 +153,20 @@ class _Driver:
         import fnmatch
 
         base, declared = self.run.store.base, list(step.options.deps or [])
-        return {v: "file:" + file_key(str(base / v[len(FILE_PREFIX):])) for v in step.outputs
+        return {v: "file:" + self.file_key_before(v, str(base / v[len(FILE_PREFIX):])) for v in step.outputs
                 if v.startswith(FILE_PREFIX) and v not in step.input_sources
                 and not any(fnmatch.fnmatch(v[len(FILE_PREFIX):], d) for d in declared)}  # --deps: in the key
+
+    def file_key_before(self, variable: str, path: str) -> str:
+        """A data file's content for a key: as it was before this run touched it, where a step's first touch
+        kept what it found (an appender's result depends on it: a re-run, or the key stored for the next plan,
+        must not take the file it left itself); else as it is now."""
+        seen = self.pristine.get(variable)
+        if seen is not None and not seen[4] and seen[1] != "unknown":
+            found = found_key(self.run.artifacts.get(seen[2]["digest"]))
+            if found is not None:
+                return found
+        return file_key(path)
 
     def required(self, name: str) -> list[str]:
         """The variables of step `name` that the run's later steps read."""
@@ -181,6 +196,8 @@ class _Driver:
         run_dir.mkdir(parents=True, exist_ok=True)
         sr = run.steps[name]
         sr.notebook_path = str(run_dir / f"{name}.ipynb")
+        pristine = self.pristine_for(name)
+        self.restored[name] = frozenset([*pristine, *(v for v in inputs if v.startswith(FILE_PREFIX))])
         resources = self.decider.envs.resources(step)  # its runtime_env with pip's pins (`environment_failed`)
         task: StepTask = {
             "bundle": build_bundle(self.plan, step),
@@ -188,7 +205,8 @@ class _Driver:
             "parameters": bundle_parameters(
                 step, run_id=run.id, store=store.artifacts_root, inputs=inputs, required=required,
                 params=run.params, context={"history": str(store.history_path), "hidden": hidden,
-                                          "paths": literal_paths([body for _, body in step.code])}),
+                                          "paths": literal_paths([body for _, body in step.code]),
+                                          "pristine": {v: ref["digest"] for v, ref in pristine.items()}}),
             "cwd": str(store.base),
             "started_marker": str(run_dir / f"{name}.started"),
             "timeout": step.options.timeout,
@@ -269,9 +287,12 @@ class _Driver:
         if name not in self.running:
             return  # a step the driver already gave up on (killed at its --timeout)
         self.running.remove(name)
+        attempt = self.windows.record(name, finished.result, self.restored.pop(name, frozenset()))
+        self.keep_pristine(finished.result)
         if name in self.outdated:  # what it read changed while it ran: its result is not wanted
             self.outdated.discard(name)
-            self.distrust_overlapping(name, finished.result or {})
+            if attempt is not None:  # it still changed files while it ran
+                self.replay_overlapping(name)
             sr.reset()
             run.emit("step", sr)
             return
@@ -361,9 +382,7 @@ class _Driver:
                 del self.failed_touches[later]
                 self.corrections.learn(later, written)
                 self.rerun(later, f"{later} re-ran: {learned[written]} (learned at run time)")
-        for earlier, later, variable in self.overlapping_file_steps(name):
-            self.replay_file(earlier, variable, f"{earlier} and {later} touched {variable[len(FILE_PREFIX):]!r} "
-                                                "at the same time")
+        self.replay_overlapping(name)
         for later, variable in self.corrections.stale(name, run.steps):
             source = self.corrections.steps[later].input_sources.get(variable, name)
             why = learned.get(variable) if source == name and later != name else None
@@ -371,15 +390,27 @@ class _Driver:
                 why = f"it reads {variable!r} as step {source!r} leaves it"
             self.rerun(later, f"{later} re-ran: {why} (learned at run time)")
 
-    def distrust_overlapping(self, name: str, result: StepResult) -> None:
-        """A result dropped because the step runs again still changed files while it ran: a step that touched
-        them at the same time may have handed on those changes (`'abb'` for `'ab'`), so it runs again too."""
-        touched = [*(result.get("learned") or {}), *(result.get("outputs") or {}), *(result.get("touched") or [])]
-        files = [v for v in dict.fromkeys(touched) if v.startswith(FILE_PREFIX)]
-        started, ended = result.get("started"), result.get("ended")
-        if not files or started is None or ended is None:
+    def keep_pristine(self, result: StepResult | None) -> None:
+        """Each file as the first attempt of this run to touch it found it: as it was before the run."""
+        for variable, seen in ((result or {}).get("found") or {}).items():
+            if variable not in self.pristine or seen[0] < self.pristine[variable][0]:
+                self.pristine[variable] = list(seen)
+
+    def pristine_for(self, name: str) -> dict[str, OutputRef]:
+        """The files step `name`'s earlier attempts in this run touched that no earlier step writes: a re-run
+        starts from them as they were before the run, not as its own or a concurrent attempt left them."""
+        files = {v for a in self.windows.attempts if a.step == name for v in a.files}
+        return {v: self.pristine[v][2] for v in sorted(files)
+                if v in self.pristine and self.pristine[v][1] != "unknown"
+                and self.corrections.reaching(v, name) is None}
+
+    def replay_overlapping(self, name: str) -> None:
+        """Step `name`'s last attempt and another step touched one file at the same time (`file_windows`):
+        either may have seen and handed on the other's half-done change (`'abb'` for `'ab'`)."""
+        attempt = self.windows.latest(name)
+        if attempt is None:
             return
-        for earlier, later, variable in self.overlapping_file_steps(name, files, (started, ended)):
+        for earlier, later, variable in self.windows.overlapping(attempt, self.corrections.position.__getitem__):
             self.replay_file(earlier, variable, f"{earlier} and {later} touched {variable[len(FILE_PREFIX):]!r} "
                                                 "at the same time")
 
@@ -394,32 +425,6 @@ class _Driver:
             if self.run.steps[name].status in ("succeeded", "running"):
                 self.distrust(name)
                 self.rerun(name, f"{name} re-ran: {what}, so what it left is not known (learned at run time)")
-
-    def overlapping_file_steps(self, name: str, files: list[str] | None = None,
-                               window: tuple[float, float] | None = None) -> list[tuple[str, str, str]]:
-        """Steps that touch a file `name` touches and ran at the same time: the earlier one of each pair may
-        have seen (and handed on) the later one's changes, so it runs again, now before it."""
-        run, mine = self.run, self.run.steps[name]
-        if files is None:
-            if mine.status != "succeeded":
-                return []
-            files = [v for v in mine.outputs if v.startswith(FILE_PREFIX)]
-            window = (mine.started, mine.ended) if mine.started is not None and mine.ended is not None else None
-        if window is None:
-            return []
-        begun, done = window
-        found = []
-        for variable in files:
-            for other, sr in run.steps.items():
-                if other == name or sr.status != "succeeded" or variable not in sr.outputs:
-                    continue
-                if sr.started is None or sr.ended is None:
-                    continue
-                if sr.started < done and begun < sr.ended:
-                    earlier, later = sorted((other, name), key=self.corrections.position.__getitem__)
-                    if (earlier, later, variable) not in found:
-                        found.append((earlier, later, variable))
-        return found
 
     def cache_as_learned(self, sr: StepRun, learned: dict[str, Any]) -> None:
         """Store the result also under the key the next plan, which knows what this run learned, gives the
@@ -441,19 +446,42 @@ class _Driver:
         self.must_run.add(name)
 
     def touched_too_early(self, name: str, touched: list[str]) -> str | None:
-        """A file the failed step `name` touched that an earlier step turns out to write, if any."""
+        """A file the failed step `name` touched that an earlier step turns out to write, if any: then it may
+        not have failed on the notebook's file, and runs again. None when it did (`saw_the_notebooks_file`):
+        its own error stands, instead of a loop of re-runs that ends at the correction limit."""
+        genuine = False
         for variable in touched:
             before = self.corrections.reaching(variable, name)
-            if before is not None and self.run.steps[before].status == "reused" and before not in self.must_run:
-                # the earlier step's stored file may be one a concurrent step changed: make it again first
+            if before is None:
+                continue
+            if self.saw_the_notebooks_file(name, before, variable):
+                self.corrections.learn(name, variable)
+                genuine = True
+                continue
+            earlier = self.run.steps[before]
+            suspect = earlier.status == "reused" or (
+                earlier.status == "succeeded" and self.windows.crowded(before, variable, earlier.started, earlier.ended))
+            if suspect and before not in self.must_run:
+                # the earlier step's file may be one a concurrent step changed: make it again first
                 self.distrust(before)
                 self.rerun(before, f"{before} re-ran: {name} failed on {variable[len(FILE_PREFIX):]!r}, which "
                                    f"{before} left (learned at run time)")
-            if before is not None:
-                self.corrections.learn(name, variable)
-                return variable
-        self.failed_touches[name] = touched
+            self.corrections.learn(name, variable)
+            return variable
+        if not genuine:
+            self.failed_touches[name] = touched
         return None
+
+    def saw_the_notebooks_file(self, name: str, before: str, variable: str) -> bool:
+        """Whether step `name`'s attempt found `variable` as the notebook leaves it: `before` made it in this run
+        and had ended when `name` started, and no other step touched it while either ran."""
+        mine, theirs = self.run.steps[name], self.run.steps[before]
+        if theirs.status != "succeeded" or theirs.ended is None or mine.started is None:
+            return False
+        if theirs.ended > mine.started:
+            return False
+        return not (self.windows.crowded(name, variable, mine.started, mine.ended)
+                    or self.windows.crowded(before, variable, theirs.started, theirs.ended))
 
     def rerun(self, name: str, why: str) -> None:
         """Step `name` read a value that is not the notebook's at its place: run it again."""

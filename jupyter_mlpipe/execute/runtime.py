@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..store.artifacts import ArtifactStore
     from ..store.history import History
 
-__all__ = ["begin_step", "carry_state", "end_step", "take_result", "take_touched", "log_metric", "log_metrics", "interactive_metrics",
+__all__ = ["begin_step", "carry_state", "end_step", "take_result", "take_touched", "take_found", "log_metric", "log_metrics", "interactive_metrics",
            "current_context", "take_metrics"]
 
 logger = logging.getLogger(__name__)
@@ -31,6 +31,7 @@ _RESULT: dict[str, Any] | None = None
 _VALUES: StepValues | None = None
 _STATES: CarriedStates | None = None
 _TOUCHED: list[str] = []
+_FOUND: dict[str, list[Any]] = {}
 _STORES: dict[str, ArtifactStore] = {}
 _INTERACTIVE_METRICS: list[dict[str, Any]] = []
 _WARNED_INTERACTIVE = False
@@ -71,6 +72,7 @@ def begin_step(ns: dict, store: str, inputs: dict[str, str], *, step: str, run_i
     _STATES = CarriedStates(os.getcwd())
     _STATES.incoming = {name: artifacts.get(ref) for name, ref in inputs.items() if is_carried(name)}
     _STATES.literal_paths = list(_CONTEXT.get("paths") or [])
+    _STATES.pristine = {name: artifacts.get(ref) for name, ref in (_CONTEXT.get("pristine") or {}).items()}
 
 
 def carry_state(ns: dict | None = None) -> None:
@@ -132,11 +134,12 @@ def take_result() -> dict[str, Any] | None:
     cleared and the process state it changed put back. A step that failed before its save cell
     leaves no result, but the files it touched are kept for `take_touched` (it may have failed
     because an earlier step had not written them yet)."""
-    global _RESULT, _CONTEXT, _STATES, _TOUCHED
-    _TOUCHED = []
+    global _RESULT, _CONTEXT, _STATES, _TOUCHED, _FOUND
+    _TOUCHED, _FOUND = [], {}
     if _STATES is not None:
         if _RESULT is None and _STATES.files is not None:
             _TOUCHED = ["@file:" + rel for rel in _STATES.files.touched]
+        _FOUND = _store_found(_STATES.found_files(), _CONTEXT or {})
         _STATES.restore()
     result, _RESULT, _CONTEXT, _STATES = _RESULT, None, None, None
     return result
@@ -145,6 +148,28 @@ def take_result() -> dict[str, Any] | None:
 def take_touched() -> list[str]:
     """The files (as `@file:PATH` states) a step that failed had touched."""
     return list(_TOUCHED)
+
+
+def take_found() -> dict[str, list[Any]]:
+    """`@file:PATH` -> [when, kind, reference, "read" or "write", fresh]: each file as the step found it before
+    touching it (stored), for the driver to start a re-run of the first step that touches it from there;
+    fresh: its first touch replaced it (`open(p, 'w')`), so what it was does not matter to the step."""
+    return dict(_FOUND)
+
+
+def _store_found(found: dict[str, tuple[float, Any, str, bool]], context: dict[str, Any]) -> dict[str, list[Any]]:
+    if not found or not context.get("store"):
+        return {}
+    artifacts = _store(context["store"])
+    step = context.get("step") or "?"
+    out: dict[str, list[Any]] = {}
+    for name, (when, state, access, fresh) in found.items():
+        try:
+            out[name] = [when, state.get("kind"), artifacts.put(state, variable=name, step=step).to_dict(), access,
+                         fresh]
+        except Exception:  # noqa: BLE001 - the run loses a way to start a re-run clean, not the step
+            logger.warning("could not keep %s as the step found it", name, exc_info=True)
+    return out
 
 
 def log_metric(name: str, value: float, step: int | None = None) -> None:

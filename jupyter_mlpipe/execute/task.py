@@ -44,6 +44,7 @@ class StepResult(TypedDict, total=False):
     warnings: list[str]
     error: ErrorInfo  # (failed)
     touched: list[str]  # (failed) the files it touched, as `@file:PATH` states
+    found: dict[str, list[Any]]  # `@file:PATH` -> [when, kind, reference, read|write]: before the step touched it
     metrics: list[dict[str, Any]]  # what it logged where the driver's history was not reachable
     notebook: str  # the executed notebook, when the driver's run folder was not on the step's node
     pid: int

@@ -139,8 +139,18 @@ def prepare_folder(case: Case, folder: Path) -> None:
         target.write_text(content)
 
 
+def copy_user_files(folder: Path, target: Path) -> None:
+    """The notebook's folder as its own cells see it: without the store, the notebook and the oracles' folders.
+    A notebook that appends to a file it does not create gives another value each time it runs in place."""
+    import shutil
+
+    shutil.copytree(folder, target, ignore=lambda where, names: [
+        n for n in names if Path(where) == folder and (n in (".mlpipe", "nb.ipynb") or n.startswith("oracle"))])
+
+
 def check_notebook(case: Case, folder: Path, oracle: Oracle, *, grouped: bool) -> list[Result]:
-    """Run the case as written and twice edited, each against its own top-to-bottom oracle."""
+    """Run the case as written and twice edited, each against its own top-to-bottom oracle: the first in the
+    folder as the case prepares it, each edit in a copy of the folder as the run before left it."""
     import shutil
 
     import jupyter_mlpipe
@@ -153,7 +163,10 @@ def check_notebook(case: Case, folder: Path, oracle: Oracle, *, grouped: bool) -
         for cells in choices:  # the first edit that the notebook itself survives
             if oracle_dir.exists():
                 shutil.rmtree(oracle_dir)
-            prepare_folder(case, oracle_dir)
+            if attempt == 0:
+                prepare_folder(case, oracle_dir)
+            else:  # re-run where the last run left the folder, as a person re-running the notebook does
+                copy_user_files(folder, oracle_dir)
             expected = oracle.run(plain_cells(case, cells), oracle_dir)
             if "error" not in expected:
                 break

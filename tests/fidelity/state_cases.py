@@ -135,6 +135,13 @@ FILES = [
     ("file_csv_append_rows", ["pd.DataFrame({'a': [1]}).to_csv('rows.csv', index=False)",
                               "pd.DataFrame({'a': [2]}).to_csv('rows.csv', mode='a', header=False, index=False)",
                               "rows = pd.read_csv('rows.csv')['a'].tolist()"], "rows"),
+    # appenders only: nobody creates the file first, so a step re-run in its run must start from the file
+    # as it was before the run, not as its own first attempt left it ('12112' for '12')
+    ("file_two_appenders", ["with open('o.txt', 'a') as fh:\n    fh.write('1')", "with open('o.txt', 'a') as fh:\n    fh.write('2')",
+                            "o = open('o.txt').read()"], "o"),
+    ("file_append_existing", ["with open('seed.txt', 'a') as fh:\n    fh.write('+1')",
+                              "with open('seed.txt', 'a') as fh:\n    fh.write('+2')", "seed = open('seed.txt').read()"], "seed",
+     {"files": {"seed.txt": "0"}}),
 ]
 
 
