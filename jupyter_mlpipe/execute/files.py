@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+import threading
 import time
 from typing import Any, Literal
 
@@ -42,12 +43,12 @@ class FileAccess:
         self.literals: dict[str, tuple | None] = {}
         self.found: dict[str, tuple[float, dict]] = {}  # path -> (when, what it was before the step touched it)
         self.fresh: set[str] = set()  # paths whose first touch replaced what was there (`open(p, 'w')`)
-        self._looking = False  # reading a file for `found` opens it too: not a touch of the step
+        self._looking = threading.local()  # reading a file for `found` opens it too: not a touch of the step
 
     def note(self, path: Any, access: Access, *, truncates: bool = False) -> None:
         if isinstance(path, bytes):
             path = os.fsdecode(path)
-        if not isinstance(path, str) or not path or self._looking:
+        if not isinstance(path, str) or not path or getattr(self._looking, "on", False):
             return
         full = os.path.realpath(os.path.join(os.getcwd(), path))
         if not full.startswith(self.base + os.sep):
@@ -73,11 +74,11 @@ class FileAccess:
     def keep_found(self, rel: str, full: str) -> None:
         """Keep what `rel` is before the step changes it: a step that touched it first in notebook order and
         runs again in this run starts from it, not from what its own or a concurrent attempt left."""
-        self._looking = True
+        self._looking.on = True  # this thread's own opens; another thread's are still the step's
         try:
             self.found[rel] = (time.time(), _found_state(full))
         finally:
-            self._looking = False
+            self._looking.on = False
 
     def watch_literals(self, paths: list[str]) -> None:
         """Paths the step's code names as plain strings: C code (pyarrow's `to_parquet`, h5py, OpenCV)
