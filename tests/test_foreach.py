@@ -93,6 +93,23 @@ def test_a_fanout_step_is_one_cell():
     assert "'s'" in str(err.value) and "%%step NAME (or %%scratch)" in str(err.value)
 
 
+def test_an_element_task_loads_the_iterable_only_when_the_cell_reads_it():
+    from jupyter_mlpipe.plan.fanout import element_reads
+
+    assert not element_reads("preds = model.predict(batch)", "batches")  # each task: its batches, not all
+    assert element_reads("share = len(batch) / len(batches)", "batches")
+    assert element_reads("v = globals()['batches']", "batches")  # dynamic: counted as reading it
+
+
+@pytest.mark.slow
+def test_an_element_that_reads_the_whole_iterable_still_gets_it(tmp_path, ray_address):
+    path = _nb(tmp_path, ["%%step load\nitems = [1, 2, 3, 4]",
+                          "%%step share --foreach items --as x\nfrac = x / sum(items)"])
+    run = jupyter_mlpipe.run(path)
+    assert run.status == "succeeded", run.summary()
+    assert run["frac"] == [x / 10 for x in (1, 2, 3, 4)]
+
+
 # -- real runs on the suite's Ray (2 CPUs) ---------------------------------------------------------
 
 def _nb(folder, cells, name="fan.ipynb"):

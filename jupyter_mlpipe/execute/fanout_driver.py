@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..plan.fanout import allowed_failures
+from ..plan.fanout import allowed_failures, element_reads
 from ..plan.source import to_python
 from .backend import Finished
 from .decision import artifact_state
@@ -171,9 +171,12 @@ class FanOuts:
             return self.gather(state)
         slots = getattr(driver.backend, "parallelism", lambda _: 1)(state.step.resources)
         count = min(len(todo), max(1, slots) * CHUNKS_PER_SLOT)
+        source = state.step.options.foreach
+        chunk_inputs = {v: d for v, d in state.base["inputs"].items()  # elements are the iterable's parts
+                        if v != source or element_reads(state.base["body"], v)}
         for c in range(count):
             indexes = todo[c * len(todo) // count:(c + 1) * len(todo) // count]
-            task = {**state.base, "fanout": "chunk",
+            task = {**state.base, "fanout": "chunk", "inputs": chunk_inputs,
                     "elements": [(i, elements[i]["ref"]) for i in indexes]}
             self.submit(state, f"{state.name}#c{c}", task, indexes)
         self.progress(state, phase="elements")

@@ -17,7 +17,7 @@ import re
 from typing import Any, Literal
 
 __all__ = ["GATHER_MODES", "Gather", "allowed_failures", "check_fanout", "fanout_names", "is_fanout",
-           "threshold_arg"]
+           "threshold_arg", "element_reads"]
 
 Gather = Literal["list", "concat"]
 GATHER_MODES: tuple[Gather, ...] = ("list", "concat")
@@ -98,3 +98,24 @@ def fanout_names(options: Any, refs: dict[str, int], defs: dict[str, None]
     if bound in defs:
         defs = {n: None for n in defs if n != bound}
     return refs, defs
+
+
+_DYNAMIC = frozenset({"globals", "locals", "vars", "eval", "exec", "get_ipython"})
+
+
+def element_reads(body: str, name: str) -> bool:
+    """Whether the cell's own code may read `name` (the iterable) for one element. An element task that
+    does not loads no copy of the whole iterable (a 1 GB DataFrame per task): each element is its part.
+    Code that reaches names dynamically (`globals()`, `eval`) counts as reading it."""
+    import ast
+
+    from .source import CellSyntaxError, to_python
+
+    try:
+        tree = ast.parse(to_python(body))
+    except (SyntaxError, CellSyntaxError, ValueError):
+        return True
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and (node.id == name or node.id in _DYNAMIC):
+            return True
+    return False
