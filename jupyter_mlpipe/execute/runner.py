@@ -78,7 +78,7 @@ class _Driver:
         self.outdated: set[str] = set()  # running, but what they read changed meanwhile: run again
         self.failed_touches: dict[str, list[str]] = {}  # failed step -> the files it had touched
         self.windows = FileWindows()  # every attempt's time window and files, dropped and replaced ones too
-        self.pristine: dict[str, list[Any]] = {}  # `@file:` -> [when, kind, ref, access]: before the run touched it
+        self.pristine: dict[str, list[Any]] = {}  # `@file:` -> [when, kind, ref, access, fresh]: before the run
         self.restored: dict[str, frozenset[str]] = {}  # running step -> the files it was given as they should be
         self.must_run: set[str] = set()  # steps whose stored result is not to be trusted in this run
         self.learned_keys: dict[str, str] = {}  # step -> the key `cache_as_learned` stored its result under
@@ -405,8 +405,8 @@ class _Driver:
                 and self.corrections.reaching(v, name) is None}
 
     def replay_overlapping(self, name: str) -> None:
-        """Step `name`'s last attempt and another step touched one file at the same time (`file_windows`):
-        either may have seen and handed on the other's half-done change (`'abb'` for `'ab'`)."""
+        """Step `name`'s last attempt and another step touched one file at the same time, or out of notebook
+        order (`file_windows`): either may have seen and handed on the other's change (`'abb'` for `'ab'`)."""
         attempt = self.windows.latest(name)
         if attempt is None:
             return
