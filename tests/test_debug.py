@@ -158,10 +158,24 @@ def test_inputs_gone_from_the_store_are_named_before_anything_is_loaded(failed):
 # --------------------------------------------------------------------------- in a real kernel
 
 
-@pytest.mark.slow
-def test_the_magic_in_a_kernel_brings_back_what_the_failed_step_received(tmp_path, ray_address, monkeypatch):
+def run_in_kernel(path, monkeypatch):
+    """Run every cell of the notebook in a real kernel as JupyterLab would (errors kept); what each cell said."""
     from nbclient import NotebookClient
 
+    monkeypatch.setenv("JPY_SESSION_NAME", str(path))  # what jupyter_server does for a notebook's kernel
+    monkeypatch.setenv("MLPIPE_RAY_PRESTART", "0")
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=240, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+
+    def said(index: int) -> str:
+        return "\n".join(o.get("text") or f"{o.get('ename')}: {o.get('evalue')}" for o in nb.cells[index].outputs)
+
+    return said
+
+
+@pytest.mark.slow
+def test_the_magic_in_a_kernel_brings_back_what_the_failed_step_received(tmp_path, ray_address, monkeypatch):
     path = write_notebook(tmp_path / "k.ipynb", [
         *CELLS,
         "%pipeline run -p n=5",
@@ -171,14 +185,7 @@ def test_the_magic_in_a_kernel_brings_back_what_the_failed_step_received(tmp_pat
         "%pipeline debug report",
         "%pipeline debug divide --run nosuchrun",
     ])
-    monkeypatch.setenv("JPY_SESSION_NAME", str(path))  # what jupyter_server does for a notebook's kernel
-    monkeypatch.setenv("MLPIPE_RAY_PRESTART", "0")
-    nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=240, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
-
-    def said(index: int) -> str:
-        return "\n".join(o.get("text") or f"{o.get('ename')}: {o.get('evalue')}" for o in nb.cells[index].outputs)
+    said = run_in_kernel(path, monkeypatch)
 
     assert "ZeroDivisionError" in said(4)  # the step cell failed in the kernel too
     assert "kernel has [3, 0, 1] 3" in said(7)  # the kernel's own values: n = 3, and divide's append

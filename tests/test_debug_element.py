@@ -6,12 +6,12 @@ Ray) for the magic, checked against running the cell's code for that element in 
 
 from __future__ import annotations
 
-import nbformat
 import pytest
 
 pytest.importorskip("papermill")
 
 from conftest import write_notebook
+from test_debug import run_in_kernel
 
 from jupyter_mlpipe.execute import ray_backend
 from jupyter_mlpipe.execute.backend import InProcessBackend
@@ -124,8 +124,6 @@ def test_the_magic_line_parses_element():
 
 @pytest.mark.slow
 def test_the_magic_in_a_kernel_binds_the_element_the_pipeline_ran(tmp_path, ray_address, monkeypatch):
-    from nbclient import NotebookClient
-
     path = write_notebook(tmp_path / "k.ipynb", [
         *CELLS,
         "%pipeline run",
@@ -136,14 +134,7 @@ def test_the_magic_in_a_kernel_binds_the_element_the_pipeline_ran(tmp_path, ray_
         "%pipeline debug score --element 9",
         "%pipeline debug load --element 0",
     ])
-    monkeypatch.setenv("JPY_SESSION_NAME", str(path))  # what jupyter_server does for a notebook's kernel
-    monkeypatch.setenv("MLPIPE_RAY_PRESTART", "0")
-    nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=240, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
-
-    def said(index: int) -> str:
-        return "\n".join(o.get("text") or f"{o.get('ename')}: {o.get('evalue')}" for o in nb.cells[index].outputs)
+    said = run_in_kernel(path, monkeypatch)
 
     assert "score: 2 of 4 elements done" in said(3)  # the kernel's loop, as the notebook runs top to bottom
     debug = said(5)

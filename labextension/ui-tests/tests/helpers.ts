@@ -1,4 +1,5 @@
 /** What the specs share: a notebook put on the server and opened, commands, cells, colours. */
+import { galata } from '@jupyterlab/galata';
 import { Page } from '@playwright/test';
 
 /** A code cell's source, or its source and tags (`parameters`). */
@@ -56,4 +57,19 @@ export async function activeCell(page: Page): Promise<number> {
 export function rgb(hex: string): string {
   const n = parseInt(hex.slice(1), 16);
   return `rgb(${(n >> 16) & 255}, ${(n >> 8) & 255}, ${n & 255})`;
+}
+
+/** The page every spec opens: JupyterLab at `viewport`, every cell rendered (no windowing), for `test.use`. */
+export function labPage(viewport: { width: number; height: number }): Record<string, unknown> {
+  return {
+    autoGoto: true,
+    viewport,
+    mockSettings: {
+      ...galata.DEFAULT_SETTINGS,
+      '@jupyterlab/notebook-extension:tracker': {
+        ...galata.DEFAULT_SETTINGS['@jupyterlab/notebook-extension:tracker'],
+        windowingMode: 'none'
+      }
+    }
+  };
 }

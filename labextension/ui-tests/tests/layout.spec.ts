@@ -7,27 +7,17 @@
  * details are a drawer that does not cover the selected step, their tables wrap, and a
  * fan-out step is one node with its elements' progress.
  */
-import { expect, galata, test } from '@jupyterlab/galata';
+import { expect, test } from '@jupyterlab/galata';
 import { Locator, Page } from '@playwright/test';
 import * as path from 'path';
 
-import { cellIndex, execute, openCells, rgb } from './helpers';
+import { cellIndex, execute, labPage, openCells, rgb } from './helpers';
 
 const SHOTS = path.resolve(__dirname, '..', 'test-results');
 const FAN_OUT = path.resolve(__dirname, '..', '..', '..', 'notebooks', 'fan_out.ipynb');
 const VIEWPORT = { width: 1280, height: 800 };
 
-test.use({
-  autoGoto: true,
-  viewport: VIEWPORT,
-  mockSettings: {
-    ...galata.DEFAULT_SETTINGS,
-    '@jupyterlab/notebook-extension:tracker': {
-      ...galata.DEFAULT_SETTINGS['@jupyterlab/notebook-extension:tracker'],
-      windowingMode: 'none'
-    }
-  }
-});
+test.use(labPage(VIEWPORT));
 
 interface IBox {
   x: number;

@@ -6,25 +6,15 @@
  * after a run the collapsed node has the succeeded look and its details list each step with its
  * status; the module cell has one badge, with the module's status.
  */
-import { expect, galata, test } from '@jupyterlab/galata';
+import { expect, test } from '@jupyterlab/galata';
 import * as path from 'path';
 
-import { CellSpec, cellIndex, execute, notebookJson, openCells, rgb } from './helpers';
+import { cellIndex, CellSpec, execute, labPage, notebookJson, openCells, rgb } from './helpers';
 
 const SHOTS = path.resolve(__dirname, '..', 'test-results');
 const VIEWPORT = { width: 1280, height: 800 };
 
-test.use({
-  autoGoto: true,
-  viewport: VIEWPORT,
-  mockSettings: {
-    ...galata.DEFAULT_SETTINGS,
-    '@jupyterlab/notebook-extension:tracker': {
-      ...galata.DEFAULT_SETTINGS['@jupyterlab/notebook-extension:tracker'],
-      windowingMode: 'none'
-    }
-  }
-});
+test.use(labPage(VIEWPORT));
 
 /** The module notebook (tests/test_modules.py's LIB): a `parameters` cell and three steps. */
 const LIB: CellSpec[] = [

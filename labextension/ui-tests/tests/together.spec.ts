@@ -5,9 +5,11 @@
  * colours (the statuses' looks, from the server), names and edges, its step
  * details have the panel's width, and the widget keeps its own look.
  */
-import { expect, galata, test } from '@jupyterlab/galata';
+import { expect, test } from '@jupyterlab/galata';
 import { Locator, Page } from '@playwright/test';
 import * as path from 'path';
+
+import { labPage } from './helpers';
 
 const NOTEBOOK = 'quickstart.ipynb';
 const SOURCE = path.resolve(__dirname, '..', '..', '..', 'notebooks', NOTEBOOK);
@@ -15,17 +17,7 @@ const SHOTS = path.resolve(__dirname, '..', 'test-results');
 const STEPS = ['load', 'features', 'train', 'evaluate'];
 const VIEWPORT = { width: 1440, height: 900 };
 
-test.use({
-  autoGoto: true,
-  viewport: VIEWPORT,
-  mockSettings: {
-    ...galata.DEFAULT_SETTINGS,
-    '@jupyterlab/notebook-extension:tracker': {
-      ...galata.DEFAULT_SETTINGS['@jupyterlab/notebook-extension:tracker'],
-      windowingMode: 'none'
-    }
-  }
-});
+test.use(labPage(VIEWPORT));
 
 /** `#1a7f37` as a computed style reads it: `rgb(26, 127, 55)`. */
 function rgb(hex: string): string {
