@@ -16,6 +16,7 @@ from jupyter_mlpipe.plan.collapse import collapse_plan, drawn_as
 from jupyter_mlpipe.vocab import LOOKS, STATUS_ORDER
 
 from conftest import write_notebook
+from test_panel import FAKE_MODEL
 
 LIB = [
     "%load_ext jupyter_mlpipe",
@@ -261,16 +262,7 @@ def test_rest_plan_and_run_take_expand(project):
 
 NODE = shutil.which("node")
 
-SCRIPT = r"""
-const mod = await import(process.argv[2]);
-const data = JSON.parse(await (await import("node:fs")).promises.readFile(process.argv[3], "utf8"));
-const handlers = {};
-const model = {
-  data, get(k) { return this.data[k]; }, set(k, v) { this.data[k] = v; (handlers["change:" + k] || []).forEach((f) => f()); },
-  save_changes() { this.saved = (this.saved || 0) + 1; },
-  on(e, f) { (handlers[e] ||= []).push(f); }, off(e, f) { handlers[e] = (handlers[e] || []).filter((g) => g !== f); },
-  send() {},
-};
+SCRIPT = FAKE_MODEL + r"""
 const host = document.createElement("div");
 const cleanup = mod.default.render({ model, el: host });
 const out = {};

@@ -730,7 +730,7 @@ globalThis.document = {
 globalThis.window = { location: { pathname: "/lab/tree/work/pipe.ipynb" } };
 """
 
-SMOKE = r"""
+FAKE_MODEL = r"""
 const mod = await import(process.argv[2]);
 const data = JSON.parse(await (await import("node:fs")).promises.readFile(process.argv[3], "utf8"));
 const handlers = {};
@@ -738,7 +738,12 @@ const model = {
   data, get(k) { return this.data[k]; }, set(k, v) { this.data[k] = v; (handlers["change:" + k] || []).forEach((f) => f()); },
   save_changes() { this.saved = (this.saved || 0) + 1; },
   on(e, f) { (handlers[e] ||= []).push(f); }, off(e, f) { handlers[e] = (handlers[e] || []).filter((g) => g !== f); },
+  send() {},
 };
+"""
+"""A node script's start: the front end module (argv[2]) and an anywidget model over the JSON in argv[3]."""
+
+SMOKE = FAKE_MODEL + r"""
 const host = document.createElement("div");
 const cleanup = mod.default.render({ model, el: host });
 const out = {};
